@@ -1,0 +1,306 @@
+/*
+ * rotor: Rotary Position Embeddings (RoPE) for language-model inference on edge devices.
+ *
+ * This header is the whole public C interface (C99, usable from C++ and through any FFI).
+ * It includes only <stddef.h> and <stdint.h>.
+ *
+ * Conventions that hold for every function unless its comment says otherwise:
+ *  - It returns a rotor_status. ROTOR_OK is 0; every other value is an error.
+ *  - A NULL for a required pointer gives ROTOR_ERR_INVALID_ARGUMENT.
+ *  - On any error, nothing the caller owns is modified: every argument is validated (every
+ *    position included) before the first byte is written.
+ *  - Nothing aborts, prints, throws or calls malloc once a table or pool exists
+ *    (rotor_table_create and rotor_pool_create allocate, once, when called).
+ *  - Thread safety: a table may be used by any number of threads at once (applies, cos_sin,
+ *    reserve and stats_get all race safely with growth and rescales). A pool runs one call at
+ *    a time: concurrent calls that pass the same pool are serialised on it.
+ */
+#ifndef ROTOR_ROTOR_H
+#define ROTOR_ROTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef ROTOR_API
+#  if defined(ROTOR_STATIC_DEFINE)
+#    define ROTOR_API
+#  elif defined(_WIN32)
+#    if defined(ROTOR_BUILDING_LIBRARY)
+#      define ROTOR_API __declspec(dllexport)
+#    else
+#      define ROTOR_API __declspec(dllimport)
+#    endif
+#  elif defined(__GNUC__) && defined(ROTOR_BUILDING_LIBRARY)
+#    define ROTOR_API __attribute__((visibility("default")))
+#  else
+#    define ROTOR_API
+#  endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Version and errors                                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+#define ROTOR_VERSION_MAJOR 1
+#define ROTOR_VERSION_MINOR 0
+#define ROTOR_VERSION_PATCH 0
+
+/* (major << 16) | (minor << 8) | patch of the library actually linked: compare it with the
+   macros above to detect a header/library mismatch. Cannot fail. */
+ROTOR_API uint32_t rotor_version(void);
+
+/* Values are pinned: they never change between versions. */
+typedef enum rotor_status {
+  ROTOR_OK = 0,
+  ROTOR_ERR_INVALID_ARGUMENT = 1, /* NULL, odd or zero rotary_dim, rotary_dim > head_dim, bad enum,
+                                     bad shape or stride, NaN config */
+  ROTOR_ERR_OUT_OF_RANGE = 2,     /* a position < 0 or >= max_len (the table's hard maximum) */
+  ROTOR_ERR_OUT_OF_MEMORY = 3,    /* the arena (or allocator) cannot hold what is asked */
+  ROTOR_ERR_UNSUPPORTED = 4,      /* not built in (e.g. CUDA absent) */
+  ROTOR_ERR_DEVICE = 5            /* a CUDA runtime error */
+} rotor_status;
+
+/* A short English description of s; unknown values give "unknown rotor status".
+   Never NULL, static storage. Cannot fail. */
+ROTOR_API const char *rotor_status_string(rotor_status s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Configuration                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef enum rotor_pairing {
+  ROTOR_PAIRING_HALF = 0,        /* GPT-NeoX / Llama rotate_half: dims (i, i + r/2) */
+  ROTOR_PAIRING_INTERLEAVED = 1  /* GPT-J, ggml normal mode, ONNX interleaved=1: dims (2i, 2i+1) */
+} rotor_pairing;
+
+/* How a table grows when a call needs `required` rows and `current` are computed. Every result
+   is clipped to max_len; a request past max_len is ROTOR_ERR_OUT_OF_RANGE and changes nothing.
+     EXPONENTIAL: doubles current until it holds required       (64 held, 100 needed: 128)
+     LINEAR:      required rounded up to a multiple of growth_increment (increment 50: 100)
+     EXACT:       required                                       (100)
+     MARGIN:      ceil(required * (1 + growth_margin))           (margin 0.5: 150) */
+typedef enum rotor_growth {
+  ROTOR_GROWTH_EXPONENTIAL = 0,
+  ROTOR_GROWTH_LINEAR = 1,
+  ROTOR_GROWTH_EXACT = 2,
+  ROTOR_GROWTH_MARGIN = 3
+} rotor_growth;
+
+typedef enum rotor_scaling {
+  ROTOR_SCALING_NONE = 0,
+  ROTOR_SCALING_LINEAR = 1,
+  ROTOR_SCALING_NTK = 2,
+  ROTOR_SCALING_DYNAMIC_NTK = 3,
+  ROTOR_SCALING_YARN = 4,
+  ROTOR_SCALING_LLAMA3 = 5,
+  ROTOR_SCALING_LONGROPE = 6
+} rotor_scaling;
+
+typedef enum rotor_dtype {
+  ROTOR_DTYPE_F32 = 0,
+  ROTOR_DTYPE_F16 = 1,  /* IEEE binary16 */
+  ROTOR_DTYPE_BF16 = 2  /* bfloat16 */
+} rotor_dtype;
+
+typedef struct rotor_config {
+  uint32_t      struct_size;       /* sizeof(rotor_config): lets the struct grow without breaking the ABI */
+  uint32_t      rotary_dim;        /* r: even, > 0; the leading r dims of each head are rotated */
+  rotor_pairing pairing;           /* default ROTOR_PAIRING_HALF */
+  double        base;              /* theta, default 10000; finite and > 0 */
+  uint32_t      initial_len;       /* rows computed at creation, default 2048 (clipped to max_len) */
+  uint32_t      max_len;           /* hard maximum number of positions, default 32768; 1 .. 2^31 - 1 */
+  rotor_growth  growth;            /* default ROTOR_GROWTH_MARGIN */
+  uint32_t      growth_increment;  /* LINEAR: > 0, default 1024 */
+  float         growth_margin;     /* MARGIN, default 0.25; finite and >= 0 */
+  /* growth_threshold, default 0.8, in (0, 1]: pre-emptive growth. When a call needs `required`
+     rows, `current` are computed, required <= current (no growth is needed yet) and
+     required > growth_threshold * current, the table grows by one step of its strategy (as if
+     current + 1 rows were needed: EXPONENTIAL doubles, LINEAR adds one increment, MARGIN gives
+     ceil((current + 1) * (1 + margin))) before the call returns, so a decode loop that walks
+     towards the end of the table finds its next rows ready. 1.0 turns this off. EXACT never
+     grows pre-emptively (it grows to exactly what is asked). Clipped to max_len like any growth;
+     reported to the event callback as ROTOR_EVENT_GROW_AHEAD. */
+  float         growth_threshold;
+  rotor_scaling scaling;           /* default NONE */
+  float         factor;            /* scaling factor (NTK: the ratio k) */
+  uint32_t      original_max_len;  /* training context length (NTK: ms) */
+  int           ntk_dynamic;       /* NTK: 1 = keep the new k after an outlier, 0 = use it for that call only */
+  float         beta_fast, beta_slow, mscale, mscale_all_dim, attention_factor;  /* YaRN (0 = model default) */
+  float         low_freq_factor, high_freq_factor;                              /* LLAMA3 */
+  const float  *long_factor, *short_factor;                                     /* LONGROPE: r/2 each, copied at init */
+} rotor_config;
+
+/* Fills *cfg with every default above for the given rotary_dim (struct_size set). Does nothing
+   when cfg is NULL. Cannot fail: an invalid rotary_dim is reported by the functions that use cfg. */
+ROTOR_API void rotor_config_init(rotor_config *cfg, uint32_t rotary_dim);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tables                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A table holds, for positions 0 .. rows-1, the rows cos(p * theta_i) and sin(p * theta_i) for
+   the r/2 frequencies theta_i of its config (scaled as the config says, attention factor folded
+   in). Rows are computed in double precision and rounded once to float; a row is a pure
+   function of its position and the table's frequencies, so a table grown in many steps is bit
+   for bit the table computed at once. Rows are computed lazily: arena memory past the rows in
+   use is never written (on Linux it then costs no resident memory). */
+typedef struct rotor_table rotor_table;
+
+/* Alignment the arena of rotor_table_init must have. */
+#define ROTOR_ARENA_ALIGNMENT 64
+
+/* Bytes that hold a table at max_len, all included; 0 if cfg is NULL or invalid (or the size
+   does not fit in size_t). */
+ROTOR_API size_t rotor_table_arena_size(const rotor_config *cfg);
+
+/* Builds a table inside the caller's memory: arena must be ROTOR_ARENA_ALIGNMENT-aligned and at
+   least rotor_table_arena_size(cfg) bytes; it must outlive the table and must not be touched
+   while the table lives. No malloc, ever. Computes cfg->initial_len rows (clipped to max_len).
+   cfg is copied (LONGROPE factors included): it may be freed after the call.
+   Errors: INVALID_ARGUMENT (NULL, bad config, misaligned arena), OUT_OF_MEMORY (arena too small).
+   On error *out is left as it was. */
+ROTOR_API rotor_status rotor_table_init(rotor_table **out, const rotor_config *cfg, void *arena,
+                                        size_t arena_size);
+
+/* Like rotor_table_init with an arena the library allocates once (OUT_OF_MEMORY if it cannot). */
+ROTOR_API rotor_status rotor_table_create(rotor_table **out, const rotor_config *cfg);
+
+/* Frees what rotor_table_create allocated; harmless on init'ed tables (the arena stays the
+   caller's) and on NULL. No other thread may use the table during or after this call. */
+ROTOR_API void rotor_table_destroy(rotor_table *t);
+
+/* Makes rows [0, positions) ready now (exactly those: no strategy is applied). A request past
+   max_len is OUT_OF_RANGE and changes nothing. positions <= rows computed is a no-op. */
+ROTOR_API rotor_status rotor_table_reserve(rotor_table *t, uint32_t positions);
+
+typedef struct rotor_table_stats {
+  uint32_t struct_size;     /* set by the caller to sizeof(rotor_table_stats) */
+  uint32_t rows;            /* rows computed and published */
+  uint32_t max_len;
+  uint64_t bytes_in_use;    /* memory holding computed rows and state */
+  uint64_t arena_bytes;     /* the whole arena (rotor_table_arena_size of the config) */
+  uint32_t grow_events, rescale_events;
+  float    factor;          /* current scaling factor (NTK: current k) */
+  float    attention_factor;/* factor folded into the current rows (1 when none) */
+} rotor_table_stats;
+
+/* Snapshot of the table's counters. out->struct_size must be set; a smaller (older) struct is
+   filled up to its size. Lock-free; safe while other threads grow the table. */
+ROTOR_API rotor_status rotor_table_stats_get(const rotor_table *t, rotor_table_stats *out);
+
+/* cos and sin of positions [start, start + count), each [count, r/2] (half) or, with
+   duplicated != 0, [count, r] laid out as Hugging Face's cat(freqs, freqs); converted to dtype
+   (f16/bf16: rounded to nearest even from the float row). Grows the table as needed.
+   Errors: INVALID_ARGUMENT (NULL, count 0, bad dtype), OUT_OF_RANGE (start + count > max_len). */
+ROTOR_API rotor_status rotor_table_cos_sin(rotor_table *t, uint32_t start, uint32_t count,
+                                           rotor_dtype dtype, int duplicated, void *cos_out,
+                                           void *sin_out);
+
+/* Growth and rescale events, for the caller's logs and metrics (the library never prints). */
+typedef enum rotor_event_reason {
+  ROTOR_EVENT_GROW = 0,        /* a call needed rows past those computed */
+  ROTOR_EVENT_GROW_AHEAD = 1,  /* pre-emptive growth past growth_threshold */
+  ROTOR_EVENT_RESERVE = 2,     /* rotor_table_reserve */
+  ROTOR_EVENT_RESCALE = 3      /* the frequencies changed (scaling types that adapt) */
+} rotor_event_reason;
+
+typedef struct rotor_table_event {
+  uint32_t           struct_size;  /* sizeof(rotor_table_event) of the library */
+  rotor_event_reason reason;
+  uint32_t           old_rows, new_rows;
+  float              old_factor, new_factor;  /* equal unless a rescale changed the factor */
+} rotor_table_event;
+
+typedef void (*rotor_table_event_fn)(void *user, const rotor_table_event *event);
+
+/* Registers fn (NULL removes it). fn runs on the thread that grew the table, after the new
+   rows are published, while the table's growth lock is held: it may call rotor_table_stats_get
+   but must not grow the table (apply, cos_sin, reserve on the same table would deadlock).
+   Errors: INVALID_ARGUMENT (t NULL). */
+ROTOR_API rotor_status rotor_table_set_event_callback(rotor_table *t, rotor_table_event_fn fn,
+                                                      void *user);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Applying                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A strided 4-D view [batch, seq, heads, head_dim]. Strides are in elements, >= 0; the head_dim
+   elements of a head are contiguous. Layouts: [b,s,h,d] (rotor_tensor_bshd), [b,h,s,d]
+   (rotor_tensor_bhsd), a 3-D [b, s, h*d] buffer (the bshd view of it), Q or K inside a fused
+   QKV buffer [b, s, (hq + 2*hk) * d] (data pointing at the first head of Q or K,
+   stride_seq = (hq + 2*hk) * d). Views whose heads overlap one another are rejected
+   (INVALID_ARGUMENT), as are views whose last element's byte offset overflows. */
+typedef struct rotor_tensor {
+  void       *data;
+  rotor_dtype dtype;
+  uint32_t    batch, seq, heads, head_dim;
+  int64_t     stride_batch, stride_seq, stride_head;   /* in elements */
+} rotor_tensor;
+
+/* Contiguous views. Cannot fail (validation happens where the view is used). */
+ROTOR_API rotor_tensor rotor_tensor_bshd(void *data, rotor_dtype dt, uint32_t b, uint32_t s,
+                                         uint32_t h, uint32_t d);
+ROTOR_API rotor_tensor rotor_tensor_bhsd(void *data, rotor_dtype dt, uint32_t b, uint32_t s,
+                                         uint32_t h, uint32_t d);
+
+typedef enum rotor_direction {
+  ROTOR_FORWARD = 0,
+  ROTOR_INVERSE = 1  /* rotates by -angle: the backward pass, and the exact undo of FORWARD */
+} rotor_direction;
+
+/* Persistent worker threads. A call that passes a pool splits its tokens x heads across the
+   pool's threads and the calling thread (one fork, one join, no allocation); small calls (a
+   decode token) run on the calling thread alone. */
+typedef struct rotor_pool rotor_pool;
+
+/* threads: total threads a call may use, the caller's included (1 = no workers, >= 1,
+   at most 256). Allocates once. Errors: INVALID_ARGUMENT, OUT_OF_MEMORY. */
+ROTOR_API rotor_status rotor_pool_create(rotor_pool **out, uint32_t threads);
+/* Joins the workers and frees the pool; NULL is harmless. No call may be using the pool. */
+ROTOR_API void rotor_pool_destroy(rotor_pool *p);
+
+/* Rotation of pair (a, b) with angle p * theta_i: a' = a cos - b sin, b' = b cos + a sin
+   (INVERSE: sin negated). f16 and bf16 are computed in float and rounded to nearest even once.
+   Dims past rotary_dim are left as they are.
+
+   positions: batch*seq int32 values (row-major [batch][seq]), or NULL for offset + s.
+   pool: NULL runs on the calling thread. In place on x. Grows the table as needed (every
+   position is checked first: one at or past max_len, or negative, is OUT_OF_RANGE and nothing
+   changes, the table included).
+   Errors: INVALID_ARGUMENT (NULL t or x, bad view, head_dim < rotary_dim, bad dtype or dir),
+   OUT_OF_RANGE. No allocation. */
+ROTOR_API rotor_status rotor_apply(rotor_table *t, const rotor_tensor *x, const int32_t *positions,
+                                   uint32_t offset, rotor_direction dir, rotor_pool *pool);
+
+/* q and k share batch, seq and positions (heads may differ: grouped-query attention); q and k
+   must not overlap each other. One pass: a token's table row is read once for all its heads. */
+ROTOR_API rotor_status rotor_apply_qk(rotor_table *t, const rotor_tensor *q, const rotor_tensor *k,
+                                      const int32_t *positions, uint32_t offset,
+                                      rotor_direction dir, rotor_pool *pool);
+
+/* Out of place: out has in's shape and dtype (strides may differ); it may alias in exactly (same
+   data and strides), and must not overlap it otherwise. The dims past rotary_dim are copied. */
+ROTOR_API rotor_status rotor_apply_to(rotor_table *t, const rotor_tensor *in, const rotor_tensor *out,
+                                      const int32_t *positions, uint32_t offset,
+                                      rotor_direction dir, rotor_pool *pool);
+
+/* Rotation with cos and sin rows the caller brings (the ONNX RotaryEmbedding operator's
+   cos_cache/sin_cache, or tables loaded from a model file), through the same kernels.
+   cos, sin: [rows, rotary_dim/2] float, row-major; token (b, s) uses row positions[b*seq + s]
+   (or offset + s when positions is NULL), which must be < rows (else OUT_OF_RANGE, nothing
+   written). in/out as in rotor_apply_to (out may be in itself for in place). */
+ROTOR_API rotor_status rotor_apply_cos_sin(const float *cos, const float *sin, uint32_t rows,
+                                           uint32_t rotary_dim, rotor_pairing pairing,
+                                           const rotor_tensor *in, const rotor_tensor *out,
+                                           const int32_t *positions, uint32_t offset,
+                                           rotor_direction dir, rotor_pool *pool);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* ROTOR_ROTOR_H */

@@ -1,0 +1,152 @@
+// The C entry points that rotate tensors: validate everything, lease rows, run the plan.
+#include <cstring>
+
+#include "apply_plan.hpp"
+#include "config.hpp"
+#include "kernels/rotate_kernel.hpp"
+#include "pool.hpp"
+#include "table.hpp"
+#include "tensor_view.hpp"
+
+namespace rotor {
+namespace {
+
+// Checks the positions a call will read against `limit` rows and returns the sequence length
+// the call needs (largest position + 1).
+rotor_status check_positions(const int32_t *positions, uint32_t offset, uint32_t batch, uint32_t seq,
+                             uint64_t limit, uint32_t *seq_len_out) {
+  if (positions == nullptr) {
+    const uint64_t last = uint64_t{offset} + seq;  // one past the largest position
+    if (last > limit) return ROTOR_ERR_OUT_OF_RANGE;
+    *seq_len_out = static_cast<uint32_t>(last);
+    return ROTOR_OK;
+  }
+  const uint64_t count = uint64_t{batch} * seq;
+  int32_t largest = 0;
+  bool in_range = true;
+  for (uint64_t i = 0; i < count; ++i) {
+    const int32_t p = positions[i];
+    in_range &= p >= 0 && uint64_t(p) < limit;
+    largest = p > largest ? p : largest;
+  }
+  if (!in_range) return ROTOR_ERR_OUT_OF_RANGE;
+  *seq_len_out = static_cast<uint32_t>(largest) + 1;
+  return ROTOR_OK;
+}
+
+bool views_overlap(const rotor_tensor &a, const rotor_tensor &b) {
+  uintptr_t a_lo, a_hi, b_lo, b_hi;
+  view_byte_range(a, &a_lo, &a_hi);
+  view_byte_range(b, &b_lo, &b_hi);
+  return a_lo < b_hi && b_lo < a_hi;
+}
+
+// in and out of an out-of-place call: same shape and dtype, and either the same view (in
+// place) or disjoint memory.
+rotor_status check_in_out(const rotor_tensor &in, const rotor_tensor &out, uint32_t rotary_dim) {
+  rotor_status status = validate_view(in);
+  if (status != ROTOR_OK) return status;
+  if ((status = validate_view(out)) != ROTOR_OK) return status;
+  if (!same_shape(in, out) || in.dtype != out.dtype) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (in.head_dim < rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (!same_layout(in, out) && views_overlap(in, out)) return ROTOR_ERR_INVALID_ARGUMENT;
+  return ROTOR_OK;
+}
+
+TensorPass make_pass(const rotor_tensor &in, const rotor_tensor &out, rotor_pairing pairing) {
+  return TensorPass{in, out, active_kernels().rotate[in.dtype][pairing]};
+}
+
+// Shared tail of every table-backed entry point: positions checked, rows leased, plan run.
+rotor_status run_with_table(Table &table, ApplyPlan &plan, Pool *pool) {
+  uint32_t seq_len = 0;
+  rotor_status status =
+      check_positions(plan.positions, plan.offset, plan.batch, plan.seq, table.max_len(), &seq_len);
+  if (status != ROTOR_OK) return status;
+  RowsLease lease;
+  table.lease(seq_len, &lease);
+  plan.rows = RowSource{lease.rows, lease.rows + lease.half, uint64_t{2} * lease.half, lease.half};
+  run_plan(plan, pool);
+  table.release(&lease);
+  return ROTOR_OK;
+}
+
+ApplyPlan base_plan(const rotor_tensor &first, const int32_t *positions, uint32_t offset,
+                    rotor_direction dir) {
+  ApplyPlan plan{};
+  plan.positions = positions;
+  plan.offset = offset;
+  plan.batch = first.batch;
+  plan.seq = first.seq;
+  plan.inverse = dir == ROTOR_INVERSE;
+  return plan;
+}
+
+}  // namespace
+}  // namespace rotor
+
+using namespace rotor;
+
+extern "C" {
+
+ROTOR_API rotor_status rotor_apply(rotor_table *t, const rotor_tensor *x, const int32_t *positions,
+                                   uint32_t offset, rotor_direction dir, rotor_pool *pool) {
+  if (x == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  return rotor_apply_to(t, x, x, positions, offset, dir, pool);
+}
+
+ROTOR_API rotor_status rotor_apply_to(rotor_table *t, const rotor_tensor *in, const rotor_tensor *out,
+                                      const int32_t *positions, uint32_t offset, rotor_direction dir,
+                                      rotor_pool *pool) {
+  if (t == nullptr || in == nullptr || out == nullptr || !valid_direction(dir))
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  Table &table = *as_table(t);
+  rotor_status status = check_in_out(*in, *out, table.config().rotary_dim);
+  if (status != ROTOR_OK) return status;
+  ApplyPlan plan = base_plan(*in, positions, offset, dir);
+  plan.passes[0] = make_pass(*in, *out, table.config().pairing);
+  plan.pass_count = 1;
+  return run_with_table(table, plan, as_pool(pool));
+}
+
+ROTOR_API rotor_status rotor_apply_qk(rotor_table *t, const rotor_tensor *q, const rotor_tensor *k,
+                                      const int32_t *positions, uint32_t offset, rotor_direction dir,
+                                      rotor_pool *pool) {
+  if (t == nullptr || q == nullptr || k == nullptr || !valid_direction(dir))
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  Table &table = *as_table(t);
+  const uint32_t rotary_dim = table.config().rotary_dim;
+  rotor_status status;
+  if ((status = validate_view(*q)) != ROTOR_OK || (status = validate_view(*k)) != ROTOR_OK) return status;
+  if (q->batch != k->batch || q->seq != k->seq || q->data == k->data) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (q->head_dim < rotary_dim || k->head_dim < rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  ApplyPlan plan = base_plan(*q, positions, offset, dir);
+  plan.passes[0] = make_pass(*q, *q, table.config().pairing);
+  plan.passes[1] = make_pass(*k, *k, table.config().pairing);
+  plan.pass_count = 2;
+  return run_with_table(table, plan, as_pool(pool));
+}
+
+ROTOR_API rotor_status rotor_apply_cos_sin(const float *cos, const float *sin, uint32_t rows,
+                                           uint32_t rotary_dim, rotor_pairing pairing,
+                                           const rotor_tensor *in, const rotor_tensor *out,
+                                           const int32_t *positions, uint32_t offset,
+                                           rotor_direction dir, rotor_pool *pool) {
+  if (cos == nullptr || sin == nullptr || in == nullptr || out == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (rows == 0 || rotary_dim == 0 || rotary_dim % 2 != 0 || !valid_pairing(pairing) || !valid_direction(dir))
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  rotor_status status = check_in_out(*in, *out, rotary_dim);
+  if (status != ROTOR_OK) return status;
+  ApplyPlan plan = base_plan(*in, positions, offset, dir);
+  uint32_t seq_len = 0;
+  status = check_positions(positions, offset, plan.batch, plan.seq, rows, &seq_len);
+  if (status != ROTOR_OK) return status;
+  const uint32_t half = rotary_dim / 2;
+  plan.rows = RowSource{cos, sin, half, half};
+  plan.passes[0] = make_pass(*in, *out, pairing);
+  plan.pass_count = 1;
+  run_plan(plan, as_pool(pool));
+  return ROTOR_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,39 @@
+// The kernel interface every implementation shares (scalar reference, SIMD under arch/, and the
+// caller-cos/sin entry point): rotate the heads of one token with one row of cos and sin.
+//
+// The core validates everything before a kernel runs; kernels assume valid input.
+#pragma once
+#include <cstdint>
+
+#include "rotor/rotor.h"
+
+namespace rotor {
+
+struct TokenHeads {
+  const float *cos;        // r/2 values
+  const float *sin;        // r/2 values
+  uint32_t half;           // r/2
+  const void *in;          // first head of this token (element type by the kernel's dtype)
+  void *out;               // may equal in (in place)
+  int64_t in_head_stride;  // elements between heads
+  int64_t out_head_stride;
+  uint32_t heads;
+  uint32_t head_dim;       // dims [2 * half, head_dim) are copied when out != in
+  bool inverse;            // rotate by -angle
+};
+
+using RotateTokenFn = void (*)(const TokenHeads &job);
+
+// One implementation: a function per dtype and pairing.
+struct KernelSet {
+  const char *name;                    // "scalar", "sse2", "avx2", "avx512", "neon", ...
+  RotateTokenFn rotate[3][2];          // [rotor_dtype][rotor_pairing]
+};
+
+// The scalar reference (src/kernels/rotate_scalar.cpp), always available.
+const KernelSet &scalar_kernels();
+
+// The kernels chosen for this CPU (decided once; see dispatch.cpp).
+const KernelSet &active_kernels();
+
+}  // namespace rotor

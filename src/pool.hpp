@@ -1,0 +1,57 @@
+// Persistent worker threads: one fork and one join per call, no allocation after creation.
+//
+// run() splits [0, items) into one contiguous range per thread (the caller takes the first),
+// publishes the job with a generation counter, and waits for the workers' countdown. Workers
+// spin briefly on the generation (a decode-sized call then costs no sleep/wake) and otherwise
+// sleep on a condition variable.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "rotor/rotor.h"
+
+namespace rotor {
+
+class Pool {
+ public:
+  using RangeFn = void (*)(void *context, uint64_t begin, uint64_t end);
+
+  explicit Pool(uint32_t threads);  // threads in all, the caller's included
+  ~Pool();
+  Pool(const Pool &) = delete;
+  Pool &operator=(const Pool &) = delete;
+
+  uint32_t threads() const { return thread_count_; }
+  // Runs fn over [0, items) split across up to `threads()` threads; returns when all are done.
+  // Concurrent callers are serialised.
+  void run(uint64_t items, RangeFn fn, void *context);
+
+ private:
+  void worker_main(uint32_t worker_index);
+  void run_share(uint32_t share_index);
+
+  uint32_t thread_count_;
+  std::vector<std::thread> workers_;
+  std::mutex call_mutex_;   // one call at a time
+
+  // The current job, written by run() before the generation is bumped.
+  RangeFn job_fn_ = nullptr;
+  void *job_context_ = nullptr;
+  uint64_t job_items_ = 0;
+  uint32_t job_shares_ = 0;
+
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<uint32_t> pending_{0};
+  std::atomic<bool> stopping_{false};
+  std::mutex sleep_mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+};
+
+}  // namespace rotor
+
+inline rotor::Pool *as_pool(rotor_pool *p) { return reinterpret_cast<rotor::Pool *>(p); }

@@ -1,0 +1,101 @@
+#include "tensor_view.hpp"
+
+#include <algorithm>
+
+#include "checked_math.hpp"
+#include "config.hpp"
+
+namespace rotor {
+
+size_t dtype_size(rotor_dtype dtype) { return dtype == ROTOR_DTYPE_F32 ? 4 : 2; }
+
+namespace {
+
+struct Axis {
+  uint64_t extent;
+  uint64_t stride;
+};
+
+// Elements from the first to one past the last element of the view; false on overflow or on
+// heads that overlap. Axes are checked from the smallest stride up: each stride must step past
+// everything the smaller axes span, which is exactly "no two heads share an element" for
+// non-negative strides.
+bool element_span(const rotor_tensor &v, uint64_t *span_out) {
+  Axis axes[3] = {{v.batch, uint64_t(v.stride_batch)},
+                  {v.seq, uint64_t(v.stride_seq)},
+                  {v.heads, uint64_t(v.stride_head)}};
+  std::sort(axes, axes + 3, [](const Axis &a, const Axis &b) { return a.stride < b.stride; });
+  uint64_t span = v.head_dim;
+  for (const Axis &axis : axes) {
+    if (axis.extent == 1) continue;
+    if (axis.stride < span) return false;
+    uint64_t reach;
+    if (mul_overflows(axis.extent - 1, axis.stride, &reach) || add_overflows(reach, span, &span))
+      return false;
+  }
+  *span_out = span;
+  return true;
+}
+
+}  // namespace
+
+rotor_status validate_view(const rotor_tensor &v) {
+  if (v.data == nullptr || !valid_dtype(v.dtype)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (v.batch == 0 || v.seq == 0 || v.heads == 0 || v.head_dim == 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (v.stride_batch < 0 || v.stride_seq < 0 || v.stride_head < 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  const size_t elem = dtype_size(v.dtype);
+  if (reinterpret_cast<uintptr_t>(v.data) % elem != 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  uint64_t span, bytes, end;
+  if (!element_span(v, &span)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (mul_overflows(span, elem, &bytes) || bytes > uint64_t(INT64_MAX)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (add_overflows(reinterpret_cast<uintptr_t>(v.data), bytes, &end)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (sizeof(uintptr_t) < sizeof(uint64_t) && (end >> (8 * (sizeof(uintptr_t) % 8))) != 0)
+    return ROTOR_ERR_INVALID_ARGUMENT;  // 32-bit targets: the view wraps the address space
+  return ROTOR_OK;
+}
+
+void view_byte_range(const rotor_tensor &v, uintptr_t *lo, uintptr_t *hi) {
+  uint64_t span = 0;
+  element_span(v, &span);
+  *lo = reinterpret_cast<uintptr_t>(v.data);
+  *hi = *lo + span * dtype_size(v.dtype);
+}
+
+bool same_shape(const rotor_tensor &a, const rotor_tensor &b) {
+  return a.batch == b.batch && a.seq == b.seq && a.heads == b.heads && a.head_dim == b.head_dim;
+}
+
+bool same_layout(const rotor_tensor &a, const rotor_tensor &b) {
+  return a.data == b.data && a.dtype == b.dtype && same_shape(a, b) && a.stride_batch == b.stride_batch &&
+         a.stride_seq == b.stride_seq && a.stride_head == b.stride_head;
+}
+
+}  // namespace rotor
+
+extern "C" {
+
+ROTOR_API rotor_tensor rotor_tensor_bshd(void *data, rotor_dtype dt, uint32_t b, uint32_t s,
+                                         uint32_t h, uint32_t d) {
+  rotor_tensor t{};
+  t.data = data;
+  t.dtype = dt;
+  t.batch = b;
+  t.seq = s;
+  t.heads = h;
+  t.head_dim = d;
+  t.stride_head = d;
+  t.stride_seq = rotor::saturating_stride(h, d, 1);
+  t.stride_batch = rotor::saturating_stride(s, h, d);
+  return t;
+}
+
+ROTOR_API rotor_tensor rotor_tensor_bhsd(void *data, rotor_dtype dt, uint32_t b, uint32_t s,
+                                         uint32_t h, uint32_t d) {
+  rotor_tensor t = rotor_tensor_bshd(data, dt, b, s, h, d);
+  t.stride_seq = d;
+  t.stride_head = rotor::saturating_stride(s, d, 1);
+  t.stride_batch = rotor::saturating_stride(h, s, d);
+  return t;
+}
+
+}  // extern "C"

@@ -1,0 +1,23 @@
+// Validation of rotor_tensor views: shape, strides, alignment, overlap and byte-size overflow.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "rotor/rotor.h"
+
+namespace rotor {
+
+size_t dtype_size(rotor_dtype dtype);
+
+// OK when the view is usable: data non-NULL and aligned to its element, dims > 0, dtype valid,
+// strides >= 0, no two heads overlapping, and the byte span (first to last element) fits in
+// int64 and does not wrap the address space. INVALID_ARGUMENT otherwise.
+rotor_status validate_view(const rotor_tensor &view);
+
+// Byte range [lo, hi) a valid view touches.
+void view_byte_range(const rotor_tensor &view, uintptr_t *lo, uintptr_t *hi);
+
+bool same_shape(const rotor_tensor &a, const rotor_tensor &b);
+bool same_layout(const rotor_tensor &a, const rotor_tensor &b);  // same data, shape, dtype, strides
+
+}  // namespace rotor
