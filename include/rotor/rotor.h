@@ -299,6 +299,37 @@ ROTOR_API rotor_status rotor_apply_cos_sin(const float *cos, const float *sin, u
                                            const int32_t *positions, uint32_t offset,
                                            rotor_direction dir, rotor_pool *pool);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Model presets                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Fills *cfg (after rotor_config_init defaults) with the RoPE part of a known model's config.
+   Names (case-insensitive): "llama-2-7b", "llama-3.1-8b", "mistral-7b", "qwen2-7b",
+   "phi-3-mini-128k", "deepseek-v3", "gpt-j-6b", "gpt-neox-20b". LongRoPE factor arrays point at
+   static storage inside the library. Errors: INVALID_ARGUMENT (NULL or unknown name; *cfg is
+   then unchanged). */
+ROTOR_API rotor_status rotor_config_preset(rotor_config *cfg, const char *model_name);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Kernels                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The kernel set in use: "scalar", "sse2", "avx2", "avx512", "neon", "neon64". Chosen once, on
+   first use, as the best one the CPU and OS support, unless the environment variable
+   ROTOR_KERNEL names another (read once, at that first use) or rotor_kernel_force is called.
+   Never NULL, static storage. */
+ROTOR_API const char *rotor_kernel_name(void);
+
+/* Number of kernel sets this CPU can run (the scalar reference included), and the name of the
+   i-th, best first (NULL past the end). For tests that run every kernel in turn. */
+ROTOR_API uint32_t rotor_kernel_count(void);
+ROTOR_API const char *rotor_kernel_available(uint32_t index);
+
+/* Forces the kernel set named (one of rotor_kernel_available), or returns to the automatic
+   choice when name is NULL. Not to be called while other threads apply.
+   Errors: INVALID_ARGUMENT (unknown name), UNSUPPORTED (known, but this CPU or build lacks it). */
+ROTOR_API rotor_status rotor_kernel_force(const char *name);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
