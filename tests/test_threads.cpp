@@ -1,0 +1,73 @@
+// Applies on several threads while another thread grows the table give exactly the
+// single-threaded results.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+#include "reference.hpp"
+
+namespace {
+
+TEST(Threads, AppliesRaceWithGrowthAndMatchSingleThreaded) {
+  const uint32_t d = 64, max_len = 20000, tokens = 16;
+  rotor_config cfg = ref::config(d, ROTOR_PAIRING_INTERLEAVED, max_len, 1);
+  cfg.growth = ROTOR_GROWTH_EXACT;  // many small growths: the most chances to race
+  // The expected result of each (thread, round) from a table computed at once.
+  rotor_config full = cfg;
+  full.initial_len = max_len;
+  ref::Table oracle(full);
+  ref::Table table(cfg);
+  const int threads = 4;
+  const int rounds = std::getenv("ROTOR_STRESS_ITERATIONS") ? std::atoi(std::getenv("ROTOR_STRESS_ITERATIONS")) : 60;
+  std::atomic<int> mismatches{0};
+  std::atomic<bool> stop{false};
+  std::thread grower([&] {
+    for (uint32_t n = 2; n <= max_len && !stop.load(); n += 97) rotor_table_reserve(table, n);
+  });
+  std::vector<std::thread> appliers;
+  for (int id = 0; id < threads; ++id)
+    appliers.emplace_back([&, id] {
+      for (int round = 0; round < rounds; ++round) {
+        std::vector<int32_t> positions(tokens);
+        for (uint32_t i = 0; i < tokens; ++i)
+          positions[i] = int32_t((uint32_t(id) * 7919u + uint32_t(round) * 104729u + i * 31u) % max_len);
+        std::vector<float> got = ref::random_floats(size_t{tokens} * 2 * d, uint32_t(id * 1000 + round));
+        std::vector<float> want = got;
+        rotor_tensor g = rotor_tensor_bshd(got.data(), ROTOR_DTYPE_F32, 1, tokens, 2, d);
+        rotor_tensor w = rotor_tensor_bshd(want.data(), ROTOR_DTYPE_F32, 1, tokens, 2, d);
+        if (rotor_apply(table, &g, positions.data(), 0, ROTOR_FORWARD, nullptr) != ROTOR_OK) ++mismatches;
+        if (rotor_apply(oracle, &w, positions.data(), 0, ROTOR_FORWARD, nullptr) != ROTOR_OK) ++mismatches;
+        if (got != want) ++mismatches;
+      }
+    });
+  for (std::thread &t : appliers) t.join();
+  stop = true;
+  grower.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST(Threads, ConcurrentCallersShareOnePool) {
+  rotor_pool *pool = nullptr;
+  ASSERT_EQ(rotor_pool_create(&pool, 2), ROTOR_OK);
+  ref::Table table(ref::config(128, ROTOR_PAIRING_HALF, 4096, 4096));
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> callers;
+  for (int id = 0; id < 3; ++id)
+    callers.emplace_back([&, id] {
+      for (int round = 0; round < 20; ++round) {
+        std::vector<float> a = ref::random_floats(size_t{64} * 8 * 128, uint32_t(id * 100 + round)), b = a;
+        rotor_tensor va = rotor_tensor_bshd(a.data(), ROTOR_DTYPE_F32, 1, 64, 8, 128);
+        rotor_tensor vb = rotor_tensor_bshd(b.data(), ROTOR_DTYPE_F32, 1, 64, 8, 128);
+        rotor_apply(table, &va, nullptr, uint32_t(round * 10), ROTOR_FORWARD, pool);
+        rotor_apply(table, &vb, nullptr, uint32_t(round * 10), ROTOR_FORWARD, nullptr);
+        if (a != b) ++mismatches;
+      }
+    });
+  for (std::thread &t : callers) t.join();
+  rotor_pool_destroy(pool);
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+}  // namespace
