@@ -1,0 +1,73 @@
+# Shared part of rotor's ARM toolchain files. Not used on its own: aarch64-linux-gnu.cmake,
+# armv7-linux-gnueabihf.cmake and jetson-orin.cmake set these, then include this file:
+#   ROTOR_CROSS_TRIPLE      GNU triple of the target; the compilers are <triple>-gcc / -g++
+#   ROTOR_CROSS_PROCESSOR   CMAKE_SYSTEM_PROCESSOR of the target (aarch64, armv7l)
+#   ROTOR_CROSS_QEMU        qemu-user program that runs the target's binaries on another host
+#   ROTOR_CROSS_ARCH_FLAGS  code-generation flags for every C and C++ file (may be empty)
+#
+# Cache variables a user may set on the cmake command line:
+#   ROTOR_CROSS_SYSROOT     a target root file system (a board image, a JetPack rootfs). Empty:
+#                           Debian/Ubuntu cross packages, whose target root is /usr/<triple>.
+#   ROTOR_CROSS_STATIC_RUNTIME  link libstdc++ and libgcc statically (default ON), so binaries
+#                           copied to a board need only its C library.
+#   CMAKE_CROSSCOMPILING_EMULATOR  what runs target programs for ctest (default: qemu, below).
+#
+# The toolchain file is read again for every try_compile, where the cache is not visible: the
+# variables it needs are forwarded through CMAKE_TRY_COMPILE_PLATFORM_VARIABLES.
+list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES ROTOR_CROSS_SYSROOT ROTOR_CROSS_STATIC_RUNTIME)
+
+set(ROTOR_CROSS_SYSROOT "${ROTOR_CROSS_SYSROOT}" CACHE PATH
+    "Target root file system; empty for the distribution's cross packages (/usr/<triple>)")
+if(NOT DEFINED ROTOR_CROSS_STATIC_RUNTIME)
+  set(ROTOR_CROSS_STATIC_RUNTIME ON)
+endif()
+set(ROTOR_CROSS_STATIC_RUNTIME "${ROTOR_CROSS_STATIC_RUNTIME}" CACHE BOOL
+    "Link libstdc++ and libgcc statically into rotor's binaries")
+
+# Already on the target (a Raspberry Pi, a Graviton server, a Jetson) and no other root given:
+# a native build. Setting CMAKE_SYSTEM_NAME would make CMake look for libraries only under
+# /usr/<triple>, which does not exist there; the same flags are used either way.
+if(CMAKE_HOST_SYSTEM_PROCESSOR STREQUAL ROTOR_CROSS_PROCESSOR AND NOT ROTOR_CROSS_SYSROOT)
+  set(ROTOR_CROSS_NATIVE ON)
+else()
+  set(ROTOR_CROSS_NATIVE OFF)
+  set(CMAKE_SYSTEM_NAME Linux)
+  set(CMAKE_SYSTEM_PROCESSOR ${ROTOR_CROSS_PROCESSOR})
+  set(CMAKE_C_COMPILER ${ROTOR_CROSS_TRIPLE}-gcc)
+  set(CMAKE_CXX_COMPILER ${ROTOR_CROSS_TRIPLE}-g++)
+
+  if(ROTOR_CROSS_SYSROOT)
+    set(CMAKE_SYSROOT "${ROTOR_CROSS_SYSROOT}")
+    set(_rotor_target_root "${ROTOR_CROSS_SYSROOT}")
+  else()
+    # Debian's cross compilers already search /usr/<triple>; CMake's own searches are kept
+    # inside it, so nothing built for the build machine (its /usr/include, its libraries and
+    # package configs) leaks into the target build.
+    set(_rotor_target_root "/usr/${ROTOR_CROSS_TRIPLE}")
+  endif()
+  set(CMAKE_FIND_ROOT_PATH "${_rotor_target_root}")
+  set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+  set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+  set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+  set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+
+  # ctest runs every test program (and gtest_discover_tests its listing) through this.
+  # -L points qemu's dynamic loader at the target's libraries.
+  if(NOT CMAKE_CROSSCOMPILING_EMULATOR)
+    find_program(ROTOR_CROSS_QEMU_PROGRAM ${ROTOR_CROSS_QEMU})
+    if(ROTOR_CROSS_QEMU_PROGRAM)
+      set(CMAKE_CROSSCOMPILING_EMULATOR "${ROTOR_CROSS_QEMU_PROGRAM};-L;${_rotor_target_root}")
+    endif()
+  endif()
+endif()
+
+if(ROTOR_CROSS_ARCH_FLAGS)
+  string(APPEND CMAKE_C_FLAGS_INIT " ${ROTOR_CROSS_ARCH_FLAGS}")
+  string(APPEND CMAKE_CXX_FLAGS_INIT " ${ROTOR_CROSS_ARCH_FLAGS}")
+endif()
+if(ROTOR_CROSS_STATIC_RUNTIME)
+  # librotor.so keeps hidden visibility and a C ABI, so its private copy of libstdc++ never
+  # meets the program's: no C++ object or exception crosses the boundary.
+  string(APPEND CMAKE_EXE_LINKER_FLAGS_INIT " -static-libstdc++ -static-libgcc")
+  string(APPEND CMAKE_SHARED_LINKER_FLAGS_INIT " -static-libstdc++ -static-libgcc")
+endif()
