@@ -130,7 +130,9 @@ rotor_status validate_scaling(const rotor_config &cfg) {
       // r = 2 would put r - 2 = 0 in the exponent's denominator.
       if (cfg.rotary_dim < 4) return ROTOR_ERR_INVALID_ARGUMENT;
       if (!std::isfinite(cfg.factor) || cfg.factor < 1.0f) return ROTOR_ERR_INVALID_ARGUMENT;
-      if (cfg.ntk_dynamic != 0 && cfg.ntk_dynamic != 1) return ROTOR_ERR_INVALID_ARGUMENT;
+      // ntk_dynamic only means something to NTK; DYNAMIC_NTK always follows Hugging Face.
+      if (cfg.scaling == ROTOR_SCALING_NTK && cfg.ntk_dynamic != 0 && cfg.ntk_dynamic != 1)
+        return ROTOR_ERR_INVALID_ARGUMENT;
       break;
     case ROTOR_SCALING_YARN:
       if (!finite_positive(cfg.factor)) return ROTOR_ERR_INVALID_ARGUMENT;
@@ -139,6 +141,9 @@ rotor_status validate_scaling(const rotor_config &cfg) {
           !finite_nonnegative(cfg.attention_factor))
         return ROTOR_ERR_INVALID_ARGUMENT;
       if (cfg.base == 1.0) return ROTOR_ERR_INVALID_ARGUMENT;  // ln(base) divides
+      // beta_fast counts the rotations of the fast end of the ramp: a value below beta_slow
+      // turns the ramp around (Hugging Face only warns; the result is meaningless).
+      if (yarn_beta_fast(cfg) < yarn_beta_slow(cfg)) return ROTOR_ERR_INVALID_ARGUMENT;
       break;
     case ROTOR_SCALING_LLAMA3: {
       if (!finite_positive(cfg.factor)) return ROTOR_ERR_INVALID_ARGUMENT;
