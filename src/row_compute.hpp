@@ -4,7 +4,8 @@
 // Row layout (shared by every kernel): row p holds r/2 cos values then r/2 sin values,
 // rows are r floats apart. Each row is a pure function of p, inv_freq and the attention
 // factor, never of the rows before it: that is what makes a table grown in steps bit-identical
-// to one computed at once, whichever thread or strategy computed it.
+// to one computed at once, whichever thread or strategy computed it. (Rows are built by angle
+// addition from anchor positions that are a fixed function of p: see row_compute.cpp.)
 #pragma once
 #include <cstdint>
 

@@ -24,10 +24,23 @@ struct TokenHeads {
 
 using RotateTokenFn = void (*)(const TokenHeads &job);
 
+// Part of one table row by angle addition (src/row_compute.cpp): for k < count,
+//   cos_out[k] = float((ac*dc - as*ds) * af),  sin_out[k] = float((as*dc + ac*ds) * af)
+// in double, unfused, so every implementation gives the bits of the scalar loop.
+struct RowCombineJob {
+  const double *anchor_cos, *anchor_sin;  // cos/sin of anchor * theta_k
+  const double *delta_cos, *delta_sin;    // cos/sin of (p - anchor) * theta_k
+  uint32_t count;
+  double attention_factor;
+  float *cos_out, *sin_out;
+};
+using RowCombineFn = void (*)(const RowCombineJob &job);
+
 // One implementation: a function per dtype and pairing.
 struct KernelSet {
   const char *name;                    // "scalar", "sse2", "avx2", "avx512", "neon", ...
   RotateTokenFn rotate[3][2];          // [rotor_dtype][rotor_pairing]
+  RowCombineFn combine_rows = nullptr; // nullptr: the scalar loop in row_compute.cpp
 };
 
 // The scalar reference (src/kernels/rotate_scalar.cpp), always available.

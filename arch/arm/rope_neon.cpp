@@ -1,0 +1,39 @@
+// ARMv7 NEON kernels. Plain `neon` has no f16 conversion instructions (that is neon-fp16) and
+// xsimd 8.1 has no double batches on it, so f16 uses the integer emulation and table rows the
+// scalar loop. ARMv7 NEON flushes subnormal floats to zero: results differ from the scalar
+// reference only when an input, a product or a result is below 2^-126.
+#include <arm_neon.h>
+
+#include <cstdint>
+#include <cstring>
+#include <xsimd/xsimd.hpp>
+
+#include "kernels/arch_kernels.hpp"
+
+namespace rotor {
+namespace arch_neon {
+namespace {
+
+using Arch = xsimd::neon;
+constexpr const char *kArchName = "neon";
+#define ROTOR_ARCH_HAS_DOUBLE 0
+#include "../common/rope_half_emulation.hpp"
+
+struct Ops {
+  static FloatV swap_pairs(FloatV v) { return vrev64q_f32(v); }
+  static IntV widen(const uint16_t *p) { return vreinterpretq_s32_u32(vmovl_u16(vld1_u16(p))); }
+  static void narrow(uint16_t *p, IntV v) { vst1_u16(p, vmovn_u32(vreinterpretq_u32_s32(v))); }
+  static FloatV load_f16(const uint16_t *p) { return f16_bits_to_float(widen(p)); }
+  static void store_f16(uint16_t *p, FloatV v) { narrow(p, float_to_f16_bits(v)); }
+  static FloatV load_bf16(const uint16_t *p) { return bf16_bits_to_float(widen(p)); }
+  static void store_bf16(uint16_t *p, FloatV v) { narrow(p, float_to_bf16_bits(v)); }
+};
+
+#include "../common/rope_kernel_body.hpp"
+
+}  // namespace
+}  // namespace arch_neon
+
+const KernelSet &neon_kernels() { return arch_neon::kKernelSet; }
+
+}  // namespace rotor

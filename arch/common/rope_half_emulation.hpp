@@ -1,0 +1,52 @@
+// f16 and bf16 <-> float conversion with integer vector operations, rounding to nearest even
+// exactly like the scalar reference (src/half.hpp), lane by lane.
+//
+// No include guard and no namespace of its own, on purpose: each arch/ file includes it inside
+// its own anonymous namespace, after defining `Arch` (an xsimd architecture), so every copy is
+// compiled with that file's -m flags and none can be merged with another (see
+// rope_kernel_body.hpp). Widening from and narrowing to 16-bit storage is the arch file's job.
+
+using FloatV = xsimd::batch<float, Arch>;
+using IntV = xsimd::batch<int32_t, Arch>;
+
+inline IntV splat(int32_t v) { return IntV(v); }
+
+// h holds one binary16 per 32-bit lane (0 .. 0xffff).
+inline FloatV f16_bits_to_float(IntV h) {
+  const IntV sign = (h & splat(0x8000)) << 16;
+  const IntV em = h & splat(0x7fff);
+  const IntV normal = (em << 13) + splat(112 << 23);
+  const IntV inf_nan = (em << 13) | splat(0x7f800000);
+  // Subnormal half (and zero): mantissa * 2^-24 is exact in float.
+  const IntV subnormal = xsimd::bitwise_cast<IntV>(xsimd::to_float(em) * FloatV(5.9604644775390625e-8f));
+  IntV bits = xsimd::select(em >= splat(0x7c00), inf_nan, normal);
+  bits = xsimd::select(em < splat(0x400), subnormal, bits);
+  return xsimd::bitwise_cast<FloatV>(bits | sign);
+}
+
+// One binary16 per 32-bit lane (0 .. 0xffff), rounded to nearest even.
+inline IntV float_to_f16_bits(FloatV f) {
+  const IntV u = xsimd::bitwise_cast<IntV>(f);
+  const IntV sign = (u >> 16) & splat(0x8000);
+  const IntV abs = u & splat(0x7fffffff);
+  const IntV nan = splat(0x7e00) | ((abs >> 13) & splat(0x3ff));
+  // Below the smallest normal half, adding 0.5f lets the FPU round at the 2^-24 spacing.
+  const IntV subnormal = xsimd::bitwise_cast<IntV>(xsimd::bitwise_cast<FloatV>(abs) + FloatV(0.5f)) -
+                         splat(0x3f000000);
+  // Rebias the exponent (-112 << 23) and round to nearest even on the 13 dropped bits.
+  const IntV normal = (abs + splat(-0x37fff001) + ((abs >> 13) & splat(1))) >> 13;
+  IntV bits = xsimd::select(abs < splat(0x38800000), subnormal, normal);
+  bits = xsimd::select(abs >= splat(0x477ff000), splat(0x7c00), bits);
+  bits = xsimd::select(abs > splat(0x7f800000), nan, bits);
+  return bits | sign;
+}
+
+inline FloatV bf16_bits_to_float(IntV h) { return xsimd::bitwise_cast<FloatV>(h << 16); }
+
+// One bfloat16 per 32-bit lane (0 .. 0xffff), rounded to nearest even; NaN stays quiet NaN.
+inline IntV float_to_bf16_bits(FloatV f) {
+  const IntV u = xsimd::bitwise_cast<IntV>(f);
+  const IntV high = (u >> 16) & splat(0xffff);
+  const IntV rounded = ((u + splat(0x7fff) + (high & splat(1))) >> 16) & splat(0xffff);
+  return xsimd::select((u & splat(0x7fffffff)) > splat(0x7f800000), high | splat(0x40), rounded);
+}

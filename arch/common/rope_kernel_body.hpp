@@ -1,0 +1,166 @@
+// The SIMD rotation kernels, written once with xsimd batches and instantiated by every arch/
+// file for its own architecture.
+//
+// No include guard and no namespace of its own, on purpose: each arch file includes this inside
+// its own anonymous namespace, after defining
+//   Arch   an xsimd architecture (the widest this file's -m flags allow),
+//   Ops    swap_pairs, load/store for f16 and bf16 (converting in registers), and, when
+//          ROTOR_ARCH_HAS_DOUBLE is 1, store_as_float (double lanes rounded to float),
+// so that every function here has internal linkage and is compiled with that file's flags.
+// xsimd 8.1 marks its helpers plain `inline`: were these functions shared between files, the
+// linker could keep the AVX-512 copy and crash an older CPU.
+//
+// Numerics: every lane computes exactly what the scalar reference computes (separate multiply
+// and add, rounded the same way, no fused multiply-add; -ffp-contract=off keeps the compiler
+// from fusing them), so on an IEEE vector unit the result is bit-identical to the reference.
+// Pairing identities used: a*c - b*s == a*c + b*(-s) exactly, and negation is exact.
+
+constexpr uint32_t kLanes = static_cast<uint32_t>(FloatV::size);
+
+struct StoreF32 {
+  using S = float;
+  static FloatV load(const float *p) { return FloatV::load_unaligned(p); }
+  static void store(float *p, FloatV v) { v.store_unaligned(p); }
+};
+struct StoreF16 {
+  using S = uint16_t;
+  static FloatV load(const uint16_t *p) { return Ops::load_f16(p); }
+  static void store(uint16_t *p, FloatV v) { Ops::store_f16(p, v); }
+};
+struct StoreBF16 {
+  using S = uint16_t;
+  static FloatV load(const uint16_t *p) { return Ops::load_bf16(p); }
+  static void store(uint16_t *p, FloatV v) { Ops::store_bf16(p, v); }
+};
+
+// Tails shorter than a vector go through a zero-padded buffer, so every element is computed by
+// the same vector code (no scalar second implementation to keep in step).
+template <class T>
+FloatV load_part(const typename T::S *p, uint32_t n) {
+  typename T::S buf[kLanes] = {};
+  for (uint32_t k = 0; k < n; ++k) buf[k] = p[k];
+  return T::load(buf);
+}
+template <class T>
+void store_part(typename T::S *p, FloatV v, uint32_t n) {
+  typename T::S buf[kLanes];
+  T::store(buf, v);
+  for (uint32_t k = 0; k < n; ++k) p[k] = buf[k];
+}
+
+// Dims [rotary_dim, head_dim) of an out-of-place call are copied unchanged.
+template <class S>
+void copy_pass_through(const TokenHeads &job, const S *in, S *out) {
+  const uint32_t rotary_dim = 2 * job.half;
+  if (out != in && job.head_dim > rotary_dim)
+    std::memmove(out + rotary_dim, in + rotary_dim, (job.head_dim - rotary_dim) * sizeof(S));
+}
+
+// rotate_half pairing: dims i and i + r/2 pair up, so both halves are contiguous runs that
+// line up with the contiguous cos and sin rows: no shuffle at all.
+template <class T>
+void rotate_half_pairs(const TokenHeads &job) {
+  using S = typename T::S;
+  const uint32_t half = job.half;
+  const FloatV sign(job.inverse ? -1.0f : 1.0f);
+  for (uint32_t h = 0; h < job.heads; ++h) {
+    const S *in = static_cast<const S *>(job.in) + h * job.in_head_stride;
+    S *out = static_cast<S *>(job.out) + h * job.out_head_stride;
+    uint32_t i = 0;
+    for (; i + kLanes <= half; i += kLanes) {
+      const FloatV a = T::load(in + i), b = T::load(in + half + i);
+      const FloatV c = FloatV::load_unaligned(job.cos + i);
+      const FloatV s = sign * FloatV::load_unaligned(job.sin + i);
+      T::store(out + i, a * c - b * s);
+      T::store(out + half + i, b * c + a * s);
+    }
+    if (i < half) {
+      const uint32_t n = half - i;
+      const FloatV a = load_part<T>(in + i, n), b = load_part<T>(in + half + i, n);
+      const FloatV c = load_part<StoreF32>(job.cos + i, n);
+      const FloatV s = sign * load_part<StoreF32>(job.sin + i, n);
+      store_part<T>(out + i, a * c - b * s, n);
+      store_part<T>(out + half + i, b * c + a * s, n);
+    }
+    copy_pass_through(job, in, out);
+  }
+}
+
+// Pairs of the interleaved layout handled per expansion of the cos/sin row (bounded stack use).
+constexpr uint32_t kChunkPairs = 256;
+
+// Interleaved pairing: dims 2i and 2i+1 pair up. The row is expanded once per token (not per
+// head) to cc = (c0, c0, c1, c1, ...) and ss = (-s0, s0, -s1, s1, ...); then each vector x of a
+// head gives x * cc + swap_pairs(x) * ss, i.e. (a c - b s, b c + a s) per pair.
+template <class T>
+void rotate_interleaved_pairs(const TokenHeads &job) {
+  using S = typename T::S;
+  const float sign = job.inverse ? -1.0f : 1.0f;
+  alignas(64) float cc[2 * kChunkPairs];
+  alignas(64) float ss[2 * kChunkPairs];
+  for (uint32_t p0 = 0; p0 < job.half; p0 += kChunkPairs) {
+    const uint32_t pairs = job.half - p0 < kChunkPairs ? job.half - p0 : kChunkPairs;
+    for (uint32_t i = 0; i < pairs; ++i) {
+      const float s = sign * job.sin[p0 + i];
+      cc[2 * i] = cc[2 * i + 1] = job.cos[p0 + i];
+      ss[2 * i] = -s;
+      ss[2 * i + 1] = s;
+    }
+    const uint32_t n = 2 * pairs;
+    for (uint32_t h = 0; h < job.heads; ++h) {
+      const S *in = static_cast<const S *>(job.in) + h * job.in_head_stride + 2 * p0;
+      S *out = static_cast<S *>(job.out) + h * job.out_head_stride + 2 * p0;
+      uint32_t j = 0;
+      for (; j + kLanes <= n; j += kLanes) {
+        const FloatV x = T::load(in + j);
+        T::store(out + j, x * FloatV::load_aligned(cc + j) + Ops::swap_pairs(x) * FloatV::load_aligned(ss + j));
+      }
+      if (j < n) {
+        // n - j is even (lanes and n both are), so no pair straddles the tail.
+        const FloatV x = load_part<T>(in + j, n - j);
+        store_part<T>(out + j, x * load_part<StoreF32>(cc + j, n - j) + Ops::swap_pairs(x) * load_part<StoreF32>(ss + j, n - j),
+                      n - j);
+      }
+    }
+  }
+  for (uint32_t h = 0; h < job.heads; ++h)
+    copy_pass_through(job, static_cast<const S *>(job.in) + h * job.in_head_stride,
+                      static_cast<S *>(job.out) + h * job.out_head_stride);
+}
+
+#if ROTOR_ARCH_HAS_DOUBLE
+// Table rows by angle addition (see src/row_compute.cpp, whose scalar loop is the reference):
+// cos = ac*dc - as*ds, sin = as*dc + ac*ds in double, times the attention factor, rounded once
+// to float. The same operations in the same order as the scalar loop, so the same bits.
+void combine_rows(const RowCombineJob &job) {
+  using DoubleV = xsimd::batch<double, Arch>;
+  constexpr uint32_t kD = static_cast<uint32_t>(DoubleV::size);
+  const DoubleV af(job.attention_factor);
+  uint32_t i = 0;
+  for (; i + kD <= job.count; i += kD) {
+    const DoubleV ac = DoubleV::load_unaligned(job.anchor_cos + i);
+    const DoubleV as = DoubleV::load_unaligned(job.anchor_sin + i);
+    const DoubleV dc = DoubleV::load_unaligned(job.delta_cos + i);
+    const DoubleV ds = DoubleV::load_unaligned(job.delta_sin + i);
+    Ops::store_as_float(job.cos_out + i, (ac * dc - as * ds) * af);
+    Ops::store_as_float(job.sin_out + i, (as * dc + ac * ds) * af);
+  }
+  for (; i < job.count; ++i) {
+    const double ac = job.anchor_cos[i], as = job.anchor_sin[i], dc = job.delta_cos[i], ds = job.delta_sin[i];
+    job.cos_out[i] = static_cast<float>((ac * dc - as * ds) * job.attention_factor);
+    job.sin_out[i] = static_cast<float>((as * dc + ac * ds) * job.attention_factor);
+  }
+}
+#endif
+
+const KernelSet kKernelSet = {
+    kArchName,
+    {{rotate_half_pairs<StoreF32>, rotate_interleaved_pairs<StoreF32>},
+     {rotate_half_pairs<StoreF16>, rotate_interleaved_pairs<StoreF16>},
+     {rotate_half_pairs<StoreBF16>, rotate_interleaved_pairs<StoreBF16>}},
+#if ROTOR_ARCH_HAS_DOUBLE
+    combine_rows,
+#else
+    nullptr,
+#endif
+};

@@ -1,0 +1,47 @@
+// AVX2 kernels (with FMA3 and F16C, which every AVX2 CPU has and dispatch checks): f16 is
+// converted by F16C in registers, rounding to nearest even like src/half.hpp.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+#include <xsimd/xsimd.hpp>
+
+#include "kernels/arch_kernels.hpp"
+
+namespace rotor {
+namespace arch_avx2 {
+namespace {
+
+// fma3<avx2>, not plain avx2 (whose fma is not fused); the kernels do not use fma anyway.
+using Arch = xsimd::fma3<xsimd::avx2>;
+constexpr const char *kArchName = "avx2";
+#define ROTOR_ARCH_HAS_DOUBLE 1
+#include "../common/rope_half_emulation.hpp"
+
+struct Ops {
+  static FloatV swap_pairs(FloatV v) { return _mm256_permute_ps(v, 0xB1); }
+  static FloatV load_f16(const uint16_t *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+  }
+  static void store_f16(uint16_t *p, FloatV v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
+  static FloatV load_bf16(const uint16_t *p) {
+    return bf16_bits_to_float(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p))));
+  }
+  static void store_bf16(uint16_t *p, FloatV v) {
+    const __m256i bits = float_to_bf16_bits(v);  // 0 .. 0xffff: the unsigned pack is exact
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(p),
+                     _mm_packus_epi32(_mm256_castsi256_si128(bits), _mm256_extracti128_si256(bits, 1)));
+  }
+  static void store_as_float(float *p, xsimd::batch<double, Arch> v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
+};
+
+#include "../common/rope_kernel_body.hpp"
+
+}  // namespace
+}  // namespace arch_avx2
+
+const KernelSet &avx2_kernels() { return arch_avx2::kKernelSet; }
+
+}  // namespace rotor

@@ -1,0 +1,69 @@
+# Per-architecture SIMD kernels (arch/), added to target `rotor` for the target processor.
+#
+# Each arch file is compiled with its own -m flags and only its own; everything else in the
+# library (API, dispatch, CPU detection) gets none, so the library loads and runs on any CPU of
+# the architecture and picks the kernels at run time (src/kernels/dispatch.cpp).
+# ROTOR_HAVE_<ARCH> tells dispatch.cpp which kernel sets were built.
+option(ROTOR_SIMD "Build the SIMD kernels under arch/ (xsimd headers needed)" ON)
+if(NOT ROTOR_SIMD)
+  return()
+endif()
+
+# ---- Finding xsimd (header-only) -------------------------------------------------------------
+# Host builds: the installed package (find_package). Cross builds: never the host's
+# /usr/include (its headers may configure themselves for the host); a toolchain file may set
+# ROTOR_XSIMD_INCLUDE to a directory holding xsimd/xsimd.hpp, otherwise only the sysroot /
+# CMAKE_FIND_ROOT_PATH is searched. Keep every xsimd lookup in this block.
+set(ROTOR_XSIMD_INCLUDE "" CACHE PATH "Directory holding xsimd/xsimd.hpp (overrides the search)")
+set(_rotor_xsimd_dir "")
+if(ROTOR_XSIMD_INCLUDE)
+  set(_rotor_xsimd_dir "${ROTOR_XSIMD_INCLUDE}")
+elseif(NOT CMAKE_CROSSCOMPILING)
+  find_package(xsimd QUIET CONFIG)
+  if(xsimd_FOUND)
+    get_target_property(_rotor_xsimd_dir xsimd INTERFACE_INCLUDE_DIRECTORIES)
+  else()
+    find_path(_rotor_xsimd_found xsimd/xsimd.hpp)
+    if(_rotor_xsimd_found)
+      set(_rotor_xsimd_dir "${_rotor_xsimd_found}")
+    endif()
+  endif()
+else()
+  find_path(_rotor_xsimd_found xsimd/xsimd.hpp NO_CMAKE_SYSTEM_PATH NO_SYSTEM_ENVIRONMENT_PATH
+            ONLY_CMAKE_FIND_ROOT_PATH)
+  if(_rotor_xsimd_found)
+    set(_rotor_xsimd_dir "${_rotor_xsimd_found}")
+  endif()
+endif()
+if(NOT _rotor_xsimd_dir)
+  message(WARNING "rotor: xsimd headers not found: building the scalar kernels only")
+  return()
+endif()
+# ---- end of xsimd lookup ---------------------------------------------------------------------
+
+set(_rotor_arch_dir ${CMAKE_CURRENT_LIST_DIR}/../arch)
+string(TOLOWER "${CMAKE_SYSTEM_PROCESSOR}" _rotor_cpu)
+
+# rotor_add_arch_source(<file> <define> <flags...>): one kernel file with its own flags.
+function(rotor_add_arch_source file define)
+  target_sources(rotor PRIVATE ${_rotor_arch_dir}/${file})
+  set_source_files_properties(${_rotor_arch_dir}/${file} PROPERTIES COMPILE_OPTIONS "${ARGN}")
+  target_compile_definitions(rotor PRIVATE ${define})
+endfunction()
+
+if(_rotor_cpu MATCHES "^(x86_64|amd64)$")
+  rotor_add_arch_source(x86/rope_sse2.cpp ROTOR_HAVE_SSE2 -msse2)
+  rotor_add_arch_source(x86/rope_avx2.cpp ROTOR_HAVE_AVX2 -mavx2 -mfma -mf16c)
+  rotor_add_arch_source(x86/rope_avx512.cpp ROTOR_HAVE_AVX512 -mavx512f -mavx2 -mfma -mf16c)
+elseif(_rotor_cpu MATCHES "^(aarch64|arm64)$")
+  rotor_add_arch_source(arm/rope_neon64.cpp ROTOR_HAVE_NEON64)
+elseif(_rotor_cpu MATCHES "^arm")
+  # -mfpu=neon only for this file: the rest of the library runs on VFP-only cores too.
+  rotor_add_arch_source(arm/rope_neon.cpp ROTOR_HAVE_NEON -mfpu=neon)
+else()
+  return()
+endif()
+
+# Arch files include "kernels/..." from src/ and xsimd; xsimd is a build-only dependency.
+target_include_directories(rotor PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../src)
+target_include_directories(rotor SYSTEM PRIVATE ${_rotor_xsimd_dir})

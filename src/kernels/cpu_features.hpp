@@ -1,0 +1,17 @@
+// What the running CPU and OS support, detected once without any -m flag (this code must run
+// on every CPU the library may be loaded on).
+#pragma once
+
+namespace rotor {
+
+struct CpuFeatures {
+  bool sse2 = false;
+  bool avx2 = false;    // AVX2 + FMA3 + F16C, with the OS saving YMM state (XGETBV)
+  bool avx512 = false;  // the above + AVX-512F, with the OS saving ZMM and opmask state
+  bool neon = false;    // ARMv7 NEON (HWCAP)
+  bool neon64 = false;  // AArch64 Advanced SIMD (always present)
+};
+
+CpuFeatures detect_cpu_features();
+
+}  // namespace rotor
