@@ -58,7 +58,9 @@ void view_byte_range(const rotor_tensor &v, uintptr_t *lo, uintptr_t *hi) {
   uint64_t span = 0;
   element_span(v, &span);
   *lo = reinterpret_cast<uintptr_t>(v.data);
-  *hi = *lo + span * dtype_size(v.dtype);
+  // A validated view's end fits in the address space (validate_view), so the cast is exact on
+  // 32-bit targets too.
+  *hi = *lo + static_cast<uintptr_t>(span * dtype_size(v.dtype));
 }
 
 bool same_shape(const rotor_tensor &a, const rotor_tensor &b) {
