@@ -51,6 +51,27 @@ else()
   set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
   set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 
+  # xsimd (header-only, configured by the compiler's own predefined macros, so the same headers
+  # serve every architecture). Debian installs its CMake package for amd64 only and keeps the
+  # headers in the host's /usr/include, which must not be on a cross build's include path. When
+  # the target root has no xsimd, a directory holding nothing but a link to the host's xsimd/
+  # is made in the build tree and handed to cmake/RotorArch.cmake as ROTOR_XSIMD_INCLUDE.
+  get_property(_rotor_in_try_compile GLOBAL PROPERTY IN_TRY_COMPILE)
+  if(NOT _rotor_in_try_compile AND NOT ROTOR_XSIMD_INCLUDE
+     AND NOT EXISTS "${_rotor_target_root}/include/xsimd/xsimd.hpp"
+     AND NOT EXISTS "${_rotor_target_root}/usr/include/xsimd/xsimd.hpp")
+    set(ROTOR_HOST_XSIMD_DIR "/usr/include/xsimd" CACHE PATH
+        "The build machine's xsimd header directory, staged for cross builds")
+    if(EXISTS "${ROTOR_HOST_XSIMD_DIR}/xsimd.hpp")
+      set(_rotor_xsimd_stage "${CMAKE_BINARY_DIR}/_rotor_xsimd_include")
+      file(MAKE_DIRECTORY "${_rotor_xsimd_stage}")
+      file(CREATE_LINK "${ROTOR_HOST_XSIMD_DIR}" "${_rotor_xsimd_stage}/xsimd" SYMBOLIC)
+      # FORCE only replaces an empty value (the branch above needs one): a user's choice stays.
+      set(ROTOR_XSIMD_INCLUDE "${_rotor_xsimd_stage}" CACHE PATH
+          "Directory holding xsimd/xsimd.hpp (overrides the search)" FORCE)
+    endif()
+  endif()
+
   # ctest runs every test program (and gtest_discover_tests its listing) through this.
   # -L points qemu's dynamic loader at the target's libraries.
   if(NOT CMAKE_CROSSCOMPILING_EMULATOR)
@@ -60,6 +81,11 @@ else()
     endif()
   endif()
 endif()
+
+# Build-tree programs find librotor.so through $ORIGIN-relative run paths rather than this
+# machine's absolute build path, so a copied build tree or device bundle
+# (toolchains/make-device-bundle.sh) never picks up a stale library from a path on the board.
+set(CMAKE_BUILD_RPATH_USE_ORIGIN ON)
 
 if(ROTOR_CROSS_ARCH_FLAGS)
   string(APPEND CMAKE_C_FLAGS_INIT " ${ROTOR_CROSS_ARCH_FLAGS}")
