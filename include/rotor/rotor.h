@@ -330,6 +330,85 @@ ROTOR_API const char *rotor_kernel_available(uint32_t index);
    Errors: INVALID_ARGUMENT (unknown name), UNSUPPORTED (known, but this CPU or build lacks it). */
 ROTOR_API rotor_status rotor_kernel_force(const char *name);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Rotary attention forward path                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* One sequence's keys (stored already rotated) and values, in the caller's memory, with a hard
+   maximum length. Key and value of cached token i were rotated at position i. dtype is the
+   storage type (f32, f16 or bf16; f16/bf16 round to nearest even once on append). A cache is
+   used by one call at a time; distinct caches may be used by concurrent calls. */
+typedef struct rotor_kv_cache rotor_kv_cache;
+
+/* Bytes of an arena that holds a cache (header, keys and values), all included; 0 when an
+   argument is invalid (a zero count, max_len > 2^31 - 1, bad dtype) or the size does not fit
+   in size_t. Never allocates. */
+ROTOR_API size_t rotor_kv_cache_arena_size(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
+                                           rotor_dtype dtype);
+
+/* Builds an empty cache (length 0) inside arena, which must be ROTOR_ARENA_ALIGNMENT-aligned,
+   at least rotor_kv_cache_arena_size(...) bytes, outlive the cache and not be touched while it
+   lives (there is nothing to destroy: the caller frees the arena). Never allocates; the key and
+   value storage is not written until tokens are appended.
+   Errors: INVALID_ARGUMENT (NULL, zero count, max_len > 2^31 - 1, bad dtype, misaligned
+   arena), OUT_OF_MEMORY (arena too small). On error *out is left as it was. */
+ROTOR_API rotor_status rotor_kv_cache_init(rotor_kv_cache **out, uint32_t kv_heads, uint32_t head_dim,
+                                           uint32_t max_len, rotor_dtype dtype, void *arena,
+                                           size_t arena_size);
+
+/* Tokens held (0 .. max_len); 0 for NULL. Not to be called while a forward call uses the cache. */
+ROTOR_API uint32_t rotor_kv_cache_length(const rotor_kv_cache *c);
+
+/* Empties the cache (length 0) so the engine can reuse it for a new sequence; the storage is
+   not cleared. Errors: INVALID_ARGUMENT (NULL). Same thread rule as rotor_kv_cache_length. */
+ROTOR_API rotor_status rotor_kv_cache_reset(rotor_kv_cache *c);
+
+/* Bytes of the workspace of rotor_attention_forward for calls of up to max_new_tokens tokens
+   per batch entry, running on `threads` threads (the pool's thread count, or 1 without a pool).
+   Per thread it holds the rotated queries of one task (a block of tokens x the q heads that
+   share one kv head) as float, their output accumulators, running maxima and sums, one block
+   of scores, one block of keys and values converted to float (used when the cache is f16 or
+   bf16) and a rotation buffer; about 120 KiB per thread at 32 q heads, 8 kv heads, 128 dims,
+   whatever the sequence length. 0 when an argument is zero, q_heads is not a multiple of
+   kv_heads, or the size does not fit in size_t. Never allocates. */
+ROTOR_API size_t rotor_attention_workspace_size(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim,
+                                                uint32_t max_new_tokens, uint32_t threads);
+
+/* For each batch entry b (cache caches[b], current length L): rotates its s new queries and keys at
+   positions L .. L+s-1, appends the rotated keys and the values to the cache, and writes causal
+   softmax(q k^T * scale) v of those s queries over all L+s cached keys into out.
+   q, out: [batch, s, q_heads, d]; k, v: [batch, s, kv_heads, d]; q_heads a multiple of kv_heads.
+   s = 1 is a decode step; s > 1 is a prefill, processed in parallel. No allocation.
+
+   Details:
+    - Rotation is rotor_apply's (same table rows, same kernels; rotary_dim <= d, dims past it are
+      not rotated). q, k, v and out share one dtype; the cache's dtype may differ (a key is
+      rotated in the tensors' dtype, then stored in the cache's). Scores, softmax and the
+      weighted sum are computed in float.
+    - Grouped-query attention: q head j reads kv head j / (q_heads / kv_heads). The causal mask is
+      by index: query i of entry b sees cached tokens 0 .. L_b + i. Softmax is computed online
+      over blocks of keys (no seq x seq matrix exists), in the same order for every query
+      whatever s is, so a prefill of s tokens gives the results of s decode steps.
+    - Entries may have different lengths L_b; caches[b] must be distinct caches whose kv_heads
+      and head_dim match k. out must not overlap q, k or v; the workspace must not overlap any
+      tensor. workspace: ROTOR_ARENA_ALIGNMENT-aligned, at least
+      rotor_attention_workspace_size(q_heads, kv_heads, d, s, threads) bytes, threads being the
+      pool's thread count (1 when pool is NULL).
+    - pool: NULL runs on the calling thread; otherwise the work (batch x kv heads x blocks of
+      queries) is spread over the pool's threads. The table may be shared with other calls; each
+      cache is written by this call only.
+    - Note for tables whose frequencies adapt (dynamic NTK, LongRoPE): cached keys keep the
+      rotation they were appended with.
+   Errors: INVALID_ARGUMENT (NULL, bad view, shapes or dtypes that disagree, q_heads not a multiple
+   of kv_heads, a cache that does not match k or appears twice, head_dim < rotary_dim, scale not
+   finite, overlapping buffers, misaligned workspace), OUT_OF_MEMORY (workspace too small),
+   OUT_OF_RANGE (L_b + s past a cache's max_len or the table's max_len). On error no cache, no
+   output and no workspace byte is changed. */
+ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *const *caches,
+                                               const rotor_tensor *q, const rotor_tensor *k,
+                                               const rotor_tensor *v, const rotor_tensor *out, float scale,
+                                               void *workspace, size_t workspace_size, rotor_pool *pool);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

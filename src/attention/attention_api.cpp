@@ -1,0 +1,123 @@
+// The C entry points of the attention forward path: every argument is checked here, before the
+// first byte is written; run_forward below may assume valid input.
+#include <cmath>
+
+#include "../config.hpp"
+#include "../pool.hpp"
+#include "../table.hpp"
+#include "../tensor_view.hpp"
+#include "attention_run.hpp"
+
+namespace rotor {
+namespace {
+
+bool overlap(uintptr_t a_lo, uintptr_t a_hi, const rotor_tensor &b) {
+  uintptr_t b_lo, b_hi;
+  view_byte_range(b, &b_lo, &b_hi);
+  return a_lo < b_hi && b_lo < a_hi;
+}
+bool overlap(const rotor_tensor &a, const rotor_tensor &b) {
+  uintptr_t lo, hi;
+  view_byte_range(a, &lo, &hi);
+  return overlap(lo, hi, b);
+}
+
+// Views, shapes, dtypes, grouping and aliasing of q, k, v and out.
+rotor_status check_tensors(const rotor_tensor &q, const rotor_tensor &k, const rotor_tensor &v,
+                           const rotor_tensor &out) {
+  rotor_status status;
+  for (const rotor_tensor *t : {&q, &k, &v, &out})
+    if ((status = validate_view(*t)) != ROTOR_OK) return status;
+  if (!same_shape(q, out) || !same_shape(k, v)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (q.batch != k.batch || q.seq != k.seq || q.head_dim != k.head_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (q.heads % k.heads != 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (k.dtype != q.dtype || v.dtype != q.dtype || out.dtype != q.dtype) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (overlap(out, q) || overlap(out, k) || overlap(out, v)) return ROTOR_ERR_INVALID_ARGUMENT;
+  return ROTOR_OK;
+}
+
+// Caches: present, distinct, matching k, and with room for s more tokens (table included).
+rotor_status check_caches(KvCache *const *caches, const rotor_tensor &k, uint32_t table_max_len,
+                          uint32_t *positions_needed) {
+  uint32_t needed = 0;
+  for (uint32_t b = 0; b < k.batch; ++b) {
+    const KvCache *cache = caches[b];
+    if (cache == nullptr || cache->kv_heads != k.heads || cache->head_dim != k.head_dim)
+      return ROTOR_ERR_INVALID_ARGUMENT;
+    for (uint32_t other = 0; other < b; ++other)
+      if (caches[other] == cache) return ROTOR_ERR_INVALID_ARGUMENT;
+  }
+  for (uint32_t b = 0; b < k.batch; ++b) {
+    const uint64_t end = uint64_t{caches[b]->length} + k.seq;
+    if (end > caches[b]->max_len || end > table_max_len) return ROTOR_ERR_OUT_OF_RANGE;
+    needed = end > needed ? uint32_t(end) : needed;
+  }
+  *positions_needed = needed;
+  return ROTOR_OK;
+}
+
+rotor_status check_workspace(const void *workspace, size_t workspace_size, size_t required,
+                             const rotor_tensor *const *views, uint32_t view_count) {
+  if (reinterpret_cast<uintptr_t>(workspace) % ROTOR_ARENA_ALIGNMENT != 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (required == 0 || workspace_size < required) return ROTOR_ERR_OUT_OF_MEMORY;
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(workspace);
+  uintptr_t hi;
+  if (__builtin_add_overflow(lo, required, &hi)) return ROTOR_ERR_INVALID_ARGUMENT;
+  for (uint32_t i = 0; i < view_count; ++i)
+    if (overlap(lo, hi, *views[i])) return ROTOR_ERR_INVALID_ARGUMENT;
+  return ROTOR_OK;
+}
+
+}  // namespace
+}  // namespace rotor
+
+using namespace rotor;
+
+extern "C" {
+
+ROTOR_API size_t rotor_attention_workspace_size(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim,
+                                                uint32_t max_new_tokens, uint32_t threads) {
+  return attention_workspace_bytes(q_heads, kv_heads, head_dim, max_new_tokens, threads);
+}
+
+ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *const *caches,
+                                               const rotor_tensor *q, const rotor_tensor *k,
+                                               const rotor_tensor *v, const rotor_tensor *out, float scale,
+                                               void *workspace, size_t workspace_size, rotor_pool *pool) {
+  if (t == nullptr || caches == nullptr || q == nullptr || k == nullptr || v == nullptr || out == nullptr ||
+      workspace == nullptr || !std::isfinite(scale))
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  Table &table = *as_table(t);
+  rotor_status status = check_tensors(*q, *k, *v, *out);
+  if (status != ROTOR_OK) return status;
+  if (q->head_dim < table.config().rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  KvCache *const *cache_list = reinterpret_cast<KvCache *const *>(caches);
+  uint32_t positions_needed = 0;
+  if ((status = check_caches(cache_list, *k, table.max_len(), &positions_needed)) != ROTOR_OK) return status;
+  Pool *thread_pool = as_pool(pool);
+  const uint32_t threads = thread_pool == nullptr ? 1 : thread_pool->threads();
+  const size_t required = attention_workspace_bytes(q->heads, k->heads, q->head_dim, q->seq, threads);
+  const rotor_tensor *views[] = {q, k, v, out};
+  if ((status = check_workspace(workspace, workspace_size, required, views, 4)) != ROTOR_OK) return status;
+
+  ForwardCall call{};
+  plan_attention(q->heads, k->heads, q->head_dim, q->seq, &call.plan);
+  call.workspace = static_cast<unsigned char *>(workspace);
+  call.caches = cache_list;
+  call.q = *q;
+  call.k = *k;
+  call.v = *v;
+  call.out = *out;
+  call.scale = scale;
+  call.rotate = active_kernels().rotate[q->dtype][table.config().pairing];
+  call.kernels = &active_attention_kernels();
+  RowsLease lease;
+  table.lease(positions_needed, &lease);
+  call.rows = lease.rows;
+  call.half = lease.half;
+  run_forward(call, thread_pool);
+  table.release(&lease);
+  return ROTOR_OK;
+}
+
+}  // extern "C"

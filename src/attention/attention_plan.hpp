@@ -1,0 +1,40 @@
+// How a forward call splits its work and carves the caller's workspace: one slot per thread,
+// each holding what one task (a block of tokens x the q heads of one kv head) needs.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace rotor {
+
+// Keys per softmax block. Blocks start at multiples of this absolute key index for every query,
+// which is what keeps a prefill's arithmetic identical to decode steps.
+constexpr uint32_t kKeyBlock = 64;
+// Query rows (tokens x grouped heads) a task aims for: enough that a block of keys and values
+// loaded into L1 is reused many times, small enough that its accumulators stay in L2.
+constexpr uint32_t kTaskRows = 64;
+
+struct AttentionPlan {
+  uint32_t group;            // q heads per kv head
+  uint32_t tokens_per_task;  // tokens of one task
+  uint32_t rows;             // tokens_per_task * group: query rows of a full task
+  // Byte offsets inside a slot (each 64-byte aligned) and the slot size.
+  size_t queries;   // rows x d floats: rotated queries
+  size_t accum;     // rows x d floats: weighted sums of values
+  size_t maxima;    // rows floats: running maxima
+  size_t sums;      // rows floats: running sums
+  size_t scores;    // rows x kKeyBlock floats: one block of scores, then weights
+  size_t keys;      // kKeyBlock x d floats: a block of keys converted from f16/bf16
+  size_t values;    // kKeyBlock x d floats: the same for values
+  size_t rotation;  // max(group, kv_heads) x d x 4 bytes: rotated heads before conversion
+  size_t slot_bytes;
+};
+
+// False when an argument is zero, q_heads is not a multiple of kv_heads or a size overflows.
+bool plan_attention(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim, uint32_t new_tokens,
+                    AttentionPlan *plan);
+
+// Workspace bytes for `threads` slots; 0 on overflow or a bad argument.
+size_t attention_workspace_bytes(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim, uint32_t new_tokens,
+                                 uint32_t threads);
+
+}  // namespace rotor

@@ -1,0 +1,235 @@
+// The two phases of a forward call. Work is handed out per thread slot: the pool runs one item
+// per thread, so the item index names the thread's workspace slot; within a phase, threads take
+// tasks from a shared counter (the causal mask makes later query blocks longer, and they are
+// handed out first).
+#include "attention_run.hpp"
+
+#include <atomic>
+#include <limits>
+
+#include "../pool.hpp"
+#include "../tensor_view.hpp"
+#include "element_convert.hpp"
+#include "online_softmax.hpp"
+
+namespace rotor {
+namespace {
+
+struct Phase {
+  const ForwardCall *call;
+  uint64_t tasks;
+  uint32_t workers;
+  std::atomic<uint64_t> next{0};
+};
+
+uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+// Address of head `head` of token `token` of batch entry `b` of a view.
+const void *head_ptr(const rotor_tensor &t, uint32_t b, uint32_t token, uint32_t head) {
+  const int64_t element = b * t.stride_batch + token * t.stride_seq + head * t.stride_head;
+  return static_cast<const unsigned char *>(t.data) + element * int64_t(dtype_size(t.dtype));
+}
+void *cache_ptr(void *base, const KvCache &c, uint32_t head, uint32_t token) {
+  return static_cast<unsigned char *>(base) + c.offset(head, token) * dtype_size(c.dtype);
+}
+
+TokenHeads rotation_job(const ForwardCall &c, uint32_t position, const void *in, int64_t in_stride, uint32_t heads) {
+  TokenHeads job{};
+  job.cos = c.rows + uint64_t{position} * 2 * c.half;
+  job.sin = job.cos + c.half;
+  job.half = c.half;
+  job.in = in;
+  job.in_head_stride = in_stride;
+  job.heads = heads;
+  job.head_dim = c.q.head_dim;
+  job.inverse = false;
+  return job;
+}
+
+// ---- phase 1: rotated keys and values into the caches -------------------------------------
+
+void append_token(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t token) {
+  KvCache &cache = *c.caches[b];
+  const uint32_t position = cache.length + token, d = cache.head_dim;
+  const rotor_dtype dtype = c.k.dtype;
+  TokenHeads job = rotation_job(c, position, head_ptr(c.k, b, token, 0), c.k.stride_head, cache.kv_heads);
+  if (dtype == cache.dtype) {
+    job.out = cache_ptr(cache.keys, cache, 0, position);
+    job.out_head_stride = int64_t(cache.head_stride());
+    c.rotate(job);
+  } else {
+    // Rotate in the tensors' type (as rotor_apply would), then store in the cache's type.
+    void *rotated = slot + c.plan.rotation;
+    job.out = rotated;
+    job.out_head_stride = d;
+    c.rotate(job);
+    for (uint32_t h = 0; h < cache.kv_heads; ++h)
+      convert_elements(static_cast<unsigned char *>(rotated) + uint64_t{h} * d * dtype_size(dtype), dtype, d,
+                       cache_ptr(cache.keys, cache, h, position), cache.dtype);
+  }
+  for (uint32_t h = 0; h < cache.kv_heads; ++h)
+    convert_elements(head_ptr(c.v, b, token, h), dtype, d, cache_ptr(cache.values, cache, h, position), cache.dtype);
+}
+
+void append_share(void *context, uint64_t begin, uint64_t) {
+  Phase &phase = *static_cast<Phase *>(context);
+  const ForwardCall &c = *phase.call;
+  unsigned char *slot = c.workspace + begin * c.plan.slot_bytes;
+  // Tokens are split evenly: appending costs the same for every token.
+  const uint64_t first = phase.tasks * begin / phase.workers, last = phase.tasks * (begin + 1) / phase.workers;
+  for (uint64_t i = first; i < last; ++i) append_token(c, slot, uint32_t(i / c.q.seq), uint32_t(i % c.q.seq));
+}
+
+// ---- phase 2: attention of one task --------------------------------------------------------
+
+struct Task {
+  uint32_t b, kv_head, first_token, tokens;
+};
+
+// Rotated queries of the task as float rows, token-major: row r is token first + r / group,
+// q head kv_head * group + r % group.
+void load_queries(const ForwardCall &c, const Task &task, uint32_t length, unsigned char *slot) {
+  const uint32_t group = c.plan.group, d = c.q.head_dim;
+  float *queries = reinterpret_cast<float *>(slot + c.plan.queries);
+  for (uint32_t t = 0; t < task.tokens; ++t) {
+    const uint32_t token = task.first_token + t;
+    TokenHeads job = rotation_job(c, length + token, head_ptr(c.q, task.b, token, task.kv_head * group),
+                                  c.q.stride_head, group);
+    float *rows = queries + uint64_t{t} * group * d;
+    job.out_head_stride = d;
+    if (c.q.dtype == ROTOR_DTYPE_F32) {
+      job.out = rows;
+      c.rotate(job);
+    } else {
+      job.out = slot + c.plan.rotation;
+      c.rotate(job);
+      to_float(job.out, c.q.dtype, group * d, rows);
+    }
+  }
+}
+
+// Keys (or values) [first, first + n) of one kv head as float rows: in place for an f32 cache,
+// converted into the slot otherwise.
+const float *float_rows(const KvCache &cache, void *base, uint32_t head, uint32_t first, uint32_t n, float *buffer) {
+  const void *rows = cache_ptr(base, cache, head, first);
+  if (cache.dtype == ROTOR_DTYPE_F32) return static_cast<const float *>(rows);
+  to_float(rows, cache.dtype, n * cache.head_dim, buffer);
+  return buffer;
+}
+
+void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
+  const KvCache &cache = *c.caches[task.b];
+  const uint32_t length = cache.length, group = c.plan.group, d = c.q.head_dim;
+  const uint32_t rows = task.tokens * group;
+  const AttentionKernels &kernels = *c.kernels;
+  float *queries = reinterpret_cast<float *>(slot + c.plan.queries);
+  float *acc = reinterpret_cast<float *>(slot + c.plan.accum);
+  float *maxima = reinterpret_cast<float *>(slot + c.plan.maxima);
+  float *sums = reinterpret_cast<float *>(slot + c.plan.sums);
+  float *scores = reinterpret_cast<float *>(slot + c.plan.scores);
+  load_queries(c, task, length, slot);
+  for (uint32_t r = 0; r < rows; ++r) {
+    maxima[r] = -std::numeric_limits<float>::infinity();
+    sums[r] = 0.0f;
+  }
+  for (uint64_t i = 0; i < uint64_t{rows} * d; ++i) acc[i] = 0.0f;
+
+  // Row r (token first + r / group) sees keys up to its own position, length + token.
+  const uint32_t first_position = length + task.first_token;
+  const uint32_t keys_end = first_position + task.tokens;
+  for (uint32_t block = 0; block < keys_end; block += kKeyBlock) {
+    const uint32_t block_keys = min_u32(kKeyBlock, keys_end - block);
+    const float *keys = float_rows(cache, cache.keys, task.kv_head, block, block_keys,
+                                   reinterpret_cast<float *>(slot + c.plan.keys));
+    const float *values = float_rows(cache, cache.values, task.kv_head, block, block_keys,
+                                     reinterpret_cast<float *>(slot + c.plan.values));
+    auto visible = [&](uint32_t r) {
+      const uint32_t last = first_position + r / group;  // inclusive
+      return last < block ? 0u : min_u32(block_keys, last + 1 - block);
+    };
+    // Rows come in token order, so within a group of rows the first sees the fewest keys: the
+    // group shares the keys all its rows see, then each row finishes its own.
+    for (uint32_t r0 = 0; r0 < rows; r0 += kAttentionMaxRows) {
+      const uint32_t n = min_u32(kAttentionMaxRows, rows - r0), shared = visible(r0);
+      if (shared > 0) kernels.scores(queries + uint64_t{r0} * d, n, keys, shared, d, c.scale, scores + uint64_t{r0} * kKeyBlock, kKeyBlock);
+      for (uint32_t r = r0; r < r0 + n; ++r) {
+        const uint32_t own = visible(r);
+        if (own > shared)
+          kernels.scores(queries + uint64_t{r} * d, 1, keys + uint64_t{shared} * d, own - shared, d, c.scale,
+                         scores + uint64_t{r} * kKeyBlock + shared, kKeyBlock);
+      }
+    }
+    for (uint32_t r = 0; r < rows; ++r) {
+      const uint32_t own = visible(r);
+      if (own > 0) fold_scores(scores + uint64_t{r} * kKeyBlock, own, &maxima[r], &sums[r], acc + uint64_t{r} * d, d);
+    }
+    for (uint32_t r0 = 0; r0 < rows; r0 += kAttentionMaxRows) {
+      const uint32_t n = min_u32(kAttentionMaxRows, rows - r0), shared = visible(r0);
+      if (shared > 0) kernels.accumulate(scores + uint64_t{r0} * kKeyBlock, kKeyBlock, n, values, shared, d, acc + uint64_t{r0} * d);
+      for (uint32_t r = r0; r < r0 + n; ++r) {
+        const uint32_t own = visible(r);
+        if (own > shared)
+          kernels.accumulate(scores + uint64_t{r} * kKeyBlock + shared, kKeyBlock, 1, values + uint64_t{shared} * d,
+                             own - shared, d, acc + uint64_t{r} * d);
+      }
+    }
+  }
+
+  // out = acc / sum, in the output's dtype (the accumulator row is reused as the staging row).
+  for (uint32_t r = 0; r < rows; ++r) {
+    float *row = acc + uint64_t{r} * d;
+    for (uint32_t i = 0; i < d; ++i) row[i] = row[i] / sums[r];
+    const uint32_t token = task.first_token + r / group, head = task.kv_head * group + r % group;
+    from_float(row, d, const_cast<void *>(head_ptr(c.out, task.b, token, head)), c.out.dtype);
+  }
+}
+
+void attend_share(void *context, uint64_t begin, uint64_t) {
+  Phase &phase = *static_cast<Phase *>(context);
+  const ForwardCall &c = *phase.call;
+  unsigned char *slot = c.workspace + begin * c.plan.slot_bytes;
+  const uint32_t kv_heads = c.k.heads, per_block = c.q.batch * kv_heads;
+  for (uint64_t i = phase.next.fetch_add(1, std::memory_order_relaxed); i < phase.tasks;
+       i = phase.next.fetch_add(1, std::memory_order_relaxed)) {
+    // The last query blocks (most keys) first.
+    const uint32_t blocks = uint32_t(phase.tasks / per_block);
+    const uint32_t query_block = blocks - 1 - uint32_t(i / per_block), rest = uint32_t(i % per_block);
+    Task task;
+    task.b = rest / kv_heads;
+    task.kv_head = rest % kv_heads;
+    task.first_token = query_block * c.plan.tokens_per_task;
+    task.tokens = min_u32(c.plan.tokens_per_task, c.q.seq - task.first_token);
+    attend(c, task, slot);
+  }
+}
+
+void run_phase(Pool *pool, Phase &phase, Pool::RangeFn fn) {
+  const uint32_t threads = pool == nullptr ? 1 : pool->threads();
+  phase.workers = uint32_t(phase.tasks < threads ? phase.tasks : threads);
+  if (pool == nullptr || phase.workers == 1) {
+    phase.workers = 1;
+    fn(&phase, 0, 1);
+  } else {
+    pool->run(phase.workers, fn, &phase);  // one item per thread: item i runs on share i
+  }
+}
+
+}  // namespace
+
+void run_forward(const ForwardCall &call, Pool *pool) {
+  const uint32_t batch = call.q.batch, seq = call.q.seq;
+  Phase append;
+  append.call = &call;
+  append.tasks = uint64_t{batch} * seq;
+  run_phase(pool, append, append_share);
+
+  Phase attention;
+  attention.call = &call;
+  const uint32_t blocks = (seq + call.plan.tokens_per_task - 1) / call.plan.tokens_per_task;
+  attention.tasks = uint64_t{blocks} * batch * call.k.heads;
+  run_phase(pool, attention, attend_share);
+
+  for (uint32_t b = 0; b < batch; ++b) call.caches[b]->length += seq;
+}
+
+}  // namespace rotor

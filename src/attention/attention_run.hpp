@@ -1,0 +1,32 @@
+// Execution of a validated forward call: append the rotated keys and the values to every cache,
+// then attend, each phase spread over the pool (one fork and one join per phase).
+#pragma once
+#include <cstdint>
+
+#include "../kernels/rotate_kernel.hpp"
+#include "attention_kernels.hpp"
+#include "attention_plan.hpp"
+#include "kv_cache.hpp"
+#include "rotor/rotor.h"
+
+namespace rotor {
+
+class Pool;
+
+struct ForwardCall {
+  AttentionPlan plan;
+  unsigned char *workspace;  // plan.slot_bytes per thread
+  const float *rows;         // table rows: position p at rows + p * 2 * half (cos, then sin)
+  uint32_t half;
+  KvCache *const *caches;    // lengths are those before the call until run_forward returns
+  rotor_tensor q, k, v, out;
+  float scale;
+  RotateTokenFn rotate;      // for the tensors' dtype and the table's pairing
+  const AttentionKernels *kernels;
+};
+
+// Runs a call whose every argument has been validated (shapes, lengths, workspace size for the
+// pool's thread count) and whose rows cover every position it reads. Sets the cache lengths.
+void run_forward(const ForwardCall &call, Pool *pool);
+
+}  // namespace rotor
