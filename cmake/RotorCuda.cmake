@@ -1,0 +1,94 @@
+# CUDA support: the device mirror and rotation kernels of cuda/ (see docs/cuda.md).
+#
+#   ROTOR_CUDA=AUTO (default)  built when CMake finds a CUDA compiler (nvcc); no GPU is needed
+#                              to build, and the tests skip their GPU part when none is present
+#   ROTOR_CUDA=ON              required: configuring fails without a CUDA compiler
+#   ROTOR_CUDA=OFF             never (the rotor_cuda_* functions then return ROTOR_ERR_UNSUPPORTED)
+#
+# GPU code: CMAKE_CUDA_ARCHITECTURES, or the CUDAARCHS environment variable, when set (the
+# Jetson toolchain sets 87); otherwise SASS for sm_87 (Jetson Orin) and sm_90 (H100/H200) plus
+# compute_90 PTX that the driver compiles for later GPUs.
+#
+# Layout: the kernels (cuda/*.cu) build as the object library rotor_cuda_kernels with nvcc's
+# own flags (rotor's warning flags are for the host compilers); the host side (cuda/*.cpp)
+# compiles into rotor with rotor's flags. src/cuda_stubs.cpp, which defines every function as
+# UNSUPPORTED, compiles to nothing once ROTOR_HAVE_CUDA is defined.
+include_guard(GLOBAL)
+
+set(ROTOR_CUDA AUTO CACHE STRING "Build the CUDA kernels: AUTO (when a CUDA compiler is found), ON or OFF")
+set_property(CACHE ROTOR_CUDA PROPERTY STRINGS AUTO ON OFF)
+
+set(_rotor_cuda_build OFF)
+if(ROTOR_CUDA STREQUAL "AUTO" OR ROTOR_CUDA)
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(_rotor_cuda_build ON)
+  elseif(NOT ROTOR_CUDA STREQUAL "AUTO")
+    message(FATAL_ERROR "ROTOR_CUDA=${ROTOR_CUDA} but no CUDA compiler was found "
+                        "(set CMAKE_CUDA_COMPILER or put nvcc on PATH)")
+  endif()
+endif()
+
+if(NOT _rotor_cuda_build)
+  message(STATUS "rotor: CUDA kernels not built (ROTOR_CUDA=${ROTOR_CUDA})")
+  return()
+endif()
+
+if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND NOT DEFINED ENV{CUDAARCHS})
+  set(CMAKE_CUDA_ARCHITECTURES "87-real;90-real;90-virtual" CACHE STRING
+      "GPU code to build: sm_87 (Jetson Orin), sm_90 (Hopper), compute_90 PTX for later GPUs")
+endif()
+# One CUDA runtime in the process: the shared libcudart, for the library, tests and benchmark.
+set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
+enable_language(CUDA)
+find_package(CUDAToolkit REQUIRED)
+message(STATUS "rotor: CUDA kernels built with nvcc ${CMAKE_CUDA_COMPILER_VERSION} for "
+               "${CMAKE_CUDA_ARCHITECTURES}")
+
+add_library(rotor_cuda_kernels OBJECT ${PROJECT_SOURCE_DIR}/cuda/rotate_kernels.cu)
+target_include_directories(rotor_cuda_kernels PRIVATE
+  ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/cuda)
+target_compile_definitions(rotor_cuda_kernels PRIVATE ROTOR_BUILDING_LIBRARY)
+set_target_properties(rotor_cuda_kernels PROPERTIES
+  CUDA_STANDARD 17
+  CUDA_STANDARD_REQUIRED ON
+  CUDA_EXTENSIONS OFF
+  POSITION_INDEPENDENT_CODE ON
+  CUDA_VISIBILITY_PRESET hidden
+  CUDA_RUNTIME_LIBRARY Shared)
+target_compile_options(rotor_cuda_kernels PRIVATE -Xcompiler=-Wall,-Wextra)
+if(ROTOR_WERROR)
+  target_compile_options(rotor_cuda_kernels PRIVATE -Werror=all-warnings -Xcompiler=-Werror)
+endif()
+
+target_sources(rotor PRIVATE ${PROJECT_SOURCE_DIR}/cuda/api_cuda.cpp ${PROJECT_SOURCE_DIR}/cuda/mirror.cpp)
+target_compile_definitions(rotor PRIVATE ROTOR_HAVE_CUDA)
+target_link_libraries(rotor PRIVATE rotor_cuda_kernels CUDA::cudart)
+# The kernels' objects come in through the object library; the link stays a C++ link. rotor
+# was made before CUDA was enabled, so its CUDA properties are set here.
+set_target_properties(rotor PROPERTIES
+  LINKER_LANGUAGE CXX
+  CUDA_RUNTIME_LIBRARY Shared
+  CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")
+
+# The tests call the CUDA runtime themselves (device memory, streams) when it is built in, and
+# the GPU benchmark is a CUDA program. Both targets are made after this file is included, so
+# the test wiring runs at the end of the top-level directory.
+function(_rotor_cuda_wire_tests)
+  if(TARGET rotor_tests)
+    target_link_libraries(rotor_tests PRIVATE CUDA::cudart)
+    target_compile_definitions(rotor_tests PRIVATE ROTOR_TEST_HAVE_CUDA=1)
+  endif()
+endfunction()
+cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL _rotor_cuda_wire_tests)
+
+if(ROTOR_BUILD_BENCH)
+  add_executable(rotor_bench_cuda ${PROJECT_SOURCE_DIR}/bench/bench_cuda.cu)
+  target_link_libraries(rotor_bench_cuda PRIVATE rotor::rotor CUDA::cudart)
+  set_target_properties(rotor_bench_cuda PROPERTIES
+    CUDA_STANDARD 17
+    CUDA_STANDARD_REQUIRED ON
+    CUDA_RUNTIME_LIBRARY Shared
+    RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+endif()

@@ -1,0 +1,165 @@
+// The C entry points of rotor_cuda.h (CUDA builds): validate everything on the host, then
+// refresh the mirror and launch, under the mirror's lock, on its device.
+#include <cuda_runtime_api.h>
+
+#include <mutex>
+
+#include "config.hpp"
+#include "launch.hpp"
+#include "mirror.hpp"
+#include "rotor/rotor_cuda.h"
+#include "table.hpp"
+#include "tensor_view.hpp"
+
+namespace rotor {
+namespace cuda {
+namespace {
+
+cudaStream_t as_stream(void *stream) { return static_cast<cudaStream_t>(stream); }
+
+rotor_status check_tensor(const rotor_tensor &x, uint32_t rotary_dim) {
+  const rotor_status status = validate_view(x);
+  if (status != ROTOR_OK) return status;
+  return x.head_dim < rotary_dim ? ROTOR_ERR_INVALID_ARGUMENT : ROTOR_OK;
+}
+
+bool overlap(const rotor_tensor &a, const rotor_tensor &b) {
+  uintptr_t a_lo, a_hi, b_lo, b_hi;
+  view_byte_range(a, &a_lo, &a_hi);
+  view_byte_range(b, &b_lo, &b_hi);
+  return a_lo < b_hi && b_lo < a_hi;
+}
+
+DeviceTensor device_tensor(const rotor_tensor &x) {
+  return DeviceTensor{x.data, x.stride_batch, x.stride_seq, x.stride_head, x.heads};
+}
+
+// rotor_cuda_apply (second == NULL) and rotor_cuda_apply_qk.
+rotor_status rotate(rotor_cuda_table *handle, const rotor_tensor *first, const rotor_tensor *second,
+                    const int32_t *positions, uint32_t offset, rotor_direction dir, void *stream) {
+  if (handle == nullptr || first == nullptr || !valid_direction(dir)) return ROTOR_ERR_INVALID_ARGUMENT;
+  Mirror &mirror = *as_mirror(handle);
+  const rotor_config &cfg = mirror.host().config();
+  rotor_status status = check_tensor(*first, cfg.rotary_dim);
+  if (status != ROTOR_OK) return status;
+  if (second != nullptr) {
+    if ((status = check_tensor(*second, cfg.rotary_dim)) != ROTOR_OK) return status;
+    // One launch serves both: same tokens and element type; disjoint, since they run at once.
+    if (second->batch != first->batch || second->seq != first->seq || second->dtype != first->dtype ||
+        overlap(*first, *second))
+      return ROTOR_ERR_INVALID_ARGUMENT;
+  }
+  if (reinterpret_cast<uintptr_t>(positions) % alignof(int32_t) != 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  uint32_t seq_len = 0;  // 0: device positions, served by the rows the mirror holds
+  if (positions == nullptr) {
+    const uint64_t last = uint64_t{offset} + first->seq;
+    if (last > mirror.host().max_len()) return ROTOR_ERR_OUT_OF_RANGE;
+    seq_len = static_cast<uint32_t>(last);
+  }
+
+  std::lock_guard<std::mutex> lock(mirror.mutex());
+  DeviceScope scope(mirror.device());
+  if (!scope.ok()) return ROTOR_ERR_DEVICE;
+  if ((status = mirror.refresh_locked(seq_len, as_stream(stream))) != ROTOR_OK) return status;
+
+  RotateLaunch launch{};
+  launch.tensors[0] = device_tensor(*first);
+  launch.tensor_count = 1;
+  if (second != nullptr) {
+    launch.tensors[1] = device_tensor(*second);
+    launch.tensor_count = 2;
+  }
+  launch.dtype = first->dtype;
+  launch.pairing = cfg.pairing;
+  launch.batch = first->batch;
+  launch.seq = first->seq;
+  launch.rows = mirror.device_rows();
+  launch.half = cfg.rotary_dim / 2;
+  launch.row_limit = mirror.rows_held();
+  launch.positions = positions;
+  launch.offset = offset;
+  launch.inverse = dir == ROTOR_INVERSE;
+  launch.errors = mirror.error_record();
+  return launch_rotate(launch, as_stream(stream)) == cudaSuccess ? ROTOR_OK : ROTOR_ERR_DEVICE;
+}
+
+}  // namespace
+}  // namespace cuda
+}  // namespace rotor
+
+using rotor::cuda::DeviceScope;
+using rotor::cuda::ErrorRecord;
+using rotor::cuda::Mirror;
+
+extern "C" {
+
+ROTOR_API rotor_status rotor_cuda_device_count(uint32_t *count) {
+  if (count == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // no driver or no device: a count of 0, and no error left behind
+    n = 0;
+  }
+  *count = static_cast<uint32_t>(n);
+  return ROTOR_OK;
+}
+
+ROTOR_API rotor_status rotor_cuda_table_create(rotor_cuda_table **out, rotor_table *host, void *stream) {
+  if (out == nullptr || host == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  Mirror *mirror = nullptr;
+  const rotor_status status = Mirror::create(*as_table(host), rotor::cuda::as_stream(stream), &mirror);
+  if (status == ROTOR_OK) *out = as_handle(mirror);
+  return status;
+}
+
+ROTOR_API void rotor_cuda_table_destroy(rotor_cuda_table *t) { Mirror::destroy(as_mirror(t)); }
+
+ROTOR_API rotor_status rotor_cuda_table_sync(rotor_cuda_table *t, uint32_t seq_len, void *stream) {
+  if (t == nullptr || seq_len == 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  Mirror &mirror = *as_mirror(t);
+  if (seq_len > mirror.host().max_len()) return ROTOR_ERR_OUT_OF_RANGE;
+  std::lock_guard<std::mutex> lock(mirror.mutex());
+  DeviceScope scope(mirror.device());
+  if (!scope.ok()) return ROTOR_ERR_DEVICE;
+  return mirror.refresh_locked(seq_len, rotor::cuda::as_stream(stream));
+}
+
+ROTOR_API rotor_status rotor_cuda_table_rows(rotor_cuda_table *t, uint32_t *rows) {
+  if (t == nullptr || rows == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  Mirror &mirror = *as_mirror(t);
+  std::lock_guard<std::mutex> lock(mirror.mutex());
+  *rows = mirror.rows_held();
+  return ROTOR_OK;
+}
+
+ROTOR_API rotor_status rotor_cuda_table_take_errors(rotor_cuda_table *t, void *stream, uint32_t *skipped_tokens,
+                                                    int32_t *position) {
+  if (t == nullptr || skipped_tokens == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  Mirror &mirror = *as_mirror(t);
+  std::lock_guard<std::mutex> lock(mirror.mutex());
+  DeviceScope scope(mirror.device());
+  if (!scope.ok()) return ROTOR_ERR_DEVICE;
+  const cudaStream_t s = rotor::cuda::as_stream(stream);
+  ErrorRecord taken{};
+  if (rotor::cuda::launch_take_errors(mirror.error_record(), mirror.taken_record(), s) != cudaSuccess ||
+      cudaMemcpyAsync(&taken, mirror.taken_record(), sizeof taken, cudaMemcpyDeviceToHost, s) != cudaSuccess ||
+      cudaStreamSynchronize(s) != cudaSuccess)
+    return ROTOR_ERR_DEVICE;
+  *skipped_tokens = taken.skipped_tokens;
+  if (position != nullptr) *position = taken.position;
+  return ROTOR_OK;
+}
+
+ROTOR_API rotor_status rotor_cuda_apply(rotor_cuda_table *t, const rotor_tensor *x, const int32_t *positions_device,
+                                        uint32_t offset, rotor_direction dir, void *stream) {
+  return rotor::cuda::rotate(t, x, nullptr, positions_device, offset, dir, stream);
+}
+
+ROTOR_API rotor_status rotor_cuda_apply_qk(rotor_cuda_table *t, const rotor_tensor *q, const rotor_tensor *k,
+                                           const int32_t *positions_device, uint32_t offset, rotor_direction dir,
+                                           void *stream) {
+  if (k == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  return rotor::cuda::rotate(t, q, k, positions_device, offset, dir, stream);
+}
+
+}  // extern "C"

@@ -1,0 +1,143 @@
+#include "mirror.hpp"
+
+#include <new>
+
+#include "checked_math.hpp"
+
+namespace rotor {
+namespace cuda {
+
+DeviceScope::DeviceScope(int device) {
+  if (cudaGetDevice(&previous_) != cudaSuccess) {
+    cudaGetLastError();
+    return;
+  }
+  if (previous_ != device) {
+    if (cudaSetDevice(device) != cudaSuccess) {
+      cudaGetLastError();
+      return;
+    }
+    switched_ = true;
+  }
+  ok_ = true;
+}
+
+DeviceScope::~DeviceScope() {
+  if (switched_) cudaSetDevice(previous_);
+}
+
+rotor_status Mirror::create(Table &host, cudaStream_t stream, Mirror **out) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    cudaGetLastError();  // "no device" is not sticky: do not leave it for the caller's next check
+    return ROTOR_ERR_DEVICE;
+  }
+  uint64_t row_bytes;
+  if (mul_overflows(uint64_t{host.max_len()}, uint64_t{host.config().rotary_dim} * sizeof(float), &row_bytes) ||
+      row_bytes > SIZE_MAX)
+    return ROTOR_ERR_OUT_OF_MEMORY;
+
+  Mirror *mirror = new (std::nothrow) Mirror(host);
+  if (mirror == nullptr) return ROTOR_ERR_OUT_OF_MEMORY;
+  rotor_status status = ROTOR_OK;
+  if (cudaGetDevice(&mirror->device_) != cudaSuccess) status = ROTOR_ERR_DEVICE;
+  if (status == ROTOR_OK) {
+    const cudaError_t e = cudaMalloc(reinterpret_cast<void **>(&mirror->rows_), size_t(row_bytes));
+    if (e != cudaSuccess) status = e == cudaErrorMemoryAllocation ? ROTOR_ERR_OUT_OF_MEMORY : ROTOR_ERR_DEVICE;
+  }
+  if (status == ROTOR_OK) {
+    const cudaError_t e = cudaMalloc(reinterpret_cast<void **>(&mirror->errors_), 2 * sizeof(ErrorRecord));
+    if (e != cudaSuccess) status = e == cudaErrorMemoryAllocation ? ROTOR_ERR_OUT_OF_MEMORY : ROTOR_ERR_DEVICE;
+  }
+  if (status == ROTOR_OK && cudaEventCreateWithFlags(&mirror->copied_, cudaEventDisableTiming) != cudaSuccess)
+    status = ROTOR_ERR_DEVICE;
+  if (status == ROTOR_OK) {
+    const ErrorRecord empty[2] = {{0u, -1}, {0u, -1}};
+    if (cudaMemcpyAsync(mirror->errors_, empty, sizeof empty, cudaMemcpyHostToDevice, stream) != cudaSuccess)
+      status = ROTOR_ERR_DEVICE;
+  }
+  if (status == ROTOR_OK) {
+    std::lock_guard<std::mutex> lock(mirror->mutex_);
+    status = mirror->refresh_locked(0, stream);
+  }
+  if (status != ROTOR_OK) {
+    cudaGetLastError();
+    destroy(mirror);
+    return status;
+  }
+  *out = mirror;
+  return ROTOR_OK;
+}
+
+void Mirror::release_device_memory() {
+  DeviceScope scope(device_);
+  if (copied_ != nullptr) cudaEventDestroy(copied_);
+  if (errors_ != nullptr) cudaFree(errors_);
+  if (rows_ != nullptr) cudaFree(rows_);
+  copied_ = nullptr;
+  errors_ = nullptr;
+  rows_ = nullptr;
+}
+
+void Mirror::destroy(Mirror *mirror) {
+  if (mirror == nullptr) return;
+  mirror->release_device_memory();
+  delete mirror;
+}
+
+rotor_status Mirror::refresh_locked(uint32_t seq_len, cudaStream_t stream) {
+  const uint32_t want = seq_len != 0 ? seq_len : declared_len_;
+  RowsLease lease;
+  host_.lease(want, &lease);
+  // Rows the leased set has published (all of them valid while the lease pins the set):
+  // adaptive tables pin the set and we read its count; a one-off set serves this call's
+  // length; a table that never rescales has one append-only set, whose count stats reports.
+  uint32_t published;
+  if (lease.holds_one_off) {
+    published = want;
+  } else if (lease.pinned != nullptr) {
+    published = lease.pinned->published.load(std::memory_order_acquire);
+  } else {
+    rotor_table_stats stats{};
+    stats.struct_size = sizeof stats;
+    host_.stats(&stats);
+    published = stats.rows;
+  }
+
+  const bool full = !valid_ || one_off_ || lease.holds_one_off || lease.epoch != epoch_;
+  const uint32_t first = full ? 0 : rows_held_;
+  rotor_status status = ROTOR_OK;
+  if (published > first) {
+    const size_t row_floats = size_t{2} * lease.half;
+    const size_t bytes = size_t(published - first) * row_floats * sizeof(float);
+    const cudaError_t e = cudaMemcpyAsync(rows_ + first * row_floats, lease.rows + first * row_floats, bytes,
+                                          cudaMemcpyHostToDevice, stream);
+    if (e == cudaSuccess && cudaEventRecord(copied_, stream) == cudaSuccess) {
+      copy_stream_ = stream;
+      copied_once_ = true;
+      valid_ = true;
+      epoch_ = lease.epoch;
+      one_off_ = lease.holds_one_off;
+      rows_held_ = published;
+    } else {
+      // A partial full copy leaves rows of two epochs: serve nothing until a copy succeeds.
+      if (full) valid_ = false;
+      status = ROTOR_ERR_DEVICE;
+    }
+  } else if (full) {
+    // Nothing to copy (a set with fewer rows than first cannot happen when full: first is 0).
+    valid_ = true;
+    epoch_ = lease.epoch;
+    one_off_ = lease.holds_one_off;
+    rows_held_ = published;
+  }
+  host_.release(&lease);
+  if (status != ROTOR_OK) return status;
+  if (seq_len != 0) declared_len_ = seq_len;
+  if (copied_once_ && copy_stream_ != stream && cudaStreamWaitEvent(stream, copied_, 0) != cudaSuccess)
+    return ROTOR_ERR_DEVICE;
+  return ROTOR_OK;
+}
+
+}  // namespace cuda
+}  // namespace rotor
