@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Packaging and FFI: builds rotor (Release, shared + static), installs it to a temporary prefix,
+# checks the exported symbols, then builds and runs every example against the INSTALLED package:
+# C with pkg-config (shared and static) and with find_package (rotor::rotor, rotor::rotor_static),
+# the Python ctypes binding's tests and the ONNX RotaryEmbedding conformance, and Rust with
+# plain rustc.
+# Warnings as errors are the host stage's job, CUDA the cuda stage's: this one checks the package.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+jobs="${ROTOR_JOBS:-2}"
+root="$PWD/build-ffi/ci"
+prefix="$root/prefix"
+start=$(date +%s)
+step() { echo "-- ffi [$(( $(date +%s) - start )) s] $*"; }
+
+step "build and install to $prefix"
+rm -rf "$prefix" "$root/example-c"
+cmake -S . -B "$root/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON \
+  -DROTOR_BUILD_TESTS=OFF -DROTOR_BUILD_EXAMPLES=OFF -DROTOR_BUILD_BENCH=OFF -DROTOR_CUDA=OFF >/dev/null
+cmake --build "$root/build" -j"$jobs"
+cmake --install "$root/build" --prefix "$prefix" >/dev/null
+export PKG_CONFIG_PATH="$(dirname "$(find "$prefix" -name rotor.pc | head -n1)")"
+libdir="$(pkg-config --variable=libdir rotor)"
+major="$(pkg-config --modversion rotor | cut -d. -f1)"
+for f in "$prefix/include/rotor/rotor.h" "$libdir/librotor.so" "$libdir/librotor.so.$major" "$libdir/librotor.a" \
+         "$libdir/cmake/rotor/rotorConfig.cmake" "$libdir/cmake/rotor/rotorConfigVersion.cmake"; do
+  [ -e "$f" ] || { echo "ffi: $f was not installed"; exit 1; }
+done
+
+step "exported symbols and SONAME"
+sh tests/ffi/check_symbols.sh "$libdir/librotor.so" "$prefix/include/rotor"
+soname="$(readelf -d "$libdir/librotor.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
+[ "$soname" = "librotor.so.$major" ] || { echo "ffi: SONAME is '$soname', want librotor.so.$major"; exit 1; }
+echo "SONAME $soname"
+
+step "C example with pkg-config (shared, then static)"
+cc -std=c99 -Wall -Wextra -Wpedantic -Werror $(pkg-config --cflags rotor) examples/c/rotor_example.c \
+  -o "$root/c_pkgconfig_shared" $(pkg-config --libs rotor) -lm -Wl,-rpath,"$libdir"
+"$root/c_pkgconfig_shared"
+# -l:librotor.a picks the archive although librotor.so sits next to it; --static adds Libs.private.
+cc -std=c99 -Wall -Wextra -Wpedantic -Werror $(pkg-config --cflags rotor) examples/c/rotor_example.c \
+  -o "$root/c_pkgconfig_static" $(pkg-config --static --libs rotor | sed 's/-lrotor\b/-l:librotor.a/') -lm
+"$root/c_pkgconfig_static" | tail -n1
+if readelf -d "$root/c_pkgconfig_static" | grep -q 'NEEDED.*librotor'; then
+  echo "ffi: the static build depends on librotor.so"; exit 1
+fi
+
+step "C example with find_package (rotor::rotor and rotor::rotor_static)"
+cmake -S examples/c -B "$root/example-c" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$root/example-c" -j"$jobs" >/dev/null
+"$root/example-c/rotor_c_example_shared" | tail -n1
+"$root/example-c/rotor_c_example_static" | tail -n1
+readelf -d "$root/example-c/rotor_c_example_shared" | grep -q "NEEDED.*librotor.so.$major" ||
+  { echo "ffi: rotor::rotor did not link the shared library"; exit 1; }
+if readelf -d "$root/example-c/rotor_c_example_static" | grep -q 'NEEDED.*librotor'; then
+  echo "ffi: rotor::rotor_static linked the shared library"; exit 1
+fi
+
+step "Python binding: example, tests against numpy (and torch where importable), ONNX conformance"
+export ROTOR_LIBRARY="$libdir/librotor.so.$major"
+(cd examples/python && python3 example.py)
+python3 -m unittest tests/ffi/test_python_binding.py tests/ffi/test_onnx_conformance.py
+
+step "Rust example with plain rustc ($(rustc --version))"
+rustc --edition 2021 -O examples/rust/rotor_example.rs -L "$libdir" -C link-arg=-Wl,-rpath,"$libdir" \
+  -o "$root/rotor_rust_example"
+"$root/rotor_rust_example"
+
+step "passed"
