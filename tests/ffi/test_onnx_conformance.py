@@ -82,7 +82,9 @@ def node_attributes(node):
 
 def onnx_backend_cases():
     """(name, model, inputs, expected outputs) of ONNX's RotaryEmbedding node tests."""
-    data_root = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "node")
+    # ONNX_NODE_TEST_DATA: an onnx source tree's onnx/backend/test/data/node, for instance.
+    data_root = os.environ.get("ONNX_NODE_TEST_DATA") or os.path.join(
+        os.path.dirname(onnx.__file__), "backend", "test", "data", "node")
     dirs = sorted(d for d in glob.glob(os.path.join(data_root, "test_rotary_embedding*")) if "_expanded" not in d)
     cases = []
     for d in dirs:
@@ -99,7 +101,7 @@ def onnx_backend_cases():
                 return tensors
             cases.append((os.path.basename(d), model, load("input"), load("output")))
     if cases:
-        return cases, "data directories of the installed onnx"
+        return cases, f"the data directories in {data_root}"
     # The PyPI wheel leaves out the data directories; the generator that writes them is shipped.
     from onnx.backend.test.case.node import collect_testcases
     with warnings.catch_warnings():
