@@ -125,13 +125,42 @@ typedef struct rotor_config {
      grows pre-emptively (it grows to exactly what is asked). Clipped to max_len like any growth;
      reported to the event callback as ROTOR_EVENT_GROW_AHEAD. */
   float         growth_threshold;
+  /* Long-context scaling (formulas, models and sources: docs/scaling.md). Every type changes
+     only the frequencies theta_i and the attention factor folded into the rows; r = rotary_dim,
+     L0 = original_max_len, s = factor, "seq_len" = a call's largest position + 1.
+       NONE         theta_i = base^(-2i/r).
+       LINEAR       theta_i / s (position interpolation). s finite, > 0.
+       NTK          base * k^(r/(r-2)), k = s >= 1 (r >= 4, L0 > 0); serves seq_len <= L0 * k. A call
+                    past that uses the smallest even integer k' with L0 * k' >= seq_len: adopted for
+                    good with ntk_dynamic = 1 (stats.factor = k', a RESCALE event), used by that
+                    call alone with 0 (the next ordinary call sees k's rows, bit for bit).
+       DYNAMIC_NTK  Hugging Face "dynamic": base * (s * L / L0 - (s - 1))^(r/(r-2)) with L the
+                    longest seq_len seen past L0 (base grows, a RESCALE each time); a call with
+                    seq_len < L0 returns to the original base. s >= 1, r >= 4, L0 > 0.
+       YARN         ramp between the pairs making beta_fast and beta_slow rotations over L0:
+                    fast pairs keep theta_i, slow ones get theta_i / s; attention factor
+                    attention_factor if > 0, else mscale_fn(s, mscale) / mscale_fn(s, mscale_all_dim)
+                    if both > 0 (DeepSeek-V2/V3), else mscale_fn(s, 1), mscale_fn(s, m) =
+                    0.1 m ln s + 1 (1 for s <= 1). s > 0, L0 > 0, base != 1, beta_fast >= beta_slow.
+       LLAMA3       wavelengths 2 pi / theta_i below L0 / high_freq_factor keep theta_i, above
+                    L0 / low_freq_factor get theta_i / s, a smooth blend between. L0 > 0.
+       LONGROPE     theta_i / short_factor[i] while seq_len <= L0, theta_i / long_factor[i] past
+                    it (the table switches sets per call, a RESCALE each switch); attention factor
+                    attention_factor if > 0, else sqrt(1 + ln s / ln L0) (1 for s <= 1), in both
+                    sets. s > 0 (Hugging Face: max_position_embeddings / L0), L0 > 0.
+     A rescale is safe while other threads apply: every call sees one set of rows, never a mix.
+     Fields a type does not use are ignored; NaN or negative values in those it uses are
+     INVALID_ARGUMENT. */
   rotor_scaling scaling;           /* default NONE */
-  float         factor;            /* scaling factor (NTK: the ratio k) */
-  uint32_t      original_max_len;  /* training context length (NTK: ms) */
-  int           ntk_dynamic;       /* NTK: 1 = keep the new k after an outlier, 0 = use it for that call only */
-  float         beta_fast, beta_slow, mscale, mscale_all_dim, attention_factor;  /* YaRN (0 = model default) */
-  float         low_freq_factor, high_freq_factor;                              /* LLAMA3 */
-  const float  *long_factor, *short_factor;                                     /* LONGROPE: r/2 each, copied at init */
+  float         factor;            /* s above (NTK: the starting ratio k); default 1 */
+  uint32_t      original_max_len;  /* L0: the context length the model was trained at; default 0 */
+  int           ntk_dynamic;       /* NTK only: 1 = adopt k' after an outlier, 0 = for that call only */
+  /* YaRN: beta_fast (0 = 32) and beta_slow (0 = 1) in rotations over L0; mscale and
+     mscale_all_dim (0 = unset, DeepSeek's pair); attention_factor (0 = computed; also LONGROPE). */
+  float         beta_fast, beta_slow, mscale, mscale_all_dim, attention_factor;
+  float         low_freq_factor, high_freq_factor;  /* LLAMA3: 0 = 1 and 4 (Llama 3.1); high > low */
+  /* LONGROPE: r/2 finite positive values each, copied at init (the caller may free them after). */
+  const float  *long_factor, *short_factor;
 } rotor_config;
 
 /* Fills *cfg with every default above for the given rotary_dim (struct_size set). Does nothing
@@ -304,10 +333,13 @@ ROTOR_API rotor_status rotor_apply_cos_sin(const float *cos, const float *sin, u
 /* ------------------------------------------------------------------------------------------ */
 
 /* Fills *cfg (after rotor_config_init defaults) with the RoPE part of a known model's config.
-   Names (case-insensitive): "llama-2-7b", "llama-3.1-8b", "mistral-7b", "qwen2-7b",
-   "phi-3-mini-128k", "deepseek-v3", "gpt-j-6b", "gpt-neox-20b". LongRoPE factor arrays point at
-   static storage inside the library. Errors: INVALID_ARGUMENT (NULL or unknown name; *cfg is
-   then unchanged). */
+   Names (case-insensitive): "llama-2-7b", "llama-3.1-8b", "mistral-7b" (v0.1, base 1e4),
+   "mistral-7b-v0.3" (base 1e6), "qwen2-7b", "phi-3-mini-128k", "deepseek-v3", "gpt-j-6b",
+   "gpt-neox-20b". max_len is the model's max_position_embeddings; rotary_dim is the rotated part
+   of a head (GPT-J 64 of 256, GPT-NeoX 24 of 96, DeepSeek-V3 its 64-dim qk_rope slice, which
+   the caller passes as its own view). LongRoPE factor arrays point at static storage inside the
+   library. Values and sources: src/presets.cpp and docs/scaling.md.
+   Errors: INVALID_ARGUMENT (NULL or unknown name; *cfg is then unchanged). */
 ROTOR_API rotor_status rotor_config_preset(rotor_config *cfg, const char *model_name);
 
 /* ------------------------------------------------------------------------------------------ */
