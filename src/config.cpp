@@ -21,10 +21,12 @@ constexpr uint32_t kMaxLenLimit = 0x7fffffffu;
 rotor_status validate_config(const rotor_config *cfg) {
   if (cfg == nullptr || cfg->struct_size != sizeof(rotor_config)) return ROTOR_ERR_INVALID_ARGUMENT;
   if (cfg->rotary_dim == 0 || cfg->rotary_dim % 2 != 0) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (!valid_pairing(cfg->pairing)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (!valid_pairing(enum_bits(cfg->pairing))) return ROTOR_ERR_INVALID_ARGUMENT;
+  const int scaling = enum_bits(cfg->scaling);
+  if (scaling < ROTOR_SCALING_NONE || scaling > ROTOR_SCALING_LONGROPE) return ROTOR_ERR_INVALID_ARGUMENT;
   if (!std::isfinite(cfg->base) || cfg->base <= 0.0) return ROTOR_ERR_INVALID_ARGUMENT;
   if (cfg->max_len == 0 || cfg->max_len > kMaxLenLimit) return ROTOR_ERR_INVALID_ARGUMENT;
-  switch (cfg->growth) {
+  switch (enum_bits(cfg->growth)) {
     case ROTOR_GROWTH_EXPONENTIAL:
     case ROTOR_GROWTH_EXACT:
       break;

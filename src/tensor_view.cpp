@@ -40,7 +40,7 @@ bool element_span(const rotor_tensor &v, uint64_t *span_out) {
 }  // namespace
 
 rotor_status validate_view(const rotor_tensor &v) {
-  if (v.data == nullptr || !valid_dtype(v.dtype)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (v.data == nullptr || !valid_dtype(enum_bits(v.dtype))) return ROTOR_ERR_INVALID_ARGUMENT;
   if (v.batch == 0 || v.seq == 0 || v.heads == 0 || v.head_dim == 0) return ROTOR_ERR_INVALID_ARGUMENT;
   if (v.stride_batch < 0 || v.stride_seq < 0 || v.stride_head < 0) return ROTOR_ERR_INVALID_ARGUMENT;
   const size_t elem = dtype_size(v.dtype);
