@@ -1,0 +1,200 @@
+// Proves that applying never allocates: this test binary replaces the global operator new (all
+// forms) and, on glibc without a sanitizer, malloc/calloc/realloc/aligned allocation too, with
+// versions that count calls while a flag is up. Every apply entry point then runs with the
+// flag up, on every kernel set, sequentially and on a pool, growing the table on the way.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "reference.hpp"
+#include "rotor/rotor.h"
+
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+
+inline void note_allocation() {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+// ---- operator new, every replaceable form -------------------------------------------------
+void *operator new(std::size_t n) {
+  note_allocation();
+  if (void *p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void *operator new[](std::size_t n) { return operator new(n); }
+void *operator new(std::size_t n, const std::nothrow_t &) noexcept {
+  note_allocation();
+  return std::malloc(n ? n : 1);
+}
+void *operator new[](std::size_t n, const std::nothrow_t &t) noexcept { return operator new(n, t); }
+void *operator new(std::size_t n, std::align_val_t a) {
+  note_allocation();
+  const std::size_t align = static_cast<std::size_t>(a);
+  if (void *p = std::aligned_alloc(align, (n + align - 1) / align * align)) return p;
+  throw std::bad_alloc();
+}
+void *operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
+void operator delete(void *p) noexcept { std::free(p); }
+void operator delete[](void *p) noexcept { std::free(p); }
+void operator delete(void *p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void *p, std::size_t) noexcept { std::free(p); }
+void operator delete(void *p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void *p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void *p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void *p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+// ---- malloc and friends (glibc exports its allocator under __libc_* names) -----------------
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define ROTOR_TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ROTOR_TEST_SANITIZED 1
+#endif
+#if defined(__GLIBC__) && !defined(ROTOR_TEST_SANITIZED)
+#define ROTOR_TEST_COUNTS_MALLOC 1
+extern "C" {
+void *__libc_malloc(size_t);
+void *__libc_calloc(size_t, size_t);
+void *__libc_realloc(void *, size_t);
+void *__libc_memalign(size_t, size_t);
+
+void *malloc(size_t n) {
+  note_allocation();
+  return __libc_malloc(n);
+}
+void *calloc(size_t n, size_t size) {
+  note_allocation();
+  return __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t n) {
+  note_allocation();
+  return __libc_realloc(p, n);
+}
+void *aligned_alloc(size_t align, size_t n) {
+  note_allocation();
+  return __libc_memalign(align, n);
+}
+void *memalign(size_t align, size_t n) {
+  note_allocation();
+  return __libc_memalign(align, n);
+}
+int posix_memalign(void **out, size_t align, size_t n) {
+  note_allocation();
+  void *p = __libc_memalign(align, n);
+  if (p == nullptr) return 12;  // ENOMEM
+  *out = p;
+  return 0;
+}
+}  // extern "C"
+#endif
+
+namespace {
+
+// Counts the allocations made (by any thread) while it lives.
+class AllocationCounter {
+ public:
+  AllocationCounter() {
+    g_allocations.store(0);
+    g_counting.store(true);
+  }
+  ~AllocationCounter() { g_counting.store(false); }
+  long count() const { return g_allocations.load(); }
+};
+
+// The counter must see allocations, or the real test below could not fail.
+TEST(NoAlloc, TheCounterSeesAllocations) {
+  long with_new, with_malloc = 1;
+  {
+    AllocationCounter counter;
+    std::vector<int> *volatile v = new std::vector<int>(3);
+    delete v;
+    with_new = counter.count();
+#if ROTOR_TEST_COUNTS_MALLOC
+    void *(*volatile allocate)(size_t) = std::malloc;
+    const long before = counter.count();
+    void *p = allocate(32);
+    with_malloc = counter.count() - before;
+    std::free(p);
+#endif
+  }
+  EXPECT_GE(with_new, 1);
+  EXPECT_GE(with_malloc, 1);
+}
+
+struct Buffers {
+  std::vector<float> q, k, out;
+  std::vector<uint16_t> h16;
+  std::vector<int32_t> positions;
+  std::vector<float> cos_rows, sin_rows;
+};
+
+// Runs every apply entry point once; returns the number of calls that failed.
+int apply_everything(rotor_table *half_table, rotor_table *inter_table, Buffers &b, rotor_pool *pool,
+                     uint32_t offset) {
+  int failures = 0;
+  const uint32_t d = 128, seq = 256, hq = 8, hk = 2;
+  rotor_tensor q = rotor_tensor_bshd(b.q.data(), ROTOR_DTYPE_F32, 1, seq, hq, d);
+  rotor_tensor k = rotor_tensor_bshd(b.k.data(), ROTOR_DTYPE_F32, 1, seq, hk, d);
+  rotor_tensor out = rotor_tensor_bhsd(b.out.data(), ROTOR_DTYPE_F32, 1, seq, hq, d);
+  rotor_tensor q_decode = rotor_tensor_bshd(b.q.data(), ROTOR_DTYPE_F32, 1, 1, hq, d);
+  rotor_tensor h16 = rotor_tensor_bshd(b.h16.data(), ROTOR_DTYPE_F16, 1, seq, hq, d);
+  rotor_tensor bf16 = rotor_tensor_bshd(b.h16.data(), ROTOR_DTYPE_BF16, 1, seq, hq, d);
+  failures += rotor_apply(half_table, &q, nullptr, offset, ROTOR_FORWARD, pool) != ROTOR_OK;
+  failures += rotor_apply(inter_table, &q, b.positions.data(), 0, ROTOR_INVERSE, pool) != ROTOR_OK;
+  failures += rotor_apply_qk(half_table, &q, &k, b.positions.data(), 0, ROTOR_FORWARD, pool) != ROTOR_OK;
+  failures += rotor_apply_to(half_table, &q, &out, nullptr, offset, ROTOR_FORWARD, pool) != ROTOR_OK;
+  failures += rotor_apply(half_table, &q_decode, nullptr, offset + seq, ROTOR_FORWARD, pool) != ROTOR_OK;
+  failures += rotor_apply(half_table, &h16, nullptr, offset, ROTOR_FORWARD, pool) != ROTOR_OK;
+  failures += rotor_apply(inter_table, &bf16, nullptr, offset, ROTOR_FORWARD, pool) != ROTOR_OK;
+  failures += rotor_apply_cos_sin(b.cos_rows.data(), b.sin_rows.data(), 16, d, ROTOR_PAIRING_HALF, &k, &k,
+                                  b.positions.data(), 0, ROTOR_FORWARD, pool) != ROTOR_OK;
+  return failures;
+}
+
+TEST(NoAlloc, NoApplyCallAllocatesOnAnyKernelWithOrWithoutAPool) {
+  const uint32_t d = 128, seq = 256, hq = 8, hk = 2;
+  rotor_config half_cfg = ref::config(d, ROTOR_PAIRING_HALF, 1 << 16, 64);
+  rotor_config inter_cfg = ref::config(d, ROTOR_PAIRING_INTERLEAVED, 1 << 16, 64);
+  ref::Table half_table(half_cfg), inter_table(inter_cfg);
+  ASSERT_NE(half_table.t, nullptr);
+  ASSERT_NE(inter_table.t, nullptr);
+  rotor_pool *pool = nullptr;
+  ASSERT_EQ(rotor_pool_create(&pool, 2), ROTOR_OK);
+  Buffers b;
+  b.q = ref::random_floats(size_t(seq) * hq * d, 1);
+  b.k = ref::random_floats(size_t(seq) * hk * d, 2);
+  b.out.resize(b.q.size());
+  b.h16.assign(b.q.size(), 0x3c00);
+  b.positions.resize(seq);
+  for (uint32_t i = 0; i < seq; ++i) b.positions[i] = int32_t((i * 7919u) % 16);
+  b.cos_rows = ref::random_floats(16 * d / 2, 3);
+  b.sin_rows = ref::random_floats(16 * d / 2, 4);
+  const std::string before = rotor_kernel_name();
+  uint32_t offset = 0;
+  for (uint32_t i = 0; i < rotor_kernel_count(); ++i) {
+    ASSERT_EQ(rotor_kernel_force(rotor_kernel_available(i)), ROTOR_OK);
+    for (rotor_pool *p : {static_cast<rotor_pool *>(nullptr), pool}) {
+      AllocationCounter counter;
+      // The offset walks up, so the tables grow (inside their arenas) during the counted calls.
+      const int failures = apply_everything(half_table, inter_table, b, p, offset);
+      const long allocations = counter.count();
+      EXPECT_EQ(failures, 0);
+      EXPECT_EQ(allocations, 0) << "kernel " << rotor_kernel_available(i) << (p ? " with" : " without") << " a pool";
+      offset += 3000;
+    }
+  }
+  EXPECT_GT(half_table.stats().grow_events, 0u) << "the counted calls were meant to grow the table";
+  rotor_kernel_force(before.c_str());
+  rotor_pool_destroy(pool);
+}
+
+}  // namespace
