@@ -1,0 +1,117 @@
+// The persistent pool: every item of a call runs exactly once, split across the threads;
+// calls from several threads on one pool are serialised; parallel applies give the bits of the
+// single-threaded ones whichever way the work was split (tokens, or tokens x head chunks).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "pool.hpp"
+#include "reference.hpp"
+#include "rotor/rotor.h"
+
+namespace {
+
+struct Marks {
+  std::vector<std::atomic<int>> hits;
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  explicit Marks(size_t n) : hits(n) {}
+};
+
+void mark_range(void *context, uint64_t begin, uint64_t end) {
+  Marks &m = *static_cast<Marks *>(context);
+  for (uint64_t i = begin; i < end; ++i) m.hits[i].fetch_add(1);
+  std::lock_guard<std::mutex> lock(m.mutex);
+  m.threads.insert(std::this_thread::get_id());
+}
+
+TEST(Pool, EveryItemRunsExactlyOnceForAnyItemCount) {
+  rotor::Pool pool(3);
+  for (uint64_t items : {1u, 2u, 3u, 4u, 7u, 100u, 4096u}) {
+    for (int round = 0; round < 20; ++round) {
+      Marks marks(items);
+      pool.run(items, mark_range, &marks);
+      for (uint64_t i = 0; i < items; ++i) ASSERT_EQ(marks.hits[i].load(), 1) << items << " items, item " << i;
+      EXPECT_LE(marks.threads.size(), 3u);
+    }
+  }
+  Marks none(1);
+  pool.run(0, mark_range, &none);
+  EXPECT_EQ(none.hits[0].load(), 0);
+}
+
+TEST(Pool, LargeCallsUseTheWorkers) {
+  rotor::Pool pool(2);
+  // Workers may still be starting: a few calls, and at least one must have used two threads.
+  size_t most = 0;
+  for (int round = 0; round < 50 && most < 2; ++round) {
+    Marks m(1 << 16);
+    pool.run(m.hits.size(), mark_range, &m);
+    most = std::max(most, m.threads.size());
+  }
+  EXPECT_EQ(most, 2u);
+}
+
+TEST(Pool, ConcurrentCallersAreSerialisedAndAllComplete) {
+  rotor::Pool pool(2);
+  std::vector<std::thread> callers;
+  std::atomic<int> bad{0};
+  for (int c = 0; c < 4; ++c) {
+    callers.emplace_back([&] {
+      for (int round = 0; round < 200; ++round) {
+        Marks marks(257);
+        pool.run(marks.hits.size(), mark_range, &marks);
+        for (auto &h : marks.hits) bad += h.load() != 1;
+      }
+    });
+  }
+  for (std::thread &t : callers) t.join();
+  EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(Pool, CreateValidatesThreadCount) {
+  rotor_pool *pool = nullptr;
+  EXPECT_EQ(rotor_pool_create(&pool, 0), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rotor_pool_create(&pool, 257), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rotor_pool_create(nullptr, 2), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(pool, nullptr);
+  ASSERT_EQ(rotor_pool_create(&pool, 1), ROTOR_OK);
+  rotor_pool_destroy(pool);
+  rotor_pool_destroy(nullptr);
+}
+
+// Prefill (many tokens), short prefill (few tokens, heads split across threads) and decode
+// (calling thread only): the same bits with pools of 1 to 4 threads.
+TEST(Pool, ParallelAppliesMatchTheCallingThreadBitForBit) {
+  const uint32_t d = 128;
+  rotor_config cfg = ref::config(d, ROTOR_PAIRING_HALF, 8192, 2048);
+  ref::Table table(cfg);
+  ASSERT_NE(table.t, nullptr);
+  const struct {
+    uint32_t seq, heads;
+  } kShapes[] = {{1024, 8}, {3, 64}, {1, 32}, {5, 7}};
+  for (const auto &shape : kShapes) {
+    const std::vector<float> input = ref::random_floats(size_t(shape.seq) * shape.heads * d, shape.seq);
+    std::vector<float> expected = input;
+    rotor_tensor x = rotor_tensor_bshd(expected.data(), ROTOR_DTYPE_F32, 1, shape.seq, shape.heads, d);
+    ASSERT_EQ(rotor_apply(table, &x, nullptr, 17, ROTOR_FORWARD, nullptr), ROTOR_OK);
+    for (uint32_t threads = 1; threads <= 4; ++threads) {
+      rotor_pool *pool = nullptr;
+      ASSERT_EQ(rotor_pool_create(&pool, threads), ROTOR_OK);
+      std::vector<float> actual = input;
+      x.data = actual.data();
+      ASSERT_EQ(rotor_apply(table, &x, nullptr, 17, ROTOR_FORWARD, pool), ROTOR_OK);
+      EXPECT_EQ(std::memcmp(actual.data(), expected.data(), actual.size() * 4), 0)
+          << shape.seq << " tokens x " << shape.heads << " heads, " << threads << " threads";
+      rotor_pool_destroy(pool);
+    }
+  }
+}
+
+}  // namespace
