@@ -82,7 +82,10 @@ void race(const rotor_config &cfg, const std::string &what) {
   std::atomic<uint32_t> mismatches{0}, calls{0};
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(800);
   auto worker = [&](uint32_t id) {
-    for (uint32_t iter = 0; iter < 2000 && std::chrono::steady_clock::now() < deadline; ++iter) {
+    // At least 20 calls each, however slow the machine (sanitizers, emulators); then until
+    // the deadline.
+    for (uint32_t iter = 0; iter < 20 || (iter < 2000 && std::chrono::steady_clock::now() < deadline);
+         ++iter) {
       const Kind &k = (iter + id) % 2 == 0 ? short_kind : long_kind;
       if (apply_once(t, k) != k.expected) mismatches.fetch_add(1);
       calls.fetch_add(1);
