@@ -1,0 +1,717 @@
+// Tests of rotor_cuda.h.
+//
+// Every build: the functions exist. Without CUDA they report UNSUPPORTED and touch nothing.
+// CUDA builds without a GPU: the host-side parts that need no device (device count, creation
+// failing cleanly, the choice of vector loads) run; every test that needs a GPU is skipped with
+// a message saying so. CUDA builds with a GPU: the kernels are compared with the host's
+// rotor_apply on the same data (f32 within 2 ulp, f16/bf16 within 1 ulp of their type, every
+// element of the buffer: gaps between heads, dims past rotary_dim and V of a fused QKV buffer
+// must come back untouched), on random shapes, strides, positions, pairings, dtypes and
+// directions; with an independent double-precision reference for f32; across growth,
+// rescales and streams; and with device positions past the mirrored rows.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "half.hpp"
+#include "reference.hpp"
+#include "rotor/rotor_cuda.h"
+
+#if defined(ROTOR_TEST_HAVE_CUDA)
+#include <cuda_runtime_api.h>
+
+#include "../cuda/launch.hpp"
+#endif
+
+namespace {
+
+#if !defined(ROTOR_TEST_HAVE_CUDA)
+
+TEST(Cuda, EveryFunctionReportsUnsupportedWithoutCuda) {
+  rotor_config cfg = ref::config(8);
+  ref::Table table(cfg);
+  ASSERT_NE(table.t, nullptr);
+  rotor_cuda_table *const sentinel = reinterpret_cast<rotor_cuda_table *>(uintptr_t{0x1000});
+  rotor_cuda_table *mirror = sentinel;
+  uint32_t count = 77, rows = 77, skipped = 77;
+  int32_t position = 77;
+  float data[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  rotor_tensor x = rotor_tensor_bshd(data, ROTOR_DTYPE_F32, 1, 1, 1, 8);
+  EXPECT_EQ(rotor_cuda_device_count(&count), ROTOR_ERR_UNSUPPORTED);
+  EXPECT_EQ(rotor_cuda_table_create(&mirror, table, nullptr), ROTOR_ERR_UNSUPPORTED);
+  EXPECT_EQ(rotor_cuda_table_sync(sentinel, 4, nullptr), ROTOR_ERR_UNSUPPORTED);
+  EXPECT_EQ(rotor_cuda_table_rows(sentinel, &rows), ROTOR_ERR_UNSUPPORTED);
+  EXPECT_EQ(rotor_cuda_table_take_errors(sentinel, nullptr, &skipped, &position), ROTOR_ERR_UNSUPPORTED);
+  EXPECT_EQ(rotor_cuda_apply(sentinel, &x, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_ERR_UNSUPPORTED);
+  EXPECT_EQ(rotor_cuda_apply_qk(sentinel, &x, &x, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_ERR_UNSUPPORTED);
+  rotor_cuda_table_destroy(nullptr);
+  EXPECT_EQ(mirror, sentinel);
+  EXPECT_EQ(count, 77u);
+  EXPECT_EQ(rows, 77u);
+  EXPECT_EQ(skipped, 77u);
+  EXPECT_EQ(position, 77);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(data[i], float(i + 1));
+}
+
+#else  // ROTOR_TEST_HAVE_CUDA
+
+using rotor::cuda::DeviceTensor;
+using rotor::cuda::vector_loads_ok;
+
+uint32_t device_count() {
+  uint32_t count = 0;
+  return rotor_cuda_device_count(&count) == ROTOR_OK ? count : 0;
+}
+
+#define SKIP_WITHOUT_GPU()                                                                      \
+  do {                                                                                          \
+    if (device_count() == 0)                                                                    \
+      GTEST_SKIP() << "no CUDA device visible (cudaGetDeviceCount reports none): this CUDA "    \
+                      "build's GPU tests need a GPU; run rotor_tests on a machine with one";   \
+  } while (0)
+
+#define CUDA_OK(expr) ASSERT_EQ((expr), cudaSuccess) << cudaGetErrorString(expr)
+
+TEST(CudaHost, DeviceCountAnswersWithOrWithoutAGpu) {
+  uint32_t count = 12345;
+  ASSERT_EQ(rotor_cuda_device_count(&count), ROTOR_OK);
+  EXPECT_LT(count, 12345u);
+  EXPECT_EQ(rotor_cuda_device_count(nullptr), ROTOR_ERR_INVALID_ARGUMENT);
+}
+
+TEST(CudaHost, NullArgumentsAreRejectedBeforeAnyDeviceWork) {
+  rotor_config cfg = ref::config(8);
+  ref::Table table(cfg);
+  rotor_cuda_table *mirror = nullptr;
+  uint32_t rows = 0, skipped = 0;
+  float data[8] = {};
+  rotor_tensor x = rotor_tensor_bshd(data, ROTOR_DTYPE_F32, 1, 1, 1, 8);
+  EXPECT_EQ(rotor_cuda_table_create(nullptr, table, nullptr), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rotor_cuda_table_create(&mirror, nullptr, nullptr), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(mirror, nullptr);
+  EXPECT_EQ(rotor_cuda_table_sync(nullptr, 4, nullptr), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rotor_cuda_table_rows(nullptr, &rows), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rotor_cuda_table_take_errors(nullptr, nullptr, &skipped, nullptr), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rotor_cuda_apply(nullptr, &x, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rotor_cuda_apply_qk(nullptr, &x, nullptr, nullptr, 0, ROTOR_FORWARD, nullptr),
+            ROTOR_ERR_INVALID_ARGUMENT);
+  rotor_cuda_table_destroy(nullptr);
+}
+
+TEST(CudaHost, CreateWithoutADeviceFailsCleanly) {
+  if (device_count() != 0) GTEST_SKIP() << "a GPU is present: creation is covered by the GPU tests";
+  rotor_config cfg = ref::config(8);
+  ref::Table table(cfg);
+  rotor_cuda_table *const sentinel = reinterpret_cast<rotor_cuda_table *>(uintptr_t{0x1000});
+  rotor_cuda_table *mirror = sentinel;
+  EXPECT_EQ(rotor_cuda_table_create(&mirror, table, nullptr), ROTOR_ERR_DEVICE);
+  EXPECT_EQ(mirror, sentinel);
+}
+
+// The host-side choice between 16-byte vectors and element accesses (the kernels trust it:
+// a wrong "yes" would be a misaligned access on the GPU).
+TEST(CudaHost, VectorLoadsOnlyForAlignedStridesAndRotaryDims) {
+  alignas(16) static unsigned char storage[64];
+  void *aligned = storage;
+  void *off = storage + 2;
+  // f16 HALF: r/2 must be a multiple of 8, strides multiples of 8 elements.
+  EXPECT_TRUE(vector_loads_ok(DeviceTensor{aligned, 4096, 128, 128, 32}, ROTOR_DTYPE_F16, ROTOR_PAIRING_HALF, 64));
+  EXPECT_FALSE(vector_loads_ok(DeviceTensor{off, 4096, 128, 128, 32}, ROTOR_DTYPE_F16, ROTOR_PAIRING_HALF, 64));
+  EXPECT_FALSE(vector_loads_ok(DeviceTensor{aligned, 4096, 130, 128, 32}, ROTOR_DTYPE_F16, ROTOR_PAIRING_HALF, 64));
+  EXPECT_FALSE(vector_loads_ok(DeviceTensor{aligned, 4096, 128, 132, 32}, ROTOR_DTYPE_F16, ROTOR_PAIRING_HALF, 64));
+  EXPECT_FALSE(vector_loads_ok(DeviceTensor{aligned, 4100, 128, 128, 32}, ROTOR_DTYPE_F16, ROTOR_PAIRING_HALF, 64));
+  EXPECT_FALSE(vector_loads_ok(DeviceTensor{aligned, 4096, 128, 128, 32}, ROTOR_DTYPE_F16, ROTOR_PAIRING_HALF, 12));
+  // Partial rotary r = 32 of 128 dims (half 16) still qualifies; r = 24 (half 12) does not.
+  EXPECT_TRUE(vector_loads_ok(DeviceTensor{aligned, 4096, 128, 128, 32}, ROTOR_DTYPE_BF16, ROTOR_PAIRING_HALF, 16));
+  // INTERLEAVED f16: 4 pairs (8 elements) per vector, so r/2 a multiple of 4.
+  EXPECT_TRUE(vector_loads_ok(DeviceTensor{aligned, 64, 64, 8, 8}, ROTOR_DTYPE_F16, ROTOR_PAIRING_INTERLEAVED, 4));
+  EXPECT_FALSE(vector_loads_ok(DeviceTensor{aligned, 64, 64, 8, 8}, ROTOR_DTYPE_F16, ROTOR_PAIRING_INTERLEAVED, 2));
+  // f32: 4 elements per vector (HALF: r/2 multiple of 4; INTERLEAVED: of 2).
+  EXPECT_TRUE(vector_loads_ok(DeviceTensor{aligned, 64, 16, 4, 4}, ROTOR_DTYPE_F32, ROTOR_PAIRING_HALF, 4));
+  EXPECT_FALSE(vector_loads_ok(DeviceTensor{aligned, 64, 16, 4, 4}, ROTOR_DTYPE_F32, ROTOR_PAIRING_HALF, 2));
+  EXPECT_TRUE(vector_loads_ok(DeviceTensor{aligned, 64, 16, 4, 4}, ROTOR_DTYPE_F32, ROTOR_PAIRING_INTERLEAVED, 2));
+  EXPECT_FALSE(vector_loads_ok(DeviceTensor{storage + 8, 64, 16, 4, 4}, ROTOR_DTYPE_F32, ROTOR_PAIRING_HALF, 4));
+}
+
+// ------------------------------------------------------------------------------------------
+// GPU tests
+// ------------------------------------------------------------------------------------------
+
+size_t elem_size(rotor_dtype dt) { return dt == ROTOR_DTYPE_F32 ? 4 : 2; }
+
+// Device memory that frees itself.
+struct DeviceBuffer {
+  void *ptr = nullptr;
+  explicit DeviceBuffer(size_t bytes) {
+    if (cudaMalloc(&ptr, bytes == 0 ? 1 : bytes) != cudaSuccess) ptr = nullptr;
+  }
+  ~DeviceBuffer() { cudaFree(ptr); }
+  DeviceBuffer(const DeviceBuffer &) = delete;
+  DeviceBuffer &operator=(const DeviceBuffer &) = delete;
+};
+
+struct Mirror {
+  rotor_cuda_table *t = nullptr;
+  Mirror(rotor_table *host, cudaStream_t stream) {
+    if (rotor_cuda_table_create(&t, host, stream) != ROTOR_OK) t = nullptr;
+  }
+  ~Mirror() { rotor_cuda_table_destroy(t); }
+  Mirror(const Mirror &) = delete;
+  Mirror &operator=(const Mirror &) = delete;
+  uint32_t rows() const {
+    uint32_t r = 0;
+    rotor_cuda_table_rows(t, &r);
+    return r;
+  }
+};
+
+// Buffer of random values representable in dtype (bytes, host side).
+std::vector<unsigned char> random_bytes(rotor_dtype dt, size_t elems, std::mt19937 &rng) {
+  std::vector<unsigned char> bytes(elems * elem_size(dt));
+  std::uniform_real_distribution<float> dist(-3.0f, 3.0f);
+  for (size_t i = 0; i < elems; ++i) {
+    const float f = dist(rng);
+    if (dt == ROTOR_DTYPE_F32) {
+      std::memcpy(&bytes[i * 4], &f, 4);
+    } else {
+      const uint16_t h = dt == ROTOR_DTYPE_F16 ? rotor::float_to_f16(f) : rotor::float_to_bf16(f);
+      std::memcpy(&bytes[i * 2], &h, 2);
+    }
+  }
+  return bytes;
+}
+
+// Ordered integer of a 16-bit float pattern: neighbours differ by 1, +0 and -0 are equal.
+int32_t ordered16(uint16_t h) { return (h & 0x8000u) ? -int32_t(h & 0x7fffu) : int32_t(h); }
+
+// Largest distance, in ulps of the type, between two buffers of dtype elements.
+int64_t max_ulps(rotor_dtype dt, const std::vector<unsigned char> &a, const std::vector<unsigned char> &b,
+                 size_t *where) {
+  int64_t worst = 0;
+  const size_t n = a.size() / elem_size(dt);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t d;
+    if (dt == ROTOR_DTYPE_F32) {
+      float x, y;
+      std::memcpy(&x, &a[i * 4], 4);
+      std::memcpy(&y, &b[i * 4], 4);
+      d = ref::ulp_distance(x, y);
+    } else {
+      uint16_t x, y;
+      std::memcpy(&x, &a[i * 2], 2);
+      std::memcpy(&y, &b[i * 2], 2);
+      d = std::llabs(int64_t(ordered16(x)) - int64_t(ordered16(y)));
+    }
+    if (d > worst) {
+      worst = d;
+      *where = i;
+    }
+  }
+  return worst;
+}
+
+int64_t allowed_ulps(rotor_dtype dt) { return dt == ROTOR_DTYPE_F32 ? 2 : 1; }
+
+// One random case: Q (and K for apply_qk) as element offsets into one buffer.
+struct Case {
+  rotor_dtype dtype;
+  rotor_pairing pairing;
+  uint32_t rotary_dim;
+  bool qk;
+  rotor_tensor q{}, k{};       // data holds the element offset, rebased with at()
+  size_t elems = 0;            // buffer length in elements
+  std::string describe;
+};
+
+uint64_t span_of(const rotor_tensor &v) {
+  return uint64_t(v.batch - 1) * uint64_t(v.stride_batch) + uint64_t(v.seq - 1) * uint64_t(v.stride_seq) +
+         uint64_t(v.heads - 1) * uint64_t(v.stride_head) + v.head_dim;
+}
+
+rotor_tensor at(const rotor_tensor &v, void *base) {
+  rotor_tensor out = v;
+  out.data = static_cast<unsigned char *>(base) + reinterpret_cast<uintptr_t>(v.data) * elem_size(v.dtype);
+  return out;
+}
+
+Case random_case(std::mt19937 &rng) {
+  auto pick = [&](uint32_t lo, uint32_t hi) { return std::uniform_int_distribution<uint32_t>(lo, hi)(rng); };
+  Case c;
+  c.dtype = rotor_dtype(pick(0, 2));
+  c.pairing = rotor_pairing(pick(0, 1));
+  c.qk = pick(0, 1) == 1;
+  static const uint32_t dims[] = {2, 6, 8, 16, 24, 32, 64, 80, 96, 128};
+  const uint32_t head_dim = dims[pick(0, 9)] + (pick(0, 3) == 0 ? 2 * pick(1, 8) : 0);
+  c.rotary_dim = pick(0, 2) == 0 ? 2 * pick(1, head_dim / 2) : head_dim;  // partial rotary a third of the time
+  const uint32_t batch = pick(1, 3), seq = pick(1, 33), hq = pick(1, 6), hk = c.qk ? pick(1, hq) : 0;
+  const uint32_t layout = pick(0, 3);
+  const uint32_t shift = pick(0, 2) == 0 ? pick(1, 3) : 0;  // start off the 16-byte grid sometimes
+  rotor_tensor q{}, k{};
+  q.dtype = k.dtype = c.dtype;
+  q.batch = k.batch = batch;
+  q.seq = k.seq = seq;
+  q.heads = hq;
+  k.heads = hk;
+  q.head_dim = k.head_dim = head_dim;
+  const char *name = "";
+  switch (layout) {
+    case 0:  // [b, s, h, d], K after Q
+    case 1: {  // [b, h, s, d]
+      for (rotor_tensor *v : {&q, &k}) {
+        if (v->heads == 0) continue;
+        rotor_tensor t = layout == 0 ? rotor_tensor_bshd(nullptr, c.dtype, batch, seq, v->heads, head_dim)
+                                     : rotor_tensor_bhsd(nullptr, c.dtype, batch, seq, v->heads, head_dim);
+        v->stride_batch = t.stride_batch;
+        v->stride_seq = t.stride_seq;
+        v->stride_head = t.stride_head;
+      }
+      q.data = reinterpret_cast<void *>(uintptr_t{shift});
+      k.data = reinterpret_cast<void *>(uintptr_t(shift + span_of(q) + pick(0, 5)));
+      name = layout == 0 ? "bshd" : "bhsd";
+      break;
+    }
+    case 2: {  // padded: gaps between heads, tokens and batches
+      for (rotor_tensor *v : {&q, &k}) {
+        if (v->heads == 0) continue;
+        v->stride_head = head_dim + pick(0, 5);
+        v->stride_seq = int64_t(v->heads) * v->stride_head + pick(0, 7);
+        v->stride_batch = int64_t(seq) * v->stride_seq + pick(0, 9);
+      }
+      q.data = reinterpret_cast<void *>(uintptr_t{shift});
+      k.data = reinterpret_cast<void *>(uintptr_t(shift + span_of(q) + pick(0, 5)));
+      name = "padded";
+      break;
+    }
+    default: {  // fused QKV [b, s, (hq + 2 hk) * d] (hk = hq when only Q is rotated)
+      const uint32_t kv = c.qk ? hk : hq;
+      const int64_t row = int64_t(hq + 2 * kv) * head_dim;
+      for (rotor_tensor *v : {&q, &k}) {
+        v->stride_head = head_dim;
+        v->stride_seq = row;
+        v->stride_batch = int64_t(seq) * row;
+      }
+      q.data = reinterpret_cast<void *>(uintptr_t{shift});
+      k.data = reinterpret_cast<void *>(uintptr_t(shift + uint64_t(hq) * head_dim));
+      name = "fused-qkv";
+      break;
+    }
+  }
+  c.q = q;
+  c.k = k;
+  c.elems = size_t(reinterpret_cast<uintptr_t>(q.data) + span_of(q));
+  if (c.qk) c.elems = std::max(c.elems, size_t(reinterpret_cast<uintptr_t>(k.data) + span_of(k)));
+  if (layout == 3) c.elems = shift + size_t(batch) * size_t(q.stride_batch);  // V included
+  c.elems += pick(0, 4);
+  c.describe = std::string(name) + " dtype=" + std::to_string(c.dtype) + " pairing=" + std::to_string(c.pairing) +
+               " r=" + std::to_string(c.rotary_dim) + " d=" + std::to_string(head_dim) +
+               " b=" + std::to_string(batch) + " s=" + std::to_string(seq) + " hq=" + std::to_string(hq) +
+               " hk=" + std::to_string(hk) + " shift=" + std::to_string(shift) + (c.qk ? " qk" : "");
+  return c;
+}
+
+class CudaGpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SKIP_WITHOUT_GPU();
+    ASSERT_EQ(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), cudaSuccess);
+  }
+  void TearDown() override {
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  }
+
+  // Copies host bytes to a device buffer, runs fn(device base), copies them back.
+  template <typename Fn>
+  std::vector<unsigned char> on_device(const std::vector<unsigned char> &host, Fn fn, rotor_status expect = ROTOR_OK) {
+    DeviceBuffer buffer(host.size());
+    EXPECT_NE(buffer.ptr, nullptr);
+    std::vector<unsigned char> back(host.size());
+    if (buffer.ptr == nullptr) return back;
+    EXPECT_EQ(cudaMemcpyAsync(buffer.ptr, host.data(), host.size(), cudaMemcpyHostToDevice, stream_), cudaSuccess);
+    EXPECT_EQ(fn(buffer.ptr), expect);
+    EXPECT_EQ(cudaMemcpyAsync(back.data(), buffer.ptr, host.size(), cudaMemcpyDeviceToHost, stream_), cudaSuccess);
+    EXPECT_EQ(cudaStreamSynchronize(stream_), cudaSuccess);
+    return back;
+  }
+
+  cudaStream_t stream_ = nullptr;
+};
+
+TEST_F(CudaGpu, MatchesHostApplyOnRandomCases) {
+  std::mt19937 rng(20261123);
+  int vector_cases = 0, element_cases = 0;
+  for (int iteration = 0; iteration < 120; ++iteration) {
+    const Case c = random_case(rng);
+    SCOPED_TRACE(c.describe);
+    rotor_config cfg = ref::config(c.rotary_dim, c.pairing, 2048, 16);
+    cfg.base = std::uniform_real_distribution<double>(500.0, 1e6)(rng);
+    ref::Table table(cfg);
+    ASSERT_NE(table.t, nullptr);
+    Mirror mirror(table, stream_);
+    ASSERT_NE(mirror.t, nullptr);
+
+    const auto original = random_bytes(c.dtype, c.elems, rng);
+    const rotor_direction dir = rotor_direction(rng() % 2);
+    const bool device_positions = rng() % 2 == 0;
+    const uint32_t tokens = c.q.batch * c.q.seq;
+    std::vector<int32_t> positions(tokens);
+    uint32_t offset = 0;
+    if (device_positions) {
+      const uint32_t limit = 1 + rng() % 1500;
+      ASSERT_EQ(rotor_cuda_table_sync(mirror.t, limit, stream_), ROTOR_OK);
+      ASSERT_GE(mirror.rows(), limit);
+      for (int32_t &p : positions) p = int32_t(rng() % limit);
+    } else {
+      offset = rng() % (2048 - c.q.seq);
+    }
+    DeviceBuffer device_pos(positions.size() * sizeof(int32_t));
+    ASSERT_EQ(cudaMemcpy(device_pos.ptr, positions.data(), positions.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+    const int32_t *pos_dev = device_positions ? static_cast<const int32_t *>(device_pos.ptr) : nullptr;
+    const int32_t *pos_host = device_positions ? positions.data() : nullptr;
+
+    // Host reference: rotor_apply / rotor_apply_qk on a copy of the same bytes.
+    std::vector<unsigned char> expected = original;
+    rotor_tensor hq = at(c.q, expected.data()), hk = at(c.k, expected.data());
+    ASSERT_EQ(c.qk ? rotor_apply_qk(table, &hq, &hk, pos_host, offset, dir, nullptr)
+                   : rotor_apply(table, &hq, pos_host, offset, dir, nullptr),
+              ROTOR_OK);
+
+    const auto got = on_device(original, [&](void *base) {
+      rotor_tensor dq = at(c.q, base), dk = at(c.k, base);
+      auto vec_ok = [&](const rotor_tensor &v) {
+        return vector_loads_ok(DeviceTensor{v.data, v.stride_batch, v.stride_seq, v.stride_head, v.heads}, c.dtype,
+                               c.pairing, c.rotary_dim / 2);
+      };
+      (vec_ok(dq) && (!c.qk || vec_ok(dk)) ? vector_cases : element_cases)++;
+      return c.qk ? rotor_cuda_apply_qk(mirror.t, &dq, &dk, pos_dev, offset, dir, stream_)
+                  : rotor_cuda_apply(mirror.t, &dq, pos_dev, offset, dir, stream_);
+    });
+    size_t where = 0;
+    EXPECT_LE(max_ulps(c.dtype, got, expected, &where), allowed_ulps(c.dtype)) << "element " << where;
+    uint32_t skipped = 1;
+    EXPECT_EQ(rotor_cuda_table_take_errors(mirror.t, stream_, &skipped, nullptr), ROTOR_OK);
+    EXPECT_EQ(skipped, 0u);
+  }
+  // Both code paths of the kernels were exercised.
+  EXPECT_GT(vector_cases, 5);
+  EXPECT_GT(element_cases, 5);
+}
+
+// f32 against the test's own double-precision rotation with the exact frequencies: the error
+// is that of float arithmetic on table rows accurate to 1 ulp (or 2^-26 near zeros).
+TEST_F(CudaGpu, F32MatchesIndependentDoubleReference) {
+  for (rotor_pairing pairing : {ROTOR_PAIRING_HALF, ROTOR_PAIRING_INTERLEAVED}) {
+    const uint32_t d = 64, r = 48, s = 300, h = 3;
+    rotor_config cfg = ref::config(r, pairing, 4096, 16);
+    ref::Table table(cfg);
+    Mirror mirror(table, stream_);
+    ASSERT_NE(mirror.t, nullptr);
+    std::vector<float> x = ref::random_floats(size_t(s) * h * d, 7 + pairing);
+    std::vector<unsigned char> bytes(x.size() * 4);
+    std::memcpy(bytes.data(), x.data(), bytes.size());
+    const uint32_t offset = 3000;
+    const auto got = on_device(bytes, [&](void *base) {
+      rotor_tensor v = rotor_tensor_bshd(base, ROTOR_DTYPE_F32, 1, s, h, d);
+      return rotor_cuda_apply(mirror.t, &v, nullptr, offset, ROTOR_FORWARD, stream_);
+    });
+    std::vector<float> y(x.size());
+    std::memcpy(y.data(), got.data(), got.size());
+    const std::vector<double> freqs = ref::plain_freqs(cfg.base, r);
+    for (uint32_t t = 0; t < s; ++t)
+      for (uint32_t hh = 0; hh < h; ++hh) {
+        const size_t base = (size_t(t) * h + hh) * d;
+        std::vector<double> head(x.begin() + long(base), x.begin() + long(base + d));
+        const std::vector<double> in = head;
+        ref::rotate_head(head, r, pairing, freqs, double(offset + t), false);
+        for (uint32_t i = 0; i < r / 2; ++i) {
+          uint32_t ia, ib;
+          ref::pair_dims(pairing, r, i, &ia, &ib);
+          const double scale = std::fabs(in[ia]) + std::fabs(in[ib]);
+          // Rows within 1 ulp, two products and a sum rounded in float: 4 * 2^-24 of the
+          // inputs' size; with a margin, and 2^-26 absolute for rows near a zero.
+          const double bound = scale * (6.0 * 0x1p-24 + 0x1p-25);
+          ASSERT_NEAR(y[base + ia], head[ia], bound) << "token " << t << " pair " << i;
+          ASSERT_NEAR(y[base + ib], head[ib], bound) << "token " << t << " pair " << i;
+        }
+        for (uint32_t i = r; i < d; ++i) ASSERT_EQ(y[base + i], x[base + i]);
+      }
+  }
+}
+
+// Unit pairs (1, 0) come back as (cos, sin): the mirror's rows read through the kernel equal
+// the host table's rows bit for bit, for every position it holds, scaled tables included.
+TEST_F(CudaGpu, MirrorRowsEqualHostRows) {
+  for (rotor_scaling scaling : {ROTOR_SCALING_NONE, ROTOR_SCALING_YARN}) {
+    const uint32_t r = 32, rows = 1024;
+    rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 4096, 16);
+    cfg.scaling = scaling;
+    if (scaling == ROTOR_SCALING_YARN) {
+      cfg.factor = 4.0f;
+      cfg.original_max_len = 1024;
+    }
+    ref::Table table(cfg);
+    ASSERT_NE(table.t, nullptr);
+    Mirror mirror(table, stream_);
+    ASSERT_NE(mirror.t, nullptr);
+    std::vector<float> x(size_t(rows) * r, 0.0f);
+    for (uint32_t p = 0; p < rows; ++p)
+      for (uint32_t i = 0; i < r / 2; ++i) x[size_t(p) * r + i] = 1.0f;
+    std::vector<unsigned char> bytes(x.size() * 4);
+    std::memcpy(bytes.data(), x.data(), bytes.size());
+    const auto got = on_device(bytes, [&](void *base) {
+      rotor_tensor v = rotor_tensor_bshd(base, ROTOR_DTYPE_F32, 1, rows, 1, r);
+      return rotor_cuda_apply(mirror.t, &v, nullptr, 0, ROTOR_FORWARD, stream_);
+    });
+    std::vector<float> cos(size_t(rows) * r / 2), sin(cos.size());
+    ASSERT_EQ(rotor_table_cos_sin(table, 0, rows, ROTOR_DTYPE_F32, 0, cos.data(), sin.data()), ROTOR_OK);
+    std::vector<float> y(x.size());
+    std::memcpy(y.data(), got.data(), got.size());
+    for (uint32_t p = 0; p < rows; ++p)
+      for (uint32_t i = 0; i < r / 2; ++i) {
+        ASSERT_EQ(y[size_t(p) * r + i], cos[size_t(p) * r / 2 + i]) << "position " << p;
+        ASSERT_EQ(y[size_t(p) * r + r / 2 + i], sin[size_t(p) * r / 2 + i]) << "position " << p;
+      }
+  }
+}
+
+// The mirror follows the host table: offset calls grow it, rows published on the host by
+// rotor_table_reserve are copied by the next call, and calls on another stream see them.
+TEST_F(CudaGpu, FollowsHostGrowthAcrossCallsAndStreams) {
+  const uint32_t r = 64, d = 64, h = 2;
+  rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 8192, 16);
+  cfg.growth = ROTOR_GROWTH_EXACT;
+  ref::Table table(cfg);
+  Mirror mirror(table, stream_);
+  ASSERT_NE(mirror.t, nullptr);
+  EXPECT_EQ(mirror.rows(), table.stats().rows);
+  cudaStream_t other = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&other, cudaStreamNonBlocking), cudaSuccess);
+  std::mt19937 rng(5);
+  const uint32_t offsets[] = {0, 10, 100, 1000, 5000, 20, 8000};
+  for (int step = 0; step < 7; ++step) {
+    const uint32_t s = 1 + rng() % 100, offset = std::min<uint32_t>(offsets[step], 8192 - s);
+    const cudaStream_t use = step % 2 ? other : stream_;
+    const auto original = random_bytes(ROTOR_DTYPE_BF16, size_t(s) * h * d, rng);
+    std::vector<unsigned char> expected = original;
+    rotor_tensor hv = rotor_tensor_bshd(expected.data(), ROTOR_DTYPE_BF16, 1, s, h, d);
+    DeviceBuffer buf(original.size());
+    ASSERT_EQ(cudaMemcpy(buf.ptr, original.data(), original.size(), cudaMemcpyHostToDevice), cudaSuccess);
+    rotor_tensor dv = rotor_tensor_bshd(buf.ptr, ROTOR_DTYPE_BF16, 1, s, h, d);
+    ASSERT_EQ(rotor_cuda_apply(mirror.t, &dv, nullptr, offset, ROTOR_FORWARD, use), ROTOR_OK);
+    EXPECT_GE(mirror.rows(), offset + s);
+    EXPECT_EQ(mirror.rows(), table.stats().rows) << "the mirror holds every row the host published";
+    ASSERT_EQ(rotor_apply(table, &hv, nullptr, offset, ROTOR_FORWARD, nullptr), ROTOR_OK);
+    std::vector<unsigned char> got(original.size());
+    ASSERT_EQ(cudaMemcpyAsync(got.data(), buf.ptr, got.size(), cudaMemcpyDeviceToHost, use), cudaSuccess);
+    ASSERT_EQ(cudaStreamSynchronize(use), cudaSuccess);
+    size_t where = 0;
+    EXPECT_LE(max_ulps(ROTOR_DTYPE_BF16, got, expected, &where), 1) << "step " << step << " element " << where;
+  }
+  // Rows the host publishes on its own are copied by the next call, device positions included.
+  ASSERT_EQ(rotor_table_reserve(table, 8192), ROTOR_OK);
+  const int32_t last = 8191;
+  DeviceBuffer pos(sizeof last), buf(size_t(h) * d * 2);
+  ASSERT_EQ(cudaMemcpy(pos.ptr, &last, sizeof last, cudaMemcpyHostToDevice), cudaSuccess);
+  ASSERT_EQ(cudaMemset(buf.ptr, 0, size_t(h) * d * 2), cudaSuccess);
+  rotor_tensor dv = rotor_tensor_bshd(buf.ptr, ROTOR_DTYPE_F16, 1, 1, h, d);
+  ASSERT_EQ(rotor_cuda_apply(mirror.t, &dv, static_cast<const int32_t *>(pos.ptr), 0, ROTOR_FORWARD, other),
+            ROTOR_OK);
+  EXPECT_EQ(mirror.rows(), 8192u);
+  uint32_t skipped = 1;
+  EXPECT_EQ(rotor_cuda_table_take_errors(mirror.t, other, &skipped, nullptr), ROTOR_OK);
+  EXPECT_EQ(skipped, 0u);
+  cudaStreamDestroy(other);
+}
+
+// Adaptive scaling: each rescale of the host table makes the mirror copy the new rows; NTK
+// outliers (a one-off row set) are copied for their call and replaced by the table's own after.
+TEST_F(CudaGpu, FollowsRescalesAndOneOffRows) {
+  struct Setup {
+    rotor_scaling scaling;
+    int ntk_dynamic;
+  };
+  for (Setup setup : {Setup{ROTOR_SCALING_DYNAMIC_NTK, 0}, Setup{ROTOR_SCALING_NTK, 0}, Setup{ROTOR_SCALING_NTK, 1}}) {
+    SCOPED_TRACE(int(setup.scaling) * 10 + setup.ntk_dynamic);
+    const uint32_t r = 32, d = 32, h = 2;
+    rotor_config cfg = ref::config(r, ROTOR_PAIRING_INTERLEAVED, 4096, 64);
+    cfg.scaling = setup.scaling;
+    cfg.factor = 2.0f;
+    cfg.original_max_len = 256;
+    cfg.ntk_dynamic = setup.ntk_dynamic;
+    ref::Table table(cfg);
+    ASSERT_NE(table.t, nullptr);
+    Mirror mirror(table, stream_);
+    ASSERT_NE(mirror.t, nullptr);
+    std::mt19937 rng(11);
+    // Short, long (past original_max_len * factor: a rescale or an outlier), short again, long.
+    const uint32_t ends[] = {100, 1500, 50, 3000, 200};
+    for (uint32_t end : ends) {
+      const uint32_t s = 40, offset = end - s;
+      const auto original = random_bytes(ROTOR_DTYPE_F32, size_t(s) * h * d, rng);
+      const auto got = on_device(original, [&](void *base) {
+        rotor_tensor v = rotor_tensor_bshd(base, ROTOR_DTYPE_F32, 1, s, h, d);
+        return rotor_cuda_apply(mirror.t, &v, nullptr, offset, ROTOR_FORWARD, stream_);
+      });
+      // The same call on the host leases the same rows (the GPU call adopted any new scale).
+      std::vector<unsigned char> expected = original;
+      rotor_tensor hv = rotor_tensor_bshd(expected.data(), ROTOR_DTYPE_F32, 1, s, h, d);
+      ASSERT_EQ(rotor_apply(table, &hv, nullptr, offset, ROTOR_FORWARD, nullptr), ROTOR_OK);
+      size_t where = 0;
+      EXPECT_LE(max_ulps(ROTOR_DTYPE_F32, got, expected, &where), 2) << "end " << end << " element " << where;
+    }
+  }
+}
+
+// Device positions outside [0, rows held) leave their token unchanged in every head of Q and
+// K, are counted once per token, and never make the kernel read past the mirrored rows.
+TEST_F(CudaGpu, DevicePositionsPastTheMirrorAreSkippedAndReported) {
+  const uint32_t r = 16, d = 16, hq = 4, hk = 2;
+  rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 4096, 16);
+  cfg.growth = ROTOR_GROWTH_EXACT;
+  cfg.growth_threshold = 1.0f;
+  ref::Table table(cfg);
+  Mirror mirror(table, stream_);
+  ASSERT_NE(mirror.t, nullptr);
+  const uint32_t held = mirror.rows();
+  ASSERT_EQ(held, 16u);
+  const std::vector<int32_t> positions = {0, int32_t(held) - 1, int32_t(held), -5, 4000, 3, INT32_MIN, 7};
+  const std::vector<bool> bad = {false, false, true, true, true, false, true, false};
+  const uint32_t s = uint32_t(positions.size());
+  std::mt19937 rng(3);
+  const size_t q_elems = size_t(s) * hq * d, k_elems = size_t(s) * hk * d;
+  const auto original = random_bytes(ROTOR_DTYPE_F16, q_elems + k_elems, rng);
+  DeviceBuffer pos(positions.size() * 4);
+  ASSERT_EQ(cudaMemcpy(pos.ptr, positions.data(), positions.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+  const int32_t *pos_dev = static_cast<const int32_t *>(pos.ptr);
+
+  auto run = [&]() {
+    return on_device(original, [&](void *base) {
+      rotor_tensor q = rotor_tensor_bshd(base, ROTOR_DTYPE_F16, 1, s, hq, d);
+      rotor_tensor k = rotor_tensor_bshd(static_cast<uint16_t *>(base) + q_elems, ROTOR_DTYPE_F16, 1, s, hk, d);
+      return rotor_cuda_apply_qk(mirror.t, &q, &k, pos_dev, 0, ROTOR_FORWARD, stream_);
+    });
+  };
+  const auto got = run();
+  EXPECT_EQ(mirror.rows(), held) << "device positions grow nothing";
+  uint32_t skipped = 0;
+  int32_t position = 0;
+  ASSERT_EQ(rotor_cuda_table_take_errors(mirror.t, stream_, &skipped, &position), ROTOR_OK);
+  EXPECT_EQ(skipped, 3u + 1u);  // held, -5, 4000, INT32_MIN: once per token, not per head or tensor
+  EXPECT_TRUE(position == int32_t(held) || position == -5 || position == 4000 || position == INT32_MIN) << position;
+  ASSERT_EQ(rotor_cuda_table_take_errors(mirror.t, stream_, &skipped, &position), ROTOR_OK);
+  EXPECT_EQ(skipped, 0u) << "taking clears the record";
+  EXPECT_EQ(position, -1);
+
+  // Good tokens match the host (whose rows at those positions are the same); bad ones are
+  // bit for bit the input.
+  std::vector<unsigned char> expected = original;
+  std::vector<int32_t> clipped = positions;
+  for (size_t i = 0; i < clipped.size(); ++i)
+    if (bad[i]) clipped[i] = 0;
+  rotor_tensor q = rotor_tensor_bshd(expected.data(), ROTOR_DTYPE_F16, 1, s, hq, d);
+  rotor_tensor k = rotor_tensor_bshd(expected.data() + q_elems * 2, ROTOR_DTYPE_F16, 1, s, hk, d);
+  ASSERT_EQ(rotor_apply_qk(table, &q, &k, clipped.data(), 0, ROTOR_FORWARD, nullptr), ROTOR_OK);
+  for (uint32_t t = 0; t < s; ++t) {
+    for (uint32_t part = 0; part < 2; ++part) {
+      const uint32_t heads = part == 0 ? hq : hk;
+      const size_t first = (part == 0 ? 0 : q_elems) + size_t(t) * heads * d;
+      const size_t bytes = size_t(heads) * d * 2;
+      if (bad[t]) {
+        EXPECT_EQ(std::memcmp(got.data() + first * 2, original.data() + first * 2, bytes), 0)
+            << "skipped token " << t << (part == 0 ? " Q" : " K") << " was modified";
+      } else {
+        const std::vector<unsigned char> a(got.begin() + long(first * 2), got.begin() + long(first * 2 + bytes));
+        const std::vector<unsigned char> b(expected.begin() + long(first * 2),
+                                           expected.begin() + long(first * 2 + bytes));
+        size_t where = 0;
+        EXPECT_LE(max_ulps(ROTOR_DTYPE_F16, a, b, &where), 1) << "token " << t << (part == 0 ? " Q" : " K");
+      }
+    }
+  }
+
+  // After a sync that covers 4001 rows only the negative positions are still skipped.
+  ASSERT_EQ(rotor_cuda_table_sync(mirror.t, 4001, stream_), ROTOR_OK);
+  EXPECT_GE(mirror.rows(), 4001u);
+  run();
+  ASSERT_EQ(rotor_cuda_table_take_errors(mirror.t, stream_, &skipped, &position), ROTOR_OK);
+  EXPECT_EQ(skipped, 2u);
+  EXPECT_LT(position, 0);
+}
+
+TEST_F(CudaGpu, InvalidCallsChangeNothing) {
+  const uint32_t r = 8, d = 8, s = 4, h = 2;
+  rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 64, 16);
+  ref::Table table(cfg);
+  Mirror mirror(table, stream_);
+  ASSERT_NE(mirror.t, nullptr);
+  std::mt19937 rng(1);
+  const auto original = random_bytes(ROTOR_DTYPE_F32, size_t(s) * h * d * 2, rng);
+  DeviceBuffer pos(64);
+  const auto got = on_device(original, [&](void *base) {
+    float *f = static_cast<float *>(base);
+    rotor_tensor q = rotor_tensor_bshd(f, ROTOR_DTYPE_F32, 1, s, h, d);
+    rotor_tensor k = rotor_tensor_bshd(f + s * h * d, ROTOR_DTYPE_F32, 1, s, h, d);
+    rotor_tensor narrow = rotor_tensor_bshd(f, ROTOR_DTYPE_F32, 1, s, h * d / 4, 4);  // head_dim < r
+    rotor_tensor shifted = rotor_tensor_bshd(f + 4, ROTOR_DTYPE_F32, 1, s, h, d);      // overlaps q
+    rotor_tensor shorter = rotor_tensor_bshd(f + s * h * d, ROTOR_DTYPE_F32, 1, s - 1, h, d);
+    rotor_tensor other_type = rotor_tensor_bshd(f + s * h * d, ROTOR_DTYPE_F16, 1, s, h, d);
+    rotor_tensor bad_dtype = q;
+    bad_dtype.dtype = rotor_dtype(7);
+    const int32_t *odd = reinterpret_cast<const int32_t *>(static_cast<char *>(pos.ptr) + 2);
+    int failures = 0;
+    auto expect = [&](rotor_status got_status, rotor_status want) {
+      EXPECT_EQ(got_status, want);
+      failures += got_status != want;
+    };
+    expect(rotor_cuda_apply(mirror.t, nullptr, nullptr, 0, ROTOR_FORWARD, stream_), ROTOR_ERR_INVALID_ARGUMENT);
+    expect(rotor_cuda_apply(mirror.t, &q, nullptr, 0, rotor_direction(2), stream_), ROTOR_ERR_INVALID_ARGUMENT);
+    expect(rotor_cuda_apply(mirror.t, &narrow, nullptr, 0, ROTOR_FORWARD, stream_), ROTOR_ERR_INVALID_ARGUMENT);
+    expect(rotor_cuda_apply(mirror.t, &bad_dtype, nullptr, 0, ROTOR_FORWARD, stream_), ROTOR_ERR_INVALID_ARGUMENT);
+    expect(rotor_cuda_apply(mirror.t, &q, odd, 0, ROTOR_FORWARD, stream_), ROTOR_ERR_INVALID_ARGUMENT);
+    expect(rotor_cuda_apply(mirror.t, &q, nullptr, 61, ROTOR_FORWARD, stream_), ROTOR_ERR_OUT_OF_RANGE);
+    expect(rotor_cuda_apply_qk(mirror.t, &q, &shifted, nullptr, 0, ROTOR_FORWARD, stream_), ROTOR_ERR_INVALID_ARGUMENT);
+    expect(rotor_cuda_apply_qk(mirror.t, &q, &shorter, nullptr, 0, ROTOR_FORWARD, stream_), ROTOR_ERR_INVALID_ARGUMENT);
+    expect(rotor_cuda_apply_qk(mirror.t, &q, &other_type, nullptr, 0, ROTOR_FORWARD, stream_),
+           ROTOR_ERR_INVALID_ARGUMENT);
+    expect(rotor_cuda_apply_qk(mirror.t, &q, nullptr, nullptr, 0, ROTOR_FORWARD, stream_), ROTOR_ERR_INVALID_ARGUMENT);
+    expect(rotor_cuda_apply_qk(mirror.t, &q, &k, nullptr, 61, ROTOR_FORWARD, stream_), ROTOR_ERR_OUT_OF_RANGE);
+    // The last valid offset works (and is the only call here that writes).
+    return failures == 0 ? rotor_cuda_apply(mirror.t, &q, nullptr, 60, ROTOR_FORWARD, stream_) : ROTOR_ERR_DEVICE;
+  });
+  EXPECT_EQ(rotor_cuda_table_sync(mirror.t, 0, stream_), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rotor_cuda_table_sync(mirror.t, 65, stream_), ROTOR_ERR_OUT_OF_RANGE);
+  // Only q (rotated at offset 60) changed; k is untouched.
+  const size_t k_bytes = size_t(s) * h * d * 4;
+  EXPECT_EQ(std::memcmp(got.data() + k_bytes, original.data() + k_bytes, k_bytes), 0);
+  std::vector<unsigned char> expected = original;
+  rotor_tensor hq = rotor_tensor_bshd(expected.data(), ROTOR_DTYPE_F32, 1, s, h, d);
+  ASSERT_EQ(rotor_apply(table, &hq, nullptr, 60, ROTOR_FORWARD, nullptr), ROTOR_OK);
+  size_t where = 0;
+  EXPECT_LE(max_ulps(ROTOR_DTYPE_F32, got, expected, &where), 2);
+}
+
+// Forward then inverse on the device gives back the input to within rounding.
+TEST_F(CudaGpu, InverseUndoesForward) {
+  const uint32_t r = 128, d = 128, s = 64, h = 8;
+  rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 4096, 16);
+  ref::Table table(cfg);
+  Mirror mirror(table, stream_);
+  ASSERT_NE(mirror.t, nullptr);
+  std::vector<float> x = ref::random_floats(size_t(s) * h * d, 99);
+  std::vector<unsigned char> bytes(x.size() * 4);
+  std::memcpy(bytes.data(), x.data(), bytes.size());
+  const auto got = on_device(bytes, [&](void *base) {
+    rotor_tensor v = rotor_tensor_bshd(base, ROTOR_DTYPE_F32, 1, s, h, d);
+    const rotor_status st = rotor_cuda_apply(mirror.t, &v, nullptr, 2000, ROTOR_FORWARD, stream_);
+    return st != ROTOR_OK ? st : rotor_cuda_apply(mirror.t, &v, nullptr, 2000, ROTOR_INVERSE, stream_);
+  });
+  std::vector<float> y(x.size());
+  std::memcpy(y.data(), got.data(), got.size());
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(y[i], x[i], 4e-6f * 4.0f) << i;
+}
+
+#endif  // ROTOR_TEST_HAVE_CUDA
+
+}  // namespace
