@@ -359,12 +359,12 @@ TEST_F(CudaGpu, MatchesHostApplyOnRandomCases) {
     std::vector<int32_t> positions(tokens);
     uint32_t offset = 0;
     if (device_positions) {
-      const uint32_t limit = 1 + rng() % 1500;
+      const uint32_t limit = 1 + uint32_t(rng() % 1500);
       ASSERT_EQ(rotor_cuda_table_sync(mirror.t, limit, stream_), ROTOR_OK);
       ASSERT_GE(mirror.rows(), limit);
       for (int32_t &p : positions) p = int32_t(rng() % limit);
     } else {
-      offset = rng() % (2048 - c.q.seq);
+      offset = uint32_t(rng() % (2048 - c.q.seq));
     }
     DeviceBuffer device_pos(positions.size() * sizeof(int32_t));
     ASSERT_EQ(cudaMemcpy(device_pos.ptr, positions.data(), positions.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
@@ -491,7 +491,7 @@ TEST_F(CudaGpu, FollowsHostGrowthAcrossCallsAndStreams) {
   std::mt19937 rng(5);
   const uint32_t offsets[] = {0, 10, 100, 1000, 5000, 20, 8000};
   for (int step = 0; step < 7; ++step) {
-    const uint32_t s = 1 + rng() % 100, offset = std::min<uint32_t>(offsets[step], 8192 - s);
+    const uint32_t s = 1 + uint32_t(rng() % 100), offset = std::min<uint32_t>(offsets[step], 8192 - s);
     const cudaStream_t use = step % 2 ? other : stream_;
     const auto original = random_bytes(ROTOR_DTYPE_BF16, size_t(s) * h * d, rng);
     std::vector<unsigned char> expected = original;
