@@ -14,10 +14,11 @@
 namespace {
 
 // Phi-3 mini 128k: rope_scaling "longrope" (named "su" before the June 2024 update), 48 pairs
-// (head_dim 96 = 3072 / 32 heads). These are the factors of the updated checkpoint
+// (head_dim 96 = 3072 / 32 heads). Meant to be the factors of the updated checkpoint
 // (microsoft/Phi-3-mini-128k-instruct after commit 10d25df, July 2024, which llama.cpp PR #8262
-// re-converted for; the same lists ship with Phi-3.5-mini-instruct). The April 2024 release
-// had different lists.
+// re-converted for); the April 2024 release ("su") had different lists. The values were read
+// from public copies of the config (a Phi-3 128k passkey-evaluation script and a model table
+// that labels them Phi-3.5-mini-instruct, which shares them), not from the Hub itself.
 const float kPhi3LongFactor[48] = {
     1.0800000429153442f, 1.1100000143051147f, 1.1399999856948853f, 1.340000033378601f,
     1.5899999141693115f, 1.600000023841858f,  1.6200000047683716f, 2.620000123977661f,
