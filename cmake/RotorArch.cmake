@@ -54,9 +54,16 @@ endfunction()
 if(_rotor_cpu MATCHES "^(x86_64|amd64)$")
   rotor_add_arch_source(x86/rope_sse2.cpp ROTOR_HAVE_SSE2 -msse2)
   rotor_add_arch_source(x86/rope_avx2.cpp ROTOR_HAVE_AVX2 -mavx2 -mfma -mf16c)
-  rotor_add_arch_source(x86/rope_avx512.cpp ROTOR_HAVE_AVX512 -mavx512f -mavx2 -mfma -mf16c)
+  # GCC 12's avx512fintrin.h initialises its "undefined" vectors from themselves, which
+  # -Wmaybe-uninitialized reports at -O2 (a false positive inside the compiler's own header).
+  rotor_add_arch_source(x86/rope_avx512.cpp ROTOR_HAVE_AVX512 -mavx512f -mavx2 -mfma -mf16c
+                        $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
+  rotor_add_arch_source(x86/attention_avx2.cpp ROTOR_HAVE_ATTENTION_AVX2 -mavx2 -mfma)
+  rotor_add_arch_source(x86/attention_avx512.cpp ROTOR_HAVE_ATTENTION_AVX512 -mavx512f -mavx2 -mfma
+                        $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
 elseif(_rotor_cpu MATCHES "^(aarch64|arm64)$")
   rotor_add_arch_source(arm/rope_neon64.cpp ROTOR_HAVE_NEON64)
+  rotor_add_arch_source(arm/attention_neon64.cpp ROTOR_HAVE_ATTENTION_NEON64)
 elseif(_rotor_cpu MATCHES "^arm")
   # -mfpu=neon only for this file: the rest of the library runs on VFP-only cores too.
   rotor_add_arch_source(arm/rope_neon.cpp ROTOR_HAVE_NEON -mfpu=neon)

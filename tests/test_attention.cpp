@@ -13,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "attention/attention_kernels.hpp"
 #include "attention/kv_cache.hpp"
 #include "half.hpp"
 #include "rotor/rotor.h"
@@ -240,30 +241,42 @@ struct Case {
 
 class PrefillDecode : public ::testing::TestWithParam<Case> {};
 
+// Every kernel set this CPU has (the attention kernels follow the rotation kernels: "scalar"
+// and "sse2" run the portable ones, "avx2"/"avx512"/"neon64" their own).
 TEST_P(PrefillDecode, PrefillEqualsDecodeStepsAndReference) {
   const Case c = GetParam();
-  const RopeSpec rope{c.rotary_dim, c.pairing, 10000.0};
-  Attention model(c.q_heads, c.kv_heads, c.d, rope, 512, c.threads);
-  std::mt19937 rng(c.s * 131 + c.q_heads * 7 + c.d);
-  const std::vector<float> q = model.random_q(1, c.s, rng), k = model.random_kv(1, c.s, rng),
-                           v = model.random_kv(1, c.s, rng);
+  for (uint32_t kernel = 0; kernel < rotor_kernel_count(); ++kernel) {
+    const char *name = rotor_kernel_available(kernel);
+    ASSERT_EQ(rotor_kernel_force(name), ROTOR_OK) << name;
+    SCOPED_TRACE(name);
+    // RotorArch.cmake builds an arch's attention kernels with its rotation kernels: no fallback.
+    const bool own_simd = std::strcmp(name, "avx2") == 0 || std::strcmp(name, "avx512") == 0 ||
+                          std::strcmp(name, "neon64") == 0;
+    EXPECT_STREQ(rotor::active_attention_kernels().name, own_simd ? name : "portable");
+    const RopeSpec rope{c.rotary_dim, c.pairing, 10000.0};
+    Attention model(c.q_heads, c.kv_heads, c.d, rope, 512, c.threads);
+    std::mt19937 rng(c.s * 131 + c.q_heads * 7 + c.d);
+    const std::vector<float> q = model.random_q(1, c.s, rng), k = model.random_kv(1, c.s, rng),
+                             v = model.random_kv(1, c.s, rng);
 
-  auto prefill_cache = model.make_cache(), decode_cache = model.make_cache();
-  const std::vector<float> prefill = model.forward({prefill_cache.get()}, q, k, v, c.s);
-  const std::vector<float> decode = model.decode_steps(*decode_cache, q, k, v, c.s);
-  EXPECT_EQ(rotor_kv_cache_length(prefill_cache->cache), c.s);
-  EXPECT_EQ(rotor_kv_cache_length(decode_cache->cache), c.s);
+    auto prefill_cache = model.make_cache(), decode_cache = model.make_cache();
+    const std::vector<float> prefill = model.forward({prefill_cache.get()}, q, k, v, c.s);
+    const std::vector<float> decode = model.decode_steps(*decode_cache, q, k, v, c.s);
+    EXPECT_EQ(rotor_kv_cache_length(prefill_cache->cache), c.s);
+    EXPECT_EQ(rotor_kv_cache_length(decode_cache->cache), c.s);
 
-  // Same key blocks in the same order for every query: the results are identical, not just close.
-  const float diff = max_abs_diff(prefill, decode);
-  EXPECT_LT(diff, 1e-5f);
-  EXPECT_EQ(diff, 0.0f) << "prefill and decode should fold a query's key blocks identically";
-  EXPECT_TRUE(same_contents(*prefill_cache, *decode_cache)) << "the caches should hold the same rotated keys and values";
+    // Same key blocks in the same order for every query: the results are identical, not just close.
+    const float diff = max_abs_diff(prefill, decode);
+    EXPECT_LT(diff, 1e-5f);
+    EXPECT_EQ(diff, 0.0f) << "prefill and decode should fold a query's key blocks identically";
+    EXPECT_TRUE(same_contents(*prefill_cache, *decode_cache)) << "the caches should hold the same rotated keys and values";
 
-  // Float rows and float arithmetic against double: measured 1.4e-7 .. 2.7e-7 on outputs of
-  // magnitude ~1 (d up to 128, 200 keys); 2e-6 leaves room for FMA kernels, not for a wrong key.
-  const std::vector<double> want = model.reference(*prefill_cache, q.data(), c.s);
-  EXPECT_LT(max_abs_diff(prefill, want), 2e-6);
+    // Float rows and float arithmetic against double: measured 1.4e-7 .. 2.7e-7 on outputs of
+    // magnitude ~1 (d up to 128, 200 keys); 2e-6 leaves room for FMA kernels, not for a wrong key.
+    const std::vector<double> want = model.reference(*prefill_cache, q.data(), c.s);
+    EXPECT_LT(max_abs_diff(prefill, want), 2e-6);
+  }
+  EXPECT_EQ(rotor_kernel_force(nullptr), ROTOR_OK);
 }
 
 INSTANTIATE_TEST_SUITE_P(

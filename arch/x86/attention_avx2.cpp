@@ -1,0 +1,24 @@
+// Attention kernels for AVX2 + FMA3 (the dispatcher picks "avx2" only on CPUs with both): the
+// shared xsimd body instantiated for this architecture, compiled with this file's flags only.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <xsimd/xsimd.hpp>
+
+#include "attention/attention_kernels.hpp"
+
+namespace rotor {
+namespace arch_attention_avx2 {
+namespace {
+
+// fma3<avx2>: xsimd's plain avx2 fma is a separate multiply and add.
+using Arch = xsimd::fma3<xsimd::avx2>;
+constexpr const char *kArchName = "avx2";
+#include "../common/attention_kernel_body.hpp"
+
+}  // namespace
+}  // namespace arch_attention_avx2
+
+const AttentionKernels &avx2_attention_kernels() { return arch_attention_avx2::kAttentionKernelSet; }
+
+}  // namespace rotor
