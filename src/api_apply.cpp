@@ -91,14 +91,15 @@ extern "C" {
 
 ROTOR_API rotor_status rotor_apply(rotor_table *t, const rotor_tensor *x, const int32_t *positions,
                                    uint32_t offset, rotor_direction dir, rotor_pool *pool) {
-  if (x == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  // dir is read through its bytes until validated (see enum_bits): a C caller may pass any int.
+  if (x == nullptr || !valid_direction(enum_bits(dir))) return ROTOR_ERR_INVALID_ARGUMENT;
   return rotor_apply_to(t, x, x, positions, offset, dir, pool);
 }
 
 ROTOR_API rotor_status rotor_apply_to(rotor_table *t, const rotor_tensor *in, const rotor_tensor *out,
                                       const int32_t *positions, uint32_t offset, rotor_direction dir,
                                       rotor_pool *pool) {
-  if (t == nullptr || in == nullptr || out == nullptr || !valid_direction(dir))
+  if (t == nullptr || in == nullptr || out == nullptr || !valid_direction(enum_bits(dir)))
     return ROTOR_ERR_INVALID_ARGUMENT;
   Table &table = *as_table(t);
   rotor_status status = check_in_out(*in, *out, table.config().rotary_dim);
@@ -112,7 +113,7 @@ ROTOR_API rotor_status rotor_apply_to(rotor_table *t, const rotor_tensor *in, co
 ROTOR_API rotor_status rotor_apply_qk(rotor_table *t, const rotor_tensor *q, const rotor_tensor *k,
                                       const int32_t *positions, uint32_t offset, rotor_direction dir,
                                       rotor_pool *pool) {
-  if (t == nullptr || q == nullptr || k == nullptr || !valid_direction(dir))
+  if (t == nullptr || q == nullptr || k == nullptr || !valid_direction(enum_bits(dir)))
     return ROTOR_ERR_INVALID_ARGUMENT;
   Table &table = *as_table(t);
   const uint32_t rotary_dim = table.config().rotary_dim;
@@ -133,7 +134,8 @@ ROTOR_API rotor_status rotor_apply_cos_sin(const float *cos, const float *sin, u
                                            const int32_t *positions, uint32_t offset,
                                            rotor_direction dir, rotor_pool *pool) {
   if (cos == nullptr || sin == nullptr || in == nullptr || out == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (rows == 0 || rotary_dim == 0 || rotary_dim % 2 != 0 || !valid_pairing(pairing) || !valid_direction(dir))
+  if (rows == 0 || rotary_dim == 0 || rotary_dim % 2 != 0 || !valid_pairing(enum_bits(pairing)) ||
+      !valid_direction(enum_bits(dir)))
     return ROTOR_ERR_INVALID_ARGUMENT;
   rotor_status status = check_in_out(*in, *out, rotary_dim);
   if (status != ROTOR_OK) return status;

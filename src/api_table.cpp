@@ -89,7 +89,7 @@ ROTOR_API rotor_status rotor_table_set_event_callback(rotor_table *t, rotor_tabl
 ROTOR_API rotor_status rotor_table_cos_sin(rotor_table *t, uint32_t start, uint32_t count,
                                            rotor_dtype dtype, int duplicated, void *cos_out,
                                            void *sin_out) {
-  if (t == nullptr || cos_out == nullptr || sin_out == nullptr || count == 0 || !valid_dtype(dtype))
+  if (t == nullptr || cos_out == nullptr || sin_out == nullptr || count == 0 || !valid_dtype(enum_bits(dtype)))
     return ROTOR_ERR_INVALID_ARGUMENT;
   Table &table = *as_table(t);
   const uint64_t end = uint64_t{start} + count;

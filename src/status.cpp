@@ -1,4 +1,5 @@
 // Version and status strings: the two functions that can never fail.
+#include "config.hpp"
 #include "rotor/rotor.h"
 
 extern "C" {
@@ -9,7 +10,7 @@ ROTOR_API uint32_t rotor_version(void) {
 }
 
 ROTOR_API const char *rotor_status_string(rotor_status s) {
-  switch (s) {
+  switch (rotor::enum_bits(s)) {  // any int may come from C: not loaded as the enum
     case ROTOR_OK: return "ok";
     case ROTOR_ERR_INVALID_ARGUMENT: return "invalid argument";
     case ROTOR_ERR_OUT_OF_RANGE: return "position out of range";

@@ -35,6 +35,7 @@ extern "C" {
 ROTOR_API size_t rotor_kv_cache_arena_size(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
                                            rotor_dtype dtype) {
   size_t header, array;
+  if (!valid_dtype(enum_bits(dtype))) return 0;  // read as int until valid (any int may come from C)
   if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &header, &array)) return 0;
   return header + 2 * array;
 }
@@ -42,7 +43,7 @@ ROTOR_API size_t rotor_kv_cache_arena_size(uint32_t kv_heads, uint32_t head_dim,
 ROTOR_API rotor_status rotor_kv_cache_init(rotor_kv_cache **out, uint32_t kv_heads, uint32_t head_dim,
                                            uint32_t max_len, rotor_dtype dtype, void *arena,
                                            size_t arena_size) {
-  if (out == nullptr || arena == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (out == nullptr || arena == nullptr || !valid_dtype(enum_bits(dtype))) return ROTOR_ERR_INVALID_ARGUMENT;
   size_t header, array;
   if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &header, &array)) {
     // Valid arguments whose size overflows cannot be held by any arena.
