@@ -46,7 +46,30 @@ find_package(CUDAToolkit REQUIRED)
 message(STATUS "rotor: CUDA kernels built with nvcc ${CMAKE_CUDA_COMPILER_VERSION} for "
                "${CMAKE_CUDA_ARCHITECTURES}")
 
+# Directory-wide compile options (ROTOR_SANITIZE's -fsanitize=..., say) are written for the
+# host compilers; nvcc rejects them. On the CUDA targets they go to nvcc's host compiler through
+# -Xcompiler, except the sanitizer switches (nvcc would split their comma lists; the launch
+# stubs need no instrumentation for the sanitizers to work on everything else).
+function(_rotor_cuda_fix_inherited_options target)
+  get_target_property(_options ${target} COMPILE_OPTIONS)
+  if(NOT _options)
+    return()
+  endif()
+  set(_fixed "")
+  foreach(_option IN LISTS _options)
+    if(_option MATCHES "^-f(no-)?sanitize" OR _option MATCHES ",")
+      continue()
+    elseif(_option MATCHES "^-")
+      list(APPEND _fixed "-Xcompiler=${_option}")
+    else()
+      list(APPEND _fixed "${_option}")
+    endif()
+  endforeach()
+  set_property(TARGET ${target} PROPERTY COMPILE_OPTIONS "${_fixed}")
+endfunction()
+
 add_library(rotor_cuda_kernels OBJECT ${PROJECT_SOURCE_DIR}/cuda/rotate_kernels.cu)
+_rotor_cuda_fix_inherited_options(rotor_cuda_kernels)
 target_include_directories(rotor_cuda_kernels PRIVATE
   ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/cuda)
 target_compile_definitions(rotor_cuda_kernels PRIVATE ROTOR_BUILDING_LIBRARY)
@@ -85,6 +108,7 @@ cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL _rotor_cuda_wire_tests
 
 if(ROTOR_BUILD_BENCH)
   add_executable(rotor_bench_cuda ${PROJECT_SOURCE_DIR}/bench/bench_cuda.cu)
+  _rotor_cuda_fix_inherited_options(rotor_bench_cuda)
   target_link_libraries(rotor_bench_cuda PRIVATE rotor::rotor CUDA::cudart)
   set_target_properties(rotor_bench_cuda PROPERTIES
     CUDA_STANDARD 17
