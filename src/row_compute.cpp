@@ -16,8 +16,9 @@ namespace {
 // 1e-16 relative, far below the float rounding of the result; the angle a*t + d*t differs
 // from p*t by rounding only (a few 1e-16 relative to the angle), as the direct formula does.
 constexpr uint32_t kAnchorSpacing = 64;
-// Frequencies handled per pass: bounds the stack (the per-d cache is 64 x 16 x 2 doubles).
-constexpr uint32_t kFreqChunk = 16;
+// Frequencies handled per pass over the rows: bounds the stack (the per-d cache is 64 x 32 x 2
+// doubles, 32 KiB); each pass writes its part of every row, so fewer passes write faster.
+constexpr uint32_t kFreqChunk = 32;
 
 // The reference combination; SIMD versions (KernelSet::combine_rows) reproduce it bit for bit.
 void combine_scalar(const RowCombineJob &job) {

@@ -1,0 +1,199 @@
+// rotor benchmarks: every figure of docs/performance.md, each apply next to a streaming
+// read-modify-write and a memcpy of the same bytes measured in the same run.
+//
+// Counters: GBps = bytes read + written by the call per second (2 x tensor bytes for in place);
+// rmw_GBps / memcpy_GBps = the rooflines on the same buffer (same thread count); frac_rmw =
+// GBps / rmw_GBps. Decode and table growth report time per call and per entry.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "rooflines.hpp"
+#include "rotor/rotor.h"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+const char *dtype_name(rotor_dtype dt) { return dt == ROTOR_DTYPE_F32 ? "f32" : dt == ROTOR_DTYPE_F16 ? "f16" : "bf16"; }
+size_t dtype_bytes(rotor_dtype dt) { return dt == ROTOR_DTYPE_F32 ? 4 : 2; }
+
+struct Aligned {
+  void *p = nullptr;
+  explicit Aligned(size_t bytes) : p(std::aligned_alloc(64, (bytes + 63) / 64 * 64)) {}
+  ~Aligned() { std::free(p); }
+  Aligned(const Aligned &) = delete;
+  Aligned &operator=(const Aligned &) = delete;
+};
+
+// Finite values of every dtype (rotations keep them bounded across iterations).
+void fill(void *p, rotor_dtype dt, size_t n) {
+  uint32_t x = 12345;
+  for (size_t i = 0; i < n; ++i) {
+    x = x * 1664525u + 1013904223u;
+    const float v = float(x >> 8) / float(1u << 24) * 2.0f - 1.0f;
+    if (dt == ROTOR_DTYPE_F32) {
+      static_cast<float *>(p)[i] = v;
+    } else {
+      uint32_t u;
+      std::memcpy(&u, &v, 4);
+      // bf16: truncated float; f16: a value in [0.5, 2) with a random sign (exact pattern).
+      const uint16_t h = dt == ROTOR_DTYPE_BF16 ? uint16_t(u >> 16) : uint16_t((x >> 16 & 0x8000u) | 0x3800u | (x & 0x7ffu));
+      static_cast<uint16_t *>(p)[i] = h;
+    }
+  }
+}
+
+rotor_table *make_table(rotor_pairing pairing, uint32_t rotary_dim, uint32_t initial_len) {
+  rotor_config cfg;
+  rotor_config_init(&cfg, rotary_dim);
+  cfg.pairing = pairing;
+  cfg.initial_len = initial_len;
+  cfg.max_len = 32768;
+  rotor_table *t = nullptr;
+  if (rotor_table_create(&t, &cfg) != ROTOR_OK) return nullptr;
+  return t;
+}
+
+// Forces `kernel` (nullptr: the automatic choice) and labels the run with the one in use.
+bool use_kernel(benchmark::State &state, const char *kernel) {
+  if (rotor_kernel_force(kernel) != ROTOR_OK) {
+    state.SkipWithError("kernel not available");
+    return false;
+  }
+  state.SetLabel(rotor_kernel_name());
+  return true;
+}
+
+void BM_Apply(benchmark::State &state, rotor_dtype dt, rotor_pairing pairing, uint32_t tokens, uint32_t threads,
+              const char *kernel) {
+  if (!use_kernel(state, kernel)) return;
+  const uint32_t heads = 32, dim = 128;
+  const size_t elements = size_t(tokens) * heads * dim, bytes = elements * dtype_bytes(dt);
+  rotor_table *table = make_table(pairing, dim, 4096);
+  rotor_pool *pool = nullptr;
+  if (threads > 1) rotor_pool_create(&pool, threads);
+  Aligned buf(bytes), copy(bytes);
+  fill(buf.p, dt, elements);
+  rotor_tensor x = rotor_tensor_bshd(buf.p, dt, 1, tokens, heads, dim);
+  rotor_apply(table, &x, nullptr, 0, ROTOR_FORWARD, pool);  // warm
+  const auto start = clock_type::now();
+  for (auto _ : state) {
+    rotor_apply(table, &x, nullptr, 0, ROTOR_FORWARD, pool);
+    benchmark::ClobberMemory();
+  }
+  const double seconds =
+      std::chrono::duration<double>(clock_type::now() - start).count() / double(state.iterations());
+  const int passes = std::max(5, std::min(2000, int(0.2 / seconds)));
+  const double rmw = bench::rmw_seconds(buf.p, bytes, int(threads), passes);
+  const double copy_s = bench::memcpy_seconds(copy.p, buf.p, bytes, passes);
+  const double traffic = 2.0 * double(bytes);
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(traffic));
+  state.counters["GBps"] = traffic / seconds / 1e9;
+  state.counters["rmw_GBps"] = traffic / rmw / 1e9;
+  state.counters["memcpy_GBps"] = traffic / copy_s / 1e9;
+  state.counters["frac_rmw"] = rmw / seconds;
+  if (threads > 1) {
+    const double rmw1 = bench::rmw_seconds(buf.p, bytes, 1, passes);
+    state.counters["rmw1_GBps"] = traffic / rmw1 / 1e9;
+    state.counters["frac_rmw1"] = rmw1 / seconds;
+  }
+  rotor_pool_destroy(pool);
+  rotor_table_destroy(table);
+  rotor_kernel_force(nullptr);
+}
+
+// One decode step of a Llama-sized model with grouped-query attention: Q [1,1,32,128] and
+// K [1,1,8,128] fused, on the calling thread.
+void BM_DecodeQK(benchmark::State &state, rotor_dtype dt, rotor_pairing pairing, const char *kernel) {
+  if (!use_kernel(state, kernel)) return;
+  rotor_table *table = make_table(pairing, 128, 4096);
+  Aligned q(32 * 128 * 4), k(8 * 128 * 4);
+  fill(q.p, dt, 32 * 128);
+  fill(k.p, dt, 8 * 128);
+  rotor_tensor tq = rotor_tensor_bshd(q.p, dt, 1, 1, 32, 128), tk = rotor_tensor_bshd(k.p, dt, 1, 1, 8, 128);
+  uint32_t position = 1000;
+  for (auto _ : state) {
+    rotor_apply_qk(table, &tq, &tk, nullptr, position, ROTOR_FORWARD, nullptr);
+    benchmark::ClobberMemory();
+    position = position == 3000 ? 1000 : position + 1;  // different rows, no growth
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * 2 * 40 * 128 * int64_t(dtype_bytes(dt)));
+  rotor_table_destroy(table);
+  rotor_kernel_force(nullptr);
+}
+
+// Table growth: one reserve from 1 row to 32768 rows of 64 frequencies (rotary_dim 128),
+// into an arena already paged in; reported per table entry (one cos and one sin).
+void BM_TableGrowth(benchmark::State &state, const char *kernel) {
+  if (!use_kernel(state, kernel)) return;
+  rotor_config cfg;
+  rotor_config_init(&cfg, 128);
+  cfg.initial_len = 1;
+  cfg.max_len = 32768;
+  const size_t arena_size = rotor_table_arena_size(&cfg);
+  Aligned arena(arena_size);
+  std::memset(arena.p, 0, arena_size);
+  const double entries = double(cfg.max_len - 1) * 64;
+  double total = 0;
+  for (auto _ : state) {
+    rotor_table *t = nullptr;
+    rotor_table_init(&t, &cfg, arena.p, arena_size);
+    const auto start = clock_type::now();
+    rotor_table_reserve(t, cfg.max_len);
+    const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+    state.SetIterationTime(seconds);
+    total += seconds;
+    rotor_table_destroy(t);
+  }
+  state.counters["ns_per_entry"] = total / double(state.iterations()) / entries * 1e9;
+  rotor_kernel_force(nullptr);
+}
+
+void register_all() {
+  const rotor_dtype kDtypes[] = {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16};
+  const rotor_pairing kPairings[] = {ROTOR_PAIRING_HALF, ROTOR_PAIRING_INTERLEAVED};
+  for (rotor_dtype dt : kDtypes) {
+    for (rotor_pairing pr : kPairings) {
+      const std::string tag = std::string(dtype_name(dt)) + (pr == ROTOR_PAIRING_HALF ? "/half" : "/interleaved");
+      for (uint32_t tokens : {2048u, 128u}) {
+        for (uint32_t threads : {1u, 2u}) {
+          if (tokens == 128 && threads == 2) continue;
+          const std::string name = "apply/" + tag + "/" + std::to_string(tokens) + "x32x128/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), BM_Apply, dt, pr, tokens, threads, nullptr)->UseRealTime();
+        }
+      }
+      benchmark::RegisterBenchmark(("decode_qk/" + tag).c_str(), BM_DecodeQK, dt, pr, nullptr);
+    }
+  }
+  // The scalar reference kernel, for comparison.
+  for (rotor_pairing pr : kPairings) {
+    const std::string tag = pr == ROTOR_PAIRING_HALF ? "half" : "interleaved";
+    benchmark::RegisterBenchmark(("scalar/apply/f32/" + tag + "/2048x32x128/threads:1").c_str(), BM_Apply,
+                                 ROTOR_DTYPE_F32, pr, 2048u, 1u, "scalar")->UseRealTime();
+    benchmark::RegisterBenchmark(("scalar/apply/f32/" + tag + "/128x32x128/threads:1").c_str(), BM_Apply,
+                                 ROTOR_DTYPE_F32, pr, 128u, 1u, "scalar")->UseRealTime();
+    benchmark::RegisterBenchmark(("scalar/decode_qk/f32/" + tag).c_str(), BM_DecodeQK, ROTOR_DTYPE_F32, pr, "scalar");
+  }
+  benchmark::RegisterBenchmark("table_growth/32768x64", BM_TableGrowth, nullptr)->UseManualTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("scalar/table_growth/32768x64", BM_TableGrowth, "scalar")
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
