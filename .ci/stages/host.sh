@@ -9,5 +9,14 @@ for type in Release Debug; do
     -DROTOR_CUDA=OFF >/dev/null
   cmake --build "$dir" -j"${ROTOR_JOBS:-2}"
   ctest --test-dir "$dir" --output-on-failure -j"${ROTOR_JOBS:-2}"
+  if [ "$type" = Release ]; then
+    # The whole suite again with each other kernel set this CPU runs forced (ROTOR_KERNEL).
+    kernels=$(python3 -c "import ctypes, sys; l = ctypes.CDLL(sys.argv[1]); l.rotor_kernel_available.restype = ctypes.c_char_p; print(' '.join(l.rotor_kernel_available(i).decode() for i in range(1, l.rotor_kernel_count())))" "$dir/librotor.so")
+    for kernel in $kernels; do
+      echo "== host: ctest with ROTOR_KERNEL=$kernel"
+      ROTOR_KERNEL=$kernel ctest --test-dir "$dir" --output-on-failure -j"${ROTOR_JOBS:-2}" >/dev/null ||
+        { ROTOR_KERNEL=$kernel ctest --test-dir "$dir" --output-on-failure --rerun-failed; exit 1; }
+    done
+  fi
   if [ -x "$dir/examples/rotor_demo" ]; then "$dir/examples/rotor_demo" >/dev/null; fi
 done
