@@ -51,6 +51,12 @@ else()
   set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
   set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 
+  # The build machine's nvcc makes code for the build machine's CPU only: a plain ARM cross
+  # build has no CUDA unless asked for (-DROTOR_CUDA=ON); jetson-orin.cmake turns it on.
+  if(NOT ROTOR_CROSS_WITH_CUDA)
+    set(ROTOR_CUDA OFF CACHE STRING "Build the CUDA kernels: AUTO, ON or OFF")
+  endif()
+
   # xsimd (header-only, configured by the compiler's own predefined macros, so the same headers
   # serve every architecture). Debian installs its CMake package for amd64 only and keeps the
   # headers in the host's /usr/include, which must not be on a cross build's include path. When
