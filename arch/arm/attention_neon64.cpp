@@ -13,6 +13,7 @@ namespace {
 
 using Arch = xsimd::neon64;
 constexpr const char *kArchName = "neon64";
+float attn_hsum(xsimd::batch<float, Arch> v) { return xsimd::hadd(v); }
 #include "../common/attention_kernel_body.hpp"
 
 }  // namespace

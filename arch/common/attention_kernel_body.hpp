@@ -3,12 +3,13 @@
 //
 // No include guard and no namespace of its own, on purpose (like rope_kernel_body.hpp): each arch
 // file includes this inside its own anonymous namespace after defining `Arch` (an xsimd
-// architecture with a fused multiply-add) and `kArchName`, so every function has internal
+// architecture with a fused multiply-add), `kArchName` and `float attn_hsum(batch<float, Arch>)`
+// (a horizontal sum in a fixed order), so every function has internal
 // linkage and is compiled with that file's flags only.
 //
 // Per (row, key) arithmetic never depends on how many rows or keys a call has (the contract of
 // the kernel set): a score is lane-wise fused multiply-adds over the full vectors of d, then
-// xsimd's horizontal sum, plus the tail elements' fused multiply-adds in order; an accumulator
+// attn_hsum, plus the tail elements' fused multiply-adds in order; an accumulator
 // element gets one fused multiply-add per key, keys ascending.
 
 using AttnV = xsimd::batch<float, Arch>;
@@ -39,8 +40,8 @@ void attn_scores_rows(const float *q, const float *keys, uint32_t n, uint32_t d,
         t0 = std::fma(qr[i], k0[i], t0);
         t1 = std::fma(qr[i], k1[i], t1);
       }
-      out[size_t{r} * stride + j] = (xsimd::hadd(acc0[r]) + t0) * scale;
-      out[size_t{r} * stride + j + 1] = (xsimd::hadd(acc1[r]) + t1) * scale;
+      out[size_t{r} * stride + j] = (attn_hsum(acc0[r]) + t0) * scale;
+      out[size_t{r} * stride + j + 1] = (attn_hsum(acc1[r]) + t1) * scale;
     }
   }
   for (; j < n; ++j) {
@@ -55,7 +56,7 @@ void attn_scores_rows(const float *q, const float *keys, uint32_t n, uint32_t d,
       const float *qr = q + size_t{r} * d;
       float t0 = 0.0f;
       for (uint32_t i = full; i < d; ++i) t0 = std::fma(qr[i], k0[i], t0);
-      out[size_t{r} * stride + j] = (xsimd::hadd(acc0[r]) + t0) * scale;
+      out[size_t{r} * stride + j] = (attn_hsum(acc0[r]) + t0) * scale;
     }
   }
 }
