@@ -248,3 +248,29 @@ inline rotor_table_stats table_stats(rotor_table *t) {
 }
 
 }  // namespace fuzz
+
+namespace fuzz {
+
+// Outcome counters, printed at exit when ROTOR_FUZZ_STATS is set: they show how often a
+// target reaches its success path and its reference checks (not only the error paths).
+struct Tally {
+  const char *names[16] = {};
+  uint64_t counts[16] = {};
+  ~Tally() {
+    if (std::getenv("ROTOR_FUZZ_STATS") == nullptr) return;
+    for (int i = 0; i < 16 && names[i] != nullptr; ++i) std::fprintf(stderr, "tally %s: %llu\n", names[i],
+                                                                     static_cast<unsigned long long>(counts[i]));
+  }
+};
+inline void count(const char *name) {
+  static Tally tally;
+  for (int i = 0; i < 16; ++i) {
+    if (tally.names[i] == nullptr) tally.names[i] = name;
+    if (tally.names[i] == name || std::strcmp(tally.names[i], name) == 0) {
+      ++tally.counts[i];
+      return;
+    }
+  }
+}
+
+}  // namespace fuzz

@@ -141,6 +141,7 @@ void exercise_cos_sin(FuzzedDataProvider &in, rotor_table *t, const rotor_config
   const rotor_status s =
       fz_table_cos_sin(t, start, count, dtype, duplicated, null_out ? nullptr : cos_out.data(), sin_out.data());
   fuzz::check_status(s);
+  fuzz::count(s == ROTOR_OK ? "cos_sin ok" : "cos_sin error");
   if (!fits) require(s != ROTOR_OK, "cos_sin wrote more than the harness could hold", count, start);
   if (s != ROTOR_OK) {
     require(cos_out.unchanged() && sin_out.unchanged(), "cos_sin output changed on error", s);
@@ -222,6 +223,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   // Exact arena: init must succeed (arena_size promised it).
+  fuzz::count("table built");
   Block arena(arena_bytes);
   rotor_status s = rotor_table_init(&t, &cfg, arena.data(), arena_bytes);
   require(s == ROTOR_OK && t != untouched, "init with arena_size bytes failed", s);
