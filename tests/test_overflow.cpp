@@ -322,4 +322,57 @@ TEST(OverflowArena, ArenaSizeIsZeroForInvalidConfigs) {
   EXPECT_EQ(rotor_table_arena_size(nullptr), 0u);
 }
 
+
+// ---- enum values outside their enums --------------------------------------------------------
+
+// A C caller may store any int in an enum field. The library must refuse it (INVALID_ARGUMENT)
+// without loading it as the C++ enum, which would be undefined: the sanitizer build's UBSan
+// aborts on such a load, so this test guards that. (Enum *arguments* passed by value are
+// covered by tests/fuzz, which calls through a C shim: making such a value in C++ test code
+// would itself be undefined.)
+template <typename E>
+void store_int(E *field, int value) {
+  static_assert(sizeof(E) == sizeof(int), "C enums are int-sized");
+  std::memcpy(field, &value, sizeof value);
+}
+
+TEST(OverflowEnums, OutOfRangeEnumFieldsAreRejected) {
+  const int pairings[] = {2, 3, 99, -1, INT32_MIN, INT32_MAX};
+  const int growths[] = {4, 7, 1000, -1, INT32_MIN, INT32_MAX};
+  const int scalings[] = {7, 8, 255, -1, INT32_MIN, INT32_MAX};
+  for (int i = 0; i < 6; ++i) {
+    rotor_config cfg = small_config(8, 64);
+    store_int(&cfg.pairing, pairings[i]);
+    EXPECT_EQ(rotor_table_arena_size(&cfg), 0u) << pairings[i];
+    cfg = small_config(8, 64);
+    store_int(&cfg.growth, growths[i]);
+    EXPECT_EQ(rotor_table_arena_size(&cfg), 0u) << growths[i];
+    cfg = small_config(8, 64);
+    store_int(&cfg.scaling, scalings[i]);
+    rotor_table *t = nullptr;
+    EXPECT_EQ(rotor_table_create(&t, &cfg), ROTOR_ERR_INVALID_ARGUMENT) << scalings[i];
+    EXPECT_EQ(t, nullptr);
+  }
+}
+
+TEST(OverflowEnums, OutOfRangeTensorDtypeIsRejected) {
+  rotor_config cfg = small_config(8, 64);
+  rotor_table *t = nullptr;
+  ASSERT_EQ(rotor_table_create(&t, &cfg), ROTOR_OK);
+  std::vector<float> data(2 * 8, 0.5f), out(2 * 8, 0.25f);
+  const std::vector<float> data_copy = data, out_copy = out;
+  const int dtypes[] = {3, 99, -7, INT32_MIN, INT32_MAX};
+  for (int value : dtypes) {
+    rotor_tensor x = rotor_tensor_bshd(data.data(), ROTOR_DTYPE_F32, 1, 2, 1, 8);
+    rotor_tensor y = rotor_tensor_bshd(out.data(), ROTOR_DTYPE_F32, 1, 2, 1, 8);
+    store_int(&x.dtype, value);
+    EXPECT_EQ(rotor_apply(t, &x, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_ERR_INVALID_ARGUMENT) << value;
+    EXPECT_EQ(rotor_apply_to(t, &x, &y, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_ERR_INVALID_ARGUMENT) << value;
+    EXPECT_EQ(rotor_apply_qk(t, &y, &x, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_ERR_INVALID_ARGUMENT) << value;
+  }
+  EXPECT_EQ(std::memcmp(data_copy.data(), data.data(), data.size() * sizeof(float)), 0);
+  EXPECT_EQ(std::memcmp(out_copy.data(), out.data(), out.size() * sizeof(float)), 0);
+  rotor_table_destroy(t);
+}
+
 }  // namespace
