@@ -121,4 +121,70 @@ void attn_accumulate(const float *w, uint32_t stride, uint32_t rows, const float
   }
 }
 
-const AttentionKernels kAttentionKernelSet = {kArchName, attn_scores, attn_accumulate};
+// exp(x) for x <= 0 with the formulas of src/attention/online_softmax.hpp (Cody-Waite reduction,
+// Cephes expf polynomial, 2^n built in the exponent bits), lane by lane: exp(0) = 1 exactly,
+// x < -87 gives 0, NaN stays NaN.
+AttnV attn_exp_nonpositive(AttnV x) {
+  using IntV = xsimd::batch<int32_t, Arch>;
+  const AttnV clamped = xsimd::select(x > AttnV(-87.0f), x, AttnV(-87.0f));
+  const AttnV shifter(12582912.0f);
+  const AttnV n = (clamped * AttnV(1.44269504088896341f) + shifter) - shifter;
+  const AttnV r = (clamped - n * AttnV(0.693359375f)) - n * AttnV(-2.12194440e-4f);
+  AttnV p(1.9875691500e-4f);
+  p = p * r + AttnV(1.3981999507e-3f);
+  p = p * r + AttnV(8.3334519073e-3f);
+  p = p * r + AttnV(4.1665795894e-2f);
+  p = p * r + AttnV(1.6666665459e-1f);
+  p = p * r + AttnV(5.0000001201e-1f);
+  const AttnV e_r = (p * (r * r) + r) + AttnV(1.0f);
+  const IntV exponent = (xsimd::to_int(n) + IntV(127)) << 23;
+  const AttnV result = e_r * xsimd::bitwise_cast<AttnV>(exponent);
+  return xsimd::select(x >= AttnV(-87.0f), result, xsimd::select(x < AttnV(-87.0f), AttnV(0.0f), x));
+}
+
+// The online softmax step of one row, vectorised. A partial last vector is padded with -inf
+// (weight exactly 0, no effect on the maximum) through a small buffer.
+void attn_fold(float *scores, uint32_t n, float *running_max, float *running_sum, float *acc, uint32_t d) {
+  const uint32_t full = n - n % kAttnLanes, rest = n - full;
+  alignas(64) float tail[kAttnLanes];
+  auto load_tail = [&]() {
+    for (uint32_t l = 0; l < kAttnLanes; ++l) tail[l] = l < rest ? scores[full + l] : -INFINITY;
+    return AttnV::load_aligned(tail);
+  };
+  AttnV top(*running_max);
+  for (uint32_t j = 0; j < full; j += kAttnLanes) top = xsimd::max(top, AttnV::load_unaligned(scores + j));
+  if (rest > 0) top = xsimd::max(top, load_tail());
+  alignas(64) float lanes[kAttnLanes];
+  top.store_aligned(lanes);
+  float new_max = lanes[0];
+  for (uint32_t l = 1; l < kAttnLanes; ++l) new_max = lanes[l] > new_max ? lanes[l] : new_max;
+
+  const AttnV m(new_max);
+  AttnV sum(0.0f);
+  for (uint32_t j = 0; j < full; j += kAttnLanes) {
+    const AttnV w = attn_exp_nonpositive(AttnV::load_unaligned(scores + j) - m);
+    w.store_unaligned(scores + j);
+    sum += w;
+  }
+  if (rest > 0) {
+    const AttnV w = attn_exp_nonpositive(load_tail() - m);
+    w.store_aligned(tail);
+    for (uint32_t l = 0; l < rest; ++l) scores[full + l] = tail[l];
+    sum += w;
+  }
+  const float block_sum = attn_hsum(sum);
+  if (new_max != *running_max) {
+    // The first block finds running_max = -inf: the factor is 0 and so are sum and acc.
+    const AttnV factor = attn_exp_nonpositive(AttnV(*running_max - new_max));
+    factor.store_aligned(lanes);
+    const float f = lanes[0];
+    *running_sum *= f;
+    const uint32_t acc_full = d - d % kAttnLanes;
+    for (uint32_t i = 0; i < acc_full; i += kAttnLanes) (AttnV::load_unaligned(acc + i) * factor).store_unaligned(acc + i);
+    for (uint32_t i = acc_full; i < d; ++i) acc[i] *= f;
+    *running_max = new_max;
+  }
+  *running_sum += block_sum;
+}
+
+const AttentionKernels kAttentionKernelSet = {kArchName, attn_scores, attn_accumulate, attn_fold};

@@ -15,15 +15,17 @@ namespace {
 
 using Arch = xsimd::avx512f;
 constexpr const char *kArchName = "avx512";
-// xsimd 8.1's hadd for avx512f uses an AVX-512DQ extract: fold the halves with AVX-512F only.
+// xsimd 8.1's hadd for avx512f uses an AVX-512DQ extract, and GCC 12's AVX-512F extract
+// intrinsics trip -Wuninitialized inside its own header: fold the halves with vector extensions.
+using V16 = float __attribute__((vector_size(64)));
+using V8 = float __attribute__((vector_size(32)));
+using V4 = float __attribute__((vector_size(16)));
 float attn_hsum(xsimd::batch<float, Arch> v) {
-  const __m512 x = v;
-  const __m256 low = _mm512_castps512_ps256(x);
-  const __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
-  const __m256 s8 = _mm256_add_ps(low, high);
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+  const V16 x = static_cast<V16>(static_cast<__m512>(v));
+  const V8 s8 = __builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7) +
+                __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15);
+  const V4 s4 = __builtin_shufflevector(s8, s8, 0, 1, 2, 3) + __builtin_shufflevector(s8, s8, 4, 5, 6, 7);
+  return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
 #include "../common/attention_kernel_body.hpp"
 

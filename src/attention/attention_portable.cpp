@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "attention_kernels.hpp"
+#include "online_softmax.hpp"
 
 namespace rotor {
 namespace {
@@ -57,7 +58,7 @@ void accumulate(const float *weights, uint32_t stride, uint32_t rows, const floa
 }  // namespace
 
 const AttentionKernels &portable_attention_kernels() {
-  static const AttentionKernels kernels = {"portable", scores, accumulate};
+  static const AttentionKernels kernels = {"portable", scores, accumulate, fold_scores};
   return kernels;
 }
 

@@ -10,7 +10,6 @@
 #include "../pool.hpp"
 #include "../tensor_view.hpp"
 #include "element_convert.hpp"
-#include "online_softmax.hpp"
 
 namespace rotor {
 namespace {
@@ -161,7 +160,7 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
     }
     for (uint32_t r = 0; r < rows; ++r) {
       const uint32_t own = visible(r);
-      if (own > 0) fold_scores(scores + uint64_t{r} * kKeyBlock, own, &maxima[r], &sums[r], acc + uint64_t{r} * d, d);
+      if (own > 0) kernels.fold(scores + uint64_t{r} * kKeyBlock, own, &maxima[r], &sums[r], acc + uint64_t{r} * d, d);
     }
     for (uint32_t r0 = 0; r0 < rows; r0 += kAttentionMaxRows) {
       const uint32_t n = min_u32(kAttentionMaxRows, rows - r0), shared = visible(r0);
