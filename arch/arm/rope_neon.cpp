@@ -21,6 +21,8 @@ constexpr const char *kArchName = "neon";
 
 struct Ops {
   static FloatV swap_pairs(FloatV v) { return vrev64q_f32(v); }
+  static FloatV dup_lo(FloatV v) { return vzipq_f32(v, v).val[0]; }
+  static FloatV dup_hi(FloatV v) { return vzipq_f32(v, v).val[1]; }
   static IntV widen(const uint16_t *p) { return vreinterpretq_s32_u32(vmovl_u16(vld1_u16(p))); }
   static void narrow(uint16_t *p, IntV v) { vst1_u16(p, vmovn_u32(vreinterpretq_u32_s32(v))); }
   static FloatV load_f16(const uint16_t *p) { return f16_bits_to_float(widen(p)); }

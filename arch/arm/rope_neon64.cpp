@@ -19,6 +19,8 @@ constexpr const char *kArchName = "neon64";
 
 struct Ops {
   static FloatV swap_pairs(FloatV v) { return vrev64q_f32(v); }
+  static FloatV dup_lo(FloatV v) { return vzip1q_f32(v, v); }
+  static FloatV dup_hi(FloatV v) { return vzip2q_f32(v, v); }
   static FloatV load_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
   static void store_f16(uint16_t *p, FloatV v) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }
   static FloatV load_bf16(const uint16_t *p) {

@@ -44,9 +44,13 @@ inline IntV float_to_f16_bits(FloatV f) {
 inline FloatV bf16_bits_to_float(IntV h) { return xsimd::bitwise_cast<FloatV>(h << 16); }
 
 // One bfloat16 per 32-bit lane (0 .. 0xffff), rounded to nearest even; NaN stays quiet NaN.
+// Logical shifts keep every lane in 0 .. 0xffff, so narrowing needs no masking.
 inline IntV float_to_bf16_bits(FloatV f) {
-  const IntV u = xsimd::bitwise_cast<IntV>(f);
-  const IntV high = (u >> 16) & splat(0xffff);
-  const IntV rounded = ((u + splat(0x7fff) + (high & splat(1))) >> 16) & splat(0xffff);
-  return xsimd::select((u & splat(0x7fffffff)) > splat(0x7f800000), high | splat(0x40), rounded);
+  using UIntV = xsimd::batch<uint32_t, Arch>;
+  const UIntV u = xsimd::bitwise_cast<UIntV>(f);
+  const UIntV high = u >> 16;
+  const UIntV rounded = (u + UIntV(0x7fffu) + (high & UIntV(1u))) >> 16;
+  const IntV nan_lanes = xsimd::bitwise_cast<IntV>(u) & splat(0x7fffffff);
+  return xsimd::select(nan_lanes > splat(0x7f800000), xsimd::bitwise_cast<IntV>(high | UIntV(0x40u)),
+                       xsimd::bitwise_cast<IntV>(rounded));
 }

@@ -4,7 +4,8 @@
 // No include guard and no namespace of its own, on purpose: each arch file includes this inside
 // its own anonymous namespace, after defining
 //   Arch   an xsimd architecture (the widest this file's -m flags allow),
-//   Ops    swap_pairs, load/store for f16 and bf16 (converting in registers), and, when
+//   Ops    swap_pairs, dup_lo/dup_hi ((v0,v0,v1,v1,...) from the low and the high half of v),
+//          load/store for f16 and bf16 (converting in registers), and, when
 //          ROTOR_ARCH_HAS_DOUBLE is 1, store_as_float (double lanes rounded to float),
 // so that every function here has internal linkage and is compiled with that file's flags.
 // xsimd 8.1 marks its helpers plain `inline`: were these functions shared between files, the
@@ -90,21 +91,28 @@ void rotate_half_pairs(const TokenHeads &job) {
 constexpr uint32_t kChunkPairs = 256;
 
 // Interleaved pairing: dims 2i and 2i+1 pair up. The row is expanded once per token (not per
-// head) to cc = (c0, c0, c1, c1, ...) and ss = (-s0, s0, -s1, s1, ...); then each vector x of a
-// head gives x * cc + swap_pairs(x) * ss, i.e. (a c - b s, b c + a s) per pair.
+// head), with vector shuffles, to cc = (c0, c0, c1, c1, ...) and ss = (-s0, s0, -s1, s1, ...);
+// then each vector x of a head gives x * cc + swap_pairs(x) * ss, i.e. (a c - b s, b c + a s).
 template <class T>
 void rotate_interleaved_pairs(const TokenHeads &job) {
   using S = typename T::S;
-  const float sign = job.inverse ? -1.0f : 1.0f;
-  alignas(64) float cc[2 * kChunkPairs];
-  alignas(64) float ss[2 * kChunkPairs];
+  const FloatV sign(job.inverse ? -1.0f : 1.0f);
+  alignas(64) float alternate[kLanes];
+  for (uint32_t k = 0; k < kLanes; ++k) alternate[k] = k % 2 == 0 ? -1.0f : 1.0f;
+  const FloatV alt = FloatV::load_aligned(alternate);
+  // Room for one vector pair past the chunk: a partial last vector expands to whole vectors.
+  alignas(64) float cc[2 * kChunkPairs + 2 * kLanes];
+  alignas(64) float ss[2 * kChunkPairs + 2 * kLanes];
   for (uint32_t p0 = 0; p0 < job.half; p0 += kChunkPairs) {
     const uint32_t pairs = job.half - p0 < kChunkPairs ? job.half - p0 : kChunkPairs;
-    for (uint32_t i = 0; i < pairs; ++i) {
-      const float s = sign * job.sin[p0 + i];
-      cc[2 * i] = cc[2 * i + 1] = job.cos[p0 + i];
-      ss[2 * i] = -s;
-      ss[2 * i + 1] = s;
+    for (uint32_t i = 0; i < pairs; i += kLanes) {
+      const uint32_t n = pairs - i < kLanes ? pairs - i : kLanes;
+      const FloatV c = n == kLanes ? FloatV::load_unaligned(job.cos + p0 + i) : load_part<StoreF32>(job.cos + p0 + i, n);
+      const FloatV s = sign * (n == kLanes ? FloatV::load_unaligned(job.sin + p0 + i) : load_part<StoreF32>(job.sin + p0 + i, n));
+      Ops::dup_lo(c).store_aligned(cc + 2 * i);
+      Ops::dup_hi(c).store_aligned(cc + 2 * i + kLanes);
+      (Ops::dup_lo(s) * alt).store_aligned(ss + 2 * i);
+      (Ops::dup_hi(s) * alt).store_aligned(ss + 2 * i + kLanes);
     }
     const uint32_t n = 2 * pairs;
     for (uint32_t h = 0; h < job.heads; ++h) {
@@ -118,8 +126,7 @@ void rotate_interleaved_pairs(const TokenHeads &job) {
       if (j < n) {
         // n - j is even (lanes and n both are), so no pair straddles the tail.
         const FloatV x = load_part<T>(in + j, n - j);
-        store_part<T>(out + j, x * load_part<StoreF32>(cc + j, n - j) + Ops::swap_pairs(x) * load_part<StoreF32>(ss + j, n - j),
-                      n - j);
+        store_part<T>(out + j, x * FloatV::load_aligned(cc + j) + Ops::swap_pairs(x) * FloatV::load_aligned(ss + j), n - j);
       }
     }
   }

@@ -20,6 +20,8 @@ constexpr const char *kArchName = "avx2";
 
 struct Ops {
   static FloatV swap_pairs(FloatV v) { return _mm256_permute_ps(v, 0xB1); }
+  static FloatV dup_lo(FloatV v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)); }
+  static FloatV dup_hi(FloatV v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)); }
   static FloatV load_f16(const uint16_t *p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
   }

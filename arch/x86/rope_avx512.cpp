@@ -19,6 +19,12 @@ constexpr const char *kArchName = "avx512";
 
 struct Ops {
   static FloatV swap_pairs(FloatV v) { return _mm512_permute_ps(v, 0xB1); }
+  static FloatV dup_lo(FloatV v) {
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), v);
+  }
+  static FloatV dup_hi(FloatV v) {
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15), v);
+  }
   static FloatV load_f16(const uint16_t *p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
   }

@@ -19,6 +19,8 @@ constexpr const char *kArchName = "sse2";
 
 struct Ops {
   static FloatV swap_pairs(FloatV v) { return _mm_shuffle_ps(v, v, _MM_SHUFFLE(2, 3, 0, 1)); }
+  static FloatV dup_lo(FloatV v) { return _mm_unpacklo_ps(v, v); }
+  static FloatV dup_hi(FloatV v) { return _mm_unpackhi_ps(v, v); }
   static IntV widen(const uint16_t *p) {
     return _mm_unpacklo_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p)), _mm_setzero_si128());
   }
