@@ -57,34 +57,59 @@ void copy_pass_through(const TokenHeads &job, const S *in, S *out) {
     std::memmove(out + rotary_dim, in + rotary_dim, (job.head_dim - rotary_dim) * sizeof(S));
 }
 
+// One pair of vectors: (a c - b s, b c + a s), or with Inverse (s negated, exactly):
+// (a c + b s, b c - a s), since x - (-y) is x + y in IEEE arithmetic.
+template <bool Inverse>
+inline void rotate_vectors(FloatV a, FloatV b, FloatV c, FloatV s, FloatV *ra, FloatV *rb) {
+  if (Inverse) {
+    *ra = a * c + b * s;
+    *rb = b * c - a * s;
+  } else {
+    *ra = a * c - b * s;
+    *rb = b * c + a * s;
+  }
+}
+
 // rotate_half pairing: dims i and i + r/2 pair up, so both halves are contiguous runs that
 // line up with the contiguous cos and sin rows: no shuffle at all.
-template <class T>
-void rotate_half_pairs(const TokenHeads &job) {
+template <class T, bool Inverse>
+void rotate_half_pairs_dir(const TokenHeads &job) {
   using S = typename T::S;
-  const uint32_t half = job.half;
-  const FloatV sign(job.inverse ? -1.0f : 1.0f);
-  for (uint32_t h = 0; h < job.heads; ++h) {
-    const S *in = static_cast<const S *>(job.in) + h * job.in_head_stride;
-    S *out = static_cast<S *>(job.out) + h * job.out_head_stride;
+  // Locals: stores through vector types may alias anything, so fields read inside the loops
+  // would be reloaded on every iteration.
+  const uint32_t half = job.half, heads = job.heads;
+  const float *const cos = job.cos, *const sin = job.sin;
+  const S *const in0 = static_cast<const S *>(job.in);
+  S *const out0 = static_cast<S *>(job.out);
+  const int64_t in_stride = job.in_head_stride, out_stride = job.out_head_stride;
+  for (uint32_t h = 0; h < heads; ++h) {
+    const S *in = in0 + h * in_stride;
+    S *out = out0 + h * out_stride;
+    FloatV ra, rb;
     uint32_t i = 0;
     for (; i + kLanes <= half; i += kLanes) {
-      const FloatV a = T::load(in + i), b = T::load(in + half + i);
-      const FloatV c = FloatV::load_unaligned(job.cos + i);
-      const FloatV s = sign * FloatV::load_unaligned(job.sin + i);
-      T::store(out + i, a * c - b * s);
-      T::store(out + half + i, b * c + a * s);
+      rotate_vectors<Inverse>(T::load(in + i), T::load(in + half + i), FloatV::load_unaligned(cos + i),
+                              FloatV::load_unaligned(sin + i), &ra, &rb);
+      T::store(out + i, ra);
+      T::store(out + half + i, rb);
     }
     if (i < half) {
       const uint32_t n = half - i;
-      const FloatV a = load_part<T>(in + i, n), b = load_part<T>(in + half + i, n);
-      const FloatV c = load_part<StoreF32>(job.cos + i, n);
-      const FloatV s = sign * load_part<StoreF32>(job.sin + i, n);
-      store_part<T>(out + i, a * c - b * s, n);
-      store_part<T>(out + half + i, b * c + a * s, n);
+      rotate_vectors<Inverse>(load_part<T>(in + i, n), load_part<T>(in + half + i, n), load_part<StoreF32>(cos + i, n),
+                              load_part<StoreF32>(sin + i, n), &ra, &rb);
+      store_part<T>(out + i, ra, n);
+      store_part<T>(out + half + i, rb, n);
     }
     copy_pass_through(job, in, out);
   }
+}
+
+template <class T>
+void rotate_half_pairs(const TokenHeads &job) {
+  if (job.inverse)
+    rotate_half_pairs_dir<T, true>(job);
+  else
+    rotate_half_pairs_dir<T, false>(job);
 }
 
 // Pairs of the interleaved layout handled per expansion of the cos/sin row (bounded stack use).
@@ -114,10 +139,13 @@ void rotate_interleaved_pairs(const TokenHeads &job) {
       (Ops::dup_lo(s) * alt).store_aligned(ss + 2 * i);
       (Ops::dup_hi(s) * alt).store_aligned(ss + 2 * i + kLanes);
     }
-    const uint32_t n = 2 * pairs;
-    for (uint32_t h = 0; h < job.heads; ++h) {
-      const S *in = static_cast<const S *>(job.in) + h * job.in_head_stride + 2 * p0;
-      S *out = static_cast<S *>(job.out) + h * job.out_head_stride + 2 * p0;
+    const uint32_t n = 2 * pairs, heads = job.heads;
+    const S *const in0 = static_cast<const S *>(job.in) + 2 * p0;
+    S *const out0 = static_cast<S *>(job.out) + 2 * p0;
+    const int64_t in_stride = job.in_head_stride, out_stride = job.out_head_stride;
+    for (uint32_t h = 0; h < heads; ++h) {
+      const S *in = in0 + h * in_stride;
+      S *out = out0 + h * out_stride;
       uint32_t j = 0;
       for (; j + kLanes <= n; j += kLanes) {
         const FloatV x = T::load(in + j);
