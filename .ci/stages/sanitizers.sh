@@ -16,6 +16,7 @@ export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:allocator_may_retur
 
 run_one() {
   local name="$1" sanitize="$2" iterations="$3"
+  shift 3  # the rest: extra ctest arguments
   local dir="${ROTOR_SANITIZER_BUILD_PREFIX:-build-ci}-$name" t0
   t0=$(date +%s)
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -24,9 +25,12 @@ run_one() {
   cmake --build "$dir" -j"$jobs"
   local built
   built=$(date +%s)
-  ROTOR_STRESS_ITERATIONS="$iterations" ctest --test-dir "$dir" --output-on-failure -j"$jobs"
+  ROTOR_STRESS_ITERATIONS="$iterations" ctest --test-dir "$dir" --output-on-failure -j"$jobs" "$@"
   echo "sanitizers: $name built in $((built - t0)) s, tests ran in $(( $(date +%s) - built )) s"
 }
 
 run_one asan "address;undefined" "${ROTOR_STRESS_ITERATIONS_ASAN:-300}"
-run_one tsan thread "${ROTOR_STRESS_ITERATIONS_TSAN:-150}"
+# Table.UntouchedRowsCostNoResidentMemory measures resident memory: under TSan every byte the
+# table writes also gets 4 bytes of shadow (2 MiB of rows show as ~11 MiB), so its bound does
+# not apply there. It runs in the plain and ASan builds.
+run_one tsan thread "${ROTOR_STRESS_ITERATIONS_TSAN:-150}" -E UntouchedRowsCostNoResidentMemory
