@@ -100,7 +100,7 @@ struct Shape {
 // dims and padded (strided) heads.
 std::vector<Shape> shapes() {
   std::vector<Shape> out;
-  const uint32_t kHalves[] = {1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 48, 64, 65, 100, 255, 256, 257, 300};
+  const uint32_t kHalves[] = {1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 48, 64, 65, 100, 255, 256, 257, 300, 520};
   for (uint32_t half : kHalves) {
     const uint32_t r = 2 * half;
     out.push_back({half, r, 1, r, r});

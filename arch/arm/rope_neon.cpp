@@ -20,6 +20,9 @@ constexpr const char *kArchName = "neon";
 #include "../common/rope_half_emulation.hpp"
 
 struct Ops {
+  // Pairs of 16-bit elements as 32-bit words (little-endian: element 2k in the low half).
+  static IntV load_words(const uint16_t *p) { return vreinterpretq_s32_u16(vld1q_u16(p)); }
+  static void store_words(uint16_t *p, IntV v) { vst1q_u16(p, vreinterpretq_u16_s32(v)); }
   static FloatV swap_pairs(FloatV v) { return vrev64q_f32(v); }
   static FloatV dup_lo(FloatV v) { return vzipq_f32(v, v).val[0]; }
   static FloatV dup_hi(FloatV v) { return vzipq_f32(v, v).val[1]; }

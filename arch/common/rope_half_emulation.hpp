@@ -43,6 +43,28 @@ inline IntV float_to_f16_bits(FloatV f) {
 
 inline FloatV bf16_bits_to_float(IntV h) { return xsimd::bitwise_cast<FloatV>(h << 16); }
 
+// f rounded to bfloat16 (nearest even; NaN made quiet, as src/half.hpp does) in the high 16
+// bits of each lane; the low 16 bits are left over. Two of these pack into one word pair.
+inline IntV bf16_round_high(FloatV f) {
+  using UIntV = xsimd::batch<uint32_t, Arch>;
+  const UIntV u = xsimd::bitwise_cast<UIntV>(f);
+  const UIntV rounded = u + UIntV(0x7fffu) + ((u >> 16) & UIntV(1u));
+  const IntV nan_lanes = xsimd::bitwise_cast<IntV>(u) & splat(0x7fffffff);
+  return xsimd::select(nan_lanes > splat(0x7f800000), xsimd::bitwise_cast<IntV>(u | UIntV(0x00400000u)),
+                       xsimd::bitwise_cast<IntV>(rounded));
+}
+
+// The low (even-indexed) and high (odd-indexed) bfloat16 of each 32-bit word, as floats.
+inline FloatV bf16_even(IntV words) { return xsimd::bitwise_cast<FloatV>(words << 16); }
+inline FloatV bf16_odd(IntV words) { return xsimd::bitwise_cast<FloatV>(words & splat(-0x10000)); }
+
+// Words holding round(even) in their low and round(odd) in their high 16 bits.
+inline IntV bf16_pack(FloatV even, FloatV odd) {
+  using UIntV = xsimd::batch<uint32_t, Arch>;
+  const UIntV low = xsimd::bitwise_cast<UIntV>(bf16_round_high(even)) >> 16;
+  return xsimd::bitwise_cast<IntV>(low) | (bf16_round_high(odd) & splat(-0x10000));
+}
+
 // One bfloat16 per 32-bit lane (0 .. 0xffff), rounded to nearest even; NaN stays quiet NaN.
 // Logical shifts keep every lane in 0 .. 0xffff, so narrowing needs no masking.
 inline IntV float_to_bf16_bits(FloatV f) {

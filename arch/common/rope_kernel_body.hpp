@@ -5,7 +5,8 @@
 // its own anonymous namespace, after defining
 //   Arch   an xsimd architecture (the widest this file's -m flags allow),
 //   Ops    swap_pairs, dup_lo/dup_hi ((v0,v0,v1,v1,...) from the low and the high half of v),
-//          load/store for f16 and bf16 (converting in registers), and, when
+//          load_words/store_words (16-bit pairs as 32-bit lanes), load/store for f16 and
+//          bf16 (converting in registers), and, when
 //          ROTOR_ARCH_HAS_DOUBLE is 1, store_as_float (double lanes rounded to float),
 // so that every function here has internal linkage and is compiled with that file's flags.
 // xsimd 8.1 marks its helpers plain `inline`: were these functions shared between files, the
@@ -163,6 +164,107 @@ void rotate_interleaved_pairs(const TokenHeads &job) {
                       static_cast<S *>(job.out) + h * job.out_head_stride);
 }
 
+// bfloat16 is the high half of a float, so a 32-bit word of two bfloat16 values becomes two
+// floats with one shift and one mask, and two rounded floats pack back with a shift and a
+// mask: no widening or narrowing shuffles. The word's two halves are the even and the odd
+// element, which is exactly an interleaved pair; for the rotate_half pairing, a word of the
+// first half and the word at the same place in the second half hold two pairs (even with even,
+// odd with odd), rotated with the cos/sin row split the same way (once per token).
+constexpr uint32_t kWordPairs = 2 * kLanes;  // elements per vector of words
+
+template <bool Inverse>
+void rotate_interleaved_bf16_dir(const TokenHeads &job) {
+  const uint32_t half = job.half, heads = job.heads, full = half / kLanes * kLanes;
+  const float *const cos = job.cos, *const sin = job.sin;
+  const uint16_t *const in0 = static_cast<const uint16_t *>(job.in);
+  uint16_t *const out0 = static_cast<uint16_t *>(job.out);
+  const int64_t in_stride = job.in_head_stride, out_stride = job.out_head_stride;
+  for (uint32_t h = 0; h < heads; ++h) {
+    const uint16_t *in = in0 + h * in_stride;
+    uint16_t *out = out0 + h * out_stride;
+    FloatV ra, rb;
+    for (uint32_t j = 0; j < full; j += kLanes) {
+      const IntV w = Ops::load_words(in + 2 * j);
+      rotate_vectors<Inverse>(bf16_even(w), bf16_odd(w), FloatV::load_unaligned(cos + j), FloatV::load_unaligned(sin + j),
+                              &ra, &rb);
+      Ops::store_words(out + 2 * j, bf16_pack(ra, rb));
+    }
+    if (full < half) {
+      // Fewer pairs than a vector: the general path on just those pairs.
+      TokenHeads rest = job;
+      rest.cos = cos + full;
+      rest.sin = sin + full;
+      rest.half = half - full;
+      rest.in = in + 2 * full;
+      rest.out = out + 2 * full;
+      rest.heads = 1;
+      rest.head_dim = 2 * (half - full);
+      rotate_interleaved_pairs<StoreBF16>(rest);
+    }
+    copy_pass_through(job, in, out);
+  }
+}
+
+// Longest cos/sin row the word-pair half kernel splits on the stack; longer rows take the
+// general path.
+constexpr uint32_t kMaxSplitHalf = 512;
+
+template <bool Inverse>
+void rotate_half_bf16_dir(const TokenHeads &job) {
+  const uint32_t half = job.half, heads = job.heads, full = half / kWordPairs * kWordPairs;
+  const float *const cos = job.cos, *const sin = job.sin;
+  alignas(64) float ce[kMaxSplitHalf / 2], co[kMaxSplitHalf / 2], se[kMaxSplitHalf / 2], so[kMaxSplitHalf / 2];
+  for (uint32_t k = 0; 2 * k + 1 < full; ++k) {
+    ce[k] = cos[2 * k];
+    co[k] = cos[2 * k + 1];
+    se[k] = sin[2 * k];
+    so[k] = sin[2 * k + 1];
+  }
+  const uint16_t *const in0 = static_cast<const uint16_t *>(job.in);
+  uint16_t *const out0 = static_cast<uint16_t *>(job.out);
+  const int64_t in_stride = job.in_head_stride, out_stride = job.out_head_stride;
+  for (uint32_t h = 0; h < heads; ++h) {
+    const uint16_t *in = in0 + h * in_stride;
+    uint16_t *out = out0 + h * out_stride;
+    FloatV rae, rbe, rao, rbo;
+    uint32_t i = 0;
+    for (; i < full; i += kWordPairs) {
+      const IntV wa = Ops::load_words(in + i), wb = Ops::load_words(in + half + i);
+      rotate_vectors<Inverse>(bf16_even(wa), bf16_even(wb), FloatV::load_aligned(ce + i / 2),
+                              FloatV::load_aligned(se + i / 2), &rae, &rbe);
+      rotate_vectors<Inverse>(bf16_odd(wa), bf16_odd(wb), FloatV::load_aligned(co + i / 2),
+                              FloatV::load_aligned(so + i / 2), &rao, &rbo);
+      Ops::store_words(out + i, bf16_pack(rae, rao));
+      Ops::store_words(out + half + i, bf16_pack(rbe, rbo));
+    }
+    for (; i < half; i += kLanes) {
+      const uint32_t n = half - i < kLanes ? half - i : kLanes;
+      FloatV ra, rb;
+      rotate_vectors<Inverse>(load_part<StoreBF16>(in + i, n), load_part<StoreBF16>(in + half + i, n),
+                              load_part<StoreF32>(cos + i, n), load_part<StoreF32>(sin + i, n), &ra, &rb);
+      store_part<StoreBF16>(out + i, ra, n);
+      store_part<StoreBF16>(out + half + i, rb, n);
+    }
+    copy_pass_through(job, in, out);
+  }
+}
+
+void rotate_interleaved_bf16(const TokenHeads &job) {
+  if (job.inverse)
+    rotate_interleaved_bf16_dir<true>(job);
+  else
+    rotate_interleaved_bf16_dir<false>(job);
+}
+
+void rotate_half_bf16(const TokenHeads &job) {
+  if (job.half > kMaxSplitHalf)
+    rotate_half_pairs<StoreBF16>(job);
+  else if (job.inverse)
+    rotate_half_bf16_dir<true>(job);
+  else
+    rotate_half_bf16_dir<false>(job);
+}
+
 #if ROTOR_ARCH_HAS_DOUBLE
 // Table rows by angle addition (see src/row_compute.cpp, whose scalar loop is the reference):
 // cos = ac*dc - as*ds, sin = as*dc + ac*ds in double, times the attention factor, rounded once
@@ -192,7 +294,7 @@ const KernelSet kKernelSet = {
     kArchName,
     {{rotate_half_pairs<StoreF32>, rotate_interleaved_pairs<StoreF32>},
      {rotate_half_pairs<StoreF16>, rotate_interleaved_pairs<StoreF16>},
-     {rotate_half_pairs<StoreBF16>, rotate_interleaved_pairs<StoreBF16>}},
+     {rotate_half_bf16, rotate_interleaved_bf16}},
 #if ROTOR_ARCH_HAS_DOUBLE
     combine_rows,
 #else

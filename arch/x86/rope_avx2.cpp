@@ -19,6 +19,9 @@ constexpr const char *kArchName = "avx2";
 #include "../common/rope_half_emulation.hpp"
 
 struct Ops {
+  // Pairs of 16-bit elements as 32-bit words (little-endian: element 2k in the low half).
+  static IntV load_words(const uint16_t *p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)); }
+  static void store_words(uint16_t *p, IntV v) { _mm256_storeu_si256(reinterpret_cast<__m256i *>(p), v); }
   static FloatV swap_pairs(FloatV v) { return _mm256_permute_ps(v, 0xB1); }
   static FloatV dup_lo(FloatV v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)); }
   static FloatV dup_hi(FloatV v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)); }

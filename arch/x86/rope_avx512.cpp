@@ -18,6 +18,9 @@ constexpr const char *kArchName = "avx512";
 #include "../common/rope_half_emulation.hpp"
 
 struct Ops {
+  // Pairs of 16-bit elements as 32-bit words (little-endian: element 2k in the low half).
+  static IntV load_words(const uint16_t *p) { return _mm512_loadu_si512(p); }
+  static void store_words(uint16_t *p, IntV v) { _mm512_storeu_si512(p, v); }
   static FloatV swap_pairs(FloatV v) { return _mm512_permute_ps(v, 0xB1); }
   static FloatV dup_lo(FloatV v) {
     return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), v);

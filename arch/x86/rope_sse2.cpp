@@ -18,6 +18,9 @@ constexpr const char *kArchName = "sse2";
 #include "../common/rope_half_emulation.hpp"
 
 struct Ops {
+  // Pairs of 16-bit elements as 32-bit words (little-endian: element 2k in the low half).
+  static IntV load_words(const uint16_t *p) { return _mm_loadu_si128(reinterpret_cast<const __m128i *>(p)); }
+  static void store_words(uint16_t *p, IntV v) { _mm_storeu_si128(reinterpret_cast<__m128i *>(p), v); }
   static FloatV swap_pairs(FloatV v) { return _mm_shuffle_ps(v, v, _MM_SHUFFLE(2, 3, 0, 1)); }
   static FloatV dup_lo(FloatV v) { return _mm_unpacklo_ps(v, v); }
   static FloatV dup_hi(FloatV v) { return _mm_unpackhi_ps(v, v); }
