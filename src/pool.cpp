@@ -9,6 +9,7 @@ namespace {
 // Spin iterations before a worker sleeps: long enough to catch the next call of a decode loop,
 // short enough not to burn a core when the engine is idle.
 constexpr int kSpinRounds = 20000;
+constexpr uint64_t kClaimed = uint64_t{1} << 63;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -19,7 +20,8 @@ inline void cpu_relax() {
 }
 }  // namespace
 
-Pool::Pool(uint32_t threads) : thread_count_(threads) {
+Pool::Pool(uint32_t threads) : thread_count_(threads), share_state_(new std::atomic<uint64_t>[threads]) {
+  for (uint32_t i = 0; i < threads; ++i) share_state_[i].store(0, std::memory_order_relaxed);
   workers_.reserve(threads - 1);
   try {
     for (uint32_t w = 1; w < threads; ++w) workers_.emplace_back(&Pool::worker_main, this, w);
@@ -47,6 +49,12 @@ void Pool::run_share(uint32_t share_index) {
   if (begin < end) job_fn_(job_context_, begin, end);
 }
 
+bool Pool::claim(uint32_t share_index, uint64_t generation) {
+  uint64_t expected = generation;
+  return share_state_[share_index].compare_exchange_strong(expected, generation | kClaimed,
+                                                           std::memory_order_acq_rel);
+}
+
 void Pool::run(uint64_t items, RangeFn fn, void *context) {
   if (items == 0) return;
   if (thread_count_ == 1 || items == 1) {
@@ -55,25 +63,35 @@ void Pool::run(uint64_t items, RangeFn fn, void *context) {
   }
   std::lock_guard<std::mutex> call_lock(call_mutex_);
   const uint32_t shares = static_cast<uint32_t>(items < thread_count_ ? items : thread_count_);
+  const uint64_t generation = generation_.load(std::memory_order_relaxed) + 1;
   job_fn_ = fn;
   job_context_ = context;
   job_items_ = items;
   job_shares_ = shares;
-  pending_.store(thread_count_ - 1, std::memory_order_relaxed);
+  done_by_workers_.store(0, std::memory_order_relaxed);
+  for (uint32_t i = 1; i < shares; ++i) share_state_[i].store(generation, std::memory_order_release);
   {
     // The lock orders the bump against a worker that is about to sleep, so no wake is lost.
     std::lock_guard<std::mutex> lock(sleep_mutex_);
-    generation_.fetch_add(1, std::memory_order_release);
+    generation_.store(generation, std::memory_order_release);
   }
   wake_.notify_all();
   run_share(0);
-  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+  // Shares no worker has started yet are the caller's.
+  uint32_t by_workers = 0;
+  for (uint32_t i = 1; i < shares; ++i) {
+    if (claim(i, generation))
+      run_share(i);
+    else
+      ++by_workers;
+  }
+  for (int spin = 0; done_by_workers_.load(std::memory_order_acquire) != by_workers; ++spin) {
     if (spin < kSpinRounds) {
       cpu_relax();
       continue;
     }
     std::unique_lock<std::mutex> lock(sleep_mutex_);
-    done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+    done_cv_.wait(lock, [&] { return done_by_workers_.load(std::memory_order_acquire) == by_workers; });
   }
 }
 
@@ -92,11 +110,13 @@ void Pool::worker_main(uint32_t worker_index) {
     }
     seen = now;
     if (stopping_.load(std::memory_order_acquire)) return;
-    if (worker_index < job_shares_) run_share(worker_index);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lock(sleep_mutex_);
-      done_.notify_one();
-    }
+    // Fails when the caller took this share, when this call has fewer shares, or when a later
+    // call has already started (its slot then holds its own generation).
+    if (!claim(worker_index, now)) continue;
+    run_share(worker_index);
+    done_by_workers_.fetch_add(1, std::memory_order_acq_rel);
+    std::lock_guard<std::mutex> lock(sleep_mutex_);
+    done_cv_.notify_one();
   }
 }
 

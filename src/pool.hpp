@@ -1,13 +1,19 @@
 // Persistent worker threads: one fork and one join per call, no allocation after creation.
 //
-// run() splits [0, items) into one contiguous range per thread (the caller takes the first),
-// publishes the job with a generation counter, and waits for the workers' countdown. Workers
-// spin briefly on the generation (a decode-sized call then costs no sleep/wake) and otherwise
-// sleep on a condition variable.
+// run() splits [0, items) into one contiguous share per thread (the caller takes the first)
+// and publishes the job with a generation counter. Each share is claimed by one compare-and-
+// swap on its slot (tagged with the generation, so a late worker can never claim a share of a
+// later call): normally by its own worker, but the caller, once done with its share, claims
+// every share no worker has started and runs it itself. The caller then waits only for the
+// shares workers actually claimed, so a worker the OS has not scheduled (a loaded machine, a
+// slow core) never delays a call by more than the work it took. Workers spin briefly on the
+// generation (a decode loop's next call then costs no sleep/wake) and otherwise sleep on a
+// condition variable.
 #pragma once
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -33,6 +39,7 @@ class Pool {
  private:
   void worker_main(uint32_t worker_index);
   void run_share(uint32_t share_index);
+  bool claim(uint32_t share_index, uint64_t generation);
 
   uint32_t thread_count_;
   std::vector<std::thread> workers_;
@@ -45,11 +52,13 @@ class Pool {
   uint32_t job_shares_ = 0;
 
   std::atomic<uint64_t> generation_{0};
-  std::atomic<uint32_t> pending_{0};
+  // Per share: the generation that opened it, with kClaimed set once someone runs it.
+  std::unique_ptr<std::atomic<uint64_t>[]> share_state_;
+  std::atomic<uint32_t> done_by_workers_{0};
   std::atomic<bool> stopping_{false};
   std::mutex sleep_mutex_;
   std::condition_variable wake_;
-  std::condition_variable done_;
+  std::condition_variable done_cv_;
 };
 
 }  // namespace rotor
