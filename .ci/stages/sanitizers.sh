@@ -33,4 +33,4 @@ run_one asan "address;undefined" "${ROTOR_STRESS_ITERATIONS_ASAN:-300}"
 # Table.UntouchedRowsCostNoResidentMemory measures resident memory: under TSan every byte the
 # table writes also gets 4 bytes of shadow (2 MiB of rows show as ~11 MiB), so its bound does
 # not apply there. It runs in the plain and ASan builds.
-run_one tsan thread "${ROTOR_STRESS_ITERATIONS_TSAN:-150}" -E UntouchedRowsCostNoResidentMemory
+run_one tsan thread "${ROTOR_STRESS_ITERATIONS_TSAN:-300}" -E UntouchedRowsCostNoResidentMemory
