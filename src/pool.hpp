@@ -1,19 +1,17 @@
 // Persistent worker threads: one fork and one join per call, no allocation after creation.
 //
-// run() splits [0, items) into one contiguous share per thread (the caller takes the first)
-// and publishes the job with a generation counter. Each share is claimed by one compare-and-
-// swap on its slot (tagged with the generation, so a late worker can never claim a share of a
-// later call): normally by its own worker, but the caller, once done with its share, claims
-// every share no worker has started and runs it itself. The caller then waits only for the
-// shares workers actually claimed, so a worker the OS has not scheduled (a loaded machine, a
-// slow core) never delays a call by more than the work it took. Workers spin briefly on the
-// generation (a decode loop's next call then costs no sleep/wake) and otherwise sleep on a
-// condition variable.
+// run() splits [0, items) into a few contiguous shares per thread and publishes the call with a
+// generation counter. Shares are handed out by one atomic word holding (generation, next
+// share): claiming one is a compare-and-swap that fails for a worker still looking at an older
+// call, so nothing of a finished call is ever touched again. The caller claims shares like the
+// workers do and then waits only for the shares workers took, so a worker the OS has not
+// scheduled (a loaded machine, a slow core) costs at most the one share it holds. Workers spin
+// briefly on the generation (a decode loop's next call then costs no sleep/wake) and otherwise
+// sleep on a condition variable.
 #pragma once
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -37,9 +35,9 @@ class Pool {
   void run(uint64_t items, RangeFn fn, void *context);
 
  private:
-  void worker_main(uint32_t worker_index);
+  void worker_main();
   void run_share(uint32_t share_index);
-  bool claim(uint32_t share_index, uint64_t generation);
+  bool claim(uint64_t generation, uint32_t *share_index);
 
   uint32_t thread_count_;
   std::vector<std::thread> workers_;
@@ -49,11 +47,12 @@ class Pool {
   RangeFn job_fn_ = nullptr;
   void *job_context_ = nullptr;
   uint64_t job_items_ = 0;
-  uint32_t job_shares_ = 0;
+  // Atomic: a worker still looking at a finished call may read it (and then claims nothing).
+  std::atomic<uint32_t> job_shares_{0};
 
   std::atomic<uint64_t> generation_{0};
-  // Per share: the generation that opened it, with kClaimed set once someone runs it.
-  std::unique_ptr<std::atomic<uint64_t>[]> share_state_;
+  // (generation << kShareBits) | index of the next share to hand out.
+  std::atomic<uint64_t> next_share_{0};
   std::atomic<uint32_t> done_by_workers_{0};
   std::atomic<bool> stopping_{false};
   std::mutex sleep_mutex_;
