@@ -1,7 +1,7 @@
-// The two phases of a forward call. Work is handed out per thread slot: the pool runs one item
-// per thread, so the item index names the thread's workspace slot; within a phase, threads take
-// tasks from a shared counter (the causal mask makes later query blocks longer, and they are
-// handed out first).
+// The two phases of a forward call. Work is handed out per workspace slot: the pool runs one
+// item per slot (at most one per thread), so the item index names the slot; within a phase,
+// threads take tasks from a shared counter (the causal mask makes later query blocks longer,
+// and they are handed out first).
 #include "attention_run.hpp"
 
 #include <atomic>
@@ -70,13 +70,16 @@ void append_token(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_
     convert_elements(head_ptr(c.v, b, token, h), dtype, d, cache_ptr(cache.values, cache, h, position), cache.dtype);
 }
 
-void append_share(void *context, uint64_t begin, uint64_t) {
+// Items are workspace slots; a range normally holds one, but any split runs correctly.
+void append_share(void *context, uint64_t begin, uint64_t end) {
   Phase &phase = *static_cast<Phase *>(context);
   const ForwardCall &c = *phase.call;
-  unsigned char *slot = c.workspace + begin * c.plan.slot_bytes;
-  // Tokens are split evenly: appending costs the same for every token.
-  const uint64_t first = phase.tasks * begin / phase.workers, last = phase.tasks * (begin + 1) / phase.workers;
-  for (uint64_t i = first; i < last; ++i) append_token(c, slot, uint32_t(i / c.q.seq), uint32_t(i % c.q.seq));
+  for (uint64_t worker = begin; worker < end; ++worker) {
+    unsigned char *slot = c.workspace + worker * c.plan.slot_bytes;
+    // Tokens are split evenly: appending costs the same for every token.
+    const uint64_t first = phase.tasks * worker / phase.workers, last = phase.tasks * (worker + 1) / phase.workers;
+    for (uint64_t i = first; i < last; ++i) append_token(c, slot, uint32_t(i / c.q.seq), uint32_t(i % c.q.seq));
+  }
 }
 
 // ---- phase 2: attention of one task --------------------------------------------------------
@@ -183,9 +186,12 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   }
 }
 
-void attend_share(void *context, uint64_t begin, uint64_t) {
+void attend_share(void *context, uint64_t begin, uint64_t end) {
   Phase &phase = *static_cast<Phase *>(context);
   const ForwardCall &c = *phase.call;
+  // One slot is enough for this thread: it takes tasks until none are left, so the other items
+  // of its range (if the pool gave it several) would find no work.
+  (void)end;
   unsigned char *slot = c.workspace + begin * c.plan.slot_bytes;
   const uint32_t kv_heads = c.k.heads, per_block = c.q.batch * kv_heads;
   for (uint64_t i = phase.next.fetch_add(1, std::memory_order_relaxed); i < phase.tasks;
@@ -209,7 +215,8 @@ void run_phase(Pool *pool, Phase &phase, Pool::RangeFn fn) {
     phase.workers = 1;
     fn(&phase, 0, 1);
   } else {
-    pool->run(phase.workers, fn, &phase);  // one item per thread: item i runs on share i
+    // One item per workspace slot; each item runs on one thread, so a slot has one user.
+    pool->run(phase.workers, fn, &phase);
   }
 }
 
