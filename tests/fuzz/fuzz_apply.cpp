@@ -101,7 +101,7 @@ void check_outside(const Operand &op, const std::vector<const rotor_tensor *> &w
   std::vector<bool> mask(op.block.size(), false);
   for (const rotor_tensor *v : written) fuzz::mark_view(*v, op.block.data(), &mask);
   for (size_t i = 0; i < op.block.size(); ++i)
-    if (!mask[i]) require(op.block.data()[i] == op.block.before()[i], "byte outside the output view changed", i);
+    if (!mask[i]) require(op.block.data()[i] == op.block.before()[i], "byte outside the output view changed", (long long)i);
 }
 
 Rows rows_for_call(rotor_table *t, const Call &call, uint32_t seq_len, uint32_t half) {

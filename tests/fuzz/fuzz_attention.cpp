@@ -162,7 +162,7 @@ bool one_forward(FuzzedDataProvider &in, fuzz::SmallTable &st, std::vector<Cache
     std::vector<bool> mask(out.block.size(), false);
     fuzz::mark_view(out.view, out.block.data(), &mask);
     for (size_t i = 0; i < mask.size(); ++i)
-      if (!mask[i]) require(out.block.data()[i] == out.block.before()[i], "byte outside out changed", i);
+      if (!mask[i]) require(out.block.data()[i] == out.block.before()[i], "byte outside out changed", (long long)i);
   }
   // The rows this call used (same table state: read back for the same length).
   const uint32_t half = st.cfg.rotary_dim / 2;

@@ -204,8 +204,8 @@ inline bool make_small_table(FuzzedDataProvider &in, SmallTable *st) {
   st->cfg.initial_len = in.ConsumeIntegralInRange<uint32_t>(0, 300);
   st->cfg.growth = static_cast<rotor_growth>(in.ConsumeIntegralInRange<int>(0, 3));
   st->cfg.growth_increment = in.ConsumeIntegralInRange<uint32_t>(1, 100);
-  st->cfg.growth_margin = in.ConsumeIntegralInRange<int>(0, 8) * 0.25f;
-  st->cfg.growth_threshold = in.ConsumeIntegralInRange<int>(1, 4) * 0.25f;
+  st->cfg.growth_margin = float(in.ConsumeIntegralInRange<int>(0, 8)) * 0.25f;
+  st->cfg.growth_threshold = float(in.ConsumeIntegralInRange<int>(1, 4)) * 0.25f;
   st->cfg.base = in.ConsumeBool() ? 10000.0 : 500000.0;
   st->scaling = in.ConsumeIntegralInRange<int>(0, 6);
   if (rotary_dim < 4 && (st->scaling == ROTOR_SCALING_NTK || st->scaling == ROTOR_SCALING_DYNAMIC_NTK))
