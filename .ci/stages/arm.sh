@@ -26,8 +26,10 @@ for spec in aarch64:aarch64-linux-gnu:qemu-aarch64:aarch64-linux-gnu \
     command -v "$tool" >/dev/null || { echo "arm: $tool not found (.ci/install-deps installs it)" >&2; exit 1; }
   done
 
+  # Examples stay in the host stage: Debian's aarch64 gcc 12.2 has an internal compiler error
+  # (tree vectorizer, an fmax reduction over doubles at -O3) on examples/c/rotor_example.c.
   cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE="toolchains/$toolchain.cmake" \
-        -DCMAKE_BUILD_TYPE=Release -DROTOR_WERROR=ON >/dev/null
+        -DCMAKE_BUILD_TYPE=Release -DROTOR_WERROR=ON -DROTOR_BUILD_EXAMPLES=OFF >/dev/null
   cmake --build "$dir" -j"$jobs"
   step_done "$name build"
 
