@@ -39,7 +39,7 @@ void angles(const double *inv_freq, uint32_t count, uint32_t multiple, double *c
 
 }  // namespace
 
-void compute_rows(const RowFrequencies &freqs, uint32_t first, uint32_t last, float *rows) {
+void compute_rows_into(const RowFrequencies &freqs, uint32_t first, uint32_t last, float *out) {
   const uint32_t half = freqs.half;
   RowCombineFn combine = active_kernels().combine_rows;
   if (combine == nullptr) combine = combine_scalar;
@@ -62,12 +62,16 @@ void compute_rows(const RowFrequencies &freqs, uint32_t first, uint32_t last, fl
         angles(inv_freq, count, d, delta_cos[d], delta_sin[d]);
         have_delta[d] = true;
       }
-      float *cos_row = rows + uint64_t{p} * 2 * half + f0;
+      float *cos_row = out + uint64_t{p - first} * 2 * half + f0;
       RowCombineJob job{anchor_cos, anchor_sin, delta_cos[d], delta_sin[d], count,
                         freqs.attention_factor, cos_row, cos_row + half};
       combine(job);
     }
   }
+}
+
+void compute_rows(const RowFrequencies &freqs, uint32_t first, uint32_t last, float *rows) {
+  compute_rows_into(freqs, first, last, rows + uint64_t{first} * 2 * freqs.half);
 }
 
 }  // namespace rotor

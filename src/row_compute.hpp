@@ -19,5 +19,8 @@ struct RowFrequencies {
 
 // Writes rows [first, last) into rows (which points at row 0).
 void compute_rows(const RowFrequencies &freqs, uint32_t first, uint32_t last, float *rows);
+// Writes rows [first, last) from out on (row first at out): the same bits as compute_rows, for
+// callers that recompute a few rows of an old state into scratch (src/rescale_keys.cpp).
+void compute_rows_into(const RowFrequencies &freqs, uint32_t first, uint32_t last, float *out);
 
 }  // namespace rotor

@@ -17,6 +17,7 @@ ROTOR_API const char *rotor_status_string(rotor_status s) {
     case ROTOR_ERR_OUT_OF_MEMORY: return "out of memory";
     case ROTOR_ERR_UNSUPPORTED: return "unsupported in this build";
     case ROTOR_ERR_DEVICE: return "device error";
+    case ROTOR_ERR_RESCALED: return "table rescaled since the keys were rotated";
   }
   return "unknown rotor status";
 }

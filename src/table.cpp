@@ -94,6 +94,7 @@ Table *Table::construct(const rotor_config &cfg, void *arena, size_t arena_bytes
   RowFrequencies freqs{table->sets_[0].inv_freq, half, table->sets_[0].attention_factor};
   compute_rows(freqs, 0, initial_rows, table->sets_[0].rows);
   table->sets_[0].published.store(initial_rows, std::memory_order_release);
+  table->record_epoch_locked(0, table->sets_[0].state);  // no other thread sees it yet
   return table;
 }
 
@@ -122,16 +123,28 @@ void Table::fill_lease(RowSet &set, RowsLease *out, bool pinned) {
   out->rows = set.rows;
   out->half = half();
   out->epoch = set.epoch;
+  out->state = set.state;
   out->pinned = pinned ? &set : nullptr;
   out->holds_one_off = false;
 }
 
-void Table::lease(uint32_t seq_len, RowsLease *out) {
+void Table::lease(uint32_t seq_len, RowsLease *out) { lease_impl(seq_len, nullptr, out); }
+
+bool Table::lease_expecting(uint32_t seq_len, const ScaleState &expected, RowsLease *out) {
+  return lease_impl(seq_len, &expected, out);
+}
+
+bool Table::lease_impl(uint32_t seq_len, const ScaleState *expected, RowsLease *out) {
   for (;;) {
     const uint32_t index = adaptive_ ? active_index() : 0;
     if (adaptive_ && !pin(index)) continue;
     RowSet &set = sets_[index];
     ScalePlan plan = plan_scale(cfg_, set.state, seq_len);
+    const ScaleState &would_use = plan.kind == ScalePlanKind::kKeep ? set.state : plan.state;
+    if (expected != nullptr && would_use != *expected) {
+      if (adaptive_) unpin(set);
+      return false;
+    }
     if (plan.kind == ScalePlanKind::kKeep) {
       const uint32_t have = set.published.load(std::memory_order_acquire);
       if (have < seq_len || growth_ahead_target(cfg_, have, seq_len) > have) {
@@ -139,15 +152,14 @@ void Table::lease(uint32_t seq_len, RowsLease *out) {
         grow_for_locked(set, seq_len);
       }
       fill_lease(set, out, adaptive_);
-      return;
+      return true;
     }
     if (adaptive_) unpin(set);
     if (plan.kind == ScalePlanKind::kOneOff) {
       lease_one_off(plan.state, seq_len, out);
-    } else {
-      adopt_and_lease(seq_len, out);
+      return true;
     }
-    return;
+    return adopt_and_lease(seq_len, expected, out);
   }
 }
 
@@ -184,18 +196,21 @@ void Table::reserve(uint32_t positions) {
   append_rows_locked(sets_[adaptive_ ? active_index() : 0], positions, ROTOR_EVENT_RESERVE);
 }
 
-void Table::adopt_and_lease(uint32_t seq_len, RowsLease *out) {
+bool Table::adopt_and_lease(uint32_t seq_len, const ScaleState *expected, RowsLease *out) {
   std::unique_lock<std::mutex> lock(grow_mutex_);
   for (;;) {
     // active_ only changes under grow_mutex_, so it is stable from here to the unlock.
     const uint32_t index = active_index();
     RowSet &current = sets_[index];
     ScalePlan plan = plan_scale(cfg_, current.state, seq_len);
+    // Another thread may have rescaled since the caller planned: check again under the lock.
+    const ScaleState &would_use = plan.kind == ScalePlanKind::kKeep ? current.state : plan.state;
+    if (expected != nullptr && would_use != *expected) return false;
     if (plan.kind == ScalePlanKind::kKeep) {  // another thread adopted what we need
       current.readers.fetch_add(1, std::memory_order_seq_cst);
       grow_for_locked(current, seq_len);
       fill_lease(current, out, true);
-      return;
+      return true;
     }
     RowSet &next = sets_[1 - index];
     if (next.readers.load(std::memory_order_seq_cst) != 0) {
@@ -216,13 +231,15 @@ void Table::adopt_and_lease(uint32_t seq_len, RowsLease *out) {
     compute_rows(freqs, 0, rows, next.rows);
     next.published.store(rows, std::memory_order_release);
     next.epoch = current.epoch + 1;
+    record_epoch_locked(next.epoch, next.state);
     active_.store(1 - index, std::memory_order_seq_cst);
+    current_epoch_.store(next.epoch, std::memory_order_release);
     rescale_events_.fetch_add(1, std::memory_order_relaxed);
     emit_locked(ROTOR_EVENT_RESCALE, old_rows, rows, reported_factor(cfg_, current.state),
                 reported_factor(cfg_, next.state));
     next.readers.fetch_add(1, std::memory_order_seq_cst);
     fill_lease(next, out, true);
-    return;
+    return true;
   }
 }
 
@@ -242,8 +259,37 @@ void Table::lease_one_off(const ScaleState &state, uint32_t seq_len, RowsLease *
   out->rows = scratch.rows;
   out->half = half();
   out->epoch = sets_[0].epoch;
+  out->state = state;
   out->pinned = nullptr;
   out->holds_one_off = true;
+}
+
+void Table::record_epoch_locked(uint64_t epoch, const ScaleState &state) {
+  EpochRecord &record = history_[epoch % kEpochHistory];
+  record.epoch = epoch;
+  record.state = state;
+}
+
+bool Table::state_of_epoch(uint64_t epoch, ScaleState *out) {
+  std::lock_guard<std::mutex> lock(grow_mutex_);
+  const EpochRecord &record = history_[epoch % kEpochHistory];
+  if (epoch > current_epoch() || record.epoch != epoch) return false;
+  *out = record.state;
+  return true;
+}
+
+void Table::lease_current(uint32_t seq_len, RowsLease *out) {
+  uint32_t index = 0;
+  if (adaptive_) {
+    do index = active_index();
+    while (!pin(index));
+  }
+  RowSet &set = sets_[index];
+  if (set.published.load(std::memory_order_acquire) < seq_len) {
+    std::lock_guard<std::mutex> lock(grow_mutex_);
+    grow_for_locked(set, seq_len);
+  }
+  fill_lease(set, out, adaptive_);
 }
 
 void Table::emit_locked(rotor_event_reason reason, uint32_t old_rows, uint32_t new_rows,
@@ -289,6 +335,8 @@ void Table::stats(rotor_table_stats *out) const {
   full.rescale_events = rescale_events_.load(std::memory_order_relaxed);
   full.factor = static_cast<float>(reported_factor(cfg_, set.state));
   full.attention_factor = static_cast<float>(set.attention_factor);
+  full.epoch = set.epoch;
+  full.key_rerotations = key_rerotations_.load(std::memory_order_relaxed);
   if (adaptive_) self->unpin(self->sets_[index]);
   std::memcpy(out, &full, std::min<size_t>(out->struct_size, sizeof full));
 }

@@ -13,6 +13,13 @@
 //    set of rows from start to end, never a mix.
 //  - NTK without ntk_dynamic serves an outlier call from a scratch set (sets_[1]) guarded by
 //    one_off_mutex_, held for that call only; the table's own rows are untouched.
+//  - Epochs and cached keys (src/rescale_keys.hpp): every lease reports the ScaleState of its
+//    rows, so a KV cache can tell whether its keys carry them. The table keeps the states of its
+//    last kEpochHistory epochs (a ring written under grow_mutex_ at each rescale, read under it:
+//    a few bytes copied) and its current epoch in an atomic, so a caller's keys can be brought
+//    from an older epoch to the current rows. lease_expecting serves the REFUSE policy: it leases
+//    like lease(), or, when the rows would not be those expected, returns false having leased
+//    and rescaled nothing (the check is repeated under grow_mutex_ before a rebuild).
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -39,6 +46,7 @@ struct RowsLease {
   const float *rows = nullptr;  // row p at rows + p * 2 * half
   uint32_t half = 0;
   uint64_t epoch = 0;
+  ScaleState state;             // the state these rows were computed from (one-off ones included)
   RowSet *pinned = nullptr;
   bool holds_one_off = false;
 };
@@ -58,6 +66,21 @@ class Table {
   // rescaling as the config says. Every successful lease must be released.
   void lease(uint32_t seq_len, RowsLease *out);
   void release(RowsLease *lease);
+
+  // ---- epochs, the rescale policy and re-rotated keys (see the header comment) ----
+  static constexpr uint32_t kEpochHistory = ROTOR_EPOCH_HISTORY;
+  uint64_t current_epoch() const { return current_epoch_.load(std::memory_order_acquire); }
+  // The state of `epoch`: false when it is newer than the current epoch or older than the ring
+  // keeps.
+  bool state_of_epoch(uint64_t epoch, ScaleState *out);
+  // Leases the current rows for [0, seq_len), growing them but never rescaling.
+  void lease_current(uint32_t seq_len, RowsLease *out);
+  // lease(), unless the rows it would give are not those of `expected`: then false, nothing is
+  // leased and this call rescales nothing.
+  bool lease_expecting(uint32_t seq_len, const ScaleState &expected, RowsLease *out);
+  void set_rescale_policy(int policy) { rescale_policy_.store(policy, std::memory_order_relaxed); }
+  int rescale_policy() const { return rescale_policy_.load(std::memory_order_relaxed); }
+  void count_rerotation() { key_rerotations_.fetch_add(1, std::memory_order_relaxed); }
 
   void stats(rotor_table_stats *out) const;
   void set_callback(rotor_table_event_fn fn, void *user);
@@ -79,7 +102,10 @@ class Table {
   void grow_for_locked(RowSet &set, uint32_t seq_len);
   void append_rows_locked(RowSet &set, uint32_t target, rotor_event_reason reason);
   void set_frequencies(RowSet &set, const ScaleState &state);
-  void adopt_and_lease(uint32_t seq_len, RowsLease *out);
+  // expected: nullptr, or the state the rows must have (else false, nothing leased or rescaled).
+  bool lease_impl(uint32_t seq_len, const ScaleState *expected, RowsLease *out);
+  bool adopt_and_lease(uint32_t seq_len, const ScaleState *expected, RowsLease *out);
+  void record_epoch_locked(uint64_t epoch, const ScaleState &state);
   void lease_one_off(const ScaleState &state, uint32_t seq_len, RowsLease *out);
   void emit_locked(rotor_event_reason reason, uint32_t old_rows, uint32_t new_rows,
                    double old_factor, double new_factor);
@@ -98,6 +124,14 @@ class Table {
   std::atomic<uint32_t> rescale_events_{0};
   rotor_table_event_fn callback_ = nullptr;
   void *callback_user_ = nullptr;
+  struct EpochRecord {
+    uint64_t epoch = UINT64_MAX;  // UINT64_MAX: never written
+    ScaleState state;
+  };
+  EpochRecord history_[kEpochHistory];  // epoch e at history_[e % kEpochHistory], grow_mutex_
+  std::atomic<uint64_t> current_epoch_{0};
+  std::atomic<uint64_t> key_rerotations_{0};
+  std::atomic<int> rescale_policy_{ROTOR_RESCALE_REROTATE};
 };
 
 }  // namespace rotor

@@ -61,7 +61,10 @@ typedef enum rotor_status {
   ROTOR_ERR_OUT_OF_RANGE = 2,     /* a position < 0 or >= max_len (the table's hard maximum) */
   ROTOR_ERR_OUT_OF_MEMORY = 3,    /* the arena (or allocator) cannot hold what is asked */
   ROTOR_ERR_UNSUPPORTED = 4,      /* not built in (e.g. CUDA absent) */
-  ROTOR_ERR_DEVICE = 5            /* a CUDA runtime error */
+  ROTOR_ERR_DEVICE = 5,           /* a CUDA runtime error */
+  ROTOR_ERR_RESCALED = 6          /* the table's rows changed since cached keys were rotated and
+                                     the keys cannot be brought along (ROTOR_RESCALE_REFUSE, or
+                                     an epoch older than the table keeps): re-prefill */
 } rotor_status;
 
 /* A short English description of s; unknown values give "unknown rotor status".
@@ -215,6 +218,11 @@ typedef struct rotor_table_stats {
   uint32_t grow_events, rescale_events;
   float    factor;          /* current scaling factor (NTK: current k) */
   float    attention_factor;/* factor folded into the current rows (1 when none) */
+  /* Appended fields (a caller's older, smaller struct is filled up to its struct_size): */
+  uint64_t epoch;           /* rotor_table_epoch: rescales adopted so far */
+  uint64_t key_rerotations; /* key sets brought to new rows: caches re-rotated by
+                               rotor_attention_forward plus rotor_rerotate_keys calls that
+                               rotated (see "Rescales and cached keys") */
 } rotor_table_stats;
 
 /* Snapshot of the table's counters. out->struct_size must be set; a smaller (older) struct is
@@ -401,7 +409,8 @@ ROTOR_API rotor_status rotor_kv_cache_reset(rotor_kv_cache *c);
    share one kv head) as float, their output accumulators, running maxima and sums, one block
    of scores, one block of keys and values converted to float (used when the cache is f16 or
    bf16) and a rotation buffer; about 150 KiB per thread at 32 q heads, 8 kv heads, 128 dims,
-   whatever the sequence length. 0 when an argument is zero, q_heads is not a multiple of
+   whatever the sequence length, plus one table row and its corrections for rescales (under
+   2 KiB at 128 dims; see "Rescales and cached keys"). 0 when an argument is zero, q_heads is not a multiple of
    kv_heads, or the size does not fit in size_t. Never allocates. */
 ROTOR_API size_t rotor_attention_workspace_size(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim,
                                                 uint32_t max_new_tokens, uint32_t threads);
@@ -429,17 +438,114 @@ ROTOR_API size_t rotor_attention_workspace_size(uint32_t q_heads, uint32_t kv_he
     - pool: NULL runs on the calling thread; otherwise the work (batch x kv heads x blocks of
       queries) is spread over the pool's threads. The table may be shared with other calls; each
       cache is written by this call only.
-    - Note for tables whose frequencies adapt (dynamic NTK, LongRoPE): cached keys keep the
-      rotation they were appended with.
+    - Tables whose frequencies adapt (NTK with ntk_dynamic, dynamic NTK, LongRoPE; NTK's
+      one-off outlier rows too): each cache records the rows its keys carry. When this call's
+      rows (those that serve positions up to L_b + s) differ, the table's rescale policy
+      decides before anything is attended: REROTATE (default) brings the cached keys to this
+      call's rows in place first, PIN keeps the cache on the rows of its first token, REFUSE
+      returns ROTOR_ERR_RESCALED. See "Rescales and cached keys" below.
    Errors: INVALID_ARGUMENT (NULL, bad view, shapes or dtypes that disagree, q_heads not a multiple
    of kv_heads, a cache that does not match k or appears twice, head_dim < rotary_dim, scale not
    finite, overlapping buffers, misaligned workspace), OUT_OF_MEMORY (workspace too small),
-   OUT_OF_RANGE (L_b + s past a cache's max_len or the table's max_len). On error no cache, no
+   OUT_OF_RANGE (L_b + s past a cache's max_len or the table's max_len), RESCALED (policy
+   REFUSE and a cache's keys carry other rows than this call's). On error no cache, no
    output and no workspace byte is changed. */
 ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *const *caches,
                                                const rotor_tensor *q, const rotor_tensor *k,
                                                const rotor_tensor *v, const rotor_tensor *out, float scale,
                                                void *workspace, size_t workspace_size, rotor_pool *pool);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Rescales and cached keys                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Tables whose frequencies adapt (NTK with ntk_dynamic, DYNAMIC_NTK, LONGROPE) rescale: their
+   rows change, and keys cached with the old rows no longer match queries rotated with the new
+   ones (attention then degrades silently). Each set of rows a table adopts is an epoch: 0 at
+   creation, + 1 at each rescale (a RESCALE event). Tables that never rescale stay at epoch 0.
+   NTK with ntk_dynamic = 0 serves an outlier call from rows of its own without changing the
+   epoch: rotor_attention_forward tracks those too (caches record the rows themselves, not only
+   the epoch); rotor_rerotate_keys cannot name them.
+
+   rotor_attention_forward, for a cache whose keys carry other rows than the call's (the rows
+   that serve positions up to L_b + s, which may be a rescale this very call causes), follows
+   the table's policy:
+     REROTATE (default): before anything is appended or attended, the L_b cached keys are
+       brought to the call's rows in place: per pair the rotation by the new angle minus the old
+       one, with the factor folded into the rows divided out and the new one in, computed in
+       double from the old row (recomputed from the recorded state, bit for bit the rows the
+       keys were rotated with) and the new one, stored once in the cache's dtype. Once per cache
+       per change of rows, spread over the pool, no allocation. Cost: about one rotation of the
+       cached keys plus one row computation per cached token (O(L_b * kv_heads * r)); under
+       DYNAMIC_NTK past original_max_len, whose rows change with every longer sequence, that is
+       every decode step (PIN avoids it). Counted by rotor_kv_cache_rerotations and the table
+       stats' key_rerotations.
+     PIN: a cache keeps the rows of its first token for its whole sequence (until
+       rotor_kv_cache_reset): the call's new queries and keys are rotated with rows computed
+       per token from the recorded state (the table's rows serve other sequences). Cost: one
+       row per new token and kv head group when the table has moved on; nothing otherwise.
+       The sequence then keeps, e.g., LongRoPE's short factors past original_max_len: the
+       model sees the rows it started with, never a mix.
+     REFUSE: the call returns ROTOR_ERR_RESCALED and changes nothing (no cache, output or
+       workspace byte; the call does not rescale the table either): the engine re-prefills
+       (rotor_kv_cache_reset, then the whole sequence in one call, which rotates with the rows
+       of its full length). Caches of one call holding keys of different rows are refused too.
+   The policy is read at the start of each forward call; change it between calls. */
+typedef enum rotor_rescale_policy {
+  ROTOR_RESCALE_REROTATE = 0,
+  ROTOR_RESCALE_PIN = 1,
+  ROTOR_RESCALE_REFUSE = 2
+} rotor_rescale_policy;
+
+/* Sets t's policy (default ROTOR_RESCALE_REROTATE). Errors: INVALID_ARGUMENT (NULL, bad enum). */
+ROTOR_API rotor_status rotor_table_set_rescale_policy(rotor_table *t, rotor_rescale_policy policy);
+
+/* The table's current epoch (rescales adopted so far). Lock-free.
+   Errors: INVALID_ARGUMENT (NULL). */
+ROTOR_API rotor_status rotor_table_epoch(const rotor_table *t, uint64_t *out);
+
+/* The epoch of the rows a cache's keys carry (set by the forward call that appended its first
+   token, moved on by each re-rotation; a pinned cache keeps its first one), and the number of
+   times its keys were re-rotated. Same thread rule as rotor_kv_cache_length.
+   Errors: INVALID_ARGUMENT (NULL). */
+ROTOR_API rotor_status rotor_kv_cache_epoch(const rotor_kv_cache *c, uint64_t *out);
+ROTOR_API rotor_status rotor_kv_cache_rerotations(const rotor_kv_cache *c, uint64_t *out);
+
+/* Epochs a table remembers: rotor_rerotate_keys accepts from_epoch in
+   [current - ROTOR_EPOCH_HISTORY + 1, current]. */
+#define ROTOR_EPOCH_HISTORY 16
+
+/* Workspace bytes of rotor_rerotate_keys for keys of head_dim dims on `threads` threads (the
+   pool's thread count, or 1): the old frequencies, then one row and its corrections per thread.
+   0 when an argument is zero or the size does not fit. Never allocates. */
+ROTOR_API size_t rotor_rerotate_workspace_size(uint32_t head_dim, uint32_t threads);
+
+/* For callers that keep their own caches: keys (a view as in rotor_apply, rotated FORWARD at
+   their positions with the rows of epoch from_epoch) are brought in place to the rows the table
+   holds now, exactly as rotor_attention_forward does for its caches; *to_epoch receives the
+   epoch they now carry (compare it with rotor_table_epoch after rotating the new queries: a
+   rescale by another thread in between shows there). Does not rescale the table (it grows the
+   current rows if needed). from_epoch == the current epoch changes nothing. positions: as in
+   rotor_apply (NULL: offset + s). workspace: ROTOR_ARENA_ALIGNMENT-aligned,
+   rotor_rerotate_workspace_size(keys->head_dim, threads) bytes, not overlapping keys.
+   No allocation. Not to be called from the table's event callback.
+   Errors: INVALID_ARGUMENT (NULL, bad view, head_dim < rotary_dim, from_epoch newer than the
+   table's, misaligned or overlapping workspace), OUT_OF_MEMORY (workspace too small),
+   OUT_OF_RANGE (a position < 0 or >= max_len), RESCALED (from_epoch older than the table
+   remembers: re-prefill). On error nothing is changed. */
+ROTOR_API rotor_status rotor_rerotate_keys(rotor_table *t, const rotor_tensor *keys, const int32_t *positions,
+                                           uint32_t offset, uint64_t from_epoch, uint64_t *to_epoch,
+                                           void *workspace, size_t workspace_size, rotor_pool *pool);
+
+/* The softmax scale a config implies for heads of head_dim dims (the full q/k head, e.g.
+   DeepSeek's qk_head_dim = nope + rope dims = 192, not rotary_dim):
+     1 / sqrt(head_dim), times m^2 for YARN with mscale_all_dim > 0 and factor s > 1, where
+     m = 0.1 * mscale_all_dim * ln(s) + 1 (DeepSeek-V2/V3: the rows carry
+     mscale(s, mscale) / mscale(s, mscale_all_dim); the attention scale carries this m^2).
+   DeepSeek-V3 (s 40, mscale_all_dim 1, head 192): 192^-0.5 * 1.368888^2 = 0.135234.
+   Pass it as rotor_attention_forward's scale. Errors: INVALID_ARGUMENT (NULL, invalid config,
+   head_dim 0 or < rotary_dim); *scale_out unchanged on error. */
+ROTOR_API rotor_status rotor_attention_scale(const rotor_config *cfg, uint32_t head_dim, float *scale_out);
 
 #ifdef __cplusplus
 } /* extern "C" */

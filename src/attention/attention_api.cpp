@@ -4,6 +4,7 @@
 
 #include "../config.hpp"
 #include "../pool.hpp"
+#include "../rescale_keys.hpp"
 #include "../table.hpp"
 #include "../tensor_view.hpp"
 #include "attention_run.hpp"
@@ -68,6 +69,76 @@ rotor_status check_workspace(const void *workspace, size_t workspace_size, size_
   return ROTOR_OK;
 }
 
+// The attention slots, then the rescale scratch (rescale_keys.hpp layout); 0 on overflow.
+size_t forward_workspace_bytes(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim, uint32_t new_tokens,
+                               uint32_t threads, size_t *rescale_offset) {
+  const size_t slots = attention_workspace_bytes(q_heads, kv_heads, head_dim, new_tokens, threads);
+  const size_t rescale = rerotate_workspace_bytes(head_dim, threads, false);
+  if (slots == 0 || rescale == 0 || slots > SIZE_MAX - rescale) return 0;
+  if (rescale_offset != nullptr) *rescale_offset = slots;  // slots are 64-byte multiples
+  return slots + rescale;
+}
+
+// Leases the rows of a call under the table's rescale policy. REFUSE: the caches that hold keys
+// must all carry the rows the call would use, else RESCALED and nothing is leased (nor rescaled
+// by this call).
+rotor_status lease_for_policy(Table &table, KvCache *const *caches, uint32_t batch, uint32_t seq_len,
+                              RowsLease *lease) {
+  if (table.rescale_policy() != ROTOR_RESCALE_REFUSE) {
+    table.lease(seq_len, lease);
+    return ROTOR_OK;
+  }
+  const ScaleState *expected = nullptr;
+  for (uint32_t b = 0; b < batch; ++b) {
+    if (caches[b]->length == 0) continue;
+    if (expected == nullptr) expected = &caches[b]->state;
+    else if (*expected != caches[b]->state) return ROTOR_ERR_RESCALED;
+  }
+  if (expected == nullptr) {
+    table.lease(seq_len, lease);
+    return ROTOR_OK;
+  }
+  return table.lease_expecting(seq_len, *expected, lease) ? ROTOR_OK : ROTOR_ERR_RESCALED;
+}
+
+// Brings every cache to the rows of this call before anything is appended or attended: an
+// empty cache takes the lease's rows; a cache whose keys carry other rows is re-rotated in place
+// (REROTATE) or keeps its own rows for this call's tokens (PIN). Nothing fails from here on.
+void settle_caches(Table &table, KvCache *const *caches, uint32_t batch, const RowsLease &lease,
+                   unsigned char *rescale_workspace, Pool *pool) {
+  const rotor_config &cfg = table.config();
+  for (uint32_t b = 0; b < batch; ++b) {
+    KvCache &cache = *caches[b];
+    cache.own_rows = false;
+    if (cache.length == 0 || cache.state == lease.state) {
+      cache.state = lease.state;
+      cache.epoch = lease.epoch;
+      continue;
+    }
+    compute_frequencies(cfg, cache.state, cache.freqs, &cache.freq_factor);
+    if (table.rescale_policy() == ROTOR_RESCALE_PIN) {
+      cache.own_rows = true;  // epoch and state stay those of the sequence's first token
+      continue;
+    }
+    RerotateJob job{};
+    job.keys = rotor_tensor{cache.keys, cache.dtype, 1, cache.length, cache.kv_heads, cache.head_dim, 0,
+                            int64_t(cache.head_dim), int64_t(cache.head_stride())};
+    job.positions = nullptr;
+    job.offset = 0;
+    job.old_freqs = cache.freqs;
+    job.old_factor = cache.freq_factor;
+    job.new_rows = lease.rows;
+    job.half = lease.half;
+    job.pairing = cfg.pairing;
+    job.thread_slots = rescale_workspace;
+    rerotate_keys(job, pool);
+    cache.state = lease.state;
+    cache.epoch = lease.epoch;
+    ++cache.rerotations;
+    table.count_rerotation();
+  }
+}
+
 }  // namespace
 }  // namespace rotor
 
@@ -77,7 +148,7 @@ extern "C" {
 
 ROTOR_API size_t rotor_attention_workspace_size(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim,
                                                 uint32_t max_new_tokens, uint32_t threads) {
-  return attention_workspace_bytes(q_heads, kv_heads, head_dim, max_new_tokens, threads);
+  return forward_workspace_bytes(q_heads, kv_heads, head_dim, max_new_tokens, threads, nullptr);
 }
 
 ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *const *caches,
@@ -96,7 +167,8 @@ ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *c
   if ((status = check_caches(cache_list, *k, table.max_len(), &positions_needed)) != ROTOR_OK) return status;
   Pool *thread_pool = as_pool(pool);
   const uint32_t threads = thread_pool == nullptr ? 1 : thread_pool->threads();
-  const size_t required = attention_workspace_bytes(q->heads, k->heads, q->head_dim, q->seq, threads);
+  size_t rescale_offset = 0;
+  const size_t required = forward_workspace_bytes(q->heads, k->heads, q->head_dim, q->seq, threads, &rescale_offset);
   const rotor_tensor *views[] = {q, k, v, out};
   if ((status = check_workspace(workspace, workspace_size, required, views, 4)) != ROTOR_OK) return status;
 
@@ -111,10 +183,12 @@ ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *c
   call.scale = scale;
   call.rotate = active_kernels().rotate[q->dtype][table.config().pairing];
   call.kernels = &active_attention_kernels();
+  call.row_scratch = call.workspace + rescale_offset;
   RowsLease lease;
-  table.lease(positions_needed, &lease);
+  if ((status = lease_for_policy(table, cache_list, k->batch, positions_needed, &lease)) != ROTOR_OK) return status;
   call.rows = lease.rows;
   call.half = lease.half;
+  settle_caches(table, cache_list, k->batch, lease, call.row_scratch, thread_pool);
   run_forward(call, thread_pool);
   table.release(&lease);
   return ROTOR_OK;

@@ -8,6 +8,8 @@
 #include <limits>
 
 #include "../pool.hpp"
+#include "../rescale_keys.hpp"
+#include "../row_compute.hpp"
 #include "../tensor_view.hpp"
 #include "element_convert.hpp"
 
@@ -32,9 +34,21 @@ void *cache_ptr(void *base, const KvCache &c, uint32_t head, uint32_t token) {
   return static_cast<unsigned char *>(base) + c.offset(head, token) * dtype_size(c.dtype);
 }
 
-TokenHeads rotation_job(const ForwardCall &c, uint32_t position, const void *in, int64_t in_stride, uint32_t heads) {
+// The row of `position` for entry b: the table's, or, for a cache pinned to rows the table has
+// left (policy PIN), its own state's row computed into this thread's rescale scratch.
+const float *row_for(const ForwardCall &c, uint32_t b, uint32_t position, const unsigned char *slot) {
+  const KvCache &cache = *c.caches[b];
+  if (!cache.own_rows) return c.rows + uint64_t{position} * 2 * c.half;
+  const uint32_t thread = uint32_t(size_t(slot - c.workspace) / c.plan.slot_bytes);
+  float *row = reinterpret_cast<float *>(rerotate_thread_slot(c.row_scratch, c.q.head_dim, thread));
+  compute_rows_into(RowFrequencies{cache.freqs, c.half, cache.freq_factor}, position, position + 1, row);
+  return row;
+}
+
+TokenHeads rotation_job(const ForwardCall &c, uint32_t b, const unsigned char *slot, uint32_t position,
+                        const void *in, int64_t in_stride, uint32_t heads) {
   TokenHeads job{};
-  job.cos = c.rows + uint64_t{position} * 2 * c.half;
+  job.cos = row_for(c, b, position, slot);
   job.sin = job.cos + c.half;
   job.half = c.half;
   job.in = in;
@@ -51,7 +65,7 @@ void append_token(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_
   KvCache &cache = *c.caches[b];
   const uint32_t position = cache.length + token, d = cache.head_dim;
   const rotor_dtype dtype = c.k.dtype;
-  TokenHeads job = rotation_job(c, position, head_ptr(c.k, b, token, 0), c.k.stride_head, cache.kv_heads);
+  TokenHeads job = rotation_job(c, b, slot, position, head_ptr(c.k, b, token, 0), c.k.stride_head, cache.kv_heads);
   if (dtype == cache.dtype) {
     job.out = cache_ptr(cache.keys, cache, 0, position);
     job.out_head_stride = int64_t(cache.head_stride());
@@ -95,8 +109,8 @@ void load_queries(const ForwardCall &c, const Task &task, uint32_t length, unsig
   float *queries = reinterpret_cast<float *>(slot + c.plan.queries);
   for (uint32_t t = 0; t < task.tokens; ++t) {
     const uint32_t token = task.first_token + t;
-    TokenHeads job = rotation_job(c, length + token, head_ptr(c.q, task.b, token, task.kv_head * group),
-                                  c.q.stride_head, group);
+    TokenHeads job = rotation_job(c, task.b, slot, length + token,
+                                  head_ptr(c.q, task.b, token, task.kv_head * group), c.q.stride_head, group);
     float *rows = queries + uint64_t{t} * group * d;
     job.out_head_stride = d;
     if (c.q.dtype == ROTOR_DTYPE_F32) {

@@ -17,7 +17,11 @@ bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, roto
   if (mul_overflows(uint64_t{kv_heads} * head_dim, max_len, &elements)) return false;
   if (mul_overflows(elements, dtype_size(dtype), &bytes) || !align_up(bytes, ROTOR_ARENA_ALIGNMENT, &aligned))
     return false;
-  if (!align_up(sizeof(KvCache), ROTOR_ARENA_ALIGNMENT, &header)) return false;
+  uint64_t freqs;  // the frequency scratch of rescales: head_dim / 2 + 1 doubles
+  if (!align_up(sizeof(KvCache), ROTOR_ARENA_ALIGNMENT, &header) ||
+      !align_up((uint64_t{head_dim} / 2 + 1) * sizeof(double), ROTOR_ARENA_ALIGNMENT, &freqs))
+    return false;
+  header += freqs;
   uint64_t total;
   if (add_overflows(header, aligned, &total) || add_overflows(total, aligned, &total) || total > SIZE_MAX)
     return false;
@@ -54,8 +58,16 @@ ROTOR_API rotor_status rotor_kv_cache_init(rotor_kv_cache **out, uint32_t kv_hea
   if (reinterpret_cast<uintptr_t>(arena) % ROTOR_ARENA_ALIGNMENT != 0) return ROTOR_ERR_INVALID_ARGUMENT;
   if (arena_size < header + 2 * array) return ROTOR_ERR_OUT_OF_MEMORY;
   unsigned char *base = static_cast<unsigned char *>(arena);
-  KvCache *cache = new (base) KvCache{kv_heads, head_dim, max_len, dtype, 0, base + header,
-                                      base + header + array};
+  KvCache *cache = new (base) KvCache;
+  cache->kv_heads = kv_heads;
+  cache->head_dim = head_dim;
+  cache->max_len = max_len;
+  cache->dtype = dtype;
+  cache->length = 0;
+  cache->keys = base + header;
+  cache->values = base + header + array;
+  const size_t struct_bytes = (sizeof(KvCache) + ROTOR_ARENA_ALIGNMENT - 1) / ROTOR_ARENA_ALIGNMENT * ROTOR_ARENA_ALIGNMENT;
+  cache->freqs = reinterpret_cast<double *>(base + struct_bytes);
   *out = reinterpret_cast<rotor_kv_cache *>(cache);
   return ROTOR_OK;
 }

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../scaling.hpp"
 #include "rotor/rotor.h"
 
 namespace rotor {
@@ -18,6 +19,13 @@ struct KvCache {
   uint32_t length;       // tokens appended so far
   void *keys;            // rotated keys, dtype
   void *values;          // values, dtype
+  // Which rows the keys carry (src/rescale_keys.hpp), set when the first token is appended.
+  ScaleState state;
+  uint64_t epoch = 0;          // the table epoch of those rows
+  uint64_t rerotations = 0;    // times the keys were brought to new rows
+  bool own_rows = false;       // during a call: new tokens use `state`'s rows, per token (PIN)
+  double *freqs = nullptr;     // head_dim / 2 + 1 doubles after the header: scratch holding the
+  double freq_factor = 1.0;    // frequencies and factor of `state` while re-rotating or pinned
 
   // Elements between consecutive heads of keys (and of values).
   uint64_t head_stride() const { return uint64_t{max_len} * head_dim; }
@@ -27,7 +35,7 @@ struct KvCache {
   }
 };
 
-// Bytes of the header, and of each of keys and values (rounded up to 64), or false when an
+// Bytes of the header (the struct, then its frequency scratch), and of each of keys and values (rounded up to 64), or false when an
 // argument is invalid or a size does not fit.
 bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, rotor_dtype dtype,
                     size_t *header_bytes, size_t *array_bytes);

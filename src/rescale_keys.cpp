@@ -1,0 +1,179 @@
+// Re-rotation of keys from one state's rows to the table's current rows (see rescale_keys.hpp),
+// and its C entry points for callers that keep their own caches.
+#include "rescale_keys.hpp"
+
+#include "attention/element_convert.hpp"
+#include "checked_math.hpp"
+#include "config.hpp"
+#include "pool.hpp"
+#include "row_compute.hpp"
+#include "table.hpp"
+#include "tensor_view.hpp"
+
+namespace rotor {
+namespace {
+
+size_t aligned64(uint64_t bytes) {
+  return size_t((bytes + ROTOR_ARENA_ALIGNMENT - 1) / ROTOR_ARENA_ALIGNMENT * ROTOR_ARENA_ALIGNMENT);
+}
+
+struct Share {
+  const RerotateJob *job;
+  uint64_t tokens;
+  uint32_t workers;
+};
+
+// One token: its old row, the per-pair correction, then every head.
+void rerotate_token(const RerotateJob &job, unsigned char *slot, uint32_t b, uint32_t s) {
+  const rotor_tensor &k = job.keys;
+  const uint32_t half = job.half;
+  const uint32_t position = job.positions != nullptr ? uint32_t(job.positions[uint64_t{b} * k.seq + s])
+                                                     : job.offset + s;
+  float *old_row = reinterpret_cast<float *>(slot);
+  double *coeff = reinterpret_cast<double *>(slot + aligned64(uint64_t{k.head_dim} * sizeof(float)));
+  compute_rows_into(RowFrequencies{job.old_freqs, half, job.old_factor}, position, position + 1, old_row);
+  const float *new_row = job.new_rows + uint64_t{position} * 2 * half;
+  for (uint32_t i = 0; i < half; ++i) {
+    const double co = old_row[i], so = old_row[half + i], cn = new_row[i], sn = new_row[half + i];
+    const double norm = co * co + so * so;  // f_o^2 (1 + rounding): never 0 for a valid factor
+    coeff[2 * i] = (cn * co + sn * so) / norm;
+    coeff[2 * i + 1] = (sn * co - cn * so) / norm;
+  }
+  const size_t elem = dtype_size(k.dtype);
+  for (uint32_t h = 0; h < k.heads; ++h) {
+    const int64_t first = int64_t(b) * k.stride_batch + int64_t(s) * k.stride_seq + int64_t(h) * k.stride_head;
+    unsigned char *head = static_cast<unsigned char *>(k.data) + first * int64_t(elem);
+    for (uint32_t i = 0; i < half; ++i) {
+      const uint32_t ia = job.pairing == ROTOR_PAIRING_HALF ? i : 2 * i;
+      const uint32_t ib = job.pairing == ROTOR_PAIRING_HALF ? i + half : 2 * i + 1;
+      const double x = load_element(head, k.dtype, ia), y = load_element(head, k.dtype, ib);
+      const double a = coeff[2 * i], c = coeff[2 * i + 1];
+      const float xs = static_cast<float>(a * x - c * y), ys = static_cast<float>(c * x + a * y);
+      from_float(&xs, 1, head + ia * elem, k.dtype);
+      from_float(&ys, 1, head + ib * elem, k.dtype);
+    }
+  }
+}
+
+void rerotate_share(void *context, uint64_t begin, uint64_t) {
+  const Share &share = *static_cast<const Share *>(context);
+  const RerotateJob &job = *share.job;
+  // Item `begin` is thread slot `begin`: the pool runs one item per share (see attention_run).
+  unsigned char *slot = rerotate_thread_slot(job.thread_slots, job.keys.head_dim, uint32_t(begin));
+  const uint64_t first = share.tokens * begin / share.workers, last = share.tokens * (begin + 1) / share.workers;
+  for (uint64_t t = first; t < last; ++t)
+    rerotate_token(job, slot, uint32_t(t / job.keys.seq), uint32_t(t % job.keys.seq));
+}
+
+}  // namespace
+
+size_t rerotate_freqs_bytes(uint32_t head_dim) { return aligned64(uint64_t{head_dim / 2 + 1} * sizeof(double)); }
+
+size_t rerotate_thread_bytes(uint32_t head_dim) {
+  return aligned64(uint64_t{head_dim} * sizeof(float)) + aligned64(uint64_t{head_dim / 2 + 1} * 2 * sizeof(double));
+}
+
+size_t rerotate_workspace_bytes(uint32_t head_dim, uint32_t threads, bool with_freqs) {
+  if (head_dim == 0 || threads == 0) return 0;
+  uint64_t slots, total;
+  if (mul_overflows(uint64_t{rerotate_thread_bytes(head_dim)}, threads, &slots) ||
+      add_overflows(slots, with_freqs ? rerotate_freqs_bytes(head_dim) : 0, &total) || total > SIZE_MAX)
+    return 0;
+  return size_t(total);
+}
+
+void rerotate_keys(const RerotateJob &job, Pool *pool) {
+  Share share{&job, uint64_t{job.keys.batch} * job.keys.seq, 1};
+  const uint32_t threads = pool == nullptr ? 1 : pool->threads();
+  // Tokens split evenly (each costs the same); a few tokens are not worth a fork.
+  const uint64_t useful = share.tokens / 8 == 0 ? 1 : share.tokens / 8;
+  share.workers = uint32_t(useful < threads ? useful : threads);
+  if (pool == nullptr || share.workers == 1) {
+    share.workers = 1;
+    rerotate_share(&share, 0, 1);
+  } else {
+    pool->run(share.workers, rerotate_share, &share);
+  }
+}
+
+namespace {
+
+// Positions of a rerotate call: every one in [0, limit); returns the largest + 1.
+rotor_status check_key_positions(const int32_t *positions, uint32_t offset, uint32_t batch, uint32_t seq,
+                                 uint32_t limit, uint32_t *seq_len) {
+  if (positions == nullptr) {
+    const uint64_t end = uint64_t{offset} + seq;
+    if (end > limit) return ROTOR_ERR_OUT_OF_RANGE;
+    *seq_len = uint32_t(end);
+    return ROTOR_OK;
+  }
+  int64_t largest = -1;
+  bool in_range = true;
+  for (uint64_t i = 0; i < uint64_t{batch} * seq; ++i) {
+    in_range &= positions[i] >= 0 && uint64_t(positions[i]) < limit;
+    largest = positions[i] > largest ? positions[i] : largest;
+  }
+  if (!in_range) return ROTOR_ERR_OUT_OF_RANGE;
+  *seq_len = uint32_t(largest + 1);
+  return ROTOR_OK;
+}
+
+}  // namespace
+}  // namespace rotor
+
+using namespace rotor;
+
+extern "C" {
+
+ROTOR_API size_t rotor_rerotate_workspace_size(uint32_t head_dim, uint32_t threads) {
+  return rerotate_workspace_bytes(head_dim, threads, true);
+}
+
+ROTOR_API rotor_status rotor_rerotate_keys(rotor_table *t, const rotor_tensor *keys, const int32_t *positions,
+                                           uint32_t offset, uint64_t from_epoch, uint64_t *to_epoch,
+                                           void *workspace, size_t workspace_size, rotor_pool *pool) {
+  if (t == nullptr || keys == nullptr || to_epoch == nullptr || workspace == nullptr)
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  Table &table = *as_table(t);
+  rotor_status status = validate_view(*keys);
+  if (status != ROTOR_OK) return status;
+  if (keys->head_dim < table.config().rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (reinterpret_cast<uintptr_t>(workspace) % ROTOR_ARENA_ALIGNMENT != 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  Pool *thread_pool = as_pool(pool);
+  const size_t required =
+      rerotate_workspace_bytes(keys->head_dim, thread_pool == nullptr ? 1 : thread_pool->threads(), true);
+  if (required == 0 || workspace_size < required) return ROTOR_ERR_OUT_OF_MEMORY;
+  uintptr_t lo, hi;
+  view_byte_range(*keys, &lo, &hi);
+  const uintptr_t ws = reinterpret_cast<uintptr_t>(workspace);
+  if (ws < hi && lo < ws + required) return ROTOR_ERR_INVALID_ARGUMENT;
+  uint32_t seq_len = 0;
+  if ((status = check_key_positions(positions, offset, keys->batch, keys->seq, table.max_len(), &seq_len)) != ROTOR_OK)
+    return status;
+  if (from_epoch > table.current_epoch()) return ROTOR_ERR_INVALID_ARGUMENT;
+  ScaleState from;
+  if (!table.state_of_epoch(from_epoch, &from)) return ROTOR_ERR_RESCALED;  // older than the ring
+
+  RowsLease lease;
+  table.lease_current(seq_len, &lease);
+  if (lease.state != from) {
+    RerotateJob job{};
+    job.keys = *keys;
+    job.positions = positions;
+    job.offset = offset;
+    double *freqs = static_cast<double *>(workspace);
+    compute_frequencies(table.config(), from, freqs, &job.old_factor);
+    job.old_freqs = freqs;
+    job.new_rows = lease.rows;
+    job.half = lease.half;
+    job.pairing = table.config().pairing;
+    job.thread_slots = static_cast<unsigned char *>(workspace) + rerotate_freqs_bytes(keys->head_dim);
+    rerotate_keys(job, thread_pool);
+    table.count_rerotation();
+  }
+  *to_epoch = lease.epoch;
+  table.release(&lease);
+  return ROTOR_OK;
+}
+
+}  // extern "C"
