@@ -73,12 +73,13 @@ int main(int argc, char **argv) {
   if (prompt == 0 || steps == 0) return std::fprintf(stderr, "usage: %s [prompt_tokens>0] [decode_steps>0]\n", argv[0]), 2;
   const uint32_t total = prompt + steps;
   const uint32_t threads = std::max(1u, std::min(256u, std::thread::hardware_concurrency()));
-  const float scale = float(1.0 / std::sqrt(double(kDim)));
-
   rotor_config cfg;
   rotor_config_init(&cfg, kDim);
   cfg.base = kBase;
   cfg.max_len = 8192;
+  // The softmax scale the config implies (1/sqrt(d) here; DeepSeek-style YaRN adds m^2).
+  float scale = 0.0f;
+  if (!check(rotor_attention_scale(&cfg, kDim, &scale), "attention scale")) return 1;
   rotor_table *table = nullptr;
   rotor_pool *pool = nullptr;
   if (!check(rotor_table_create(&table, &cfg), "table") || !check(rotor_pool_create(&pool, threads), "pool")) return 1;
