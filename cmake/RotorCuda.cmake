@@ -87,7 +87,13 @@ endif()
 
 target_sources(rotor PRIVATE ${PROJECT_SOURCE_DIR}/cuda/api_cuda.cpp ${PROJECT_SOURCE_DIR}/cuda/mirror.cpp)
 target_compile_definitions(rotor PRIVATE ROTOR_HAVE_CUDA)
-target_link_libraries(rotor PRIVATE rotor_cuda_kernels CUDA::cudart)
+if(BUILD_SHARED_LIBS)
+  target_link_libraries(rotor PRIVATE rotor_cuda_kernels CUDA::cudart)
+else()
+  # A static rotor's link interface would name the object library, which no export set can
+  # hold; its objects are in the archive itself, so it is needed only while building.
+  target_link_libraries(rotor PRIVATE $<BUILD_INTERFACE:rotor_cuda_kernels> CUDA::cudart)
+endif()
 # The kernels' objects come in through the object library; the link stays a C++ link. rotor
 # was made before CUDA was enabled, so its CUDA properties are set here.
 set_target_properties(rotor PROPERTIES
