@@ -24,6 +24,11 @@ struct Ops {
   static IntV load_words(const uint16_t *p) { return vreinterpretq_s32_u16(vld1q_u16(p)); }
   static void store_words(uint16_t *p, IntV v) { vst1q_u16(p, vreinterpretq_u16_s32(v)); }
   static FloatV swap_pairs(FloatV v) { return vrev64q_f32(v); }
+  static void split_pairs(const float *p, FloatV *even, FloatV *odd) {
+    const float32x4x2_t v = vld2q_f32(p);  // de-interleaving load
+    *even = v.val[0];
+    *odd = v.val[1];
+  }
   static FloatV dup_lo(FloatV v) { return vzipq_f32(v, v).val[0]; }
   static FloatV dup_hi(FloatV v) { return vzipq_f32(v, v).val[1]; }
   static IntV widen(const uint16_t *p) { return vreinterpretq_s32_u32(vmovl_u16(vld1_u16(p))); }

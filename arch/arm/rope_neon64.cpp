@@ -22,6 +22,11 @@ struct Ops {
   static IntV load_words(const uint16_t *p) { return vreinterpretq_s32_u16(vld1q_u16(p)); }
   static void store_words(uint16_t *p, IntV v) { vst1q_u16(p, vreinterpretq_u16_s32(v)); }
   static FloatV swap_pairs(FloatV v) { return vrev64q_f32(v); }
+  static void split_pairs(const float *p, FloatV *even, FloatV *odd) {
+    const float32x4_t lo = vld1q_f32(p), hi = vld1q_f32(p + 4);
+    *even = vuzp1q_f32(lo, hi);
+    *odd = vuzp2q_f32(lo, hi);
+  }
   static FloatV dup_lo(FloatV v) { return vzip1q_f32(v, v); }
   static FloatV dup_hi(FloatV v) { return vzip2q_f32(v, v); }
   static FloatV load_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }

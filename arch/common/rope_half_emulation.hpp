@@ -43,36 +43,49 @@ inline IntV float_to_f16_bits(FloatV f) {
 
 inline FloatV bf16_bits_to_float(IntV h) { return xsimd::bitwise_cast<FloatV>(h << 16); }
 
-// f rounded to bfloat16 (nearest even; NaN made quiet, as src/half.hpp does) in the high 16
-// bits of each lane; the low 16 bits are left over. Two of these pack into one word pair.
-inline IntV bf16_round_high(FloatV f) {
+// f rounded to bfloat16 in the high 16 bits of each lane, the low 16 bits left over (two of
+// these pack into one word pair), in two steps:
+//   bf16_round_high_numbers: u + 0x7fff + the kept lsb (the reference's round to nearest even),
+//                            right for every lane that is not NaN;
+//   bf16_quiet_nans:         NaN lanes (a float self-comparison) replaced by u | 0x400000, whose
+//                            high half is the reference's (u >> 16) | 0x40.
+// The kernels skip the second step when no result of a group is NaN (see bf16_pack_words in
+// rope_kernel_body.hpp). An arch file may define ROTOR_ARCH_BF16_ROUND and supply both with
+// the same results in fewer instructions.
+#ifdef ROTOR_ARCH_BF16_ROUND
+IntV bf16_round_high_numbers(FloatV f);
+IntV bf16_quiet_nans(FloatV f, IntV rounded);
+#else
+inline IntV bf16_round_high_numbers(FloatV f) {
   using UIntV = xsimd::batch<uint32_t, Arch>;
   const UIntV u = xsimd::bitwise_cast<UIntV>(f);
-  const UIntV rounded = u + UIntV(0x7fffu) + ((u >> 16) & UIntV(1u));
-  const IntV nan_lanes = xsimd::bitwise_cast<IntV>(u) & splat(0x7fffffff);
-  return xsimd::select(nan_lanes > splat(0x7f800000), xsimd::bitwise_cast<IntV>(u | UIntV(0x00400000u)),
-                       xsimd::bitwise_cast<IntV>(rounded));
+  return xsimd::bitwise_cast<IntV>(u + UIntV(0x7fffu) + ((u >> 16) & UIntV(1u)));
 }
+inline IntV bf16_quiet_nans(FloatV f, IntV rounded) {
+  const IntV quiet = xsimd::bitwise_cast<IntV>(f) | splat(0x00400000);
+  return xsimd::bitwise_cast<IntV>(
+      xsimd::select(f != f, xsimd::bitwise_cast<FloatV>(quiet), xsimd::bitwise_cast<FloatV>(rounded)));
+}
+#endif
+
+inline IntV bf16_round_high(FloatV f) { return bf16_quiet_nans(f, bf16_round_high_numbers(f)); }
 
 // The low (even-indexed) and high (odd-indexed) bfloat16 of each 32-bit word, as floats.
 inline FloatV bf16_even(IntV words) { return xsimd::bitwise_cast<FloatV>(words << 16); }
 inline FloatV bf16_odd(IntV words) { return xsimd::bitwise_cast<FloatV>(words & splat(-0x10000)); }
 
-// Words holding round(even) in their low and round(odd) in their high 16 bits.
-inline IntV bf16_pack(FloatV even, FloatV odd) {
+// Words holding the low halves of `even` in their low and of `odd` in their high 16 bits.
+inline IntV bf16_pack_high(IntV even, IntV odd) {
   using UIntV = xsimd::batch<uint32_t, Arch>;
-  const UIntV low = xsimd::bitwise_cast<UIntV>(bf16_round_high(even)) >> 16;
-  return xsimd::bitwise_cast<IntV>(low) | (bf16_round_high(odd) & splat(-0x10000));
+  return xsimd::bitwise_cast<IntV>(xsimd::bitwise_cast<UIntV>(even) >> 16) | (odd & splat(-0x10000));
 }
 
+// Words holding round(even) in their low and round(odd) in their high 16 bits.
+inline IntV bf16_pack(FloatV even, FloatV odd) { return bf16_pack_high(bf16_round_high(even), bf16_round_high(odd)); }
+
 // One bfloat16 per 32-bit lane (0 .. 0xffff), rounded to nearest even; NaN stays quiet NaN.
-// Logical shifts keep every lane in 0 .. 0xffff, so narrowing needs no masking.
+// A logical shift keeps every lane in 0 .. 0xffff, so narrowing needs no masking.
 inline IntV float_to_bf16_bits(FloatV f) {
   using UIntV = xsimd::batch<uint32_t, Arch>;
-  const UIntV u = xsimd::bitwise_cast<UIntV>(f);
-  const UIntV high = u >> 16;
-  const UIntV rounded = (u + UIntV(0x7fffu) + (high & UIntV(1u))) >> 16;
-  const IntV nan_lanes = xsimd::bitwise_cast<IntV>(u) & splat(0x7fffffff);
-  return xsimd::select(nan_lanes > splat(0x7f800000), xsimd::bitwise_cast<IntV>(high | UIntV(0x40u)),
-                       xsimd::bitwise_cast<IntV>(rounded));
+  return xsimd::bitwise_cast<IntV>(xsimd::bitwise_cast<UIntV>(bf16_round_high(f)) >> 16);
 }

@@ -5,6 +5,7 @@
 // its own anonymous namespace, after defining
 //   Arch   an xsimd architecture (the widest this file's -m flags allow),
 //   Ops    swap_pairs, dup_lo/dup_hi ((v0,v0,v1,v1,...) from the low and the high half of v),
+//          split_pairs (2 * lanes floats from p into their even- and odd-indexed elements),
 //          load_words/store_words (16-bit pairs as 32-bit lanes), load/store for f16 and
 //          bf16 (converting in registers), and, when
 //          ROTOR_ARCH_HAS_DOUBLE is 1, store_as_float (double lanes rounded to float),
@@ -172,6 +173,34 @@ void rotate_interleaved_pairs(const TokenHeads &job) {
 // odd with odd), rotated with the cos/sin row split the same way (once per token).
 constexpr uint32_t kWordPairs = 2 * kLanes;  // elements per vector of words
 
+// Rounding to bfloat16 (rope_half_emulation.hpp) in two steps: numbers, then NaN lanes made
+// quiet. NaN results are rare (NaN or infinite inputs, or caller rows that overflow), so one
+// test of a sum of the rotated vectors decides for all of them: a NaN lane in any of them makes
+// that lane of the sum NaN (inf - inf may flag a group too, which only costs the exact step).
+// Without NaN lanes, the first step alone is the reference's result.
+inline IntV bf16_pack_word(FloatV even, FloatV odd) {
+  IntV re = bf16_round_high_numbers(even), ro = bf16_round_high_numbers(odd);
+  const FloatV sum = even + odd;
+  if (xsimd::any(sum != sum)) {
+    re = bf16_quiet_nans(even, re);
+    ro = bf16_quiet_nans(odd, ro);
+  }
+  return bf16_pack_high(re, ro);
+}
+inline void bf16_pack_words(FloatV e0, FloatV o0, FloatV e1, FloatV o1, IntV *w0, IntV *w1) {
+  IntV re0 = bf16_round_high_numbers(e0), ro0 = bf16_round_high_numbers(o0);
+  IntV re1 = bf16_round_high_numbers(e1), ro1 = bf16_round_high_numbers(o1);
+  const FloatV sum = (e0 + o0) + (e1 + o1);
+  if (xsimd::any(sum != sum)) {
+    re0 = bf16_quiet_nans(e0, re0);
+    ro0 = bf16_quiet_nans(o0, ro0);
+    re1 = bf16_quiet_nans(e1, re1);
+    ro1 = bf16_quiet_nans(o1, ro1);
+  }
+  *w0 = bf16_pack_high(re0, ro0);
+  *w1 = bf16_pack_high(re1, ro1);
+}
+
 template <bool Inverse>
 void rotate_interleaved_bf16_dir(const TokenHeads &job) {
   const uint32_t half = job.half, heads = job.heads, full = half / kLanes * kLanes;
@@ -187,7 +216,7 @@ void rotate_interleaved_bf16_dir(const TokenHeads &job) {
       const IntV w = Ops::load_words(in + 2 * j);
       rotate_vectors<Inverse>(bf16_even(w), bf16_odd(w), FloatV::load_unaligned(cos + j), FloatV::load_unaligned(sin + j),
                               &ra, &rb);
-      Ops::store_words(out + 2 * j, bf16_pack(ra, rb));
+      Ops::store_words(out + 2 * j, bf16_pack_word(ra, rb));
     }
     if (full < half) {
       // Fewer pairs than a vector: the general path on just those pairs.
@@ -214,11 +243,15 @@ void rotate_half_bf16_dir(const TokenHeads &job) {
   const uint32_t half = job.half, heads = job.heads, full = half / kWordPairs * kWordPairs;
   const float *const cos = job.cos, *const sin = job.sin;
   alignas(64) float ce[kMaxSplitHalf / 2], co[kMaxSplitHalf / 2], se[kMaxSplitHalf / 2], so[kMaxSplitHalf / 2];
-  for (uint32_t k = 0; 2 * k + 1 < full; ++k) {
-    ce[k] = cos[2 * k];
-    co[k] = cos[2 * k + 1];
-    se[k] = sin[2 * k];
-    so[k] = sin[2 * k + 1];
+  // Split with vector shuffles: a scalar loop here cost about a tenth of a 32-head token.
+  for (uint32_t k = 0; 2 * k < full; k += kLanes) {
+    FloatV even, odd;
+    Ops::split_pairs(cos + 2 * k, &even, &odd);
+    even.store_aligned(ce + k);
+    odd.store_aligned(co + k);
+    Ops::split_pairs(sin + 2 * k, &even, &odd);
+    even.store_aligned(se + k);
+    odd.store_aligned(so + k);
   }
   const uint16_t *const in0 = static_cast<const uint16_t *>(job.in);
   uint16_t *const out0 = static_cast<uint16_t *>(job.out);
@@ -234,8 +267,10 @@ void rotate_half_bf16_dir(const TokenHeads &job) {
                               FloatV::load_aligned(se + i / 2), &rae, &rbe);
       rotate_vectors<Inverse>(bf16_odd(wa), bf16_odd(wb), FloatV::load_aligned(co + i / 2),
                               FloatV::load_aligned(so + i / 2), &rao, &rbo);
-      Ops::store_words(out + i, bf16_pack(rae, rao));
-      Ops::store_words(out + half + i, bf16_pack(rbe, rbo));
+      IntV wa_out, wb_out;
+      bf16_pack_words(rae, rao, rbe, rbo, &wa_out, &wb_out);
+      Ops::store_words(out + i, wa_out);
+      Ops::store_words(out + half + i, wb_out);
     }
     for (; i < half; i += kLanes) {
       const uint32_t n = half - i < kLanes ? half - i : kLanes;

@@ -23,6 +23,13 @@ struct Ops {
   static IntV load_words(const uint16_t *p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)); }
   static void store_words(uint16_t *p, IntV v) { _mm256_storeu_si256(reinterpret_cast<__m256i *>(p), v); }
   static FloatV swap_pairs(FloatV v) { return _mm256_permute_ps(v, 0xB1); }
+  // shuffle_ps picks within 128-bit lanes (lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6); the 64-bit
+  // permute puts the quarters in order.
+  static void split_pairs(const float *p, FloatV *even, FloatV *odd) {
+    const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
+  }
   static FloatV dup_lo(FloatV v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)); }
   static FloatV dup_hi(FloatV v) { return _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)); }
   static FloatV load_f16(const uint16_t *p) {

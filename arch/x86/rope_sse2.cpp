@@ -22,6 +22,11 @@ struct Ops {
   static IntV load_words(const uint16_t *p) { return _mm_loadu_si128(reinterpret_cast<const __m128i *>(p)); }
   static void store_words(uint16_t *p, IntV v) { _mm_storeu_si128(reinterpret_cast<__m128i *>(p), v); }
   static FloatV swap_pairs(FloatV v) { return _mm_shuffle_ps(v, v, _MM_SHUFFLE(2, 3, 0, 1)); }
+  static void split_pairs(const float *p, FloatV *even, FloatV *odd) {
+    const __m128 lo = _mm_loadu_ps(p), hi = _mm_loadu_ps(p + 4);
+    *even = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    *odd = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+  }
   static FloatV dup_lo(FloatV v) { return _mm_unpacklo_ps(v, v); }
   static FloatV dup_hi(FloatV v) { return _mm_unpackhi_ps(v, v); }
   static IntV widen(const uint16_t *p) {
