@@ -34,13 +34,6 @@ rotor_status check_positions(const int32_t *positions, uint32_t offset, uint32_t
   return ROTOR_OK;
 }
 
-bool views_overlap(const rotor_tensor &a, const rotor_tensor &b) {
-  uintptr_t a_lo, a_hi, b_lo, b_hi;
-  view_byte_range(a, &a_lo, &a_hi);
-  view_byte_range(b, &b_lo, &b_hi);
-  return a_lo < b_hi && b_lo < a_hi;
-}
-
 // in and out of an out-of-place call: same shape and dtype, and either the same view (in
 // place) or disjoint memory.
 rotor_status check_in_out(const rotor_tensor &in, const rotor_tensor &out, uint32_t rotary_dim) {
@@ -49,7 +42,7 @@ rotor_status check_in_out(const rotor_tensor &in, const rotor_tensor &out, uint3
   if ((status = validate_view(out)) != ROTOR_OK) return status;
   if (!same_shape(in, out) || in.dtype != out.dtype) return ROTOR_ERR_INVALID_ARGUMENT;
   if (in.head_dim < rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (!same_layout(in, out) && views_overlap(in, out)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (!same_layout(in, out) && !views_disjoint(in, out)) return ROTOR_ERR_INVALID_ARGUMENT;
   return ROTOR_OK;
 }
 
@@ -119,7 +112,7 @@ ROTOR_API rotor_status rotor_apply_qk(rotor_table *t, const rotor_tensor *q, con
   const uint32_t rotary_dim = table.config().rotary_dim;
   rotor_status status;
   if ((status = validate_view(*q)) != ROTOR_OK || (status = validate_view(*k)) != ROTOR_OK) return status;
-  if (q->batch != k->batch || q->seq != k->seq || q->data == k->data) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (q->batch != k->batch || q->seq != k->seq || !views_disjoint(*q, *k)) return ROTOR_ERR_INVALID_ARGUMENT;
   if (q->head_dim < rotary_dim || k->head_dim < rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
   ApplyPlan plan = base_plan(*q, positions, offset, dir);
   plan.passes[0] = make_pass(*q, *q, table.config().pairing);

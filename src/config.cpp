@@ -24,7 +24,9 @@ rotor_status validate_config(const rotor_config *cfg) {
   if (!valid_pairing(enum_bits(cfg->pairing))) return ROTOR_ERR_INVALID_ARGUMENT;
   const int scaling = enum_bits(cfg->scaling);
   if (scaling < ROTOR_SCALING_NONE || scaling > ROTOR_SCALING_LONGROPE) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (!std::isfinite(cfg->base) || cfg->base <= 0.0) return ROTOR_ERR_INVALID_ARGUMENT;
+  // base >= 1: every model's theta is (1e4 .. 1e7); a base below 1 (a subnormal one in
+  // particular) would make the frequencies base^(-2i/r) overflow to inf and the rows NaN.
+  if (!std::isfinite(cfg->base) || cfg->base < 1.0) return ROTOR_ERR_INVALID_ARGUMENT;
   if (cfg->max_len == 0 || cfg->max_len > kMaxLenLimit) return ROTOR_ERR_INVALID_ARGUMENT;
   switch (enum_bits(cfg->growth)) {
     case ROTOR_GROWTH_EXPONENTIAL:

@@ -10,7 +10,9 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-bool finite_positive(float v) { return std::isfinite(v) && v > 0.0f; }
+// Factors outside [2^-16, 2^24] are not scalings any model uses, and near FLT_MIN or FLT_MAX
+// they turn frequencies into inf or 0 (NaN rows): refuse them at validation.
+bool usable_factor(float v) { return std::isfinite(v) && v >= 0x1p-16f && v <= 0x1p24f; }
 bool finite_nonnegative(float v) { return std::isfinite(v) && v >= 0.0f; }
 
 // base^(-2i/r) for pair i: the unscaled inverse frequency.
@@ -124,18 +126,18 @@ rotor_status validate_scaling(const rotor_config &cfg) {
     case ROTOR_SCALING_NONE:
       return ROTOR_OK;
     case ROTOR_SCALING_LINEAR:
-      return finite_positive(cfg.factor) ? ROTOR_OK : ROTOR_ERR_INVALID_ARGUMENT;
+      return usable_factor(cfg.factor) ? ROTOR_OK : ROTOR_ERR_INVALID_ARGUMENT;
     case ROTOR_SCALING_NTK:
     case ROTOR_SCALING_DYNAMIC_NTK:
       // r = 2 would put r - 2 = 0 in the exponent's denominator.
       if (cfg.rotary_dim < 4) return ROTOR_ERR_INVALID_ARGUMENT;
-      if (!std::isfinite(cfg.factor) || cfg.factor < 1.0f) return ROTOR_ERR_INVALID_ARGUMENT;
+      if (!usable_factor(cfg.factor) || cfg.factor < 1.0f) return ROTOR_ERR_INVALID_ARGUMENT;
       // ntk_dynamic only means something to NTK; DYNAMIC_NTK always follows Hugging Face.
       if (cfg.scaling == ROTOR_SCALING_NTK && cfg.ntk_dynamic != 0 && cfg.ntk_dynamic != 1)
         return ROTOR_ERR_INVALID_ARGUMENT;
       break;
     case ROTOR_SCALING_YARN:
-      if (!finite_positive(cfg.factor)) return ROTOR_ERR_INVALID_ARGUMENT;
+      if (!usable_factor(cfg.factor)) return ROTOR_ERR_INVALID_ARGUMENT;
       if (!finite_nonnegative(cfg.beta_fast) || !finite_nonnegative(cfg.beta_slow) ||
           !finite_nonnegative(cfg.mscale) || !finite_nonnegative(cfg.mscale_all_dim) ||
           !finite_nonnegative(cfg.attention_factor))
@@ -146,7 +148,7 @@ rotor_status validate_scaling(const rotor_config &cfg) {
       if (yarn_beta_fast(cfg) < yarn_beta_slow(cfg)) return ROTOR_ERR_INVALID_ARGUMENT;
       break;
     case ROTOR_SCALING_LLAMA3: {
-      if (!finite_positive(cfg.factor)) return ROTOR_ERR_INVALID_ARGUMENT;
+      if (!usable_factor(cfg.factor)) return ROTOR_ERR_INVALID_ARGUMENT;
       if (!finite_nonnegative(cfg.low_freq_factor) || !finite_nonnegative(cfg.high_freq_factor))
         return ROTOR_ERR_INVALID_ARGUMENT;
       double low = cfg.low_freq_factor > 0.0f ? cfg.low_freq_factor : 1.0;
@@ -156,10 +158,10 @@ rotor_status validate_scaling(const rotor_config &cfg) {
     }
     case ROTOR_SCALING_LONGROPE: {
       if (cfg.long_factor == nullptr || cfg.short_factor == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-      if (!finite_positive(cfg.factor) || !finite_nonnegative(cfg.attention_factor))
+      if (!usable_factor(cfg.factor) || !finite_nonnegative(cfg.attention_factor))
         return ROTOR_ERR_INVALID_ARGUMENT;
       for (uint32_t i = 0; i < cfg.rotary_dim / 2; ++i)
-        if (!finite_positive(cfg.long_factor[i]) || !finite_positive(cfg.short_factor[i]))
+        if (!usable_factor(cfg.long_factor[i]) || !usable_factor(cfg.short_factor[i]))
           return ROTOR_ERR_INVALID_ARGUMENT;
       break;
     }

@@ -63,6 +63,47 @@ void view_byte_range(const rotor_tensor &v, uintptr_t *lo, uintptr_t *hi) {
   *hi = *lo + static_cast<uintptr_t>(span * dtype_size(v.dtype));
 }
 
+namespace {
+
+// Elements from a token's first element to the end of its last head.
+uint64_t token_span(const rotor_tensor &v) { return uint64_t(v.heads - 1) * uint64_t(v.stride_head) + v.head_dim; }
+
+// The smallest distance between the first elements of two distinct tokens of a valid view
+// (INT64_MAX when it has one token): the inner token stride, or the outer stride minus what
+// the inner axis spans, whichever is smaller.
+uint64_t token_gap(const rotor_tensor &v) {
+  Axis axes[2] = {{v.batch, uint64_t(v.stride_batch)}, {v.seq, uint64_t(v.stride_seq)}};
+  if (axes[0].stride > axes[1].stride) std::swap(axes[0], axes[1]);
+  uint64_t gap = uint64_t(INT64_MAX);
+  if (axes[0].extent > 1) gap = axes[0].stride;
+  if (axes[1].extent > 1) {
+    const uint64_t inner_reach = axes[0].extent > 1 ? (axes[0].extent - 1) * axes[0].stride : 0;
+    gap = std::min(gap, axes[1].stride - inner_reach);
+  }
+  return gap;
+}
+
+}  // namespace
+
+bool views_disjoint(const rotor_tensor &a, const rotor_tensor &b) {
+  uintptr_t a_lo, a_hi, b_lo, b_hi;
+  view_byte_range(a, &a_lo, &a_hi);
+  view_byte_range(b, &b_lo, &b_hi);
+  if (a_hi <= b_lo || b_hi <= a_lo) return true;
+  if (a.dtype != b.dtype || a.batch != b.batch || a.seq != b.seq || a.stride_batch != b.stride_batch ||
+      a.stride_seq != b.stride_seq)
+    return false;
+  const int64_t elem = int64_t(dtype_size(a.dtype));
+  const int64_t byte_delta = int64_t(b_lo) - int64_t(a_lo);
+  if (byte_delta % elem != 0) return false;
+  // Within every token, b's heads start `delta` elements after a's. They are disjoint when b's
+  // heads fit between the end of a's and the start of the next token (or the mirror image).
+  const int64_t delta = byte_delta / elem;
+  const uint64_t span_a = token_span(a), span_b = token_span(b), gap = token_gap(a);
+  if (delta >= 0) return uint64_t(delta) >= span_a && uint64_t(delta) + span_b <= gap;
+  return uint64_t(-delta) >= span_b && uint64_t(-delta) + span_a <= gap;
+}
+
 bool same_shape(const rotor_tensor &a, const rotor_tensor &b) {
   return a.batch == b.batch && a.seq == b.seq && a.heads == b.heads && a.head_dim == b.head_dim;
 }

@@ -17,6 +17,11 @@ rotor_status validate_view(const rotor_tensor &view);
 // Byte range [lo, hi) a valid view touches.
 void view_byte_range(const rotor_tensor &view, uintptr_t *lo, uintptr_t *hi);
 
+// Whether two valid views share no element. Exact when their byte ranges are disjoint, and for
+// views with the same token strides whose heads sit side by side inside every token (Q and K
+// of a fused QKV buffer); any other interleaving counts as overlapping (conservative).
+bool views_disjoint(const rotor_tensor &a, const rotor_tensor &b);
+
 bool same_shape(const rotor_tensor &a, const rotor_tensor &b);
 bool same_layout(const rotor_tensor &a, const rotor_tensor &b);  // same data, shape, dtype, strides
 

@@ -32,6 +32,10 @@ TEST(Errors, InvalidConfigs) {
   EXPECT_TRUE(rejected([](rotor_config &c) { c.base = std::nan(""); }));
   EXPECT_TRUE(rejected([](rotor_config &c) { c.base = -10000.0; }));
   EXPECT_TRUE(rejected([](rotor_config &c) { c.base = 0.0; }));
+  EXPECT_TRUE(rejected([](rotor_config &c) { c.base = 1e-310; }));  // subnormal: frequencies overflow
+  EXPECT_TRUE(rejected([](rotor_config &c) { c.base = 0.5; }));
+  EXPECT_TRUE(rejected([](rotor_config &c) { c.scaling = ROTOR_SCALING_LINEAR; c.factor = 1e-38f; }));
+  EXPECT_TRUE(rejected([](rotor_config &c) { c.scaling = ROTOR_SCALING_LINEAR; c.factor = 3e38f; }));
   EXPECT_TRUE(rejected([](rotor_config &c) { c.base = std::numeric_limits<double>::infinity(); }));
   EXPECT_TRUE(rejected([](rotor_config &c) { c.max_len = 0; }));
   EXPECT_TRUE(rejected([](rotor_config &c) { c.max_len = 0x80000000u; }));
@@ -129,6 +133,33 @@ TEST_F(Fixture, QkAndOutOfPlaceShapeRules) {
   shifted.data = data.data() + 4;  // overlaps in, but is not in
   expect_untouched(rotor_apply_to(table, &x, &shifted, nullptr, 0, ROTOR_FORWARD, nullptr), E, "partial overlap");
   expect_untouched(rotor_apply_to(table, &x, nullptr, nullptr, 0, ROTOR_FORWARD, nullptr), E, "null out");
+}
+
+TEST(QkOverlap, FusedQkvHeadsAreDisjointButSharedElementsAreNot) {
+  // [batch 2, seq 3, (4 q + 2 k + 2 v) heads x 8]
+  const uint32_t hq = 4, hk = 2, d = 8, row = (hq + 2 * hk) * d;
+  std::vector<float> qkv = ref::random_floats(size_t{2} * 3 * row, 3);
+  ref::Table table(ref::config(8, ROTOR_PAIRING_HALF, 64, 64));
+  auto view = [&](size_t first, uint32_t heads) {
+    rotor_tensor t = rotor_tensor_bshd(qkv.data() + first, ROTOR_DTYPE_F32, 2, 3, heads, d);
+    t.stride_seq = row;
+    t.stride_batch = int64_t{3} * row;
+    return t;
+  };
+  rotor_tensor q = view(0, hq), k = view(size_t{hq} * d, hk);
+  EXPECT_EQ(rotor_apply_qk(table, &q, &k, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_OK);
+  EXPECT_EQ(rotor_apply_qk(table, &k, &q, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_OK);
+  const std::vector<float> before = qkv;
+  rotor_tensor k_shifted = view(size_t{hq} * d - 1, hk);  // its first element is Q's last
+  EXPECT_EQ(rotor_apply_qk(table, &q, &k_shifted, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_ERR_INVALID_ARGUMENT);
+  rotor_tensor k_wide = view(size_t{hq} * d, hk + 3);  // reaches the next token's Q
+  EXPECT_EQ(rotor_apply_qk(table, &q, &k_wide, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_ERR_INVALID_ARGUMENT);
+  rotor_tensor k_inside = view(d, 1);  // one of Q's own heads
+  EXPECT_EQ(rotor_apply_qk(table, &q, &k_inside, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(qkv, before);
+  // Out of place into the V part of the same buffer: disjoint, accepted.
+  rotor_tensor v = view(size_t{hq + hk} * d, hk);
+  EXPECT_EQ(rotor_apply_to(table, &k, &v, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_OK);
 }
 
 TEST_F(Fixture, CallerCosSinArgumentRules) {

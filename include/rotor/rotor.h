@@ -113,7 +113,7 @@ typedef struct rotor_config {
   uint32_t      struct_size;       /* sizeof(rotor_config): lets the struct grow without breaking the ABI */
   uint32_t      rotary_dim;        /* r: even, > 0; the leading r dims of each head are rotated */
   rotor_pairing pairing;           /* default ROTOR_PAIRING_HALF */
-  double        base;              /* theta, default 10000; finite and > 0 */
+  double        base;              /* theta, default 10000; finite and >= 1 */
   uint32_t      initial_len;       /* rows computed at creation, default 2048 (clipped to max_len) */
   uint32_t      max_len;           /* hard maximum number of positions, default 32768; 1 .. 2^31 - 1 */
   rotor_growth  growth;            /* default ROTOR_GROWTH_MARGIN */
@@ -314,7 +314,9 @@ ROTOR_API rotor_status rotor_apply(rotor_table *t, const rotor_tensor *x, const 
                                    uint32_t offset, rotor_direction dir, rotor_pool *pool);
 
 /* q and k share batch, seq and positions (heads may differ: grouped-query attention); q and k
-   must not overlap each other. One pass: a token's table row is read once for all its heads. */
+   must not overlap each other (INVALID_ARGUMENT; Q and K of one fused QKV buffer, side by side
+   in every token, are recognised as disjoint; other interleavings of the two views count as
+   overlapping). One pass: a token's table row is read once for all its heads. */
 ROTOR_API rotor_status rotor_apply_qk(rotor_table *t, const rotor_tensor *q, const rotor_tensor *k,
                                       const int32_t *positions, uint32_t offset,
                                       rotor_direction dir, rotor_pool *pool);
