@@ -19,7 +19,9 @@ inline FloatV f16_bits_to_float(IntV h) {
   const IntV inf_nan = (em << 13) | splat(0x7f800000);
   // Subnormal half (and zero): mantissa * 2^-24 is exact in float.
   const IntV subnormal = xsimd::bitwise_cast<IntV>(xsimd::to_float(em) * FloatV(5.9604644775390625e-8f));
-  IntV bits = xsimd::select(em >= splat(0x7c00), inf_nan, normal);
+  // Strict comparisons with adjusted constants: SSE2 has no integer >=, which xsimd builds
+  // from three instructions.
+  IntV bits = xsimd::select(em > splat(0x7bff), inf_nan, normal);
   bits = xsimd::select(em < splat(0x400), subnormal, bits);
   return xsimd::bitwise_cast<FloatV>(bits | sign);
 }
@@ -36,7 +38,7 @@ inline IntV float_to_f16_bits(FloatV f) {
   // Rebias the exponent (-112 << 23) and round to nearest even on the 13 dropped bits.
   const IntV normal = (abs + splat(-0x37fff001) + ((abs >> 13) & splat(1))) >> 13;
   IntV bits = xsimd::select(abs < splat(0x38800000), subnormal, normal);
-  bits = xsimd::select(abs >= splat(0x477ff000), splat(0x7c00), bits);
+  bits = xsimd::select(abs > splat(0x477fefff), splat(0x7c00), bits);  // rounds to infinity
   bits = xsimd::select(abs > splat(0x7f800000), nan, bits);
   return bits | sign;
 }
