@@ -286,7 +286,7 @@ ROTOR_API rotor_tensor rotor_tensor_bhsd(void *data, rotor_dtype dt, uint32_t b,
 
 typedef enum rotor_direction {
   ROTOR_FORWARD = 0,
-  ROTOR_INVERSE = 1  /* rotates by -angle: the backward pass, and the exact undo of FORWARD */
+  ROTOR_INVERSE = 1  /* rotates by -angle: the backward pass; undoes FORWARD up to float rounding */
 } rotor_direction;
 
 /* Persistent worker threads. A call that passes a pool splits its tokens x heads across the
