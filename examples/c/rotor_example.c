@@ -40,7 +40,12 @@ static double max_error(const float *rotated, const float *original, uint32_t he
 
 static double max_difference(const float *x, const float *y, size_t n) {
   double worst = 0.0;
-  for (size_t i = 0; i < n; ++i) worst = fmax(worst, fabs((double)x[i] - (double)y[i]));
+  /* A plain comparison rather than fmax: Debian's aarch64 gcc 12.2 crashes (ICE) vectorising an
+     fmax reduction over doubles at -O3. */
+  for (size_t i = 0; i < n; ++i) {
+    const double d = fabs((double)x[i] - (double)y[i]);
+    if (d > worst) worst = d;
+  }
   return worst;
 }
 
