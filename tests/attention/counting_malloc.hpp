@@ -1,0 +1,11 @@
+// A malloc that counts: counting_malloc.cpp replaces the malloc family for the whole program
+// (operator new included, which calls malloc) and counts calls while `counting` is set; glibc's
+// own entry points (__libc_malloc, ...) do the allocating. Only for programs of their own:
+// it must never be linked into the shared test binary or a sanitizer build.
+#pragma once
+#include <atomic>
+
+namespace counting_malloc {
+extern std::atomic<bool> counting;
+extern std::atomic<long> allocations;
+}  // namespace counting_malloc
