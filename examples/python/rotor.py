@@ -258,23 +258,21 @@ def _direction(inverse: bool) -> int:
     return _INVERSE if inverse else _FORWARD
 
 
-class Pool:
-    """Worker threads a call may use (rotor_pool_create): pass pool= to the apply functions."""
+class _Owned:
+    """A library handle freed by close(), by `with`, or when collected."""
 
-    def __init__(self, threads: int):
-        handle = ctypes.c_void_p()
-        _check(_fn("rotor_pool_create")(ctypes.byref(handle), int(threads)), "rotor_pool_create")
-        self._handle = handle
+    _destroy = ""  # the C function that frees the handle
+    _what = ""
 
     @property
     def handle(self):
         if self._handle is None:
-            raise ValueError("the pool is closed")
+            raise ValueError(f"the {self._what} is closed")
         return self._handle
 
     def close(self) -> None:
         if getattr(self, "_handle", None) is not None:
-            _fn("rotor_pool_destroy")(self._handle)
+            _fn(self._destroy)(self._handle)
             self._handle = None
 
     __del__ = close
@@ -286,11 +284,22 @@ class Pool:
         self.close()
 
 
+class Pool(_Owned):
+    """Worker threads a call may use (rotor_pool_create): pass pool= to the apply functions."""
+
+    _destroy, _what = "rotor_pool_destroy", "pool"
+
+    def __init__(self, threads: int):
+        handle = ctypes.c_void_p()
+        _check(_fn("rotor_pool_create")(ctypes.byref(handle), int(threads)), "rotor_pool_create")
+        self._handle = handle
+
+
 def _pool_handle(pool):
     return None if pool is None else pool.handle
 
 
-class Table:
+class Table(_Owned):
     """A rotor_table: cos/sin rows for positions 0 .. max_len-1, computed as needed.
 
     Table(rotary_dim, **fields) sets any rotor_config field by name after the defaults of
@@ -298,6 +307,8 @@ class Table:
     long_factor/short_factor as sequences of rotary_dim/2 floats). preset="llama-3.1-8b" starts
     from rotor_config_preset instead, rotary_dim then coming from the preset unless given.
     """
+
+    _destroy, _what = "rotor_table_destroy", "table"
 
     def __init__(self, rotary_dim: int | None = None, *, preset: str | None = None, **fields):
         cfg = _Config()
@@ -324,25 +335,6 @@ class Table:
         self.pairing = "interleaved" if cfg.pairing == _PAIRING["interleaved"] else "half"
         self.config = {name: getattr(cfg, name) for name, _ in _Config._fields_
                        if name not in ("struct_size", "long_factor", "short_factor")}
-
-    @property
-    def handle(self):
-        if self._handle is None:
-            raise ValueError("the table is closed")
-        return self._handle
-
-    def close(self) -> None:
-        if getattr(self, "_handle", None) is not None:
-            _fn("rotor_table_destroy")(self._handle)
-            self._handle = None
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def reserve(self, positions: int) -> None:
         _check(_fn("rotor_table_reserve")(self.handle, int(positions)), "rotor_table_reserve")
