@@ -148,8 +148,9 @@ struct Cache {
 // One table (and optional pool) plus a sequence's raw q, k, v for every position.
 class Model {
  public:
-  Model(const rotor_config &cfg, uint32_t hq, uint32_t hk, uint32_t threads, uint32_t total, unsigned seed)
-      : cfg_(cfg), hq_(hq), hk_(hk), threads_(threads) {
+  Model(const rotor_config &cfg, uint32_t hq, uint32_t hk, uint32_t threads, uint32_t total, unsigned seed,
+        rotor_dtype cache_dtype = ROTOR_DTYPE_F32)
+      : cfg_(cfg), hq_(hq), hk_(hk), threads_(threads), cache_dtype_(cache_dtype) {
     EXPECT_EQ(rotor_table_create(&table_, &cfg), ROTOR_OK);
     if (threads > 1) EXPECT_EQ(rotor_pool_create(&pool_, threads), ROTOR_OK);
     std::mt19937 rng(seed);
@@ -169,9 +170,9 @@ class Model {
 
   Cache new_cache(uint32_t max_len = 256) {
     Cache c;
-    const size_t bytes = rotor_kv_cache_arena_size(hk_, kHeadDim, max_len, ROTOR_DTYPE_F32);
+    const size_t bytes = rotor_kv_cache_arena_size(hk_, kHeadDim, max_len, cache_dtype_);
     c.arena = aligned_buffer(bytes);
-    EXPECT_EQ(rotor_kv_cache_init(&c.cache, hk_, kHeadDim, max_len, ROTOR_DTYPE_F32, c.arena.get(), bytes), ROTOR_OK);
+    EXPECT_EQ(rotor_kv_cache_init(&c.cache, hk_, kHeadDim, max_len, cache_dtype_, c.arena.get(), bytes), ROTOR_OK);
     return c;
   }
 
@@ -213,6 +214,7 @@ class Model {
  private:
   rotor_config cfg_;
   uint32_t hq_, hk_, threads_;
+  rotor_dtype cache_dtype_;
   rotor_table *table_ = nullptr;
   rotor_pool *pool_ = nullptr;
   std::vector<float> q_, k_, v_;
@@ -264,11 +266,12 @@ class RescaleCache : public ::testing::TestWithParam<ShapeParam> {};
 
 // Runs a scenario; returns the largest distance to the fresh prefill over the calls after the
 // rescale, and checks the re-rotation count against the table's rescale count.
-double run_scenario(const Scenario &sc, const ShapeParam &p, rotor_rescale_policy policy, bool check_reference) {
+double run_scenario(const Scenario &sc, const ShapeParam &p, rotor_rescale_policy policy, bool check_reference,
+                    rotor_dtype cache_dtype = ROTOR_DTYPE_F32) {
   const rotor_config cfg = make_config(sc.scaling, p.pairing);
   uint32_t total = sc.before;
   for (uint32_t s : sc.calls) total += s;
-  Model model(cfg, p.hq, p.hk, p.threads, total, 1234u + unsigned(sc.scaling));
+  Model model(cfg, p.hq, p.hk, p.threads, total, 1234u + unsigned(sc.scaling), cache_dtype);
   EXPECT_EQ(rotor_table_set_rescale_policy(model.table(), policy), ROTOR_OK);
   Cache cache = model.new_cache();
   std::vector<float> out;
@@ -286,7 +289,7 @@ double run_scenario(const Scenario &sc, const ShapeParam &p, rotor_rescale_polic
       EXPECT_EQ(rerotations(cache) - rot_before, rescales);
       EXPECT_EQ(cache_epoch(cache), model.epoch());
     }
-    Model fresh(cfg, p.hq, p.hk, p.threads, total, 1234u + unsigned(sc.scaling));
+    Model fresh(cfg, p.hq, p.hk, p.threads, total, 1234u + unsigned(sc.scaling), cache_dtype);
     Cache fresh_cache = fresh.new_cache();
     std::vector<float> prefill;
     EXPECT_EQ(fresh.forward(fresh_cache, 0, length, &prefill), ROTOR_OK);
@@ -322,6 +325,22 @@ TEST_P(RescaleCache, LongropeShortToLongAtOriginalPlusOneMatchesFreshPrefill) {
 TEST_P(RescaleCache, WithoutRerotationTheSameComparisonFails) {
   for (const Scenario *sc : {&kNtk, &kDynamic, &kLongrope})
     EXPECT_GT(run_scenario(*sc, GetParam(), ROTOR_RESCALE_PIN, false), 1e-3) << "scaling " << sc->scaling;
+}
+
+// f16 and bf16 caches: the re-rotated keys are rounded to the cache's type once more than a
+// fresh prefill's, so the bound is that of one extra rounding of each key, and the test still
+// tells re-rotated keys from stale ones by an order of magnitude.
+TEST_P(RescaleCache, HalfPrecisionCachesAreRerotatedToo) {
+  for (rotor_dtype dt : {ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16})
+    for (const Scenario *sc : {&kNtk, &kDynamic, &kLongrope}) {
+      const double rerotated = run_scenario(*sc, GetParam(), ROTOR_RESCALE_REROTATE, false, dt);
+      const double stale = run_scenario(*sc, GetParam(), ROTOR_RESCALE_PIN, false, dt);
+      // One extra rounding of each key: f16 (2^-11 relative) and bf16 (2^-8) bounds on outputs
+      // of magnitude ~1 (measured: at most 1.3e-4 and 6.5e-4); stale keys are off by > 0.04.
+      const double bound = dt == ROTOR_DTYPE_F16 ? 5e-4 : 4e-3;
+      EXPECT_LT(rerotated, bound) << "dtype " << dt << " scaling " << sc->scaling;
+      EXPECT_GT(stale, 1e-2) << "dtype " << dt << " scaling " << sc->scaling;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, RescaleCache,
