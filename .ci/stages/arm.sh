@@ -80,7 +80,9 @@ else
     exit 1
   fi
   for obj in $objects; do
-    strings -a "$obj" | grep -q -- '-arch sm_87' ||
+    # grep reads everything (no -q): with pipefail, an early exit would SIGPIPE strings and
+    # fail the pipeline at random.
+    strings -a "$obj" | grep -- '-arch sm_87' >/dev/null ||
       { echo "arm: $obj holds no sm_87 code" >&2; exit 1; }
   done
   echo "arm: jetson: $obj_count CUDA file(s) compiled for sm_87 by $("$nvcc_path" --version | tail -n 1)"

@@ -41,7 +41,7 @@ cc -std=c99 -Wall -Wextra -Wpedantic -Werror $(pkg-config --cflags rotor) exampl
 cc -std=c99 -Wall -Wextra -Wpedantic -Werror $(pkg-config --cflags rotor) examples/c/rotor_example.c \
   -o "$root/c_pkgconfig_static" $(pkg-config --static --libs rotor | sed 's/-lrotor\b/-l:librotor.a/') -lm
 "$root/c_pkgconfig_static" | tail -n1
-if readelf -d "$root/c_pkgconfig_static" | grep -q 'NEEDED.*librotor'; then
+if readelf -d "$root/c_pkgconfig_static" | grep 'NEEDED.*librotor' >/dev/null; then
   echo "ffi: the static build depends on librotor.so"; exit 1
 fi
 
@@ -50,9 +50,9 @@ cmake -S examples/c -B "$root/example-c" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_B
 cmake --build "$root/example-c" -j"$jobs" >/dev/null
 "$root/example-c/rotor_c_example_shared" | tail -n1
 "$root/example-c/rotor_c_example_static" | tail -n1
-readelf -d "$root/example-c/rotor_c_example_shared" | grep -q "NEEDED.*librotor.so.$major" ||
+readelf -d "$root/example-c/rotor_c_example_shared" | grep "NEEDED.*librotor.so.$major" >/dev/null ||
   { echo "ffi: rotor::rotor did not link the shared library"; exit 1; }
-if readelf -d "$root/example-c/rotor_c_example_static" | grep -q 'NEEDED.*librotor'; then
+if readelf -d "$root/example-c/rotor_c_example_static" | grep 'NEEDED.*librotor' >/dev/null; then
   echo "ffi: rotor::rotor_static linked the shared library"; exit 1
 fi
 
