@@ -6,6 +6,7 @@
 #include "checked_math.hpp"
 #include "config.hpp"
 #include "pool.hpp"
+#include "positions.hpp"
 #include "row_compute.hpp"
 #include "table.hpp"
 #include "tensor_view.hpp"
@@ -96,29 +97,6 @@ void rerotate_keys(const RerotateJob &job, Pool *pool) {
   }
 }
 
-namespace {
-
-// Positions of a rerotate call: every one in [0, limit); returns the largest + 1.
-rotor_status check_key_positions(const int32_t *positions, uint32_t offset, uint32_t batch, uint32_t seq,
-                                 uint32_t limit, uint32_t *seq_len) {
-  if (positions == nullptr) {
-    const uint64_t end = uint64_t{offset} + seq;
-    if (end > limit) return ROTOR_ERR_OUT_OF_RANGE;
-    *seq_len = uint32_t(end);
-    return ROTOR_OK;
-  }
-  int64_t largest = -1;
-  bool in_range = true;
-  for (uint64_t i = 0; i < uint64_t{batch} * seq; ++i) {
-    in_range &= positions[i] >= 0 && uint64_t(positions[i]) < limit;
-    largest = positions[i] > largest ? positions[i] : largest;
-  }
-  if (!in_range) return ROTOR_ERR_OUT_OF_RANGE;
-  *seq_len = uint32_t(largest + 1);
-  return ROTOR_OK;
-}
-
-}  // namespace
 }  // namespace rotor
 
 using namespace rotor;
@@ -148,7 +126,7 @@ ROTOR_API rotor_status rotor_rerotate_keys(rotor_table *t, const rotor_tensor *k
   const uintptr_t ws = reinterpret_cast<uintptr_t>(workspace);
   if (ws < hi && lo < ws + required) return ROTOR_ERR_INVALID_ARGUMENT;
   uint32_t seq_len = 0;
-  if ((status = check_key_positions(positions, offset, keys->batch, keys->seq, table.max_len(), &seq_len)) != ROTOR_OK)
+  if ((status = check_positions(positions, offset, keys->batch, keys->seq, table.max_len(), &seq_len)) != ROTOR_OK)
     return status;
   if (from_epoch > table.current_epoch()) return ROTOR_ERR_INVALID_ARGUMENT;
   ScaleState from;
