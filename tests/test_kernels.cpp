@@ -27,8 +27,6 @@
 
 namespace {
 
-const char *const kAllKernelNames[] = {"avx512", "avx2", "sse2", "neon64", "neon", "scalar"};
-
 bool kernel_available(const std::string &name) {
   for (uint32_t i = 0; i < rotor_kernel_count(); ++i)
     if (name == rotor_kernel_available(i)) return true;
@@ -302,7 +300,7 @@ TEST_P(KernelByName, TableRowsAreTheSameBitsAloneOrInBatchAndAccurate) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllKernels, KernelByName, ::testing::ValuesIn(kAllKernelNames),
+INSTANTIATE_TEST_SUITE_P(AllKernels, KernelByName, ::testing::ValuesIn(rotor::known_kernel_names()),
                          [](const ::testing::TestParamInfo<const char *> &info) { return std::string(info.param); });
 
 TEST(KernelApi, ListsAvailableKernelsBestFirstScalarLast) {
@@ -313,7 +311,7 @@ TEST(KernelApi, ListsAvailableKernelsBestFirstScalarLast) {
   for (uint32_t i = 0; i < count; ++i) {
     const std::string name = rotor_kernel_available(i);
     bool known = false;
-    for (const char *k : kAllKernelNames) known |= name == k;
+    for (const char *k : rotor::known_kernel_names()) known |= name == k;
     EXPECT_TRUE(known) << name;
     for (uint32_t j = 0; j < i; ++j) EXPECT_NE(name, rotor_kernel_available(j));
   }
@@ -326,7 +324,7 @@ TEST(KernelApi, ForceValidatesNamesAndNullRestoresTheFirstChoice) {
   EXPECT_EQ(rotor_kernel_force("no-such-kernel"), ROTOR_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(rotor_kernel_force(""), ROTOR_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(before, rotor_kernel_name());
-  for (const char *name : kAllKernelNames) {
+  for (const char *name : rotor::known_kernel_names()) {
     if (kernel_available(name)) continue;
     EXPECT_EQ(rotor_kernel_force(name), ROTOR_ERR_UNSUPPORTED) << name;
     EXPECT_EQ(before, rotor_kernel_name());

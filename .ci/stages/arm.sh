@@ -28,8 +28,7 @@ for spec in aarch64:aarch64-linux-gnu:qemu-aarch64:aarch64-linux-gnu \
 
   # Examples stay in the host stage: Debian's aarch64 gcc 12.2 has an internal compiler error
   # (tree vectorizer, an fmax reduction over doubles at -O3) on examples/c/rotor_example.c.
-  cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE="toolchains/$toolchain.cmake" \
-        -DCMAKE_BUILD_TYPE=Release -DROTOR_WERROR=ON -DROTOR_BUILD_EXAMPLES=OFF >/dev/null
+  cmake --preset "$name" -B "$dir" >/dev/null  # CMakePresets.json: toolchain, Release, -Werror
   cmake --build "$dir" -j"$jobs"
   step_done "$name build"
 
@@ -57,7 +56,7 @@ nvcc_path=$(command -v nvcc || true)
 if [ -z "$nvcc_path" ] && [ -x /usr/local/cuda/bin/nvcc ]; then nvcc_path=/usr/local/cuda/bin/nvcc; fi
 if [ -z "$nvcc_path" ]; then
   echo "################################################################################"
-  echo "## SKIP arm/jetson: nvcc not found; the sm_87 CUDA compile check did NOT run   ##"
+  echo "## SKIPPED: arm/jetson: nvcc not found; the sm_87 CUDA compile check did NOT run ##"
   echo "################################################################################"
 else
   dir="${prefix}jetson"

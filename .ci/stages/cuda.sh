@@ -2,7 +2,8 @@
 # CUDA stage: compiles the CUDA build (ROTOR_CUDA=ON, warnings as errors) with nvcc for sm_87
 # (Jetson Orin), sm_90 (Hopper) and compute_90 PTX: the library, the unit tests and the GPU
 # benchmark. CI has no GPU, so nothing runs on one: the unit tests run and their GPU part
-# skips (the host-side CUDA tests still run). Without nvcc the stage says so loudly and passes.
+# skips (the host-side CUDA tests still run). Without nvcc the stage says so loudly and exits
+# with 77: .ci/test-all reports it SKIPPED.
 # Prints its own timing. Run on a machine with a GPU, the same commands run the GPU tests.
 set -euo pipefail
 start=$(date +%s)
@@ -20,7 +21,7 @@ if [ -z "$nvcc" ]; then
   echo "!!! cuda stage: nvcc not found (PATH, CUDACXX, /usr/local/cuda/bin): the CUDA code"
   echo "!!! was NOT compiled. Install the CUDA toolkit to check it."
   echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
-  exit 0
+  exit 77
 fi
 echo "cuda stage: $("$nvcc" --version | tail -n 2 | head -n 1)"
 

@@ -9,9 +9,7 @@ cd "$(dirname "$0")/../.."
 dir="${ROTOR_FUZZ_BUILD_DIR:-build-ci-fuzz}"
 seconds="${ROTOR_FUZZ_SECONDS:-60}"
 t0=$(date +%s)
-CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_SHARED_LIBS=OFF \
-  -DROTOR_SANITIZE="address;undefined" -DROTOR_BUILD_FUZZERS=ON -DROTOR_BUILD_EXAMPLES=OFF \
-  -DROTOR_BUILD_BENCH=OFF -DROTOR_CUDA=OFF >/dev/null
+cmake --preset ci-fuzz -B "$dir" >/dev/null  # CMakePresets.json: clang, ASan + UBSan, libFuzzer
 cmake --build "$dir" -j"${ROTOR_JOBS:-2}" --target rotor_fuzzers
 echo "fuzz: built in $(( $(date +%s) - t0 )) s"
 

@@ -19,9 +19,8 @@ run_one() {
   shift 3  # the rest: extra ctest arguments
   local dir="${ROTOR_SANITIZER_BUILD_PREFIX:-build-ci}-$name" t0
   t0=$(date +%s)
-  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
-    -DROTOR_SANITIZE="$sanitize" -DROTOR_CUDA=OFF -DROTOR_BUILD_BENCH=OFF >/dev/null
+  # CMakePresets.json's ci-asan / ci-tsan, in the directory asked for.
+  cmake --preset "ci-$name" -B "$dir" -DROTOR_SANITIZE="$sanitize" >/dev/null
   cmake --build "$dir" -j"$jobs"
   local built
   built=$(date +%s)

@@ -95,6 +95,14 @@ const KernelSet *available_kernel(uint32_t index) {
   return index < r.count ? &r.sets[index] : nullptr;
 }
 
+std::vector<const char *> known_kernel_names() {
+  uint32_t known = 0;
+  const Candidate *all = candidates(&known);
+  std::vector<const char *> names;
+  for (uint32_t i = 0; i < known; ++i) names.push_back(all[i].name);
+  return names;
+}
+
 rotor_status force_kernel_set(const char *name) {
   Registry &r = ready_registry();
   if (name == nullptr) {

@@ -3,6 +3,7 @@
 // rotor_kernel_force and the CI loop that runs the suite with each set forced all read it.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "kernels/attention_kernels.hpp"
 #include "kernels/rotate_kernel.hpp"
@@ -25,6 +26,10 @@ const KernelSet &active_kernels();
 // Sets this build and CPU run, best first, the scalar reference last.
 uint32_t available_kernel_count();
 const KernelSet *available_kernel(uint32_t index);  // nullptr past the end
+
+// Every set the registry knows, built here or not, best first (tests run each one that is
+// available and report the rest as skipped).
+std::vector<const char *> known_kernel_names();
 
 // INVALID_ARGUMENT for a name the registry does not know, UNSUPPORTED for one this build or CPU
 // lacks; nullptr returns to the automatic choice.
