@@ -5,6 +5,7 @@
 
 #include "table/config.hpp"
 #include "common/half.hpp"
+#include "table/cos_sin.hpp"
 #include "table/table.hpp"
 
 using namespace rotor;
@@ -13,17 +14,6 @@ namespace {
 
 bool aligned_arena(const void *arena) {
   return reinterpret_cast<uintptr_t>(arena) % ROTOR_ARENA_ALIGNMENT == 0;
-}
-
-// Writes count values converted from float to dtype.
-void store_converted(const float *from, uint32_t count, rotor_dtype dtype, void *to) {
-  if (dtype == ROTOR_DTYPE_F32) {
-    std::memcpy(to, from, count * sizeof(float));
-    return;
-  }
-  uint16_t *out = static_cast<uint16_t *>(to);
-  for (uint32_t i = 0; i < count; ++i)
-    out[i] = dtype == ROTOR_DTYPE_F16 ? float_to_f16(from[i]) : float_to_bf16(from[i]);
 }
 
 }  // namespace
@@ -96,23 +86,8 @@ ROTOR_API rotor_status rotor_table_cos_sin(rotor_table *t, uint32_t start, uint3
   if (t == nullptr || cos_out == nullptr || sin_out == nullptr || count == 0 || !valid_dtype(enum_bits(dtype)))
     return ROTOR_ERR_INVALID_ARGUMENT;
   Table &table = *as_table(t);
-  const uint64_t end = uint64_t{start} + count;
-  if (end > table.max_len()) return ROTOR_ERR_OUT_OF_RANGE;
-  const uint32_t half = table.half();
-  const size_t elem = dtype == ROTOR_DTYPE_F32 ? 4 : 2;
-  const size_t width = duplicated ? 2 * size_t{half} : half;  // values per output row
-  RowsLease lease;
-  table.lease(static_cast<uint32_t>(end), &lease);
-  for (uint32_t i = 0; i < count; ++i) {
-    const float *row = lease.rows + (uint64_t{start} + i) * 2 * half;
-    unsigned char *cos_row = static_cast<unsigned char *>(cos_out) + i * width * elem;
-    unsigned char *sin_row = static_cast<unsigned char *>(sin_out) + i * width * elem;
-    for (size_t copy = 0; copy < (duplicated ? 2u : 1u); ++copy) {
-      store_converted(row, half, dtype, cos_row + copy * half * elem);
-      store_converted(row + half, half, dtype, sin_row + copy * half * elem);
-    }
-  }
-  table.release(&lease);
+  if (uint64_t{start} + count > table.max_len()) return ROTOR_ERR_OUT_OF_RANGE;
+  write_cos_sin(table, start, count, dtype, duplicated != 0, cos_out, sin_out);
   return ROTOR_OK;
 }
 
