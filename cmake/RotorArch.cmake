@@ -2,8 +2,8 @@
 #
 # Each arch file is compiled with its own -m flags and only its own; everything else in the
 # library (API, dispatch, CPU detection) gets none, so the library loads and runs on any CPU of
-# the architecture and picks the kernels at run time (src/kernels/dispatch.cpp).
-# ROTOR_HAVE_<ARCH> tells dispatch.cpp which kernel sets were built.
+# the architecture and picks the kernels at run time (src/kernels/registry.cpp).
+# ROTOR_HAVE_<ARCH> tells the registry (src/kernels/arch_kernels.hpp) which kernel sets were built.
 option(ROTOR_SIMD "Build the SIMD kernels under arch/ (xsimd headers needed)" ON)
 if(NOT ROTOR_SIMD)
   return()

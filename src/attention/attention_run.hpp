@@ -23,7 +23,7 @@ struct ForwardCall {
   float scale;
   RotateTokenFn rotate;      // for the tensors' dtype and the table's pairing
   const AttentionKernels *kernels;
-  // Rescale scratch (rescale_keys.hpp layout, one slot per thread): a cache with own_rows set
+  // Rescale scratch (rerotate_keys.hpp layout, one slot per thread): a cache with own_rows set
   // (policy PIN, table moved on) rotates its new tokens with rows of its own state, computed
   // per token into the thread's slot.
   unsigned char *row_scratch;

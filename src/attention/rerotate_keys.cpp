@@ -1,4 +1,4 @@
-// Re-rotation of keys from one state's rows to the table's current rows (see rescale_keys.hpp),
+// Re-rotation of keys from one state's rows to the table's current rows (see rerotate_keys.hpp),
 // and its C entry points for callers that keep their own caches.
 #include "attention/rerotate_keys.hpp"
 

@@ -56,7 +56,7 @@ rotor_status check_workspace(const void *workspace, size_t workspace_size, size_
   return ROTOR_OK;
 }
 
-// The attention slots, then the rescale scratch (rescale_keys.hpp layout); 0 on overflow.
+// The attention slots, then the rescale scratch (rerotate_keys.hpp layout); 0 on overflow.
 size_t forward_workspace_bytes(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim, uint32_t new_tokens,
                                uint32_t threads, size_t *rescale_offset) {
   const size_t slots = attention_workspace_bytes(q_heads, kv_heads, head_dim, new_tokens, threads);

@@ -1,5 +1,5 @@
 // The C entry points that say which rows keys carry: a table's epoch and rescale policy, and a
-// KV cache's epoch and re-rotation count (the re-rotation itself: rescale_keys.cpp).
+// KV cache's epoch and re-rotation count (the re-rotation itself: rerotate_keys.cpp).
 #include "attention/kv_cache.hpp"
 #include "table/config.hpp"
 #include "apply/positions.hpp"

@@ -2,7 +2,7 @@
 // sum l of exp(s - m) and an accumulator of exp(s - m) * v; a new block that raises m rescales
 // both by exp(m_old - m_new). Only one block of scores per row ever exists.
 //
-// This is the portable kernel set's fold (attention_portable.cpp); SIMD sets have their own
+// This is the portable kernel set's fold (attention_scalar.cpp); SIMD sets have their own
 // with the same formulas. Within one kernel set a prefill and a decode step fold a row's
 // blocks identically.
 #pragma once

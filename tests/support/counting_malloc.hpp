@@ -1,4 +1,5 @@
-// The one malloc that counts, for every no-allocation test program: counting_malloc.cpp replaces the malloc family for the whole program
+// The one malloc that counts, for every no-allocation test program: counting_malloc.cpp
+// replaces the malloc family for the whole program
 // (operator new included, which calls malloc) and counts calls while `counting` is set; glibc's
 // own entry points (__libc_malloc, ...) do the allocating. Only for programs of their own:
 // it must never be linked into the shared test binary or a sanitizer build.
