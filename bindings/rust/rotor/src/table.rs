@@ -323,7 +323,7 @@ extern "C" fn call_event(user: *mut c_void, event: *const sys::rotor_table_event
 
 /// Rotates `input` into `out` with cos/sin rows the caller brings (`rotor_apply_cos_sin`):
 /// `cos` and `sin` are [rows, rotary_dim/2] f32, row-major; token (b, s) uses row
-/// positions[b][s] (or offset + s). `out` may be a view of the same memory only through
+/// `positions[b][s]` (or offset + s). `out` may be a view of the same memory only through
 /// [`apply_cos_sin_in_place`].
 #[allow(clippy::too_many_arguments)]
 pub fn apply_cos_sin(cos: &[f32], sin: &[f32], rotary_dim: u32, pairing: Pairing, input: &Tensor<'_>,

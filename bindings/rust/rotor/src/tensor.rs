@@ -43,7 +43,7 @@ pub enum Layout {
 pub enum Positions<'p> {
     /// Token s of every batch entry at `offset + s`.
     Offset(u32),
-    /// batch * seq positions, row-major [batch][seq].
+    /// batch * seq positions, row-major `[batch][seq]`.
     Explicit(&'p [i32]),
 }
 
