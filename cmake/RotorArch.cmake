@@ -36,8 +36,11 @@ else()
   endif()
 endif()
 if(NOT _rotor_xsimd_dir)
-  message(WARNING "rotor: xsimd headers not found: building the scalar kernels only")
-  return()
+  # A scalar-only library is 3-8x slower than users expect: never build one by surprise.
+  message(FATAL_ERROR "rotor: the SIMD kernels need the xsimd headers, which were not found. "
+    "Install them (Debian/Ubuntu: apt-get install libxsimd-dev), point ROTOR_XSIMD_INCLUDE at "
+    "the directory holding xsimd/xsimd.hpp, or configure with -DROTOR_SIMD=OFF for a "
+    "scalar-only build.")
 endif()
 # ---- end of xsimd lookup ---------------------------------------------------------------------
 
@@ -46,9 +49,9 @@ string(TOLOWER "${CMAKE_SYSTEM_PROCESSOR}" _rotor_cpu)
 
 # rotor_add_arch_source(<file> <define> <flags...>): one kernel file with its own flags.
 function(rotor_add_arch_source file define)
-  target_sources(rotor PRIVATE ${_rotor_arch_dir}/${file})
+  target_sources(rotor_objects PRIVATE ${_rotor_arch_dir}/${file})
   set_source_files_properties(${_rotor_arch_dir}/${file} PROPERTIES COMPILE_OPTIONS "${ARGN}")
-  target_compile_definitions(rotor PRIVATE ${define})
+  target_compile_definitions(rotor_objects PRIVATE ${define})
 endfunction()
 
 if(_rotor_cpu MATCHES "^(x86_64|amd64)$")
@@ -58,12 +61,12 @@ if(_rotor_cpu MATCHES "^(x86_64|amd64)$")
   # -Wmaybe-uninitialized reports at -O2 (a false positive inside the compiler's own header).
   rotor_add_arch_source(x86/rope_avx512.cpp ROTOR_HAVE_AVX512 -mavx512f -mavx2 -mfma -mf16c
                         $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
-  rotor_add_arch_source(x86/attention_avx2.cpp ROTOR_HAVE_ATTENTION_AVX2 -mavx2 -mfma)
-  rotor_add_arch_source(x86/attention_avx512.cpp ROTOR_HAVE_ATTENTION_AVX512 -mavx512f -mavx2 -mfma
+  rotor_add_arch_source(x86/attention_avx2.cpp ROTOR_HAVE_AVX2 -mavx2 -mfma)
+  rotor_add_arch_source(x86/attention_avx512.cpp ROTOR_HAVE_AVX512 -mavx512f -mavx2 -mfma
                         $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
 elseif(_rotor_cpu MATCHES "^(aarch64|arm64)$")
   rotor_add_arch_source(arm/rope_neon64.cpp ROTOR_HAVE_NEON64)
-  rotor_add_arch_source(arm/attention_neon64.cpp ROTOR_HAVE_ATTENTION_NEON64)
+  rotor_add_arch_source(arm/attention_neon64.cpp ROTOR_HAVE_NEON64)
 elseif(_rotor_cpu MATCHES "^arm")
   # -mfpu=neon only for this file: the rest of the library runs on VFP-only cores too.
   rotor_add_arch_source(arm/rope_neon.cpp ROTOR_HAVE_NEON -mfpu=neon)
@@ -72,5 +75,4 @@ else()
 endif()
 
 # Arch files include "kernels/..." from src/ and xsimd; xsimd is a build-only dependency.
-target_include_directories(rotor PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../src)
-target_include_directories(rotor SYSTEM PRIVATE ${_rotor_xsimd_dir})
+target_include_directories(rotor_objects SYSTEM PRIVATE ${_rotor_xsimd_dir})

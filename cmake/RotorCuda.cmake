@@ -11,8 +11,8 @@
 #
 # Layout: the kernels (cuda/*.cu) build as the object library rotor_cuda_kernels with nvcc's
 # own flags (rotor's warning flags are for the host compilers); the host side (cuda/*.cpp)
-# compiles into rotor with rotor's flags. src/cuda_stubs.cpp, which defines every function as
-# UNSUPPORTED, compiles to nothing once ROTOR_HAVE_CUDA is defined.
+# compiles into rotor with rotor's flags. Without CUDA, src/capi/cuda_stubs.cpp defines every
+# rotor_cuda_* function as UNSUPPORTED instead.
 include_guard(GLOBAL)
 
 set(ROTOR_CUDA AUTO CACHE STRING "Build the CUDA kernels: AUTO (when a CUDA compiler is found), ON or OFF")
@@ -31,6 +31,7 @@ if(ROTOR_CUDA STREQUAL "AUTO" OR ROTOR_CUDA)
 endif()
 
 if(NOT _rotor_cuda_build)
+  target_sources(rotor_objects PRIVATE ${PROJECT_SOURCE_DIR}/src/capi/cuda_stubs.cpp)
   message(STATUS "rotor: CUDA kernels not built (ROTOR_CUDA=${ROTOR_CUDA})")
   return()
 endif()
@@ -85,8 +86,9 @@ if(ROTOR_WERROR)
   target_compile_options(rotor_cuda_kernels PRIVATE -Werror=all-warnings -Xcompiler=-Werror)
 endif()
 
-target_sources(rotor PRIVATE ${PROJECT_SOURCE_DIR}/cuda/api_cuda.cpp ${PROJECT_SOURCE_DIR}/cuda/mirror.cpp)
-target_compile_definitions(rotor PRIVATE ROTOR_HAVE_CUDA)
+target_sources(rotor_objects PRIVATE ${PROJECT_SOURCE_DIR}/cuda/api_cuda.cpp ${PROJECT_SOURCE_DIR}/cuda/mirror.cpp)
+target_compile_definitions(rotor_objects PRIVATE ROTOR_HAVE_CUDA)
+target_include_directories(rotor_objects PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
 if(BUILD_SHARED_LIBS)
   target_link_libraries(rotor PRIVATE rotor_cuda_kernels CUDA::cudart)
 else()

@@ -4,7 +4,7 @@
 #   <libdir>/cmake/rotor/      find_package(rotor CONFIG): rotor::rotor, rotor::rotor_static
 #   <libdir>/pkgconfig/rotor.pc
 # Both libraries come from one build: rotor_static archives the very object files of the
-# shared rotor (compiled once, position independent), so the two can never differ.
+# shared rotor (rotor_objects, compiled once, position independent), so the two can never differ.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 include(CheckLinkerFlag)
@@ -65,7 +65,7 @@ if(_rotor_type STREQUAL "SHARED_LIBRARY")
       list(APPEND _rotor_static_interface_libs "${_lib}")  # -lm, -ldl, a generator expression
     endif()
   endforeach()
-  add_library(rotor_static STATIC $<TARGET_OBJECTS:rotor> ${_rotor_static_extra_objects})
+  add_library(rotor_static STATIC $<TARGET_OBJECTS:rotor_objects> ${_rotor_static_extra_objects})
   set_target_properties(rotor_static PROPERTIES LINKER_LANGUAGE CXX)
   if(NOT WIN32)
     set_target_properties(rotor_static PROPERTIES OUTPUT_NAME rotor)  # librotor.a

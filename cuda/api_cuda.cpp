@@ -4,12 +4,12 @@
 
 #include <mutex>
 
-#include "config.hpp"
+#include "table/config.hpp"
 #include "launch.hpp"
 #include "mirror.hpp"
 #include "rotor/rotor_cuda.h"
-#include "table.hpp"
-#include "tensor_view.hpp"
+#include "table/table.hpp"
+#include "apply/tensor_view.hpp"
 
 namespace rotor {
 namespace cuda {

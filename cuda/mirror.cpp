@@ -2,7 +2,7 @@
 
 #include <new>
 
-#include "checked_math.hpp"
+#include "common/checked_math.hpp"
 
 namespace rotor {
 namespace cuda {

@@ -18,7 +18,7 @@
 
 #include "launch.hpp"
 #include "rotor/rotor_cuda.h"
-#include "table.hpp"
+#include "table/table.hpp"
 
 namespace rotor {
 namespace cuda {

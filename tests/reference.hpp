@@ -50,7 +50,7 @@ inline std::vector<double> plain_freqs(double base, uint32_t rotary_dim) {
   return f;
 }
 
-// Plain conversions for the tests, written independently of src/half.hpp: exact decode, and
+// Plain conversions for the tests, written independently of src/common/half.hpp: exact decode, and
 // encode by searching the nearest representable value in long double.
 inline double f16_value(uint16_t h) {
   int sign = (h >> 15) ? -1 : 1;

@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "half.hpp"
+#include "common/half.hpp"
 #include "reference.hpp"
 
 namespace ref {

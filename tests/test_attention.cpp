@@ -13,9 +13,10 @@
 #include <random>
 #include <vector>
 
-#include "attention/attention_kernels.hpp"
+#include "kernels/registry.hpp"
+#include "kernels/attention_kernels.hpp"
 #include "attention/kv_cache.hpp"
-#include "half.hpp"
+#include "common/half.hpp"
 #include "rotor/rotor.h"
 
 namespace {
@@ -252,7 +253,7 @@ TEST_P(PrefillDecode, PrefillEqualsDecodeStepsAndReference) {
     // RotorArch.cmake builds an arch's attention kernels with its rotation kernels: no fallback.
     const bool own_simd = std::strcmp(name, "avx2") == 0 || std::strcmp(name, "avx512") == 0 ||
                           std::strcmp(name, "neon64") == 0;
-    EXPECT_STREQ(rotor::active_attention_kernels().name, own_simd ? name : "portable");
+    EXPECT_EQ(rotor::active_kernels().attention == &rotor::portable_attention_kernels(), !own_simd);
     const RopeSpec rope{c.rotary_dim, c.pairing, 10000.0};
     Attention model(c.q_heads, c.kv_heads, c.d, rope, 512, c.threads);
     std::mt19937 rng(c.s * 131 + c.q_heads * 7 + c.d);

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "half.hpp"
+#include "common/half.hpp"
 #include "reference.hpp"
 #include "rotor/rotor_cuda.h"
 

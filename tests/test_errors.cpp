@@ -25,7 +25,11 @@ TEST(Errors, InvalidConfigs) {
   };
   EXPECT_TRUE(rejected([](rotor_config &c) { c.rotary_dim = 0; }));
   EXPECT_TRUE(rejected([](rotor_config &c) { c.rotary_dim = 63; }));
-  EXPECT_TRUE(rejected([](rotor_config &c) { c.struct_size = 8; }));
+  EXPECT_TRUE(rejected([](rotor_config &c) { c.struct_size = 4; }));  // not even rotary_dim
+  EXPECT_TRUE(rejected([](rotor_config &c) { c.struct_size = 20; }));  // cuts base in two
+  EXPECT_TRUE(rejected([](rotor_config &c) { c.struct_size = sizeof(rotor_config) + 8; }));  // newer than the library
+  EXPECT_TRUE(rejected([](rotor_config &c) { c.reserved_0 = 1; }));
+  EXPECT_TRUE(rejected([](rotor_config &c) { c.reserved_1 = 1; }));
   EXPECT_TRUE(rejected([](rotor_config &c) { c.pairing = rotor_pairing(2); }));
   EXPECT_TRUE(rejected([](rotor_config &c) { c.growth = rotor_growth(7); }));
   EXPECT_TRUE(rejected([](rotor_config &c) { c.scaling = rotor_scaling(-1); }));
@@ -52,7 +56,8 @@ TEST(Errors, InvalidConfigs) {
   rotor_config ok = ref::config(64);
   EXPECT_EQ(rotor_table_create(nullptr, &ok), ROTOR_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(rotor_table_init(&t, &ok, nullptr, 1 << 20), ROTOR_ERR_INVALID_ARGUMENT);
-  rotor_config_init(nullptr, 64);  // harmless
+  EXPECT_EQ(rotor_config_init_sized(nullptr, sizeof(rotor_config), 64), ROTOR_ERR_INVALID_ARGUMENT);
+  (rotor_config_init)(nullptr, 64);  // the 1.0 symbol: harmless
   rotor_table_destroy(nullptr);    // harmless
   rotor_pool_destroy(nullptr);     // harmless
 }

@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "growth.hpp"
+#include "table/growth.hpp"
 #include "reference.hpp"
 
 namespace {

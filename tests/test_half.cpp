@@ -5,7 +5,7 @@
 #include <cmath>
 #include <random>
 
-#include "half.hpp"
+#include "common/half.hpp"
 #include "reference.hpp"
 
 namespace {

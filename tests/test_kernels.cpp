@@ -18,11 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "half.hpp"
+#include "kernels/registry.hpp"
+#include "common/half.hpp"
 #include "kernels/rotate_kernel.hpp"
 #include "reference.hpp"
 #include "rotor/rotor.h"
-#include "row_compute.hpp"
+#include "table/row_compute.hpp"
 
 namespace {
 
@@ -147,7 +148,7 @@ void compare_token(const rotor::KernelSet &tested, rotor_dtype dt, rotor_pairing
 
   job.in = in_place ? static_cast<const void *>(expected.data()) : input.data();
   job.out = expected.data();
-  rotor::scalar_kernels().rotate[dt][pairing](job);
+  rotor::scalar_rotation_kernels().rotate[dt][pairing](job);
   job.in = in_place ? static_cast<const void *>(actual.data()) : input.data();
   job.out = actual.data();
   tested.rotate[dt][pairing](job);

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "pool.hpp"
+#include "runtime/pool.hpp"
 #include "reference.hpp"
 #include "rotor/rotor.h"
 

@@ -101,7 +101,8 @@ TEST(ScalingPresets, BadInputLeavesConfigAlone) {
   EXPECT_EQ(rotor_config_preset(&cfg, "llama-2"), ROTOR_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(rotor_config_preset(&cfg, nullptr), ROTOR_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(std::memcmp(&cfg, &before, sizeof cfg), 0);
-  EXPECT_EQ(rotor_config_preset(nullptr, "llama-2-7b"), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rotor_config_preset_sized(nullptr, sizeof(rotor_config), "llama-2-7b"), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ((rotor_config_preset)(nullptr, "llama-2-7b"), ROTOR_ERR_INVALID_ARGUMENT);
 }
 
 TEST(ScalingPresets, GptNeoXRotatesAQuarterOfItsHead) {

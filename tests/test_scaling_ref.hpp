@@ -2,7 +2,7 @@
 //
 // Written from the published formulas (Hugging Face modeling_rope_utils: _compute_*_parameters
 // and dynamic_rope_update; the NTK rule of rotor's contract), sharing no code with
-// src/scaling.cpp. The structure follows Hugging Face's rather than the library's (YaRN from
+// src/table/scaling.cpp. The structure follows Hugging Face's rather than the library's (YaRN from
 // pos_freqs, Llama 3 with torch.where's two passes), so a slip copied from one into the other
 // is unlikely. Long double (64-bit mantissa on x86) gives angles p * theta exact to ~2^-44 at
 // p = 2^20, far below a float ulp; where long double is just double (32-bit ARM), the accuracy

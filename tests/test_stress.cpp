@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "half.hpp"
+#include "common/half.hpp"
 #include "rotor/rotor.h"
 
 namespace {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "half.hpp"
+#include "common/half.hpp"
 #include "reference.hpp"
 
 namespace {

@@ -5,14 +5,13 @@
 #include <cstdint>
 #include <xsimd/xsimd.hpp>
 
-#include "attention/attention_kernels.hpp"
+#include "kernels/attention_kernels.hpp"
 
 namespace rotor {
 namespace arch_attention_neon64 {
 namespace {
 
 using Arch = xsimd::neon64;
-constexpr const char *kArchName = "neon64";
 float attn_hsum(xsimd::batch<float, Arch> v) { return xsimd::hadd(v); }
 #include "../common/attention_kernel_body.hpp"
 

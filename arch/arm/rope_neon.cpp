@@ -15,7 +15,6 @@ namespace arch_neon {
 namespace {
 
 using Arch = xsimd::neon;
-constexpr const char *kArchName = "neon";
 #define ROTOR_ARCH_HAS_DOUBLE 0
 #include "../common/rope_half_emulation.hpp"
 
@@ -44,6 +43,6 @@ struct Ops {
 }  // namespace
 }  // namespace arch_neon
 
-const KernelSet &neon_kernels() { return arch_neon::kKernelSet; }
+const RotationKernels &neon_rotation_kernels() { return arch_neon::kRotationKernels; }
 
 }  // namespace rotor

@@ -13,7 +13,6 @@ namespace arch_neon64 {
 namespace {
 
 using Arch = xsimd::neon64;
-constexpr const char *kArchName = "neon64";
 #define ROTOR_ARCH_HAS_DOUBLE 1
 #include "../common/rope_half_emulation.hpp"
 
@@ -45,6 +44,6 @@ struct Ops {
 }  // namespace
 }  // namespace arch_neon64
 
-const KernelSet &neon64_kernels() { return arch_neon64::kKernelSet; }
+const RotationKernels &neon64_rotation_kernels() { return arch_neon64::kRotationKernels; }
 
 }  // namespace rotor

@@ -1,9 +1,9 @@
-// The SIMD attention kernels (src/attention/attention_kernels.hpp), written once with xsimd
+// The SIMD attention kernels (src/kernels/attention_kernels.hpp), written once with xsimd
 // batches and instantiated by each arch/*/attention_*.cpp for its own architecture.
 //
 // No include guard and no namespace of its own, on purpose (like rope_kernel_body.hpp): each arch
 // file includes this inside its own anonymous namespace after defining `Arch` (an xsimd
-// architecture with a fused multiply-add), `kArchName` and `float attn_hsum(batch<float, Arch>)`
+// architecture with a fused multiply-add), and `float attn_hsum(batch<float, Arch>)`
 // (a horizontal sum in a fixed order), so every function has internal
 // linkage and is compiled with that file's flags only.
 //
@@ -121,7 +121,7 @@ void attn_accumulate(const float *w, uint32_t stride, uint32_t rows, const float
   }
 }
 
-// exp(x) for x <= 0 with the formulas of src/attention/online_softmax.hpp (Cody-Waite reduction,
+// exp(x) for x <= 0 with the formulas of src/kernels/online_softmax.hpp (Cody-Waite reduction,
 // Cephes expf polynomial, 2^n built in the exponent bits), lane by lane: exp(0) = 1 exactly,
 // x < -87 gives 0, NaN stays NaN.
 AttnV attn_exp_nonpositive(AttnV x) {
@@ -187,4 +187,4 @@ void attn_fold(float *scores, uint32_t n, float *running_max, float *running_sum
   *running_sum += block_sum;
 }
 
-const AttentionKernels kAttentionKernelSet = {kArchName, attn_scores, attn_accumulate, attn_fold};
+const AttentionKernels kAttentionKernelSet = {attn_scores, attn_accumulate, attn_fold};

@@ -1,5 +1,5 @@
 // f16 and bf16 <-> float conversion with integer vector operations, rounding to nearest even
-// exactly like the scalar reference (src/half.hpp), lane by lane.
+// exactly like the scalar reference (src/common/half.hpp), lane by lane.
 //
 // No include guard and no namespace of its own, on purpose: each arch/ file includes it inside
 // its own anonymous namespace, after defining `Arch` (an xsimd architecture), so every copy is

@@ -301,7 +301,7 @@ void rotate_half_bf16(const TokenHeads &job) {
 }
 
 #if ROTOR_ARCH_HAS_DOUBLE
-// Table rows by angle addition (see src/row_compute.cpp, whose scalar loop is the reference):
+// Table rows by angle addition (see src/table/row_compute.cpp, whose scalar loop is the reference):
 // cos = ac*dc - as*ds, sin = as*dc + ac*ds in double, times the attention factor, rounded once
 // to float. The same operations in the same order as the scalar loop, so the same bits.
 void combine_rows(const RowCombineJob &job) {
@@ -325,8 +325,7 @@ void combine_rows(const RowCombineJob &job) {
 }
 #endif
 
-const KernelSet kKernelSet = {
-    kArchName,
+const RotationKernels kRotationKernels = {
     {{rotate_half_pairs<StoreF32>, rotate_interleaved_pairs<StoreF32>},
      {rotate_half_pairs<StoreF16>, rotate_interleaved_pairs<StoreF16>},
      {rotate_half_bf16, rotate_interleaved_bf16}},

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <xsimd/xsimd.hpp>
 
-#include "attention/attention_kernels.hpp"
+#include "kernels/attention_kernels.hpp"
 
 namespace rotor {
 namespace arch_attention_avx2 {
@@ -13,7 +13,6 @@ namespace {
 
 // fma3<avx2>: xsimd's plain avx2 fma is a separate multiply and add.
 using Arch = xsimd::fma3<xsimd::avx2>;
-constexpr const char *kArchName = "avx2";
 float attn_hsum(xsimd::batch<float, Arch> v) { return xsimd::hadd(v); }
 #include "../common/attention_kernel_body.hpp"
 

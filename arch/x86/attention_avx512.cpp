@@ -7,14 +7,13 @@
 #include <cstdint>
 #include <xsimd/xsimd.hpp>
 
-#include "attention/attention_kernels.hpp"
+#include "kernels/attention_kernels.hpp"
 
 namespace rotor {
 namespace arch_attention_avx512 {
 namespace {
 
 using Arch = xsimd::avx512f;
-constexpr const char *kArchName = "avx512";
 // xsimd 8.1's hadd for avx512f uses an AVX-512DQ extract, and GCC 12's AVX-512F extract
 // intrinsics trip -Wuninitialized inside its own header: fold the halves with vector extensions.
 using V16 = float __attribute__((vector_size(64)));

@@ -1,5 +1,5 @@
 // AVX2 kernels (with FMA3 and F16C, which every AVX2 CPU has and dispatch checks): f16 is
-// converted by F16C in registers, rounding to nearest even like src/half.hpp.
+// converted by F16C in registers, rounding to nearest even like src/common/half.hpp.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -14,7 +14,6 @@ namespace {
 
 // fma3<avx2>, not plain avx2 (whose fma is not fused); the kernels do not use fma anyway.
 using Arch = xsimd::fma3<xsimd::avx2>;
-constexpr const char *kArchName = "avx2";
 #define ROTOR_ARCH_HAS_DOUBLE 1
 #include "../common/rope_half_emulation.hpp"
 
@@ -54,6 +53,6 @@ struct Ops {
 }  // namespace
 }  // namespace arch_avx2
 
-const KernelSet &avx2_kernels() { return arch_avx2::kKernelSet; }
+const RotationKernels &avx2_rotation_kernels() { return arch_avx2::kRotationKernels; }
 
 }  // namespace rotor

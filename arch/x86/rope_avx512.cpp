@@ -13,7 +13,6 @@ namespace arch_avx512 {
 namespace {
 
 using Arch = xsimd::avx512f;
-constexpr const char *kArchName = "avx512";
 #define ROTOR_ARCH_HAS_DOUBLE 1
 #define ROTOR_ARCH_BF16_ROUND 1
 #include "../common/rope_half_emulation.hpp"
@@ -69,6 +68,6 @@ struct Ops {
 }  // namespace
 }  // namespace arch_avx512
 
-const KernelSet &avx512_kernels() { return arch_avx512::kKernelSet; }
+const RotationKernels &avx512_rotation_kernels() { return arch_avx512::kRotationKernels; }
 
 }  // namespace rotor

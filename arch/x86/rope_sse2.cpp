@@ -1,5 +1,5 @@
 // SSE2 kernels: the x86-64 baseline. SSE2 has no half-precision conversion, so f16 goes through
-// the integer emulation (bit-identical to src/half.hpp).
+// the integer emulation (bit-identical to src/common/half.hpp).
 #include <emmintrin.h>
 
 #include <cstdint>
@@ -13,7 +13,6 @@ namespace arch_sse2 {
 namespace {
 
 using Arch = xsimd::sse2;
-constexpr const char *kArchName = "sse2";
 #define ROTOR_ARCH_HAS_DOUBLE 1
 #include "../common/rope_half_emulation.hpp"
 
@@ -51,6 +50,6 @@ struct Ops {
 }  // namespace
 }  // namespace arch_sse2
 
-const KernelSet &sse2_kernels() { return arch_sse2::kKernelSet; }
+const RotationKernels &sse2_rotation_kernels() { return arch_sse2::kRotationKernels; }
 
 }  // namespace rotor

@@ -198,8 +198,8 @@ const char *scaling_name(rotor_scaling s) {
     case ROTOR_SCALING_YARN: return "yarn";
     case ROTOR_SCALING_LLAMA3: return "llama3";
     case ROTOR_SCALING_LONGROPE: return "longrope";
+    default: return "?";
   }
-  return "?";
 }
 
 void print_config(const Parsed &p) {

@@ -62,9 +62,10 @@ typedef enum rotor_status {
   ROTOR_ERR_OUT_OF_MEMORY = 3,    /* the arena (or allocator) cannot hold what is asked */
   ROTOR_ERR_UNSUPPORTED = 4,      /* not built in (e.g. CUDA absent) */
   ROTOR_ERR_DEVICE = 5,           /* a CUDA runtime error */
-  ROTOR_ERR_RESCALED = 6          /* the table's rows changed since cached keys were rotated and
+  ROTOR_ERR_RESCALED = 6,         /* the table's rows changed since cached keys were rotated and
                                      the keys cannot be brought along (ROTOR_RESCALE_REFUSE, or
                                      an epoch older than the table keeps): re-prefill */
+  ROTOR_STATUS_FORCE_32BIT = 0x7fffffff  /* never returned: keeps the enum 32 bits wide */
 } rotor_status;
 
 /* A short English description of s; unknown values give "unknown rotor status".
@@ -77,7 +78,8 @@ ROTOR_API const char *rotor_status_string(rotor_status s);
 
 typedef enum rotor_pairing {
   ROTOR_PAIRING_HALF = 0,        /* GPT-NeoX / Llama rotate_half: dims (i, i + r/2) */
-  ROTOR_PAIRING_INTERLEAVED = 1  /* GPT-J, ggml normal mode, ONNX interleaved=1: dims (2i, 2i+1) */
+  ROTOR_PAIRING_INTERLEAVED = 1, /* GPT-J, ggml normal mode, ONNX interleaved=1: dims (2i, 2i+1) */
+  ROTOR_PAIRING_FORCE_32BIT = 0x7fffffff
 } rotor_pairing;
 
 /* How a table grows when a call needs `required` rows and `current` are computed. Every result
@@ -90,7 +92,8 @@ typedef enum rotor_growth {
   ROTOR_GROWTH_EXPONENTIAL = 0,
   ROTOR_GROWTH_LINEAR = 1,
   ROTOR_GROWTH_EXACT = 2,
-  ROTOR_GROWTH_MARGIN = 3
+  ROTOR_GROWTH_MARGIN = 3,
+  ROTOR_GROWTH_FORCE_32BIT = 0x7fffffff
 } rotor_growth;
 
 typedef enum rotor_scaling {
@@ -100,19 +103,39 @@ typedef enum rotor_scaling {
   ROTOR_SCALING_DYNAMIC_NTK = 3,
   ROTOR_SCALING_YARN = 4,
   ROTOR_SCALING_LLAMA3 = 5,
-  ROTOR_SCALING_LONGROPE = 6
+  ROTOR_SCALING_LONGROPE = 6,
+  ROTOR_SCALING_FORCE_32BIT = 0x7fffffff
 } rotor_scaling;
 
 typedef enum rotor_dtype {
   ROTOR_DTYPE_F32 = 0,
   ROTOR_DTYPE_F16 = 1,  /* IEEE binary16 */
-  ROTOR_DTYPE_BF16 = 2  /* bfloat16 */
+  ROTOR_DTYPE_BF16 = 2,  /* bfloat16 */
+  ROTOR_DTYPE_FORCE_32BIT = 0x7fffffff
 } rotor_dtype;
 
+/* Structs that cross the ABI, and how they grow:
+    - rotor_config is the caller's: its struct_size field holds the size of the struct the
+      caller was compiled with (rotor_config_init sets it). A library accepts any size from 8
+      (struct_size and rotary_dim) up to its own sizeof(rotor_config): fields past a smaller,
+      older struct_size take their defaults, and the library never reads or writes past it. A
+      struct_size larger than the library knows (a header newer than the library) is
+      INVALID_ARGUMENT: the library cannot honour fields it does not know. New fields are only
+      ever appended, and their zero or default value means the behaviour before they existed.
+    - rotor_table_stats is the caller's too (struct_size set by the caller; filled up to it).
+    - rotor_table_event is the library's: read its struct_size before any appended field.
+    - rotor_tensor is a plain value type with a frozen layout: it never grows (a new kind of
+      view would be a new struct).
+   Padding is explicit (reserved_* fields, which must be 0), so the layout is the same for every
+   compiler of a target and an FFI can lay it out field by field. Enum-typed fields stay C enums
+   (C and C++ callers keep their type checking and existing source), and each enum has a
+   *_FORCE_32BIT member of value 0x7fffffff, so it is 32 bits wide even under -fshort-enums
+   (common in ARM toolchains); the check below refuses to compile where that does not hold. */
 typedef struct rotor_config {
-  uint32_t      struct_size;       /* sizeof(rotor_config): lets the struct grow without breaking the ABI */
+  uint32_t      struct_size;       /* sizeof the caller's rotor_config (set by rotor_config_init) */
   uint32_t      rotary_dim;        /* r: even, > 0; the leading r dims of each head are rotated */
   rotor_pairing pairing;           /* default ROTOR_PAIRING_HALF */
+  uint32_t      reserved_0;        /* explicit padding: 0 */
   double        base;              /* theta, default 10000; finite and >= 1 */
   uint32_t      initial_len;       /* rows computed at creation, default 2048 (clipped to max_len) */
   uint32_t      max_len;           /* hard maximum number of positions, default 32768; 1 .. 2^31 - 1 */
@@ -162,13 +185,28 @@ typedef struct rotor_config {
      mscale_all_dim (0 = unset, DeepSeek's pair); attention_factor (0 = computed; also LONGROPE). */
   float         beta_fast, beta_slow, mscale, mscale_all_dim, attention_factor;
   float         low_freq_factor, high_freq_factor;  /* LLAMA3: 0 = 1 and 4 (Llama 3.1); high > low */
+  uint32_t      reserved_1;        /* explicit padding: 0 */
   /* LONGROPE: r/2 finite positive values each, copied at init (the caller may free them after). */
   const float  *long_factor, *short_factor;
 } rotor_config;
 
-/* Fills *cfg with every default above for the given rotary_dim (struct_size set). Does nothing
-   when cfg is NULL. Cannot fail: an invalid rotary_dim is reported by the functions that use cfg. */
-ROTOR_API void rotor_config_init(rotor_config *cfg, uint32_t rotary_dim);
+/* Every enum of this header is the width of a uint32_t (see "Structs that cross the ABI"). */
+typedef char rotor_enums_are_32_bits_wide[(sizeof(rotor_pairing) == sizeof(uint32_t) &&
+                                           sizeof(rotor_status) == sizeof(uint32_t)) ? 1 : -1];
+
+/* Fills the first cfg_size bytes of *cfg with every default above for the given rotary_dim and
+   sets struct_size = cfg_size; never writes past cfg_size. cfg_size is the caller's
+   sizeof(rotor_config): from 8 up to the library's own (a smaller, older struct gets the fields
+   it has). Errors: INVALID_ARGUMENT (NULL, cfg_size < 8 or larger than the library's struct);
+   nothing written then. An invalid rotary_dim is reported by the functions that use cfg. */
+ROTOR_API rotor_status rotor_config_init_sized(rotor_config *cfg, size_t cfg_size, uint32_t rotary_dim);
+
+/* The 1.0 form, kept for source compatibility: a macro that passes the caller's sizeof (cfg
+   must then be a rotor_config pointer, not a NULL literal). Binaries built against 1.0 call the
+   function of the same name, which the library still exports (declared here in parentheses, so
+   the macro does not apply): it fills the 1.0 struct, and does nothing when cfg is NULL. */
+ROTOR_API void(rotor_config_init)(rotor_config *cfg, uint32_t rotary_dim);
+#define rotor_config_init(cfg, rotary_dim) ((void)rotor_config_init_sized((cfg), sizeof *(cfg), (rotary_dim)))
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tables                                                                                      */
@@ -213,6 +251,7 @@ typedef struct rotor_table_stats {
   uint32_t struct_size;     /* set by the caller to sizeof(rotor_table_stats) */
   uint32_t rows;            /* rows computed and published */
   uint32_t max_len;
+  uint32_t reserved_0;      /* explicit padding: written as 0 */
   uint64_t bytes_in_use;    /* memory holding computed rows and state */
   uint64_t arena_bytes;     /* the whole arena (rotor_table_arena_size of the config) */
   uint32_t grow_events, rescale_events;
@@ -242,7 +281,8 @@ typedef enum rotor_event_reason {
   ROTOR_EVENT_GROW = 0,        /* a call needed rows past those computed */
   ROTOR_EVENT_GROW_AHEAD = 1,  /* pre-emptive growth past growth_threshold */
   ROTOR_EVENT_RESERVE = 2,     /* rotor_table_reserve */
-  ROTOR_EVENT_RESCALE = 3      /* the frequencies changed (scaling types that adapt) */
+  ROTOR_EVENT_RESCALE = 3,     /* the frequencies changed (scaling types that adapt) */
+  ROTOR_EVENT_REASON_FORCE_32BIT = 0x7fffffff
 } rotor_event_reason;
 
 typedef struct rotor_table_event {
@@ -286,7 +326,8 @@ ROTOR_API rotor_tensor rotor_tensor_bhsd(void *data, rotor_dtype dt, uint32_t b,
 
 typedef enum rotor_direction {
   ROTOR_FORWARD = 0,
-  ROTOR_INVERSE = 1  /* rotates by -angle: the backward pass; undoes FORWARD up to float rounding */
+  ROTOR_INVERSE = 1,  /* rotates by -angle: the backward pass; undoes FORWARD up to float rounding */
+  ROTOR_DIRECTION_FORCE_32BIT = 0x7fffffff
 } rotor_direction;
 
 /* Persistent worker threads. A call that passes a pool splits its tokens x heads across the
@@ -348,9 +389,17 @@ ROTOR_API rotor_status rotor_apply_cos_sin(const float *cos, const float *sin, u
    "gpt-neox-20b". max_len is the model's max_position_embeddings; rotary_dim is the rotated part
    of a head (GPT-J 64 of 256, GPT-NeoX 24 of 96, DeepSeek-V3 its 64-dim qk_rope slice, which
    the caller passes as its own view). LongRoPE factor arrays point at static storage inside the
-   library. Values and sources: src/presets.cpp and docs/scaling.md.
-   Errors: INVALID_ARGUMENT (NULL or unknown name; *cfg is then unchanged). */
-ROTOR_API rotor_status rotor_config_preset(rotor_config *cfg, const char *model_name);
+   library. Values and sources: src/table/presets.cpp and docs/scaling.md.
+   cfg_size is the caller's sizeof(rotor_config), as for rotor_config_init_sized: only the
+   first cfg_size bytes are written (struct_size = cfg_size).
+   Errors: INVALID_ARGUMENT (NULL, unknown name, cfg_size as rotor_config_init_sized refuses;
+   *cfg is then unchanged). */
+ROTOR_API rotor_status rotor_config_preset_sized(rotor_config *cfg, size_t cfg_size, const char *model_name);
+
+/* The 1.0 form, kept for source compatibility: a macro, as rotor_config_init; the exported
+   function of the same name serves binaries built against 1.0 (it fills the 1.0 struct). */
+ROTOR_API rotor_status(rotor_config_preset)(rotor_config *cfg, const char *model_name);
+#define rotor_config_preset(cfg, model_name) rotor_config_preset_sized((cfg), sizeof *(cfg), (model_name))
 
 /* ------------------------------------------------------------------------------------------ */
 /* Kernels                                                                                     */
@@ -398,7 +447,13 @@ ROTOR_API rotor_status rotor_kv_cache_init(rotor_kv_cache **out, uint32_t kv_hea
                                            uint32_t max_len, rotor_dtype dtype, void *arena,
                                            size_t arena_size);
 
-/* Tokens held (0 .. max_len); 0 for NULL. Not to be called while a forward call uses the cache. */
+/* Tokens held (0 .. max_len) into *out. Not to be called while a forward call uses the cache.
+   Errors: INVALID_ARGUMENT (NULL). Getters follow this one convention: a status, the value
+   through an out pointer. */
+ROTOR_API rotor_status rotor_kv_cache_get_length(const rotor_kv_cache *c, uint32_t *out);
+
+/* The 1.0 getter, kept for source and binary compatibility: the length, or 0 for NULL (which
+   an empty cache also gives; rotor_kv_cache_get_length tells the two apart). */
 ROTOR_API uint32_t rotor_kv_cache_length(const rotor_kv_cache *c);
 
 /* Empties the cache (length 0) so the engine can reuse it for a new sequence; the storage is
@@ -496,7 +551,8 @@ ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *c
 typedef enum rotor_rescale_policy {
   ROTOR_RESCALE_REROTATE = 0,
   ROTOR_RESCALE_PIN = 1,
-  ROTOR_RESCALE_REFUSE = 2
+  ROTOR_RESCALE_REFUSE = 2,
+  ROTOR_RESCALE_POLICY_FORCE_32BIT = 0x7fffffff
 } rotor_rescale_policy;
 
 /* Sets t's policy (default ROTOR_RESCALE_REROTATE). Errors: INVALID_ARGUMENT (NULL, bad enum). */

@@ -1,6 +1,6 @@
-#include "attention_plan.hpp"
+#include "attention/attention_plan.hpp"
 
-#include "../checked_math.hpp"
+#include "common/checked_math.hpp"
 #include "rotor/rotor.h"
 
 namespace rotor {

@@ -2,16 +2,16 @@
 // item per slot (at most one per thread), so the item index names the slot; within a phase,
 // threads take tasks from a shared counter (the causal mask makes later query blocks longer,
 // and they are handed out first).
-#include "attention_run.hpp"
+#include "attention/attention_run.hpp"
 
 #include <atomic>
 #include <limits>
 
-#include "../pool.hpp"
-#include "../rescale_keys.hpp"
-#include "../row_compute.hpp"
-#include "../tensor_view.hpp"
-#include "element_convert.hpp"
+#include "runtime/pool.hpp"
+#include "attention/rerotate_keys.hpp"
+#include "table/row_compute.hpp"
+#include "apply/tensor_view.hpp"
+#include "common/element_convert.hpp"
 
 namespace rotor {
 namespace {

@@ -3,10 +3,10 @@
 #pragma once
 #include <cstdint>
 
-#include "../kernels/rotate_kernel.hpp"
-#include "attention_kernels.hpp"
-#include "attention_plan.hpp"
-#include "kv_cache.hpp"
+#include "kernels/rotate_kernel.hpp"
+#include "kernels/attention_kernels.hpp"
+#include "attention/attention_plan.hpp"
+#include "attention/kv_cache.hpp"
 #include "rotor/rotor.h"
 
 namespace rotor {

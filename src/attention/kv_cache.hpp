@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "../scaling.hpp"
+#include "table/scaling.hpp"
 #include "rotor/rotor.h"
 
 namespace rotor {
@@ -19,7 +19,7 @@ struct KvCache {
   uint32_t length;       // tokens appended so far
   void *keys;            // rotated keys, dtype
   void *values;          // values, dtype
-  // Which rows the keys carry (src/rescale_keys.hpp), set when the first token is appended.
+  // Which rows the keys carry (src/attention/rerotate_keys.hpp), set when the first token is appended.
   ScaleState state;
   uint64_t epoch = 0;          // the table epoch of those rows
   uint64_t rerotations = 0;    // times the keys were brought to new rows
@@ -39,6 +39,10 @@ struct KvCache {
 // argument is invalid or a size does not fit.
 bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, rotor_dtype dtype,
                     size_t *header_bytes, size_t *array_bytes);
+
+// Places an empty cache (length 0) at arena, whose size kv_cache_sizes gave; arguments valid.
+KvCache *build_kv_cache(void *arena, uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
+                        rotor_dtype dtype, size_t header_bytes, size_t array_bytes);
 
 }  // namespace rotor
 

@@ -1,15 +1,53 @@
-// The SIMD kernel sets under arch/, each compiled with its own -m flags (cmake/RotorArch.cmake
-// defines ROTOR_HAVE_<ARCH> for those built). Only dispatch.cpp may call one, and only after
-// cpu_features.hpp said this CPU and OS can run it.
+// The SIMD kernels under arch/, each file compiled with its own -m flags (cmake/RotorArch.cmake
+// defines ROTOR_HAVE_<ARCH> for the sets it built). Only the registry may reach them, and only
+// after cpu_features.hpp said this CPU and OS run them.
+//
+// ROTOR_<ARCH>_KERNELS expands to the set's rotation and attention kernels, or to two nullptrs
+// when this build lacks the set, so the registry can list every set by name in one table.
 #pragma once
-#include "rotate_kernel.hpp"
+#include "kernels/attention_kernels.hpp"
+#include "kernels/rotate_kernel.hpp"
 
 namespace rotor {
 
-const KernelSet &sse2_kernels();
-const KernelSet &avx2_kernels();
-const KernelSet &avx512_kernels();
-const KernelSet &neon_kernels();
-const KernelSet &neon64_kernels();
+#if defined(ROTOR_HAVE_AVX512)
+const RotationKernels &avx512_rotation_kernels();
+const AttentionKernels &avx512_attention_kernels();
+#  define ROTOR_AVX512_KERNELS &avx512_rotation_kernels(), &avx512_attention_kernels()
+#else
+#  define ROTOR_AVX512_KERNELS nullptr, nullptr
+#endif
+
+#if defined(ROTOR_HAVE_AVX2)
+const RotationKernels &avx2_rotation_kernels();
+const AttentionKernels &avx2_attention_kernels();
+#  define ROTOR_AVX2_KERNELS &avx2_rotation_kernels(), &avx2_attention_kernels()
+#else
+#  define ROTOR_AVX2_KERNELS nullptr, nullptr
+#endif
+
+// SSE2 has no fused multiply-add: its attention is the portable one.
+#if defined(ROTOR_HAVE_SSE2)
+const RotationKernels &sse2_rotation_kernels();
+#  define ROTOR_SSE2_KERNELS &sse2_rotation_kernels(), &portable_attention_kernels()
+#else
+#  define ROTOR_SSE2_KERNELS nullptr, nullptr
+#endif
+
+#if defined(ROTOR_HAVE_NEON64)
+const RotationKernels &neon64_rotation_kernels();
+const AttentionKernels &neon64_attention_kernels();
+#  define ROTOR_NEON64_KERNELS &neon64_rotation_kernels(), &neon64_attention_kernels()
+#else
+#  define ROTOR_NEON64_KERNELS nullptr, nullptr
+#endif
+
+// 32-bit NEON (ARMv7) has no fused multiply-add in every core: portable attention.
+#if defined(ROTOR_HAVE_NEON)
+const RotationKernels &neon_rotation_kernels();
+#  define ROTOR_NEON_KERNELS &neon_rotation_kernels(), &portable_attention_kernels()
+#else
+#  define ROTOR_NEON_KERNELS nullptr, nullptr
+#endif
 
 }  // namespace rotor

@@ -24,7 +24,7 @@ struct TokenHeads {
 
 using RotateTokenFn = void (*)(const TokenHeads &job);
 
-// Part of one table row by angle addition (src/row_compute.cpp): for k < count,
+// Part of one table row by angle addition (src/table/row_compute.cpp): for k < count,
 //   cos_out[k] = float((ac*dc - as*ds) * af),  sin_out[k] = float((as*dc + ac*ds) * af)
 // in double, unfused, so every implementation gives the bits of the scalar loop.
 struct RowCombineJob {
@@ -36,17 +36,13 @@ struct RowCombineJob {
 };
 using RowCombineFn = void (*)(const RowCombineJob &job);
 
-// One implementation: a function per dtype and pairing.
-struct KernelSet {
-  const char *name;                    // "scalar", "sse2", "avx2", "avx512", "neon", ...
+// The rotation kernels of one architecture: a function per dtype and pairing, and row combining.
+struct RotationKernels {
   RotateTokenFn rotate[3][2];          // [rotor_dtype][rotor_pairing]
   RowCombineFn combine_rows = nullptr; // nullptr: the scalar loop in row_compute.cpp
 };
 
 // The scalar reference (src/kernels/rotate_scalar.cpp), always available.
-const KernelSet &scalar_kernels();
-
-// The kernels chosen for this CPU (decided once; see dispatch.cpp).
-const KernelSet &active_kernels();
+const RotationKernels &scalar_rotation_kernels();
 
 }  // namespace rotor

@@ -2,8 +2,8 @@
 // It loads each element to float, rotates in float, and rounds once on store.
 #include <cstring>
 
-#include "../half.hpp"
-#include "rotate_kernel.hpp"
+#include "common/half.hpp"
+#include "kernels/rotate_kernel.hpp"
 
 namespace rotor {
 namespace {
@@ -53,9 +53,8 @@ void rotate_token(const TokenHeads &job) {
 
 }  // namespace
 
-const KernelSet &scalar_kernels() {
-  static const KernelSet kernels = {
-      "scalar",
+const RotationKernels &scalar_rotation_kernels() {
+  static const RotationKernels kernels = {
       {{rotate_token<F32, ROTOR_PAIRING_HALF>, rotate_token<F32, ROTOR_PAIRING_INTERLEAVED>},
        {rotate_token<F16, ROTOR_PAIRING_HALF>, rotate_token<F16, ROTOR_PAIRING_INTERLEAVED>},
        {rotate_token<BF16, ROTOR_PAIRING_HALF>, rotate_token<BF16, ROTOR_PAIRING_INTERLEAVED>}}};

@@ -15,7 +15,8 @@ trap 'rm -f "$exported" "$declared"' EXIT
 # "address type name[@version]": keep the name. Undefined symbols (imports) are excluded.
 "$nm_tool" -D --defined-only "$lib" | awk 'NF >= 3 { sub(/@.*/, "", $3); print $3 }' | sort -u >"$exported"
 # Declarations put ROTOR_API, the return type and the name on one line: "ROTOR_API T *name(".
-cat "$include_dir"/*.h | grep -o 'ROTOR_API[^(;]*(' | sed 's/.*[ *]\([A-Za-z_][A-Za-z0-9_]*\)($/\1/' |
+# A name in parentheses (a function that a macro of the same name wraps) is a declaration too.
+cat "$include_dir"/*.h | sed 's/(\(rotor_[A-Za-z0-9_]*\))(/ \1(/' | grep -o 'ROTOR_API[^(;]*(' | sed 's/.*[ *]\([A-Za-z_][A-Za-z0-9_]*\)($/\1/' |
   grep '^rotor_' | sort -u >"$declared"
 
 status=0

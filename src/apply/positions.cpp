@@ -1,0 +1,26 @@
+#include "apply/positions.hpp"
+
+namespace rotor {
+
+rotor_status check_positions(const int32_t *positions, uint32_t offset, uint32_t batch, uint32_t seq,
+                             uint64_t limit, uint32_t *seq_len_out) {
+  if (positions == nullptr) {
+    const uint64_t last = uint64_t{offset} + seq;  // one past the largest position
+    if (last > limit) return ROTOR_ERR_OUT_OF_RANGE;
+    *seq_len_out = static_cast<uint32_t>(last);
+    return ROTOR_OK;
+  }
+  const uint64_t count = uint64_t{batch} * seq;
+  int32_t largest = 0;
+  bool in_range = true;
+  for (uint64_t i = 0; i < count; ++i) {
+    const int32_t p = positions[i];
+    in_range &= p >= 0 && uint64_t(p) < limit;
+    largest = p > largest ? p : largest;
+  }
+  if (!in_range) return ROTOR_ERR_OUT_OF_RANGE;
+  *seq_len_out = static_cast<uint32_t>(largest) + 1;
+  return ROTOR_OK;
+}
+
+}  // namespace rotor

@@ -1,0 +1,100 @@
+// Re-rotation of keys from one state's rows to the table's current rows (see rescale_keys.hpp),
+// and its C entry points for callers that keep their own caches.
+#include "attention/rerotate_keys.hpp"
+
+#include "common/element_convert.hpp"
+#include "common/checked_math.hpp"
+#include "table/config.hpp"
+#include "runtime/pool.hpp"
+#include "apply/positions.hpp"
+#include "table/row_compute.hpp"
+#include "table/table.hpp"
+#include "apply/tensor_view.hpp"
+
+namespace rotor {
+namespace {
+
+size_t aligned64(uint64_t bytes) {
+  return size_t((bytes + ROTOR_ARENA_ALIGNMENT - 1) / ROTOR_ARENA_ALIGNMENT * ROTOR_ARENA_ALIGNMENT);
+}
+
+struct Share {
+  const RerotateJob *job;
+  uint64_t tokens;
+  uint32_t workers;
+};
+
+// One token: its old row, the per-pair correction, then every head.
+void rerotate_token(const RerotateJob &job, unsigned char *slot, uint32_t b, uint32_t s) {
+  const rotor_tensor &k = job.keys;
+  const uint32_t half = job.half;
+  const uint32_t position = job.positions != nullptr ? uint32_t(job.positions[uint64_t{b} * k.seq + s])
+                                                     : job.offset + s;
+  float *old_row = reinterpret_cast<float *>(slot);
+  double *coeff = reinterpret_cast<double *>(slot + aligned64(uint64_t{k.head_dim} * sizeof(float)));
+  compute_rows_into(RowFrequencies{job.old_freqs, half, job.old_factor}, position, position + 1, old_row);
+  const float *new_row = job.new_rows + uint64_t{position} * 2 * half;
+  for (uint32_t i = 0; i < half; ++i) {
+    const double co = old_row[i], so = old_row[half + i], cn = new_row[i], sn = new_row[half + i];
+    const double norm = co * co + so * so;  // f_o^2 (1 + rounding): never 0 for a valid factor
+    coeff[2 * i] = (cn * co + sn * so) / norm;
+    coeff[2 * i + 1] = (sn * co - cn * so) / norm;
+  }
+  const size_t elem = dtype_size(k.dtype);
+  for (uint32_t h = 0; h < k.heads; ++h) {
+    const int64_t first = int64_t(b) * k.stride_batch + int64_t(s) * k.stride_seq + int64_t(h) * k.stride_head;
+    unsigned char *head = static_cast<unsigned char *>(k.data) + first * int64_t(elem);
+    for (uint32_t i = 0; i < half; ++i) {
+      const uint32_t ia = job.pairing == ROTOR_PAIRING_HALF ? i : 2 * i;
+      const uint32_t ib = job.pairing == ROTOR_PAIRING_HALF ? i + half : 2 * i + 1;
+      const double x = load_element(head, k.dtype, ia), y = load_element(head, k.dtype, ib);
+      const double a = coeff[2 * i], c = coeff[2 * i + 1];
+      const float xs = static_cast<float>(a * x - c * y), ys = static_cast<float>(c * x + a * y);
+      from_float(&xs, 1, head + ia * elem, k.dtype);
+      from_float(&ys, 1, head + ib * elem, k.dtype);
+    }
+  }
+}
+
+void rerotate_share(void *context, uint64_t begin, uint64_t) {
+  const Share &share = *static_cast<const Share *>(context);
+  const RerotateJob &job = *share.job;
+  // Item `begin` is thread slot `begin`: the pool runs one item per share (see attention_run).
+  unsigned char *slot = rerotate_thread_slot(job.thread_slots, job.keys.head_dim, uint32_t(begin));
+  const uint64_t first = share.tokens * begin / share.workers, last = share.tokens * (begin + 1) / share.workers;
+  for (uint64_t t = first; t < last; ++t)
+    rerotate_token(job, slot, uint32_t(t / job.keys.seq), uint32_t(t % job.keys.seq));
+}
+
+}  // namespace
+
+size_t rerotate_freqs_bytes(uint32_t head_dim) { return aligned64(uint64_t{head_dim / 2 + 1} * sizeof(double)); }
+
+size_t rerotate_thread_bytes(uint32_t head_dim) {
+  return aligned64(uint64_t{head_dim} * sizeof(float)) + aligned64(uint64_t{head_dim / 2 + 1} * 2 * sizeof(double));
+}
+
+size_t rerotate_workspace_bytes(uint32_t head_dim, uint32_t threads, bool with_freqs) {
+  if (head_dim == 0 || threads == 0) return 0;
+  uint64_t slots, total;
+  if (mul_overflows(uint64_t{rerotate_thread_bytes(head_dim)}, threads, &slots) ||
+      add_overflows(slots, with_freqs ? rerotate_freqs_bytes(head_dim) : 0, &total) || total > SIZE_MAX)
+    return 0;
+  return size_t(total);
+}
+
+void rerotate_keys(const RerotateJob &job, Pool *pool) {
+  Share share{&job, uint64_t{job.keys.batch} * job.keys.seq, 1};
+  const uint32_t threads = pool == nullptr ? 1 : pool->threads();
+  // Tokens split evenly (each costs the same); a few tokens are not worth a fork.
+  const uint64_t useful = share.tokens / 8 == 0 ? 1 : share.tokens / 8;
+  share.workers = uint32_t(useful < threads ? useful : threads);
+  if (pool == nullptr || share.workers == 1) {
+    share.workers = 1;
+    rerotate_share(&share, 0, 1);
+  } else {
+    pool->run(share.workers, rerotate_share, &share);
+  }
+}
+
+}  // namespace rotor

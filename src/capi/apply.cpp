@@ -1,0 +1,173 @@
+// The C entry points that rotate tensors: validate everything, lease rows, run the plan.
+#include <cstring>
+
+#include "kernels/registry.hpp"
+#include "apply/apply_plan.hpp"
+#include "common/checked_math.hpp"
+#include "table/config.hpp"
+#include "kernels/rotate_kernel.hpp"
+#include "runtime/pool.hpp"
+#include "apply/positions.hpp"
+#include "table/table.hpp"
+#include "apply/tensor_view.hpp"
+
+namespace rotor {
+namespace {
+
+// in and out of an out-of-place call: same shape and dtype, and either the same view (in
+// place) or disjoint memory.
+rotor_status check_in_out(const rotor_tensor &in, const rotor_tensor &out, uint32_t rotary_dim) {
+  rotor_status status = validate_view(in);
+  if (status != ROTOR_OK) return status;
+  if ((status = validate_view(out)) != ROTOR_OK) return status;
+  if (!same_shape(in, out) || in.dtype != out.dtype) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (in.head_dim < rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (!same_layout(in, out) && !views_disjoint(in, out)) return ROTOR_ERR_INVALID_ARGUMENT;
+  return ROTOR_OK;
+}
+
+TensorPass make_pass(const rotor_tensor &in, const rotor_tensor &out, rotor_pairing pairing) {
+  return TensorPass{in, out, active_kernels().rotate[in.dtype][pairing]};
+}
+
+// Shared tail of every table-backed entry point: positions checked, rows leased, plan run.
+rotor_status run_with_table(Table &table, ApplyPlan &plan, Pool *pool) {
+  uint32_t seq_len = 0;
+  rotor_status status =
+      check_positions(plan.positions, plan.offset, plan.batch, plan.seq, table.max_len(), &seq_len);
+  if (status != ROTOR_OK) return status;
+  RowsLease lease;
+  table.lease(seq_len, &lease);
+  plan.rows = RowSource{lease.rows, lease.rows + lease.half, uint64_t{2} * lease.half, lease.half};
+  run_plan(plan, pool);
+  table.release(&lease);
+  return ROTOR_OK;
+}
+
+ApplyPlan base_plan(const rotor_tensor &first, const int32_t *positions, uint32_t offset,
+                    rotor_direction dir) {
+  ApplyPlan plan{};
+  plan.positions = positions;
+  plan.offset = offset;
+  plan.batch = first.batch;
+  plan.seq = first.seq;
+  plan.inverse = dir == ROTOR_INVERSE;
+  return plan;
+}
+
+}  // namespace
+}  // namespace rotor
+
+using namespace rotor;
+
+extern "C" {
+
+ROTOR_API rotor_status rotor_apply(rotor_table *t, const rotor_tensor *x, const int32_t *positions,
+                                   uint32_t offset, rotor_direction dir, rotor_pool *pool) {
+  // dir is read through its bytes until validated (see enum_bits): a C caller may pass any int.
+  if (x == nullptr || !valid_direction(enum_bits(dir))) return ROTOR_ERR_INVALID_ARGUMENT;
+  return rotor_apply_to(t, x, x, positions, offset, dir, pool);
+}
+
+ROTOR_API rotor_status rotor_apply_to(rotor_table *t, const rotor_tensor *in, const rotor_tensor *out,
+                                      const int32_t *positions, uint32_t offset, rotor_direction dir,
+                                      rotor_pool *pool) {
+  if (t == nullptr || in == nullptr || out == nullptr || !valid_direction(enum_bits(dir)))
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  Table &table = *as_table(t);
+  rotor_status status = check_in_out(*in, *out, table.config().rotary_dim);
+  if (status != ROTOR_OK) return status;
+  ApplyPlan plan = base_plan(*in, positions, offset, dir);
+  plan.passes[0] = make_pass(*in, *out, table.config().pairing);
+  plan.pass_count = 1;
+  return run_with_table(table, plan, as_pool(pool));
+}
+
+ROTOR_API rotor_status rotor_apply_qk(rotor_table *t, const rotor_tensor *q, const rotor_tensor *k,
+                                      const int32_t *positions, uint32_t offset, rotor_direction dir,
+                                      rotor_pool *pool) {
+  if (t == nullptr || q == nullptr || k == nullptr || !valid_direction(enum_bits(dir)))
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  Table &table = *as_table(t);
+  const uint32_t rotary_dim = table.config().rotary_dim;
+  rotor_status status;
+  if ((status = validate_view(*q)) != ROTOR_OK || (status = validate_view(*k)) != ROTOR_OK) return status;
+  if (q->batch != k->batch || q->seq != k->seq || !views_disjoint(*q, *k)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (q->head_dim < rotary_dim || k->head_dim < rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  ApplyPlan plan = base_plan(*q, positions, offset, dir);
+  plan.passes[0] = make_pass(*q, *q, table.config().pairing);
+  plan.passes[1] = make_pass(*k, *k, table.config().pairing);
+  plan.pass_count = 2;
+  return run_with_table(table, plan, as_pool(pool));
+}
+
+ROTOR_API rotor_status rotor_apply_cos_sin(const float *cos, const float *sin, uint32_t rows,
+                                           uint32_t rotary_dim, rotor_pairing pairing,
+                                           const rotor_tensor *in, const rotor_tensor *out,
+                                           const int32_t *positions, uint32_t offset,
+                                           rotor_direction dir, rotor_pool *pool) {
+  if (cos == nullptr || sin == nullptr || in == nullptr || out == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (rows == 0 || rotary_dim == 0 || rotary_dim % 2 != 0 || !valid_pairing(enum_bits(pairing)) ||
+      !valid_direction(enum_bits(dir)))
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  rotor_status status = check_in_out(*in, *out, rotary_dim);
+  if (status != ROTOR_OK) return status;
+  ApplyPlan plan = base_plan(*in, positions, offset, dir);
+  uint32_t seq_len = 0;
+  status = check_positions(positions, offset, plan.batch, plan.seq, rows, &seq_len);
+  if (status != ROTOR_OK) return status;
+  const uint32_t half = rotary_dim / 2;
+  plan.rows = RowSource{cos, sin, half, half};
+  plan.passes[0] = make_pass(*in, *out, pairing);
+  plan.pass_count = 1;
+  run_plan(plan, as_pool(pool));
+  return ROTOR_OK;
+}
+
+}  // extern "C"
+
+extern "C" {
+
+ROTOR_API rotor_tensor rotor_tensor_bshd(void *data, rotor_dtype dt, uint32_t b, uint32_t s,
+                                         uint32_t h, uint32_t d) {
+  rotor_tensor t{};
+  t.data = data;
+  t.dtype = dt;
+  t.batch = b;
+  t.seq = s;
+  t.heads = h;
+  t.head_dim = d;
+  t.stride_head = d;
+  t.stride_seq = rotor::saturating_stride(h, d, 1);
+  t.stride_batch = rotor::saturating_stride(s, h, d);
+  return t;
+}
+
+ROTOR_API rotor_tensor rotor_tensor_bhsd(void *data, rotor_dtype dt, uint32_t b, uint32_t s,
+                                         uint32_t h, uint32_t d) {
+  rotor_tensor t = rotor_tensor_bshd(data, dt, b, s, h, d);
+  t.stride_seq = d;
+  t.stride_head = rotor::saturating_stride(s, d, 1);
+  t.stride_batch = rotor::saturating_stride(h, s, d);
+  return t;
+}
+
+}  // extern "C"
+
+extern "C" {
+
+ROTOR_API rotor_status rotor_pool_create(rotor_pool **out, uint32_t threads) {
+  if (out == nullptr || threads == 0 || threads > 256) return ROTOR_ERR_INVALID_ARGUMENT;
+  rotor::Pool *pool = nullptr;
+  try {
+    pool = new rotor::Pool(threads);
+  } catch (...) {
+    return ROTOR_ERR_OUT_OF_MEMORY;
+  }
+  *out = reinterpret_cast<rotor_pool *>(pool);
+  return ROTOR_OK;
+}
+
+ROTOR_API void rotor_pool_destroy(rotor_pool *p) { delete as_pool(p); }
+
+}  // extern "C"

@@ -1,0 +1,244 @@
+// The C entry points of the attention forward path: every argument is checked here, before the
+// first byte is written; run_forward below may assume valid input.
+#include <cmath>
+
+#include "kernels/registry.hpp"
+#include "table/config.hpp"
+#include "runtime/pool.hpp"
+#include "attention/rerotate_keys.hpp"
+#include "table/table.hpp"
+#include "apply/tensor_view.hpp"
+#include "attention/attention_run.hpp"
+
+namespace rotor {
+namespace {
+
+bool overlap(uintptr_t a_lo, uintptr_t a_hi, const rotor_tensor &b) {
+  uintptr_t b_lo, b_hi;
+  view_byte_range(b, &b_lo, &b_hi);
+  return a_lo < b_hi && b_lo < a_hi;
+}
+bool overlap(const rotor_tensor &a, const rotor_tensor &b) {
+  uintptr_t lo, hi;
+  view_byte_range(a, &lo, &hi);
+  return overlap(lo, hi, b);
+}
+
+// Views, shapes, dtypes, grouping and aliasing of q, k, v and out.
+rotor_status check_tensors(const rotor_tensor &q, const rotor_tensor &k, const rotor_tensor &v,
+                           const rotor_tensor &out) {
+  rotor_status status;
+  for (const rotor_tensor *t : {&q, &k, &v, &out})
+    if ((status = validate_view(*t)) != ROTOR_OK) return status;
+  if (!same_shape(q, out) || !same_shape(k, v)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (q.batch != k.batch || q.seq != k.seq || q.head_dim != k.head_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (q.heads % k.heads != 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (k.dtype != q.dtype || v.dtype != q.dtype || out.dtype != q.dtype) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (overlap(out, q) || overlap(out, k) || overlap(out, v)) return ROTOR_ERR_INVALID_ARGUMENT;
+  return ROTOR_OK;
+}
+
+// Caches: present, distinct, matching k, and with room for s more tokens (table included).
+rotor_status check_caches(KvCache *const *caches, const rotor_tensor &k, uint32_t table_max_len,
+                          uint32_t *positions_needed) {
+  uint32_t needed = 0;
+  for (uint32_t b = 0; b < k.batch; ++b) {
+    const KvCache *cache = caches[b];
+    if (cache == nullptr || cache->kv_heads != k.heads || cache->head_dim != k.head_dim)
+      return ROTOR_ERR_INVALID_ARGUMENT;
+    for (uint32_t other = 0; other < b; ++other)
+      if (caches[other] == cache) return ROTOR_ERR_INVALID_ARGUMENT;
+  }
+  for (uint32_t b = 0; b < k.batch; ++b) {
+    const uint64_t end = uint64_t{caches[b]->length} + k.seq;
+    if (end > caches[b]->max_len || end > table_max_len) return ROTOR_ERR_OUT_OF_RANGE;
+    needed = end > needed ? uint32_t(end) : needed;
+  }
+  *positions_needed = needed;
+  return ROTOR_OK;
+}
+
+rotor_status check_workspace(const void *workspace, size_t workspace_size, size_t required,
+                             const rotor_tensor *const *views, uint32_t view_count) {
+  if (reinterpret_cast<uintptr_t>(workspace) % ROTOR_ARENA_ALIGNMENT != 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (required == 0 || workspace_size < required) return ROTOR_ERR_OUT_OF_MEMORY;
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(workspace);
+  uintptr_t hi;
+  if (__builtin_add_overflow(lo, required, &hi)) return ROTOR_ERR_INVALID_ARGUMENT;
+  for (uint32_t i = 0; i < view_count; ++i)
+    if (overlap(lo, hi, *views[i])) return ROTOR_ERR_INVALID_ARGUMENT;
+  return ROTOR_OK;
+}
+
+// The attention slots, then the rescale scratch (rescale_keys.hpp layout); 0 on overflow.
+size_t forward_workspace_bytes(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim, uint32_t new_tokens,
+                               uint32_t threads, size_t *rescale_offset) {
+  const size_t slots = attention_workspace_bytes(q_heads, kv_heads, head_dim, new_tokens, threads);
+  const size_t rescale = rerotate_workspace_bytes(head_dim, threads, false);
+  if (slots == 0 || rescale == 0 || slots > SIZE_MAX - rescale) return 0;
+  if (rescale_offset != nullptr) *rescale_offset = slots;  // slots are 64-byte multiples
+  return slots + rescale;
+}
+
+// Leases the rows of a call under the table's rescale policy. REFUSE: the caches that hold keys
+// must all carry the rows the call would use, else RESCALED and nothing is leased (nor rescaled
+// by this call).
+rotor_status lease_for_policy(Table &table, KvCache *const *caches, uint32_t batch, uint32_t seq_len,
+                              RowsLease *lease) {
+  if (table.rescale_policy() != ROTOR_RESCALE_REFUSE) {
+    table.lease(seq_len, lease);
+    return ROTOR_OK;
+  }
+  const ScaleState *expected = nullptr;
+  for (uint32_t b = 0; b < batch; ++b) {
+    if (caches[b]->length == 0) continue;
+    if (expected == nullptr) expected = &caches[b]->state;
+    else if (*expected != caches[b]->state) return ROTOR_ERR_RESCALED;
+  }
+  if (expected == nullptr) {
+    table.lease(seq_len, lease);
+    return ROTOR_OK;
+  }
+  return table.lease_expecting(seq_len, *expected, lease) ? ROTOR_OK : ROTOR_ERR_RESCALED;
+}
+
+// Brings every cache to the rows of this call before anything is appended or attended: an
+// empty cache takes the lease's rows; a cache whose keys carry other rows is re-rotated in place
+// (REROTATE) or keeps its own rows for this call's tokens (PIN). Nothing fails from here on.
+void settle_caches(Table &table, KvCache *const *caches, uint32_t batch, const RowsLease &lease,
+                   unsigned char *rescale_workspace, Pool *pool) {
+  const rotor_config &cfg = table.config();
+  for (uint32_t b = 0; b < batch; ++b) {
+    KvCache &cache = *caches[b];
+    cache.own_rows = false;
+    if (cache.length == 0 || cache.state == lease.state) {
+      cache.state = lease.state;
+      cache.epoch = lease.epoch;
+      continue;
+    }
+    compute_frequencies(cfg, cache.state, cache.freqs, &cache.freq_factor);
+    if (table.rescale_policy() == ROTOR_RESCALE_PIN) {
+      cache.own_rows = true;  // epoch and state stay those of the sequence's first token
+      continue;
+    }
+    RerotateJob job{};
+    job.keys = rotor_tensor{cache.keys, cache.dtype, 1, cache.length, cache.kv_heads, cache.head_dim, 0,
+                            int64_t(cache.head_dim), int64_t(cache.head_stride())};
+    job.positions = nullptr;
+    job.offset = 0;
+    job.old_freqs = cache.freqs;
+    job.old_factor = cache.freq_factor;
+    job.new_rows = lease.rows;
+    job.half = lease.half;
+    job.pairing = cfg.pairing;
+    job.thread_slots = rescale_workspace;
+    rerotate_keys(job, pool);
+    cache.state = lease.state;
+    cache.epoch = lease.epoch;
+    ++cache.rerotations;
+    table.count_rerotation();
+  }
+}
+
+}  // namespace
+}  // namespace rotor
+
+using namespace rotor;
+
+extern "C" {
+
+ROTOR_API size_t rotor_attention_workspace_size(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim,
+                                                uint32_t max_new_tokens, uint32_t threads) {
+  return forward_workspace_bytes(q_heads, kv_heads, head_dim, max_new_tokens, threads, nullptr);
+}
+
+ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *const *caches,
+                                               const rotor_tensor *q, const rotor_tensor *k,
+                                               const rotor_tensor *v, const rotor_tensor *out, float scale,
+                                               void *workspace, size_t workspace_size, rotor_pool *pool) {
+  if (t == nullptr || caches == nullptr || q == nullptr || k == nullptr || v == nullptr || out == nullptr ||
+      workspace == nullptr || !std::isfinite(scale))
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  Table &table = *as_table(t);
+  rotor_status status = check_tensors(*q, *k, *v, *out);
+  if (status != ROTOR_OK) return status;
+  if (q->head_dim < table.config().rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  KvCache *const *cache_list = reinterpret_cast<KvCache *const *>(caches);
+  uint32_t positions_needed = 0;
+  if ((status = check_caches(cache_list, *k, table.max_len(), &positions_needed)) != ROTOR_OK) return status;
+  Pool *thread_pool = as_pool(pool);
+  const uint32_t threads = thread_pool == nullptr ? 1 : thread_pool->threads();
+  size_t rescale_offset = 0;
+  const size_t required = forward_workspace_bytes(q->heads, k->heads, q->head_dim, q->seq, threads, &rescale_offset);
+  const rotor_tensor *views[] = {q, k, v, out};
+  if ((status = check_workspace(workspace, workspace_size, required, views, 4)) != ROTOR_OK) return status;
+
+  ForwardCall call{};
+  plan_attention(q->heads, k->heads, q->head_dim, q->seq, &call.plan);
+  call.workspace = static_cast<unsigned char *>(workspace);
+  call.caches = cache_list;
+  call.q = *q;
+  call.k = *k;
+  call.v = *v;
+  call.out = *out;
+  call.scale = scale;
+  call.rotate = active_kernels().rotate[q->dtype][table.config().pairing];
+  call.kernels = active_kernels().attention;
+  call.row_scratch = call.workspace + rescale_offset;
+  RowsLease lease;
+  if ((status = lease_for_policy(table, cache_list, k->batch, positions_needed, &lease)) != ROTOR_OK) return status;
+  call.rows = lease.rows;
+  call.half = lease.half;
+  settle_caches(table, cache_list, k->batch, lease, call.row_scratch, thread_pool);
+  run_forward(call, thread_pool);
+  table.release(&lease);
+  return ROTOR_OK;
+}
+
+}  // extern "C"
+
+extern "C" {
+
+ROTOR_API size_t rotor_kv_cache_arena_size(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
+                                           rotor_dtype dtype) {
+  size_t header, array;
+  if (!valid_dtype(enum_bits(dtype))) return 0;  // read as int until valid (any int may come from C)
+  if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &header, &array)) return 0;
+  return header + 2 * array;
+}
+
+ROTOR_API rotor_status rotor_kv_cache_init(rotor_kv_cache **out, uint32_t kv_heads, uint32_t head_dim,
+                                           uint32_t max_len, rotor_dtype dtype, void *arena,
+                                           size_t arena_size) {
+  if (out == nullptr || arena == nullptr || !valid_dtype(enum_bits(dtype))) return ROTOR_ERR_INVALID_ARGUMENT;
+  size_t header, array;
+  if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &header, &array)) {
+    // Valid arguments whose size overflows cannot be held by any arena.
+    const bool args_valid = kv_heads != 0 && head_dim != 0 && max_len != 0 &&
+                            max_len <= uint32_t{INT32_MAX} && valid_dtype(dtype);
+    return args_valid ? ROTOR_ERR_OUT_OF_MEMORY : ROTOR_ERR_INVALID_ARGUMENT;
+  }
+  if (reinterpret_cast<uintptr_t>(arena) % ROTOR_ARENA_ALIGNMENT != 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (arena_size < header + 2 * array) return ROTOR_ERR_OUT_OF_MEMORY;
+  KvCache *cache = build_kv_cache(arena, kv_heads, head_dim, max_len, dtype, header, array);
+  *out = reinterpret_cast<rotor_kv_cache *>(cache);
+  return ROTOR_OK;
+}
+
+ROTOR_API rotor_status rotor_kv_cache_get_length(const rotor_kv_cache *c, uint32_t *out) {
+  if (c == nullptr || out == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  *out = as_cache(c)->length;
+  return ROTOR_OK;
+}
+
+ROTOR_API uint32_t rotor_kv_cache_length(const rotor_kv_cache *c) {
+  return c == nullptr ? 0 : as_cache(c)->length;
+}
+
+ROTOR_API rotor_status rotor_kv_cache_reset(rotor_kv_cache *c) {
+  if (c == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  as_cache(c)->length = 0;
+  return ROTOR_OK;
+}
+
+}  // extern "C"

@@ -1,0 +1,119 @@
+// The C entry points of tables: thin wrappers that validate and call rotor::Table.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "table/config.hpp"
+#include "common/half.hpp"
+#include "table/table.hpp"
+
+using namespace rotor;
+
+namespace {
+
+bool aligned_arena(const void *arena) {
+  return reinterpret_cast<uintptr_t>(arena) % ROTOR_ARENA_ALIGNMENT == 0;
+}
+
+// Writes count values converted from float to dtype.
+void store_converted(const float *from, uint32_t count, rotor_dtype dtype, void *to) {
+  if (dtype == ROTOR_DTYPE_F32) {
+    std::memcpy(to, from, count * sizeof(float));
+    return;
+  }
+  uint16_t *out = static_cast<uint16_t *>(to);
+  for (uint32_t i = 0; i < count; ++i)
+    out[i] = dtype == ROTOR_DTYPE_F16 ? float_to_f16(from[i]) : float_to_bf16(from[i]);
+}
+
+}  // namespace
+
+extern "C" {
+
+ROTOR_API size_t rotor_table_arena_size(const rotor_config *cfg) {
+  rotor_config full;
+  if (read_config(cfg, &full) != ROTOR_OK) return 0;
+  return Table::arena_size(full);
+}
+
+ROTOR_API rotor_status rotor_table_init(rotor_table **out, const rotor_config *cfg, void *arena,
+                                        size_t arena_size) {
+  if (out == nullptr || arena == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  rotor_config full;
+  rotor_status status = read_config(cfg, &full);
+  if (status != ROTOR_OK) return status;
+  if (!aligned_arena(arena)) return ROTOR_ERR_INVALID_ARGUMENT;
+  const size_t needed = Table::arena_size(full);
+  if (needed == 0) return ROTOR_ERR_OUT_OF_MEMORY;
+  if (arena_size < needed) return ROTOR_ERR_OUT_OF_MEMORY;
+  *out = as_handle(Table::construct(full, arena, arena_size, false));
+  return ROTOR_OK;
+}
+
+ROTOR_API rotor_status rotor_table_create(rotor_table **out, const rotor_config *cfg) {
+  if (out == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  rotor_config full;
+  rotor_status status = read_config(cfg, &full);
+  if (status != ROTOR_OK) return status;
+  const size_t needed = Table::arena_size(full);
+  if (needed == 0) return ROTOR_ERR_OUT_OF_MEMORY;
+  // aligned_alloc wants a multiple of the alignment; arena sizes already are one.
+  void *arena = std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, needed);
+  if (arena == nullptr) return ROTOR_ERR_OUT_OF_MEMORY;
+  *out = as_handle(Table::construct(full, arena, needed, true));
+  return ROTOR_OK;
+}
+
+ROTOR_API void rotor_table_destroy(rotor_table *t) {
+  if (t == nullptr) return;
+  std::free(as_table(t)->teardown());
+}
+
+ROTOR_API rotor_status rotor_table_reserve(rotor_table *t, uint32_t positions) {
+  if (t == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (positions > as_table(t)->max_len()) return ROTOR_ERR_OUT_OF_RANGE;
+  as_table(t)->reserve(positions);
+  return ROTOR_OK;
+}
+
+ROTOR_API rotor_status rotor_table_stats_get(const rotor_table *t, rotor_table_stats *out) {
+  if (t == nullptr || out == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (out->struct_size < 2 * sizeof(uint32_t) || out->struct_size > sizeof(rotor_table_stats))
+    return ROTOR_ERR_INVALID_ARGUMENT;  // a larger struct than this library knows: refused
+  as_table(t)->stats(out);
+  return ROTOR_OK;
+}
+
+ROTOR_API rotor_status rotor_table_set_event_callback(rotor_table *t, rotor_table_event_fn fn, void *user) {
+  if (t == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  as_table(t)->set_callback(fn, user);
+  return ROTOR_OK;
+}
+
+ROTOR_API rotor_status rotor_table_cos_sin(rotor_table *t, uint32_t start, uint32_t count,
+                                           rotor_dtype dtype, int duplicated, void *cos_out,
+                                           void *sin_out) {
+  if (t == nullptr || cos_out == nullptr || sin_out == nullptr || count == 0 || !valid_dtype(enum_bits(dtype)))
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  Table &table = *as_table(t);
+  const uint64_t end = uint64_t{start} + count;
+  if (end > table.max_len()) return ROTOR_ERR_OUT_OF_RANGE;
+  const uint32_t half = table.half();
+  const size_t elem = dtype == ROTOR_DTYPE_F32 ? 4 : 2;
+  const size_t width = duplicated ? 2 * size_t{half} : half;  // values per output row
+  RowsLease lease;
+  table.lease(static_cast<uint32_t>(end), &lease);
+  for (uint32_t i = 0; i < count; ++i) {
+    const float *row = lease.rows + (uint64_t{start} + i) * 2 * half;
+    unsigned char *cos_row = static_cast<unsigned char *>(cos_out) + i * width * elem;
+    unsigned char *sin_row = static_cast<unsigned char *>(sin_out) + i * width * elem;
+    for (size_t copy = 0; copy < (duplicated ? 2u : 1u); ++copy) {
+      store_converted(row, half, dtype, cos_row + copy * half * elem);
+      store_converted(row + half, half, dtype, sin_row + copy * half * elem);
+    }
+  }
+  table.release(&lease);
+  return ROTOR_OK;
+}
+
+}  // extern "C"

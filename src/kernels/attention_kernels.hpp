@@ -1,0 +1,32 @@
+// The inner loops of attention as a kernel set: the portable one in this folder, SIMD ones
+// under arch/. Every kernel works in float on contiguous rows of head_dim floats.
+//
+// The contract that makes a prefill equal to decode steps: the value a kernel produces for one
+// (query row, key) pair must not depend on how many rows are passed together (1 .. kMaxRows) nor
+// on n. A score is one dot product in a fixed order; an accumulator element is updated once per
+// key, in ascending key order, always with the same operation.
+#pragma once
+#include <cstdint>
+
+namespace rotor {
+
+// Rows per kernel call: a block of keys or values is loaded once for up to this many queries.
+constexpr uint32_t kAttentionMaxRows = 4;
+
+struct AttentionKernels {
+  // scores[r * stride + j] = dot(q + r * d, keys + j * d) * scale for r < rows, j < n.
+  void (*scores)(const float *q, uint32_t rows, const float *keys, uint32_t n, uint32_t d, float scale,
+                 float *scores, uint32_t stride);
+  // For r < rows and each j < n in turn: acc[r * d + i] += weights[r * stride + j] * values[j * d + i].
+  void (*accumulate)(const float *weights, uint32_t stride, uint32_t rows, const float *values, uint32_t n,
+                     uint32_t d, float *acc);
+  // Online softmax step of one row (see online_softmax.hpp): n > 0 scores become the weights
+  // exp(s - m_new); *running_sum and acc[0 .. d) are rescaled by exp(m_old - m_new), then the
+  // block's weights are added to *running_sum.
+  void (*fold)(float *scores, uint32_t n, float *running_max, float *running_sum, float *acc, uint32_t d);
+};
+
+// Plain C++ written so the compiler vectorises it at baseline flags; always available.
+const AttentionKernels &portable_attention_kernels();
+
+}  // namespace rotor

@@ -1,0 +1,104 @@
+// rotor_config_init and the one validation every entry point shares.
+#include "table/config.hpp"
+
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+
+#include "table/scaling.hpp"
+
+namespace rotor {
+
+bool valid_dtype(int dtype) {
+  return dtype == ROTOR_DTYPE_F32 || dtype == ROTOR_DTYPE_F16 || dtype == ROTOR_DTYPE_BF16;
+}
+bool valid_pairing(int pairing) {
+  return pairing == ROTOR_PAIRING_HALF || pairing == ROTOR_PAIRING_INTERLEAVED;
+}
+bool valid_direction(int dir) { return dir == ROTOR_FORWARD || dir == ROTOR_INVERSE; }
+
+// The largest max_len: positions are int32, so position max_len - 1 must fit.
+constexpr uint32_t kMaxLenLimit = 0x7fffffffu;
+
+rotor_config default_config(uint32_t rotary_dim) {
+  rotor_config cfg{};  // zero: reserved fields, unset scaling parameters, no LongRoPE factors
+  cfg.struct_size = sizeof(rotor_config);
+  cfg.rotary_dim = rotary_dim;
+  cfg.pairing = ROTOR_PAIRING_HALF;
+  cfg.base = 10000.0;
+  cfg.initial_len = 2048;
+  cfg.max_len = 32768;
+  cfg.growth = ROTOR_GROWTH_MARGIN;
+  cfg.growth_increment = 1024;
+  cfg.growth_margin = 0.25f;
+  cfg.growth_threshold = 0.8f;
+  cfg.scaling = ROTOR_SCALING_NONE;
+  cfg.factor = 1.0f;
+  return cfg;
+}
+
+// A caller's struct is a prefix of this one that ends where one of its fields ends (rotor 1.0's
+// ends at short_factor; later versions append). A size cutting a field in two is refused: half
+// a double or pointer from the caller and half from the defaults would be garbage.
+bool accepted_config_size(size_t size) {
+#define ROTOR_FIELD_END(field) offsetof(rotor_config, field) + sizeof(rotor_config::field)
+  static constexpr size_t kFieldEnds[] = {
+      ROTOR_FIELD_END(rotary_dim), ROTOR_FIELD_END(pairing), ROTOR_FIELD_END(reserved_0),
+      ROTOR_FIELD_END(base), ROTOR_FIELD_END(initial_len), ROTOR_FIELD_END(max_len),
+      ROTOR_FIELD_END(growth), ROTOR_FIELD_END(growth_increment), ROTOR_FIELD_END(growth_margin),
+      ROTOR_FIELD_END(growth_threshold), ROTOR_FIELD_END(scaling), ROTOR_FIELD_END(factor),
+      ROTOR_FIELD_END(original_max_len), ROTOR_FIELD_END(ntk_dynamic), ROTOR_FIELD_END(beta_fast),
+      ROTOR_FIELD_END(beta_slow), ROTOR_FIELD_END(mscale), ROTOR_FIELD_END(mscale_all_dim),
+      ROTOR_FIELD_END(attention_factor), ROTOR_FIELD_END(low_freq_factor),
+      ROTOR_FIELD_END(high_freq_factor), ROTOR_FIELD_END(reserved_1), ROTOR_FIELD_END(long_factor),
+      ROTOR_FIELD_END(short_factor)};
+#undef ROTOR_FIELD_END
+  static_assert(kFieldEnds[sizeof kFieldEnds / sizeof kFieldEnds[0] - 1] == sizeof(rotor_config),
+                "every field of rotor_config is listed, the last one last");
+  for (size_t end : kFieldEnds)
+    if (size == end) return true;
+  return false;
+}
+
+rotor_status read_config(const rotor_config *cfg, rotor_config *full) {
+  if (cfg == nullptr || !accepted_config_size(cfg->struct_size)) return ROTOR_ERR_INVALID_ARGUMENT;
+  rotor_config read = default_config(cfg->rotary_dim);
+  std::memcpy(&read, cfg, cfg->struct_size);  // the caller's fields; defaults past its size
+  read.struct_size = sizeof(rotor_config);
+  const rotor_status status = validate_config(&read);
+  if (status == ROTOR_OK) *full = read;
+  return status;
+}
+
+rotor_status validate_config(const rotor_config *cfg) {
+  if (cfg == nullptr || cfg->struct_size != sizeof(rotor_config)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (cfg->reserved_0 != 0 || cfg->reserved_1 != 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (cfg->rotary_dim == 0 || cfg->rotary_dim % 2 != 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (!valid_pairing(enum_bits(cfg->pairing))) return ROTOR_ERR_INVALID_ARGUMENT;
+  const int scaling = enum_bits(cfg->scaling);
+  if (scaling < ROTOR_SCALING_NONE || scaling > ROTOR_SCALING_LONGROPE) return ROTOR_ERR_INVALID_ARGUMENT;
+  // base >= 1: every model's theta is (1e4 .. 1e7); a base below 1 (a subnormal one in
+  // particular) would make the frequencies base^(-2i/r) overflow to inf and the rows NaN.
+  if (!std::isfinite(cfg->base) || cfg->base < 1.0) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (cfg->max_len == 0 || cfg->max_len > kMaxLenLimit) return ROTOR_ERR_INVALID_ARGUMENT;
+  switch (enum_bits(cfg->growth)) {
+    case ROTOR_GROWTH_EXPONENTIAL:
+    case ROTOR_GROWTH_EXACT:
+      break;
+    case ROTOR_GROWTH_LINEAR:
+      if (cfg->growth_increment == 0) return ROTOR_ERR_INVALID_ARGUMENT;
+      break;
+    case ROTOR_GROWTH_MARGIN:
+      if (!std::isfinite(cfg->growth_margin) || cfg->growth_margin < 0.0f)
+        return ROTOR_ERR_INVALID_ARGUMENT;
+      break;
+    default:
+      return ROTOR_ERR_INVALID_ARGUMENT;
+  }
+  if (!std::isfinite(cfg->growth_threshold) || cfg->growth_threshold <= 0.0f ||
+      cfg->growth_threshold > 1.0f)
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  return validate_scaling(*cfg);
+}
+
+}  // namespace rotor

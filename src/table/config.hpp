@@ -1,0 +1,48 @@
+// Validation and defaults of rotor_config, shared by every entry point that takes one.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "rotor/rotor.h"
+
+namespace rotor {
+
+// The smallest struct_size accepted: struct_size and rotary_dim (every other field defaults).
+constexpr size_t kMinConfigSize = 2 * sizeof(uint32_t);
+
+// The size of rotor_config in rotor 1.0, which binaries built against 1.0 were compiled with:
+// every field up to short_factor (the explicit padding added since sits in the old gaps).
+constexpr size_t kConfigSize_1_0 = offsetof(rotor_config, short_factor) + sizeof(const float *);
+
+// A full, current-size config holding every default for rotary_dim.
+rotor_config default_config(uint32_t rotary_dim);
+
+// Sizes of a caller's rotor_config the library accepts: kMinConfigSize .. its own sizeof, ending
+// at a field's end.
+bool accepted_config_size(size_t size);
+
+// The one way the library reads a caller's config: the caller's struct_size bytes over the
+// defaults (an older, smaller struct gets the fields it lacks as defaults), then validated.
+// *full is written only on ROTOR_OK. Entry points keep *full and never look at cfg again.
+rotor_status read_config(const rotor_config *cfg, rotor_config *full);
+
+// Checks every field of a full config (enums, ranges, NaNs, the scaling parameters its type
+// needs). Returns ROTOR_OK or ROTOR_ERR_INVALID_ARGUMENT.
+rotor_status validate_config(const rotor_config *cfg);
+
+bool valid_dtype(int dtype);
+
+// A C caller may store any int in an enum field. In C++, loading a value outside the enum's
+// range through the enum type is undefined (UBSan reports it; -fstrict-enums may fold the
+// range check away), so fields are validated through their bytes, read as the int they are.
+template <typename E>
+int enum_bits(const E &field) {
+  static_assert(sizeof(E) == sizeof(int), "rotor's C enums are int-sized");
+  int value;
+  __builtin_memcpy(&value, &field, sizeof value);
+  return value;
+}
+bool valid_pairing(int pairing);
+bool valid_direction(int dir);
+
+}  // namespace rotor

@@ -1,0 +1,166 @@
+// rotor_config_preset: the RoPE part of well-known models' Hugging Face config.json files.
+//
+// Each entry says where its values come from. "config.json" means the model's file on the
+// Hugging Face Hub (the names in brackets); the values were read from copies of those files
+// found in public code (the stored-code index) and match the model cards. Only what decides the
+// rotation is kept: rotary dims, pairing, base, context lengths and the rope_scaling block.
+// max_len (the table's hard maximum) is the model's max_position_embeddings: the longest
+// context the model is meant to serve. Callers that need less memory may lower it.
+#include <cctype>
+#include <cstring>
+
+#include "table/presets.hpp"
+
+#include "table/config.hpp"
+
+namespace rotor {
+namespace {
+
+// Phi-3 mini 128k: rope_scaling "longrope" (named "su" before the June 2024 update), 48 pairs
+// (head_dim 96 = 3072 / 32 heads). Meant to be the factors of the updated checkpoint
+// (microsoft/Phi-3-mini-128k-instruct after commit 10d25df, July 2024, which llama.cpp PR #8262
+// re-converted for); the April 2024 release ("su") had different lists. The values were read
+// from public copies of the config (a Phi-3 128k passkey-evaluation script and a model table
+// that labels them Phi-3.5-mini-instruct, which shares them), not from the Hub itself.
+const float kPhi3LongFactor[48] = {
+    1.0800000429153442f, 1.1100000143051147f, 1.1399999856948853f, 1.340000033378601f,
+    1.5899999141693115f, 1.600000023841858f,  1.6200000047683716f, 2.620000123977661f,
+    3.2300000190734863f, 3.2300000190734863f, 4.789999961853027f,  7.400000095367432f,
+    7.700000286102295f,  9.09000015258789f,   12.199999809265137f, 17.670000076293945f,
+    24.46000099182129f,  28.57000160217285f,  30.420001983642578f, 30.840002059936523f,
+    32.590003967285156f, 32.93000411987305f,  42.320003509521484f, 44.96000289916992f,
+    50.340003967285156f, 50.45000457763672f,  57.55000305175781f,  57.93000411987305f,
+    58.21000289916992f,  60.1400032043457f,   62.61000442504883f,  62.62000274658203f,
+    62.71000289916992f,  63.1400032043457f,   63.1400032043457f,   63.77000427246094f,
+    63.93000411987305f,  63.96000289916992f,  63.970001220703125f, 64.02999877929688f,
+    64.06999969482422f,  64.08000183105469f,  64.12000274658203f,  64.41000366210938f,
+    64.4800033569336f,   64.51000213623047f,  64.52999877929688f,  64.83999633789062f};
+
+const float kPhi3ShortFactor[48] = {
+    1.0f,                1.0199999809265137f, 1.0299999713897705f, 1.0299999713897705f,
+    1.0499999523162842f, 1.0499999523162842f, 1.0499999523162842f, 1.0499999523162842f,
+    1.0499999523162842f, 1.0699999332427979f, 1.0999999046325684f, 1.1099998950958252f,
+    1.1599998474121094f, 1.1599998474121094f, 1.1699998378753662f, 1.2899998426437378f,
+    1.339999794960022f,  1.679999828338623f,  1.7899998426437378f, 1.8199998140335083f,
+    1.8499997854232788f, 1.8799997568130493f, 1.9099997282028198f, 1.9399996995925903f,
+    1.9899996519088745f, 2.0199997425079346f, 2.0199997425079346f, 2.0199997425079346f,
+    2.0199997425079346f, 2.0199997425079346f, 2.0199997425079346f, 2.0299997329711914f,
+    2.0299997329711914f, 2.0299997329711914f, 2.0299997329711914f, 2.0299997329711914f,
+    2.0299997329711914f, 2.0299997329711914f, 2.0299997329711914f, 2.0299997329711914f,
+    2.0799996852874756f, 2.0899996757507324f, 2.189999580383301f,  2.2199995517730713f,
+    2.5899994373321533f, 2.729999542236328f,  2.749999523162842f,  2.8399994373321533f};
+
+bool same_name(const char *a, const char *b) {
+  for (; *a != '\0' && *b != '\0'; ++a, ++b)
+    if (std::tolower(static_cast<unsigned char>(*a)) != std::tolower(static_cast<unsigned char>(*b)))
+      return false;
+  return *a == *b;
+}
+
+// Plain RoPE over rotary_dim dims.
+rotor_config plain(uint32_t rotary_dim, rotor_pairing pairing, double base, uint32_t max_len) {
+  rotor_config cfg;
+  cfg = default_config(rotary_dim);
+  cfg.pairing = pairing;
+  cfg.base = base;
+  cfg.max_len = max_len;
+  return cfg;
+}
+
+// Fills *out for a known name; false when the name is unknown.
+}  // namespace
+
+bool lookup_preset(const char *name, rotor_config *out) {
+  if (same_name(name, "llama-2-7b")) {
+    // meta-llama/Llama-2-7b-hf config.json: hidden_size 4096, 32 heads (head_dim 128),
+    // rope_theta 10000 (the default; the key is absent in early files), max_position_embeddings
+    // 4096, rope_scaling null. Hugging Face's checkpoints are permuted for rotate_half (HALF);
+    // Meta's original checkpoints pair adjacent dims instead.
+    *out = plain(128, ROTOR_PAIRING_HALF, 10000.0, 4096);
+    return true;
+  }
+  if (same_name(name, "llama-3.1-8b")) {
+    // meta-llama/Llama-3.1-8B config.json: head_dim 128, rope_theta 500000,
+    // max_position_embeddings 131072, rope_scaling {rope_type "llama3", factor 8.0,
+    // low_freq_factor 1.0, high_freq_factor 4.0, original_max_position_embeddings 8192}.
+    *out = plain(128, ROTOR_PAIRING_HALF, 500000.0, 131072);
+    out->scaling = ROTOR_SCALING_LLAMA3;
+    out->factor = 8.0f;
+    out->low_freq_factor = 1.0f;
+    out->high_freq_factor = 4.0f;
+    out->original_max_len = 8192;
+    return true;
+  }
+  if (same_name(name, "mistral-7b")) {
+    // mistralai/Mistral-7B-v0.1 config.json: hidden_size 4096, 32 heads (head_dim 128),
+    // rope_theta 10000.0, max_position_embeddings 32768 (sliding window 4096 is attention's
+    // business). v0.2 and later instruct models use rope_theta 1e6: see "mistral-7b-v0.3".
+    *out = plain(128, ROTOR_PAIRING_HALF, 10000.0, 32768);
+    return true;
+  }
+  if (same_name(name, "mistral-7b-v0.3")) {
+    // mistralai/Mistral-7B-v0.3 config.json: head_dim 128, rope_theta 1000000.0,
+    // max_position_embeddings 32768.
+    *out = plain(128, ROTOR_PAIRING_HALF, 1000000.0, 32768);
+    return true;
+  }
+  if (same_name(name, "qwen2-7b")) {
+    // Qwen/Qwen2-7B-Instruct config.json: hidden_size 3584, 28 heads (head_dim 128),
+    // rope_theta 1000000.0, max_position_embeddings 32768, rope_scaling null (the model card
+    // suggests adding YaRN factor 4 for 128k; that is the user's choice, not the checkpoint's).
+    *out = plain(128, ROTOR_PAIRING_HALF, 1000000.0, 32768);
+    return true;
+  }
+  if (same_name(name, "phi-3-mini-128k")) {
+    // microsoft/Phi-3-mini-128k-instruct config.json: hidden_size 3072, 32 heads (head_dim 96),
+    // rope_theta 10000.0, max_position_embeddings 131072, original_max_position_embeddings 4096,
+    // rope_scaling {type "longrope", long_factor, short_factor}. Hugging Face takes the factor
+    // as 131072 / 4096 = 32, so the attention factor is sqrt(1 + ln 32 / ln 4096).
+    *out = plain(96, ROTOR_PAIRING_HALF, 10000.0, 131072);
+    out->scaling = ROTOR_SCALING_LONGROPE;
+    out->factor = 32.0f;
+    out->original_max_len = 4096;
+    out->long_factor = kPhi3LongFactor;
+    out->short_factor = kPhi3ShortFactor;
+    return true;
+  }
+  if (same_name(name, "deepseek-v3")) {
+    // deepseek-ai/DeepSeek-V3 config.json: qk_rope_head_dim 64 (only that slice of each
+    // query/key head is rotated; the caller passes it as its own tensor view), rope_theta
+    // 10000, max_position_embeddings 163840, rope_scaling {type "yarn", factor 40,
+    // original_max_position_embeddings 4096, beta_fast 32, beta_slow 1, mscale 1.0,
+    // mscale_all_dim 1.0}. mscale / mscale_all_dim = 1: the rows carry no attention factor;
+    // the model's softmax scale gets yarn_get_mscale(40, 1.0)^2 instead (model code).
+    // Pairing: DeepSeek's apply_rotary_pos_emb views the 64 dims as [32, 2], transposes them to
+    // [2, 32] and then applies rotate_half, so dims (2i, 2i+1) rotate together with frequency
+    // i: that is INTERLEAVED (vLLM: is_neox_style=False). Hugging Face leaves its output in the
+    // de-interleaved order; rotor leaves it in place. The two differ by the same fixed
+    // permutation for queries and keys, so q.k, and hence attention, is the same.
+    *out = plain(64, ROTOR_PAIRING_INTERLEAVED, 10000.0, 163840);
+    out->scaling = ROTOR_SCALING_YARN;
+    out->factor = 40.0f;
+    out->original_max_len = 4096;
+    out->beta_fast = 32.0f;
+    out->beta_slow = 1.0f;
+    out->mscale = 1.0f;
+    out->mscale_all_dim = 1.0f;
+    return true;
+  }
+  if (same_name(name, "gpt-j-6b")) {
+    // EleutherAI/gpt-j-6b config.json: n_embd 4096, n_head 16 (head_dim 256), rotary_dim 64,
+    // n_positions 2048; GPT-J rotates adjacent pairs (rotate_every_two): INTERLEAVED, base
+    // 10000 (fixed in its modeling code).
+    *out = plain(64, ROTOR_PAIRING_INTERLEAVED, 10000.0, 2048);
+    return true;
+  }
+  if (same_name(name, "gpt-neox-20b")) {
+    // EleutherAI/gpt-neox-20b config.json: hidden_size 6144, 64 heads (head_dim 96),
+    // rotary_pct 0.25 (24 rotated dims), rotary_emb_base 10000, max_position_embeddings 2048;
+    // rotate_half pairing.
+    *out = plain(24, ROTOR_PAIRING_HALF, 10000.0, 2048);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace rotor
