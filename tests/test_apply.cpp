@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "tensor_case.hpp"
+#include "support/tensor_case.hpp"
 
 namespace {
 

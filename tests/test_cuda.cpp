@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "common/half.hpp"
-#include "reference.hpp"
+#include "support/reference.hpp"
 #include "rotor/rotor_cuda.h"
 
 #if defined(ROTOR_TEST_HAVE_CUDA)

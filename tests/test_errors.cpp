@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "reference.hpp"
+#include "support/reference.hpp"
 
 namespace {
 

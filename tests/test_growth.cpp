@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "table/growth.hpp"
-#include "reference.hpp"
+#include "support/reference.hpp"
 
 namespace {
 

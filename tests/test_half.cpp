@@ -6,7 +6,7 @@
 #include <random>
 
 #include "common/half.hpp"
-#include "reference.hpp"
+#include "support/reference.hpp"
 
 namespace {
 

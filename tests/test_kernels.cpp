@@ -21,7 +21,7 @@
 #include "kernels/registry.hpp"
 #include "common/half.hpp"
 #include "kernels/rotate_kernel.hpp"
-#include "reference.hpp"
+#include "support/reference.hpp"
 #include "rotor/rotor.h"
 #include "table/row_compute.hpp"
 
@@ -49,16 +49,7 @@ class ForcedKernel {
 
 size_t element_size(rotor_dtype dt) { return dt == ROTOR_DTYPE_F32 ? 4 : 2; }
 
-double element_value(rotor_dtype dt, const unsigned char *p) {
-  if (dt == ROTOR_DTYPE_F32) {
-    float f;
-    std::memcpy(&f, p, 4);
-    return f;
-  }
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return dt == ROTOR_DTYPE_F16 ? ref::f16_value(h) : ref::bf16_value(h);
-}
+double element_value(rotor_dtype dt, const unsigned char *p) { return test_support::element_value(p, dt, 0); }
 
 void store_value(rotor_dtype dt, unsigned char *p, float v) {
   if (dt == ROTOR_DTYPE_F32) {

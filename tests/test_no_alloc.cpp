@@ -1,6 +1,6 @@
-// Proves that applying never allocates: this test binary replaces the global operator new (all
-// forms) and, on glibc without a sanitizer, malloc/calloc/realloc/aligned allocation too, with
-// versions that count calls while a flag is up. Every apply entry point then runs with the
+// Proves that applying never allocates: this program links tests/support/counting_malloc.cpp,
+// which replaces the malloc family (operator new included, which calls malloc) with versions
+// that count calls while a flag is up. Every apply entry point then runs with the
 // flag up, on every kernel set, sequentially and on a pool, growing the table on the way.
 #include <gtest/gtest.h>
 
@@ -10,105 +10,13 @@
 #include <string>
 #include <vector>
 
-#include "reference.hpp"
+#include "support/counting_malloc.hpp"
+#include "support/reference.hpp"
 #include "rotor/rotor.h"
 
 namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<long> g_allocations{0};
 
-inline void note_allocation() {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
-}
-}  // namespace
-
-// ---- operator new, every replaceable form -------------------------------------------------
-void *operator new(std::size_t n) {
-  note_allocation();
-  if (void *p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void *operator new[](std::size_t n) { return operator new(n); }
-void *operator new(std::size_t n, const std::nothrow_t &) noexcept {
-  note_allocation();
-  return std::malloc(n ? n : 1);
-}
-void *operator new[](std::size_t n, const std::nothrow_t &t) noexcept { return operator new(n, t); }
-void *operator new(std::size_t n, std::align_val_t a) {
-  note_allocation();
-  const std::size_t align = static_cast<std::size_t>(a);
-  if (void *p = std::aligned_alloc(align, (n + align - 1) / align * align)) return p;
-  throw std::bad_alloc();
-}
-void *operator new[](std::size_t n, std::align_val_t a) { return operator new(n, a); }
-void operator delete(void *p) noexcept { std::free(p); }
-void operator delete[](void *p) noexcept { std::free(p); }
-void operator delete(void *p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void *p, std::size_t) noexcept { std::free(p); }
-void operator delete(void *p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void *p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void *p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void *p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-
-// ---- malloc and friends (glibc exports its allocator under __libc_* names) -----------------
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-#define ROTOR_TEST_SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define ROTOR_TEST_SANITIZED 1
-#endif
-#if defined(__GLIBC__) && !defined(ROTOR_TEST_SANITIZED)
-#define ROTOR_TEST_COUNTS_MALLOC 1
-extern "C" {
-void *__libc_malloc(size_t);
-void *__libc_calloc(size_t, size_t);
-void *__libc_realloc(void *, size_t);
-void *__libc_memalign(size_t, size_t);
-
-void *malloc(size_t n) {
-  note_allocation();
-  return __libc_malloc(n);
-}
-void *calloc(size_t n, size_t size) {
-  note_allocation();
-  return __libc_calloc(n, size);
-}
-void *realloc(void *p, size_t n) {
-  note_allocation();
-  return __libc_realloc(p, n);
-}
-void *aligned_alloc(size_t align, size_t n) {
-  note_allocation();
-  return __libc_memalign(align, n);
-}
-void *memalign(size_t align, size_t n) {
-  note_allocation();
-  return __libc_memalign(align, n);
-}
-int posix_memalign(void **out, size_t align, size_t n) {
-  note_allocation();
-  void *p = __libc_memalign(align, n);
-  if (p == nullptr) return 12;  // ENOMEM
-  *out = p;
-  return 0;
-}
-}  // extern "C"
-#endif
-
-namespace {
-
-// Counts the allocations made (by any thread) while it lives.
-class AllocationCounter {
- public:
-  AllocationCounter() {
-    g_allocations.store(0);
-    g_counting.store(true);
-  }
-  ~AllocationCounter() { g_counting.store(false); }
-  long count() const { return g_allocations.load(); }
-};
+using counting_malloc::AllocationCounter;
 
 // The counter must see allocations, or the real test below could not fail.
 TEST(NoAlloc, TheCounterSeesAllocations) {
@@ -118,13 +26,11 @@ TEST(NoAlloc, TheCounterSeesAllocations) {
     std::vector<int> *volatile v = new std::vector<int>(3);
     delete v;
     with_new = counter.count();
-#if ROTOR_TEST_COUNTS_MALLOC
     void *(*volatile allocate)(size_t) = std::malloc;
     const long before = counter.count();
     void *p = allocate(32);
     with_malloc = counter.count() - before;
     std::free(p);
-#endif
   }
   EXPECT_GE(with_new, 1);
   EXPECT_GE(with_malloc, 1);

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "runtime/pool.hpp"
-#include "reference.hpp"
+#include "support/reference.hpp"
 #include "rotor/rotor.h"
 
 namespace {
@@ -44,6 +44,41 @@ TEST(Pool, EveryItemRunsExactlyOnceForAnyItemCount) {
   Marks none(1);
   pool.run(0, mark_range, &none);
   EXPECT_EQ(none.hits[0].load(), 0);
+}
+
+// run_slots: every slot once, slots = min(wanted, threads), whatever split of the slots the
+// pool makes (the three per-slot users, attention phases and rerotation, rely on it).
+TEST(Pool, RunSlotsRunsEverySlotOnceAndBoundsTheCount) {
+  struct Seen {
+    std::atomic<int> calls[16];
+    std::atomic<uint32_t> slots_seen{0};
+  };
+  for (uint32_t threads : {1u, 2u, 3u, 8u}) {
+    rotor::Pool pool(threads);
+    for (uint64_t wanted : {uint64_t{0}, uint64_t{1}, uint64_t{2}, uint64_t{5}, uint64_t{1000}}) {
+      Seen seen;
+      for (auto &c : seen.calls) c.store(0);
+      const uint32_t slots = rotor::run_slots(
+          &pool, wanted,
+          [](void *context, uint32_t slot, uint32_t count) {
+            Seen &s = *static_cast<Seen *>(context);
+            s.calls[slot].fetch_add(1);
+            s.slots_seen.store(count);
+          },
+          &seen);
+      const uint64_t expected = std::max<uint64_t>(1, std::min<uint64_t>(wanted, threads));
+      EXPECT_EQ(slots, expected) << threads << " threads, " << wanted << " wanted";
+      EXPECT_EQ(seen.slots_seen.load(), expected);
+      for (uint32_t s = 0; s < 16; ++s) EXPECT_EQ(seen.calls[s].load(), s < expected ? 1 : 0) << "slot " << s;
+    }
+  }
+  uint64_t first = 0, last = 0, covered = 0;
+  for (uint32_t slot = 0; slot < 7; ++slot) {
+    rotor::slot_range(100, slot, 7, &first, &last);
+    EXPECT_EQ(first, covered);
+    covered = last;
+  }
+  EXPECT_EQ(covered, 100u);
 }
 
 TEST(Pool, LargeCallsUseTheWorkers) {

@@ -431,6 +431,27 @@ TEST(RescaleCachePolicy, RefuseReturnsTheStatusAndChangesNothing) {
   ASSERT_EQ(model.forward(cache, 17, 3, &out), ROTOR_OK);
 }
 
+// The policy is read once, at the start of a call: a change made while the call runs (here by
+// the event callback of the rescale the call itself causes) applies from the next call on.
+// Reading it twice made this call lease under REROTATE and then pin the cache.
+TEST(RescaleCachePolicy, PolicyIsReadOnceAtTheStartOfACall) {
+  const rotor_config cfg = make_config(ROTOR_SCALING_LONGROPE, ROTOR_PAIRING_HALF);
+  Model model(cfg, 4, 2, 1, 20, 5u);
+  auto switch_to_pin = [](void *table, const rotor_table_event *event) {
+    if (event->reason == ROTOR_EVENT_RESCALE)
+      (void)rotor_table_set_rescale_policy(static_cast<rotor_table *>(table), ROTOR_RESCALE_PIN);
+  };
+  ASSERT_EQ(rotor_table_set_event_callback(model.table(), switch_to_pin, model.table()), ROTOR_OK);
+  Cache cache = model.new_cache();
+  std::vector<float> out;
+  ASSERT_EQ(model.forward(cache, 0, 16, &out), ROTOR_OK);
+  ASSERT_EQ(model.forward(cache, 16, 1, &out), ROTOR_OK);  // past L0: the long factors, a rescale
+  EXPECT_EQ(model.epoch(), 1u);
+  EXPECT_EQ(rerotations(cache), 1u) << "the call began under REROTATE: its cache is re-rotated";
+  EXPECT_EQ(cache_epoch(cache), 1u);
+  EXPECT_LT(max_diff(out, model.reference(16, 17, reference_rope(cfg, 17))), 2e-5);
+}
+
 TEST(RescaleCachePolicy, PolicySetterValidates) {
   const rotor_config cfg = make_config(ROTOR_SCALING_LONGROPE, ROTOR_PAIRING_HALF);
   Model model(cfg, 2, 1, 1, 4, 1u);
@@ -543,6 +564,24 @@ TEST(RerotateKeys, ExplicitPositionsAndErrors) {
                                 positions, 0, ROTOR_FORWARD, nullptr),
             ROTOR_OK);
   EXPECT_LT(max_diff(keys, fresh), 1e-5);
+  rotor_table_destroy(table);
+}
+
+// A workspace whose end would wrap the address space is refused before anything is read or
+// written (the overlap check once added the size unchecked, wrapped, and let it through).
+TEST(RerotateKeys, WorkspaceThatWouldWrapTheAddressSpaceIsRefused) {
+  const rotor_config cfg = make_config(ROTOR_SCALING_LONGROPE, ROTOR_PAIRING_HALF);
+  rotor_table *table = nullptr;
+  ASSERT_EQ(rotor_table_create(&table, &cfg), ROTOR_OK);
+  std::vector<float> keys(size_t{4} * kHeadDim, 0.25f);
+  const std::vector<float> before = keys;
+  rotor_tensor view = rotor_tensor_bshd(keys.data(), ROTOR_DTYPE_F32, 1, 4, 1, kHeadDim);
+  // 64-byte aligned, 64 bytes below the top of the address space: never dereferenced.
+  void *top = reinterpret_cast<void *>(~uintptr_t{0} & ~uintptr_t{ROTOR_ARENA_ALIGNMENT - 1});
+  uint64_t to = 42;
+  EXPECT_EQ(rotor_rerotate_keys(table, &view, nullptr, 0, 0, &to, top, SIZE_MAX, nullptr), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(keys, before);
+  EXPECT_EQ(to, 42u);
   rotor_table_destroy(table);
 }
 

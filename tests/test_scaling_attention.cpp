@@ -6,7 +6,7 @@
 #include <cmath>
 #include <string>
 
-#include "test_scaling_ref.hpp"
+#include "support/scaling_reference.hpp"
 
 namespace {
 

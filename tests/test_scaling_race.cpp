@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "test_scaling_ref.hpp"
+#include "support/scaling_reference.hpp"
 
 namespace {
 

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "test_scaling_ref.hpp"
+#include "support/scaling_reference.hpp"
 
 namespace {
 

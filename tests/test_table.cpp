@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/half.hpp"
-#include "reference.hpp"
+#include "support/reference.hpp"
 
 namespace {
 

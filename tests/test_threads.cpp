@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <thread>
 
-#include "reference.hpp"
+#include "support/reference.hpp"
 
 namespace {
 

@@ -185,9 +185,15 @@ typedef struct rotor_config {
      mscale_all_dim (0 = unset, DeepSeek's pair); attention_factor (0 = computed; also LONGROPE). */
   float         beta_fast, beta_slow, mscale, mscale_all_dim, attention_factor;
   float         low_freq_factor, high_freq_factor;  /* LLAMA3: 0 = 1 and 4 (Llama 3.1); high > low */
-  uint32_t      reserved_1;        /* explicit padding: 0 */
+#if UINTPTR_MAX > 0xffffffffu
+  uint32_t      reserved_1;        /* explicit padding before the pointers (64-bit targets): 0 */
+#endif
   /* LONGROPE: r/2 finite positive values each, copied at init (the caller may free them after). */
   const float  *long_factor, *short_factor;
+#if UINTPTR_MAX <= 0xffffffffu
+  uint32_t      reserved_1;        /* explicit tail padding (32-bit targets; the struct holds a
+                                      double): 0. Offsets are rotor 1.0's on both. */
+#endif
 } rotor_config;
 
 /* Every enum of this header is the width of a uint32_t (see "Structs that cross the ABI"). */

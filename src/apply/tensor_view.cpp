@@ -85,6 +85,14 @@ uint64_t token_gap(const rotor_tensor &v) {
 
 }  // namespace
 
+bool buffer_overlaps_view(const void *p, size_t bytes, const rotor_tensor &view) {
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(p);
+  uintptr_t hi, view_lo, view_hi;
+  if (__builtin_add_overflow(lo, bytes, &hi)) return true;
+  view_byte_range(view, &view_lo, &view_hi);
+  return lo < view_hi && view_lo < hi;
+}
+
 bool views_disjoint(const rotor_tensor &a, const rotor_tensor &b) {
   uintptr_t a_lo, a_hi, b_lo, b_hi;
   view_byte_range(a, &a_lo, &a_hi);

@@ -22,6 +22,10 @@ void view_byte_range(const rotor_tensor &view, uintptr_t *lo, uintptr_t *hi);
 // of a fused QKV buffer); any other interleaving counts as overlapping (conservative).
 bool views_disjoint(const rotor_tensor &a, const rotor_tensor &b);
 
+// Whether `bytes` bytes at p (a workspace) may share a byte with a valid view. A range that would
+// wrap the address space counts as overlapping (no valid buffer does that).
+bool buffer_overlaps_view(const void *p, size_t bytes, const rotor_tensor &view);
+
 bool same_shape(const rotor_tensor &a, const rotor_tensor &b);
 bool same_layout(const rotor_tensor &a, const rotor_tensor &b);  // same data, shape, dtype, strides
 

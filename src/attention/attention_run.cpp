@@ -1,6 +1,5 @@
-// The two phases of a forward call. Work is handed out per workspace slot: the pool runs one
-// item per slot (at most one per thread), so the item index names the slot; within a phase,
-// threads take tasks from a shared counter (the causal mask makes later query blocks longer,
+// The two phases of a forward call. Work is handed out per workspace slot (run_slots: one
+// thread at a time per slot); within the attention phase, slots take tasks from a shared counter (the causal mask makes later query blocks longer,
 // and they are handed out first).
 #include "attention/attention_run.hpp"
 
@@ -19,7 +18,6 @@ namespace {
 struct Phase {
   const ForwardCall *call;
   uint64_t tasks;
-  uint32_t workers;
   std::atomic<uint64_t> next{0};
 };
 
@@ -84,16 +82,14 @@ void append_token(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_
     convert_elements(head_ptr(c.v, b, token, h), dtype, d, cache_ptr(cache.values, cache, h, position), cache.dtype);
 }
 
-// Items are workspace slots; a range normally holds one, but any split runs correctly.
-void append_share(void *context, uint64_t begin, uint64_t end) {
+void append_share(void *context, uint32_t slot_index, uint32_t slots) {
   Phase &phase = *static_cast<Phase *>(context);
   const ForwardCall &c = *phase.call;
-  for (uint64_t worker = begin; worker < end; ++worker) {
-    unsigned char *slot = c.workspace + worker * c.plan.slot_bytes;
-    // Tokens are split evenly: appending costs the same for every token.
-    const uint64_t first = phase.tasks * worker / phase.workers, last = phase.tasks * (worker + 1) / phase.workers;
-    for (uint64_t i = first; i < last; ++i) append_token(c, slot, uint32_t(i / c.q.seq), uint32_t(i % c.q.seq));
-  }
+  unsigned char *slot = c.workspace + uint64_t{slot_index} * c.plan.slot_bytes;
+  // Tokens are split evenly: appending costs the same for every token.
+  uint64_t first, last;
+  slot_range(phase.tasks, slot_index, slots, &first, &last);
+  for (uint64_t i = first; i < last; ++i) append_token(c, slot, uint32_t(i / c.q.seq), uint32_t(i % c.q.seq));
 }
 
 // ---- phase 2: attention of one task --------------------------------------------------------
@@ -200,13 +196,11 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   }
 }
 
-void attend_share(void *context, uint64_t begin, uint64_t end) {
+void attend_share(void *context, uint32_t slot_index, uint32_t) {
   Phase &phase = *static_cast<Phase *>(context);
   const ForwardCall &c = *phase.call;
-  // One slot is enough for this thread: it takes tasks until none are left, so the other items
-  // of its range (if the pool gave it several) would find no work.
-  (void)end;
-  unsigned char *slot = c.workspace + begin * c.plan.slot_bytes;
+  // The slot takes tasks until none are left (the causal mask makes their costs uneven).
+  unsigned char *slot = c.workspace + uint64_t{slot_index} * c.plan.slot_bytes;
   const uint32_t kv_heads = c.k.heads, per_block = c.q.batch * kv_heads;
   for (uint64_t i = phase.next.fetch_add(1, std::memory_order_relaxed); i < phase.tasks;
        i = phase.next.fetch_add(1, std::memory_order_relaxed)) {
@@ -222,18 +216,6 @@ void attend_share(void *context, uint64_t begin, uint64_t end) {
   }
 }
 
-void run_phase(Pool *pool, Phase &phase, Pool::RangeFn fn) {
-  const uint32_t threads = pool == nullptr ? 1 : pool->threads();
-  phase.workers = uint32_t(phase.tasks < threads ? phase.tasks : threads);
-  if (pool == nullptr || phase.workers == 1) {
-    phase.workers = 1;
-    fn(&phase, 0, 1);
-  } else {
-    // One item per workspace slot; each item runs on one thread, so a slot has one user.
-    pool->run(phase.workers, fn, &phase);
-  }
-}
-
 }  // namespace
 
 void run_forward(const ForwardCall &call, Pool *pool) {
@@ -241,13 +223,13 @@ void run_forward(const ForwardCall &call, Pool *pool) {
   Phase append;
   append.call = &call;
   append.tasks = uint64_t{batch} * seq;
-  run_phase(pool, append, append_share);
+  run_slots(pool, append.tasks, append_share, &append);
 
   Phase attention;
   attention.call = &call;
   const uint32_t blocks = (seq + call.plan.tokens_per_task - 1) / call.plan.tokens_per_task;
   attention.tasks = uint64_t{blocks} * batch * call.k.heads;
-  run_phase(pool, attention, attend_share);
+  run_slots(pool, attention.tasks, attend_share, &attention);
 
   for (uint32_t b = 0; b < batch; ++b) call.caches[b]->length += seq;
 }

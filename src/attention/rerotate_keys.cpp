@@ -21,7 +21,6 @@ size_t aligned64(uint64_t bytes) {
 struct Share {
   const RerotateJob *job;
   uint64_t tokens;
-  uint32_t workers;
 };
 
 // One token: its old row, the per-pair correction, then every head.
@@ -56,12 +55,12 @@ void rerotate_token(const RerotateJob &job, unsigned char *slot, uint32_t b, uin
   }
 }
 
-void rerotate_share(void *context, uint64_t begin, uint64_t) {
+void rerotate_share(void *context, uint32_t slot_index, uint32_t slots) {
   const Share &share = *static_cast<const Share *>(context);
   const RerotateJob &job = *share.job;
-  // Item `begin` is thread slot `begin`: the pool runs one item per share (see attention_run).
-  unsigned char *slot = rerotate_thread_slot(job.thread_slots, job.keys.head_dim, uint32_t(begin));
-  const uint64_t first = share.tokens * begin / share.workers, last = share.tokens * (begin + 1) / share.workers;
+  unsigned char *slot = rerotate_thread_slot(job.thread_slots, job.keys.head_dim, slot_index);
+  uint64_t first, last;
+  slot_range(share.tokens, slot_index, slots, &first, &last);
   for (uint64_t t = first; t < last; ++t)
     rerotate_token(job, slot, uint32_t(t / job.keys.seq), uint32_t(t % job.keys.seq));
 }
@@ -84,17 +83,9 @@ size_t rerotate_workspace_bytes(uint32_t head_dim, uint32_t threads, bool with_f
 }
 
 void rerotate_keys(const RerotateJob &job, Pool *pool) {
-  Share share{&job, uint64_t{job.keys.batch} * job.keys.seq, 1};
-  const uint32_t threads = pool == nullptr ? 1 : pool->threads();
-  // Tokens split evenly (each costs the same); a few tokens are not worth a fork.
-  const uint64_t useful = share.tokens / 8 == 0 ? 1 : share.tokens / 8;
-  share.workers = uint32_t(useful < threads ? useful : threads);
-  if (pool == nullptr || share.workers == 1) {
-    share.workers = 1;
-    rerotate_share(&share, 0, 1);
-  } else {
-    pool->run(share.workers, rerotate_share, &share);
-  }
+  Share share{&job, uint64_t{job.keys.batch} * job.keys.seq};
+  // Tokens split evenly (each costs the same); fewer than 8 per slot are not worth a fork.
+  run_slots(pool, share.tokens / 8, rerotate_share, &share);
 }
 
 }  // namespace rotor

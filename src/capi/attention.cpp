@@ -13,17 +13,6 @@
 namespace rotor {
 namespace {
 
-bool overlap(uintptr_t a_lo, uintptr_t a_hi, const rotor_tensor &b) {
-  uintptr_t b_lo, b_hi;
-  view_byte_range(b, &b_lo, &b_hi);
-  return a_lo < b_hi && b_lo < a_hi;
-}
-bool overlap(const rotor_tensor &a, const rotor_tensor &b) {
-  uintptr_t lo, hi;
-  view_byte_range(a, &lo, &hi);
-  return overlap(lo, hi, b);
-}
-
 // Views, shapes, dtypes, grouping and aliasing of q, k, v and out.
 rotor_status check_tensors(const rotor_tensor &q, const rotor_tensor &k, const rotor_tensor &v,
                            const rotor_tensor &out) {
@@ -34,7 +23,7 @@ rotor_status check_tensors(const rotor_tensor &q, const rotor_tensor &k, const r
   if (q.batch != k.batch || q.seq != k.seq || q.head_dim != k.head_dim) return ROTOR_ERR_INVALID_ARGUMENT;
   if (q.heads % k.heads != 0) return ROTOR_ERR_INVALID_ARGUMENT;
   if (k.dtype != q.dtype || v.dtype != q.dtype || out.dtype != q.dtype) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (overlap(out, q) || overlap(out, k) || overlap(out, v)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (!views_disjoint(out, q) || !views_disjoint(out, k) || !views_disjoint(out, v)) return ROTOR_ERR_INVALID_ARGUMENT;
   return ROTOR_OK;
 }
 
@@ -62,11 +51,8 @@ rotor_status check_workspace(const void *workspace, size_t workspace_size, size_
                              const rotor_tensor *const *views, uint32_t view_count) {
   if (reinterpret_cast<uintptr_t>(workspace) % ROTOR_ARENA_ALIGNMENT != 0) return ROTOR_ERR_INVALID_ARGUMENT;
   if (required == 0 || workspace_size < required) return ROTOR_ERR_OUT_OF_MEMORY;
-  const uintptr_t lo = reinterpret_cast<uintptr_t>(workspace);
-  uintptr_t hi;
-  if (__builtin_add_overflow(lo, required, &hi)) return ROTOR_ERR_INVALID_ARGUMENT;
   for (uint32_t i = 0; i < view_count; ++i)
-    if (overlap(lo, hi, *views[i])) return ROTOR_ERR_INVALID_ARGUMENT;
+    if (buffer_overlaps_view(workspace, required, *views[i])) return ROTOR_ERR_INVALID_ARGUMENT;
   return ROTOR_OK;
 }
 
@@ -83,9 +69,9 @@ size_t forward_workspace_bytes(uint32_t q_heads, uint32_t kv_heads, uint32_t hea
 // Leases the rows of a call under the table's rescale policy. REFUSE: the caches that hold keys
 // must all carry the rows the call would use, else RESCALED and nothing is leased (nor rescaled
 // by this call).
-rotor_status lease_for_policy(Table &table, KvCache *const *caches, uint32_t batch, uint32_t seq_len,
-                              RowsLease *lease) {
-  if (table.rescale_policy() != ROTOR_RESCALE_REFUSE) {
+rotor_status lease_for_policy(Table &table, rotor_rescale_policy policy, KvCache *const *caches, uint32_t batch,
+                              uint32_t seq_len, RowsLease *lease) {
+  if (policy != ROTOR_RESCALE_REFUSE) {
     table.lease(seq_len, lease);
     return ROTOR_OK;
   }
@@ -105,8 +91,8 @@ rotor_status lease_for_policy(Table &table, KvCache *const *caches, uint32_t bat
 // Brings every cache to the rows of this call before anything is appended or attended: an
 // empty cache takes the lease's rows; a cache whose keys carry other rows is re-rotated in place
 // (REROTATE) or keeps its own rows for this call's tokens (PIN). Nothing fails from here on.
-void settle_caches(Table &table, KvCache *const *caches, uint32_t batch, const RowsLease &lease,
-                   unsigned char *rescale_workspace, Pool *pool) {
+void settle_caches(Table &table, rotor_rescale_policy policy, KvCache *const *caches, uint32_t batch,
+                   const RowsLease &lease, unsigned char *rescale_workspace, Pool *pool) {
   const rotor_config &cfg = table.config();
   for (uint32_t b = 0; b < batch; ++b) {
     KvCache &cache = *caches[b];
@@ -117,7 +103,7 @@ void settle_caches(Table &table, KvCache *const *caches, uint32_t batch, const R
       continue;
     }
     compute_frequencies(cfg, cache.state, cache.freqs, &cache.freq_factor);
-    if (table.rescale_policy() == ROTOR_RESCALE_PIN) {
+    if (policy == ROTOR_RESCALE_PIN) {
       cache.own_rows = true;  // epoch and state stay those of the sequence's first token
       continue;
     }
@@ -185,11 +171,14 @@ ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *c
   call.rotate = active_kernels().rotate[q->dtype][table.config().pairing];
   call.kernels = active_kernels().attention;
   call.row_scratch = call.workspace + rescale_offset;
+  // Read once: a policy changed by another thread mid-call must not split this call's decisions.
+  const auto policy = static_cast<rotor_rescale_policy>(table.rescale_policy());
   RowsLease lease;
-  if ((status = lease_for_policy(table, cache_list, k->batch, positions_needed, &lease)) != ROTOR_OK) return status;
+  if ((status = lease_for_policy(table, policy, cache_list, k->batch, positions_needed, &lease)) != ROTOR_OK)
+    return status;
   call.rows = lease.rows;
   call.half = lease.half;
-  settle_caches(table, cache_list, k->batch, lease, call.row_scratch, thread_pool);
+  settle_caches(table, policy, cache_list, k->batch, lease, call.row_scratch, thread_pool);
   run_forward(call, thread_pool);
   table.release(&lease);
   return ROTOR_OK;

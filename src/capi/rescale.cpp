@@ -62,10 +62,7 @@ ROTOR_API rotor_status rotor_rerotate_keys(rotor_table *t, const rotor_tensor *k
   const size_t required =
       rerotate_workspace_bytes(keys->head_dim, thread_pool == nullptr ? 1 : thread_pool->threads(), true);
   if (required == 0 || workspace_size < required) return ROTOR_ERR_OUT_OF_MEMORY;
-  uintptr_t lo, hi;
-  view_byte_range(*keys, &lo, &hi);
-  const uintptr_t ws = reinterpret_cast<uintptr_t>(workspace);
-  if (ws < hi && lo < ws + required) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (buffer_overlaps_view(workspace, required, *keys)) return ROTOR_ERR_INVALID_ARGUMENT;
   uint32_t seq_len = 0;
   if ((status = check_positions(positions, offset, keys->batch, keys->seq, table.max_len(), &seq_len)) != ROTOR_OK)
     return status;

@@ -31,14 +31,16 @@ Pool::Pool(uint32_t threads) : thread_count_(threads) {
   try {
     for (uint32_t w = 1; w < threads; ++w) workers_.emplace_back(&Pool::worker_main, this);
   } catch (...) {
-    // A thread could not start: stop the ones that did before reporting the failure.
-    thread_count_ = static_cast<uint32_t>(workers_.size()) + 1;
-    this->~Pool();
+    // A thread could not start (std::system_error, e.g. RLIMIT_NPROC on a small board): stop
+    // the ones that did, then report. The members are destroyed once, by the unwinding.
+    stop_workers();
     throw;
   }
 }
 
-Pool::~Pool() {
+Pool::~Pool() { stop_workers(); }
+
+void Pool::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(sleep_mutex_);
     stopping_.store(true, std::memory_order_release);
@@ -46,6 +48,7 @@ Pool::~Pool() {
   }
   wake_.notify_all();
   for (std::thread &t : workers_) t.join();
+  workers_.clear();
 }
 
 void Pool::run_share(uint32_t share_index) {
@@ -135,6 +138,34 @@ void Pool::worker_main() {
       done_cv_.notify_one();
     }
   }
+}
+
+namespace {
+
+struct SlotCall {
+  SlotFn fn;
+  void *context;
+  uint32_t slots;
+};
+
+void run_slot_items(void *context, uint64_t begin, uint64_t end) {
+  const SlotCall &call = *static_cast<const SlotCall *>(context);
+  // Any split of the items is correct: item i is slot i, whichever thread runs it.
+  for (uint64_t slot = begin; slot < end; ++slot) call.fn(call.context, uint32_t(slot), call.slots);
+}
+
+}  // namespace
+
+uint32_t run_slots(Pool *pool, uint64_t wanted, SlotFn fn, void *context) {
+  const uint32_t threads = pool == nullptr ? 1 : pool->threads();
+  const uint32_t slots = wanted == 0 ? 1 : uint32_t(wanted < threads ? wanted : threads);
+  if (slots == 1) {
+    fn(context, 0, 1);
+    return 1;
+  }
+  SlotCall call{fn, context, slots};
+  pool->run(slots, run_slot_items, &call);
+  return slots;
 }
 
 }  // namespace rotor

@@ -36,6 +36,7 @@ class Pool {
 
  private:
   void worker_main();
+  void stop_workers();  // joins every started worker; the destructor's and a failed start's
   void run_share(uint32_t share_index);
   bool claim(uint64_t generation, uint32_t *share_index);
 
@@ -59,6 +60,19 @@ class Pool {
   std::condition_variable wake_;
   std::condition_variable done_cv_;
 };
+
+// Work that needs per-thread scratch ("slots", e.g. areas of a workspace) is run per slot:
+// fn(context, slot, slots) for every slot in [0, slots), slots = min(wanted, threads) (1 when
+// pool is NULL), each slot on one thread at a time, so a slot's scratch has one user. Returns
+// slots. Each fn splits its own work, typically with slot_range.
+using SlotFn = void (*)(void *context, uint32_t slot, uint32_t slots);
+uint32_t run_slots(Pool *pool, uint64_t wanted, SlotFn fn, void *context);
+
+// The part [*first, *last) of `items` that slot `slot` of `slots` takes: even, contiguous.
+inline void slot_range(uint64_t items, uint32_t slot, uint32_t slots, uint64_t *first, uint64_t *last) {
+  *first = items * slot / slots;
+  *last = items * (uint64_t{slot} + 1) / slots;
+}
 
 }  // namespace rotor
 

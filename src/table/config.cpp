@@ -53,11 +53,14 @@ bool accepted_config_size(size_t size) {
       ROTOR_FIELD_END(high_freq_factor), ROTOR_FIELD_END(reserved_1), ROTOR_FIELD_END(long_factor),
       ROTOR_FIELD_END(short_factor)};
 #undef ROTOR_FIELD_END
-  static_assert(kFieldEnds[sizeof kFieldEnds / sizeof kFieldEnds[0] - 1] == sizeof(rotor_config),
-                "every field of rotor_config is listed, the last one last");
-  for (size_t end : kFieldEnds)
-    if (size == end) return true;
-  return false;
+  size_t largest = 0;  // reserved_1 sits before the pointers on 64-bit targets, after on 32-bit
+  bool listed = false;
+  for (size_t end : kFieldEnds) {
+    largest = end > largest ? end : largest;
+    listed = listed || size == end;
+  }
+  // Every field is listed: the last one ends the struct (checked once; the list is constant).
+  return listed && largest == sizeof(rotor_config);
 }
 
 rotor_status read_config(const rotor_config *cfg, rotor_config *full) {

@@ -12,6 +12,7 @@ constexpr size_t kMinConfigSize = 2 * sizeof(uint32_t);
 
 // The size of rotor_config in rotor 1.0, which binaries built against 1.0 were compiled with:
 // every field up to short_factor (the explicit padding added since sits in the old gaps).
+// On 32-bit targets 1.0's struct ended at short_factor too (reserved_1 is the padding after it).
 constexpr size_t kConfigSize_1_0 = offsetof(rotor_config, short_factor) + sizeof(const float *);
 
 // A full, current-size config holding every default for rotary_dim.

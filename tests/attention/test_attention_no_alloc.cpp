@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "counting_malloc.hpp"
+#include "support/counting_malloc.hpp"
 #include "rotor/rotor.h"
 
 using counting_malloc::allocations;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "rotor/rotor.h"
+#include "support/elements.hpp"
 
 namespace fuzz {
 
@@ -82,7 +83,8 @@ int enum_bits_of(const E &field) {
 }
 
 inline bool valid_dtype(int dt) { return dt >= 0 && dt <= 2; }
-inline size_t elem_size(int dt) { return dt == ROTOR_DTYPE_F32 ? 4 : 2; }
+using test_support::element_bytes;
+inline size_t elem_size(int dt) { return element_bytes(dt); }
 
 // One past the last element of a view with non-negative strides, in elements; false on any
 // overflow (128-bit arithmetic, so the answer is exact).
@@ -126,31 +128,8 @@ inline void mark_view(const rotor_tensor &v, const unsigned char *base, std::vec
           (*mask)[size_t(start + offset_of(v, b, s, h, 0) * int64_t(elem)) + byte] = true;
 }
 
-// Plain decoders (written from the formats, not shared with the library).
-inline double f16_value(uint16_t h) {
-  const int exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  const double sign = (h & 0x8000) ? -1.0 : 1.0;
-  if (exp == 0) return sign * std::ldexp(double(mant), -24);
-  if (exp == 31) return mant ? NAN : sign * INFINITY;
-  return sign * std::ldexp(double(mant + 1024), exp - 25);
-}
-inline double bf16_value(uint16_t h) {
-  const uint32_t u = uint32_t{h} << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-inline double load(const void *base, int dt, int64_t index) {
-  const unsigned char *p = static_cast<const unsigned char *>(base) + index * int64_t(elem_size(dt));
-  if (dt == ROTOR_DTYPE_F32) {
-    float f;
-    std::memcpy(&f, p, 4);
-    return f;
-  }
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return dt == ROTOR_DTYPE_F16 ? f16_value(h) : bf16_value(h);
-}
+// Plain decoders, written from the formats (tests/support/elements.hpp).
+inline double load(const void *base, int dt, int64_t index) { return test_support::element_value(base, dt, index); }
 // Relative precision of one rounding to dtype (the result is rounded once).
 inline double dtype_epsilon(int dt) {
   return dt == ROTOR_DTYPE_F32 ? 0x1p-23 : dt == ROTOR_DTYPE_F16 ? 0x1p-10 : 0x1p-7;

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "elements.hpp"
 #include "rotor/rotor.h"
 
 namespace ref {
@@ -50,22 +51,9 @@ inline std::vector<double> plain_freqs(double base, uint32_t rotary_dim) {
   return f;
 }
 
-// Plain conversions for the tests, written independently of src/common/half.hpp: exact decode, and
-// encode by searching the nearest representable value in long double.
-inline double f16_value(uint16_t h) {
-  int sign = (h >> 15) ? -1 : 1;
-  int exp = (h >> 10) & 0x1f;
-  int mant = h & 0x3ff;
-  if (exp == 0) return sign * std::ldexp(double(mant), -24);
-  if (exp == 31) return mant ? NAN : sign * INFINITY;
-  return sign * std::ldexp(double(mant + 1024), exp - 25);
-}
-inline double bf16_value(uint16_t h) {
-  uint32_t u = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+// Plain decoders, written from the formats (support/elements.hpp).
+using test_support::bf16_value;
+using test_support::f16_value;
 
 // Distance in units in the last place between two floats (0 when equal).
 inline int64_t ulp_distance(float a, float b) {
