@@ -71,9 +71,37 @@ class CType:
         return "()" if text == "c_void" else text
 
 
-def strip_comments(text: str) -> str:
+POINTER_WIDTH_IF = re.compile(r"#\s*if\s+UINTPTR_MAX\s*(>|<=)\s*0xffffffffu?\s*$")
+
+
+def select_pointer_width(text: str, bits: int) -> str:
+    """Keeps the lines of `#if UINTPTR_MAX > 0xffffffffu` (64-bit) or `<=` (32-bit) blocks that
+    hold for a target of `bits`-bit pointers (rotor_config places its padding by pointer width);
+    other conditional blocks are kept whole (they only choose macro definitions)."""
+    kept, stack = [], []  # stack: for each open #if, whether its lines are kept
+    for line in text.split("\n"):
+        stripped = line.strip()
+        m = POINTER_WIDTH_IF.match(stripped)
+        if m:
+            stack.append((m.group(1) == ">") == (bits == 64))
+            continue
+        if re.match(r"#\s*if", stripped):
+            stack.append(None)
+        elif re.match(r"#\s*else", stripped) and stack and stack[-1] is not None:
+            stack[-1] = not stack[-1]
+            continue
+        elif re.match(r"#\s*endif", stripped) and stack:
+            if stack.pop() is not None:
+                continue
+        if all(keep is not False for keep in stack):
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def strip_comments(text: str, bits: int = 64) -> str:
     text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
     text = re.sub(r"//[^\n]*", " ", text)
+    text = select_pointer_width(text, bits)
     return re.sub(r"^\s*#[^\n]*", " ", text, flags=re.M)  # preprocessor lines (ROTOR_API's own)
 
 
@@ -102,8 +130,8 @@ def parse_declarator(decl: str) -> tuple:
     return name, CType(base, base_const, stars)
 
 
-def parse_header(path: str) -> dict:
-    text = strip_comments(open(path, encoding="utf-8").read())
+def parse_header(path: str, bits: int = 64) -> dict:
+    text = strip_comments(open(path, encoding="utf-8").read(), bits)
     functions = {}
     # ROTOR_API <return type> [(]name[)](<args>);  the parentheses keep a same-named macro away.
     for m in re.finditer(r"ROTOR_API\s+([^;(]*?)\(?\s*\b(rotor_\w+)\s*\)?\s*\(([^()]*)\)\s*;", text):
@@ -152,7 +180,22 @@ def normalise_rust_type(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-def check_rust(header: dict, path: str) -> list:
+def rust_fields(body: str, bits: int) -> list:
+    """(name, type) of a struct body, dropping fields whose #[cfg(target_pointer_width)] is not bits."""
+    fields = []
+    for field in (f.strip() for f in body.split(",")):
+        if not field:
+            continue
+        widths = re.findall(r'#\[cfg\(target_pointer_width\s*=\s*"(\d+)"\)\]', field)
+        if widths and int(widths[0]) != bits:
+            continue
+        field = re.sub(r"#\[[^\]]*\]", "", field).strip()
+        name, ctype = field.split(":", 1)
+        fields.append((name.replace("pub", "").strip(), normalise_rust_type(ctype)))
+    return fields
+
+
+def check_rust(header: dict, path: str, bits: int = 64) -> list:
     source = re.sub(r"//[^\n]*", "", open(path, encoding="utf-8").read())
     problems = []
     enums = set(header["enums"])
@@ -193,15 +236,13 @@ def check_rust(header: dict, path: str) -> list:
 
     structs = {}
     for m in re.finditer(r"#\[repr\(C\)\][^{;]*?pub\s+struct\s+(\w+)\s*\{(.*?)\}", source, flags=re.S):
-        fields = [f.strip() for f in m.group(2).split(",") if f.strip()]
-        structs[m.group(1)] = [(f.split(":")[0].replace("pub", "").strip(), normalise_rust_type(f.split(":", 1)[1]))
-                               for f in fields]
+        structs[m.group(1)] = rust_fields(m.group(2), bits)
     for name, fields in header["structs"].items():
         want = [(field, ctype.rust(enums)) for field, ctype in fields]
         if name not in structs:
             problems.append(f"rust: struct {name} is not declared")
         elif structs[name] != want:
-            problems.append(f"rust: struct {name} fields\n    {structs[name]}\n  the header\n    {want}")
+            problems.append(f"rust ({bits}-bit): struct {name} fields\n    {structs[name]}\n  the header\n    {want}")
     for name in header["opaque"]:
         if not re.search(rf"pub\s+struct\s+{name}\b", source):
             problems.append(f"rust: opaque type {name} is not declared")
@@ -287,12 +328,16 @@ def main() -> int:
     parser.add_argument("--python", default=os.path.join(HERE, "python", "src", "rotor", "_capi.py"))
     parser.add_argument("--only", choices=("rust", "python"), help="check one binding")
     options = parser.parse_args()
-    header = parse_header(options.header)
+    host_bits = 8 * ctypes.sizeof(ctypes.c_void_p)
+    header = parse_header(options.header, host_bits)
     problems = []
     if options.only in (None, "rust"):
-        problems += check_rust(header, options.rust)
+        # The Rust source serves every target: check it for 64- and 32-bit pointers alike.
+        for bits in (64, 32):
+            problems += [p for p in check_rust(parse_header(options.header, bits), options.rust, bits)
+                         if p not in problems]
     if options.only in (None, "python"):
-        problems += check_python(header, options.python)
+        problems += check_python(header, options.python)  # _capi lays out for the running Python
     for problem in problems:
         print("check_header:", problem)
     counts = (f"{len(header['functions'])} functions, {len(header['enums'])} enums, "

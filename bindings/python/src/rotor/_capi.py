@@ -51,8 +51,12 @@ class rotor_config(ctypes.Structure):
         ("scaling", _enum), ("factor", c_float), ("original_max_len", c_uint32), ("ntk_dynamic", c_int),
         ("beta_fast", c_float), ("beta_slow", c_float), ("mscale", c_float), ("mscale_all_dim", c_float),
         ("attention_factor", c_float), ("low_freq_factor", c_float), ("high_freq_factor", c_float),
-        ("reserved_1", c_uint32), ("long_factor", POINTER(c_float)), ("short_factor", POINTER(c_float)),
-    ]
+    ] + (
+        # Padding before the pointers on 64-bit targets, after them on 32-bit ones (rotor.h).
+        [("reserved_1", c_uint32), ("long_factor", POINTER(c_float)), ("short_factor", POINTER(c_float))]
+        if ctypes.sizeof(c_void_p) == 8 else
+        [("long_factor", POINTER(c_float)), ("short_factor", POINTER(c_float)), ("reserved_1", c_uint32)]
+    )
 
 
 class rotor_table_stats(ctypes.Structure):

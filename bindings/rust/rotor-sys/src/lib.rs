@@ -89,9 +89,14 @@ pub struct rotor_config {
     pub attention_factor: f32,
     pub low_freq_factor: f32,
     pub high_freq_factor: f32,
+    // The padding sits before the pointers on 64-bit targets, after them on 32-bit ones (where
+    // the struct's double makes it 8-aligned): offsets are rotor 1.0's on both.
+    #[cfg(target_pointer_width = "64")]
     pub reserved_1: u32,
     pub long_factor: *const f32,
     pub short_factor: *const f32,
+    #[cfg(target_pointer_width = "32")]
+    pub reserved_1: u32,
 }
 
 // ---- Tables ---------------------------------------------------------------------------------
