@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Packaging and FFI: builds rotor (Release, shared + static), installs it to a temporary prefix,
 # checks the exported symbols, then builds and runs every example against the INSTALLED package:
-# C with pkg-config (shared and static) and with find_package (rotor::rotor, rotor::rotor_static),
-# the Python ctypes binding's tests and the ONNX RotaryEmbedding conformance, and Rust with
-# plain rustc.
+# C with pkg-config (shared and static) and with find_package (rotor::rotor, rotor::rotor_static).
+# Then the language packages: the drift check of both bindings against rotor.h; the Python
+# package (pip install ./bindings/python into a venv, its example, pytest: numpy, ONNX
+# RotaryEmbedding conformance, torch where importable); the Rust crates (cargo test and cargo doc
+# offline, building rotor from this repository; the demo linked to the installed rotor through
+# pkg-config).
 # Warnings as errors are the host stage's job, CUDA the cuda stage's: this one checks the package.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -56,14 +59,23 @@ if readelf -d "$root/example-c/rotor_c_example_static" | grep 'NEEDED.*librotor'
   echo "ffi: rotor::rotor_static linked the shared library"; exit 1
 fi
 
-step "Python binding: example, tests against numpy (and torch where importable), ONNX conformance"
-export ROTOR_LIBRARY="$libdir/librotor.so.$major"
-(cd examples/python && python3 example.py)
-python3 -m unittest tests/ffi/test_python_binding.py tests/ffi/test_onnx_conformance.py
+step "bindings against rotor.h (bindings/check_header.py)"
+python3 bindings/check_header.py
 
-step "Rust example with plain rustc ($(rustc --version))"
-rustc --edition 2021 -O examples/rust/rotor_example.rs -L "$libdir" -C link-arg=-Wl,-rpath,"$libdir" \
-  -o "$root/rotor_rust_example"
-"$root/rotor_rust_example"
+step "Python package: pip install ./bindings/python, example, pytest"
+# --system-site-packages: numpy, onnx, onnxruntime and pytest come from install-deps; pip builds
+# the package in isolation (scikit-build-core from PyPI) with this repository's CMake project.
+rm -rf "$root/venv"
+python3 -m venv --system-site-packages "$root/venv"
+CMAKE_BUILD_PARALLEL_LEVEL="$jobs" "$root/venv/bin/python" -m pip install -q --disable-pip-version-check ./bindings/python
+"$root/venv/bin/python" bindings/python/examples/example.py
+# From $root: `import rotor` must find the installed package, not bindings/python/src.
+tests="$PWD/bindings/python/tests"
+(cd "$root" && "$root/venv/bin/python" -m pytest -q -p no:cacheprovider "$tests")
+
+step "Rust crates: cargo test, cargo doc, the demo ($(cargo --version), $(rustc --version))"
+(cd bindings/rust && cargo test --offline -j "$jobs" && cargo doc --offline --no-deps -j "$jobs")
+# The demo against the installed package, found by pkg-config (static librotor.a, no rpath needed).
+(cd bindings/rust && ROTOR_USE_PKG_CONFIG=1 cargo run --offline -j "$jobs" --example demo)
 
 step "passed"

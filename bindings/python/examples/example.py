@@ -1,6 +1,6 @@
-"""rotor from Python in a few lines (the binding is examples/python/rotor.py).
+"""rotor from Python in a few lines: pip install ./bindings/python, then
 
-    ROTOR_LIBRARY=<prefix>/lib/librotor.so.1 python3 examples/python/example.py
+    python3 bindings/python/examples/example.py
 """
 import sys
 
@@ -15,11 +15,11 @@ table = rotor.Table(128, max_len=8192)  # Llama defaults: rotate_half pairing, b
 rng = np.random.default_rng(0)
 q = rng.standard_normal((1, 16, 32, 128), dtype=np.float32)  # [batch, seq, heads, head_dim]
 k = rng.standard_normal((1, 16, 8, 128), dtype=np.float32)
-q_rot, k_rot = table.apply_qk(q, k)
+q_rot, k_rot = table.apply_qk(q.copy(), k.copy())  # in place: rotate copies, keep q and k
 
 # One decode step at position 16, rotated in place, in float16.
 k_step = rng.standard_normal((1, 1, 8, 128)).astype(np.float16)
-table.apply(k_step, offset=16, out=k_step)
+table.apply(k_step, offset=16)
 
 # Rotation is a rotation: lengths of each rotated pair are kept.
 pairs_before = q[..., :64] ** 2 + q[..., 64:] ** 2
@@ -28,10 +28,10 @@ kept = np.allclose(pairs_before, pairs_after, rtol=1e-5)
 print("pair lengths kept:", kept)
 
 try:
-    table.apply(q, offset=8190)  # positions 8190..8205 pass max_len
+    table.apply(q, offset=8190)  # positions 8190..8205 pass max_len: q is left as it was
     refused = False
 except rotor.RotorError as error:
     print("refused:", error)  # "rotor_apply: position out of range"
-    refused = error.status == rotor.ERR_OUT_OF_RANGE
+    refused = error.status == rotor.Status.OUT_OF_RANGE
 print("table:", table.stats())
 sys.exit(0 if kept and refused else 1)

@@ -1,4 +1,4 @@
-"""rotor against the ONNX RotaryEmbedding operator (opset 23), through the ctypes binding.
+"""rotor against the ONNX RotaryEmbedding operator (opset 23), through the rotor Python package.
 
 The operator maps onto rotor_apply_cos_sin:
   X 4-D [batch, num_heads, seq, head]  -> layout "bhsd";  X 3-D [batch, seq, hidden] -> reshaped
@@ -28,8 +28,7 @@ import onnx.numpy_helper
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "python"))
-import rotor  # noqa: E402
+import rotor
 
 try:
     import onnxruntime
@@ -72,7 +71,8 @@ def rotor_rotary_embedding(x, cos_cache, sin_cache, position_ids=None, interleav
     else:
         positions = np.asarray(position_ids)
     out = rotor.apply_cos_sin(view, cos_rows, sin_rows, positions=positions, rotary_dim=rotary_dim,
-                              pairing="interleaved" if interleaved else "half", layout=layout)
+                              pairing="interleaved" if interleaved else "half", layout=layout,
+                              out=np.empty_like(view))  # out of place: X is the operator's input
     return out.reshape(x.shape)
 
 

@@ -1,0 +1,190 @@
+//! The rotary attention forward path: KV caches, workspaces, key re-rotation.
+use std::marker::PhantomData;
+use std::os::raw::c_void;
+use std::ptr::{self, NonNull};
+
+use rotor_sys as sys;
+
+use crate::error::check;
+use crate::table::Pool;
+use crate::{Arena, Dtype, Error, Positions, Result, Table, Tensor, TensorMut};
+
+/// One sequence's rotated keys and values with a hard maximum length (`rotor_kv_cache`), in an
+/// arena the caller lends ([`KvCache::init`]) or one this value owns ([`KvCache::new`]).
+pub struct KvCache<'arena> {
+    raw: NonNull<sys::rotor_kv_cache>,
+    // Some for KvCache::new: the arena moves with the cache (its heap address does not change).
+    _owned: Option<Arena>,
+    _arena: PhantomData<&'arena mut [u8]>,
+}
+
+// SAFETY: the cache is plain memory in its arena, used by one C call at a time: forward calls
+// and reset take &mut self, so they are exclusive; the &self getters only read (rotor.h: they
+// must not run while a forward call uses the cache, which &mut borrowing rules out).
+unsafe impl Send for KvCache<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for KvCache<'_> {}
+
+impl KvCache<'static> {
+    /// A cache in an arena of its own (allocated once here; the library never allocates).
+    pub fn new(kv_heads: u32, head_dim: u32, max_len: u32, dtype: Dtype) -> Result<KvCache<'static>> {
+        let mut arena = Arena::new(KvCache::arena_size(kv_heads, head_dim, max_len, dtype)?)?;
+        let raw = init_raw(&mut arena, kv_heads, head_dim, max_len, dtype)?;
+        Ok(KvCache { raw, _owned: Some(arena), _arena: PhantomData })
+    }
+}
+
+fn init_raw(arena: &mut [u8], kv_heads: u32, head_dim: u32, max_len: u32, dtype: Dtype)
+            -> Result<NonNull<sys::rotor_kv_cache>> {
+    let mut raw = ptr::null_mut();
+    // SAFETY: arena is writable for its length; the caller keeps it borrowed for the cache's life.
+    check(unsafe {
+        sys::rotor_kv_cache_init(&mut raw, kv_heads, head_dim, max_len, dtype.raw(), arena.as_mut_ptr() as *mut c_void,
+                                 arena.len())
+    })?;
+    NonNull::new(raw).ok_or(Error::InvalidArgument)
+}
+
+impl<'arena> KvCache<'arena> {
+    /// Bytes of an arena for such a cache (`Error::InvalidArgument` for a zero count, a
+    /// max_len past 2^31 - 1, or a size that does not fit).
+    pub fn arena_size(kv_heads: u32, head_dim: u32, max_len: u32, dtype: Dtype) -> Result<usize> {
+        // SAFETY: plain values; never allocates.
+        match unsafe { sys::rotor_kv_cache_arena_size(kv_heads, head_dim, max_len, dtype.raw()) } {
+            0 => Err(Error::InvalidArgument),
+            n => Ok(n),
+        }
+    }
+
+    /// An empty cache inside `arena` (64-byte aligned, at least `arena_size` bytes), borrowed
+    /// for as long as the cache lives.
+    pub fn init(arena: &'arena mut [u8], kv_heads: u32, head_dim: u32, max_len: u32, dtype: Dtype)
+                -> Result<KvCache<'arena>> {
+        let raw = init_raw(arena, kv_heads, head_dim, max_len, dtype)?;
+        Ok(KvCache { raw, _owned: None, _arena: PhantomData })
+    }
+
+    /// The C handle.
+    pub fn as_ptr(&self) -> *mut sys::rotor_kv_cache {
+        self.raw.as_ptr()
+    }
+
+    /// Tokens held.
+    pub fn len(&self) -> u32 {
+        let mut length = 0;
+        // SAFETY: a live cache, not in use by a forward call (that needs &mut self).
+        let status = unsafe { sys::rotor_kv_cache_get_length(self.as_ptr(), &mut length) };
+        debug_assert_eq!(status, sys::ROTOR_OK);
+        length
+    }
+
+    /// Whether no token is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Empties the cache for a new sequence.
+    pub fn reset(&mut self) -> Result<()> {
+        // SAFETY: a live cache, exclusively borrowed.
+        check(unsafe { sys::rotor_kv_cache_reset(self.as_ptr()) })
+    }
+
+    /// The epoch of the rows its keys carry.
+    pub fn epoch(&self) -> u64 {
+        let mut epoch = 0;
+        // SAFETY: as in len.
+        let status = unsafe { sys::rotor_kv_cache_epoch(self.as_ptr(), &mut epoch) };
+        debug_assert_eq!(status, sys::ROTOR_OK);
+        epoch
+    }
+
+    /// Times its keys were re-rotated.
+    pub fn rerotations(&self) -> u64 {
+        let mut count = 0;
+        // SAFETY: as in len.
+        let status = unsafe { sys::rotor_kv_cache_rerotations(self.as_ptr(), &mut count) };
+        debug_assert_eq!(status, sys::ROTOR_OK);
+        count
+    }
+}
+
+impl std::fmt::Debug for KvCache<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KvCache").field("len", &self.len()).field("epoch", &self.epoch()).finish()
+    }
+}
+
+/// Workspace bytes of [`Table::attention_forward`] for calls of up to `max_new_tokens` tokens on
+/// `threads` threads (the pool's, or 1).
+pub fn attention_workspace_size(q_heads: u32, kv_heads: u32, head_dim: u32, max_new_tokens: u32, threads: u32)
+                                -> Result<usize> {
+    // SAFETY: plain values; never allocates.
+    match unsafe { sys::rotor_attention_workspace_size(q_heads, kv_heads, head_dim, max_new_tokens, threads) } {
+        0 => Err(Error::InvalidArgument),
+        n => Ok(n),
+    }
+}
+
+/// Workspace bytes of [`Table::rerotate_keys`].
+pub fn rerotate_workspace_size(head_dim: u32, threads: u32) -> Result<usize> {
+    // SAFETY: plain values; never allocates.
+    match unsafe { sys::rotor_rerotate_workspace_size(head_dim, threads) } {
+        0 => Err(Error::InvalidArgument),
+        n => Ok(n),
+    }
+}
+
+/// Cache pointers for up to this many batch entries live on the stack.
+const INLINE_CACHES: usize = 16;
+
+impl Table<'_> {
+    /// Rotary attention with KV caches (`rotor_attention_forward`): for each batch entry b,
+    /// rotates its new queries and keys at positions len_b .., appends keys and values to
+    /// `caches[b]`, and writes causal softmax(q k^T * scale) v into `out`.
+    /// q, out: [batch, s, q_heads, d]; k, v: [batch, s, kv_heads, d]; `workspace`: 64-byte
+    /// aligned, [`attention_workspace_size`] bytes. Nothing is allocated (up to 16 batch entries;
+    /// more need one small vector of cache pointers).
+    #[allow(clippy::too_many_arguments)]
+    pub fn attention_forward(&self, caches: &mut [&mut KvCache<'_>], q: &Tensor<'_>, k: &Tensor<'_>, v: &Tensor<'_>,
+                             out: &mut TensorMut<'_>, scale: f32, workspace: &mut [u8], pool: Option<&Pool>)
+                             -> Result<()> {
+        // The library reads batch cache pointers: the slice must have exactly that many.
+        if caches.len() as u64 != q.raw().batch as u64 {
+            return Err(Error::InvalidArgument);
+        }
+        let mut inline = [ptr::null_mut(); INLINE_CACHES];
+        let heap: Vec<*mut sys::rotor_kv_cache>;
+        let pointers: &[*mut sys::rotor_kv_cache] = if caches.len() <= INLINE_CACHES {
+            for (slot, cache) in inline.iter_mut().zip(caches.iter()) {
+                *slot = cache.as_ptr();
+            }
+            &inline[..caches.len()]
+        } else {
+            heap = caches.iter().map(|c| c.as_ptr()).collect();
+            &heap
+        };
+        // SAFETY: pointers holds batch live caches, each exclusively borrowed (distinct: two
+        // &mut of one cache cannot coexist); q, k, v are read, out written within its checked
+        // extent (the library rejects overlaps); workspace is writable for its length.
+        check(unsafe {
+            sys::rotor_attention_forward(self.as_ptr(), pointers.as_ptr(), q.raw(), k.raw(), v.raw(), out.raw(), scale,
+                                         workspace.as_mut_ptr() as *mut c_void, workspace.len(), Pool::ptr(pool))
+        })
+    }
+
+    /// Brings keys rotated with the rows of `from_epoch` to the table's current rows, in place
+    /// (`rotor_rerotate_keys`); returns the epoch they now carry. `workspace`: 64-byte aligned,
+    /// [`rerotate_workspace_size`] bytes.
+    pub fn rerotate_keys(&self, keys: &mut TensorMut<'_>, positions: Positions<'_>, from_epoch: u64,
+                         workspace: &mut [u8], pool: Option<&Pool>) -> Result<u64> {
+        let (pos, offset) = positions.to_c(keys.raw().batch, keys.raw().seq)?;
+        let mut to_epoch = 0;
+        // SAFETY: keys within their checked extent, pos batch * seq values or NULL, workspace
+        // writable for its length, to_epoch a valid out pointer.
+        check(unsafe {
+            sys::rotor_rerotate_keys(self.as_ptr(), keys.raw(), pos, offset, from_epoch, &mut to_epoch,
+                                     workspace.as_mut_ptr() as *mut c_void, workspace.len(), Pool::ptr(pool))
+        })?;
+        Ok(to_epoch)
+    }
+}

@@ -1,0 +1,297 @@
+//! rotor_config and the enums of the C API.
+use std::ffi::CString;
+use std::mem::{size_of, MaybeUninit};
+
+use rotor_sys as sys;
+
+use crate::error::check;
+use crate::{Error, Result};
+
+macro_rules! c_enum {
+    ($(#[$doc:meta])* $name:ident: $($(#[$vdoc:meta])* $variant:ident = $value:path),+ $(,)?) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
+
+        impl $name {
+            /// The C enumerator's value.
+            pub fn raw(self) -> i32 {
+                match self { $($name::$variant => $value),+ }
+            }
+            /// The variant for a C value, if this crate knows it.
+            pub fn from_raw(value: i32) -> Option<$name> {
+                $(if value == $value { return Some($name::$variant); })+
+                None
+            }
+        }
+    };
+}
+
+c_enum!(
+    /// Which dims form a rotated pair.
+    Pairing:
+    /// GPT-NeoX / Llama rotate_half: (i, i + r/2).
+    Half = sys::ROTOR_PAIRING_HALF,
+    /// GPT-J, ggml normal mode, ONNX interleaved=1: (2i, 2i + 1).
+    Interleaved = sys::ROTOR_PAIRING_INTERLEAVED,
+);
+c_enum!(
+    /// How a table grows (rotor.h, `rotor_growth`).
+    Growth:
+    /// Doubles until the rows fit.
+    Exponential = sys::ROTOR_GROWTH_EXPONENTIAL,
+    /// Rounds up to a multiple of growth_increment.
+    Linear = sys::ROTOR_GROWTH_LINEAR,
+    /// Exactly what is asked.
+    Exact = sys::ROTOR_GROWTH_EXACT,
+    /// ceil(required * (1 + growth_margin)).
+    Margin = sys::ROTOR_GROWTH_MARGIN,
+);
+c_enum!(
+    /// Long-context scaling (docs/scaling.md).
+    Scaling:
+    /// Plain RoPE.
+    None = sys::ROTOR_SCALING_NONE,
+    /// Position interpolation.
+    Linear = sys::ROTOR_SCALING_LINEAR,
+    /// NTK-aware base change.
+    Ntk = sys::ROTOR_SCALING_NTK,
+    /// Hugging Face's dynamic NTK.
+    DynamicNtk = sys::ROTOR_SCALING_DYNAMIC_NTK,
+    /// YaRN (DeepSeek's mscale form too).
+    Yarn = sys::ROTOR_SCALING_YARN,
+    /// Llama 3.1.
+    Llama3 = sys::ROTOR_SCALING_LLAMA3,
+    /// LongRoPE (Phi-3).
+    LongRope = sys::ROTOR_SCALING_LONGROPE,
+);
+c_enum!(
+    /// Element type of a tensor: `f32` slices are F32, `u16` slices hold F16 or BF16 bit patterns.
+    Dtype:
+    /// IEEE binary32.
+    F32 = sys::ROTOR_DTYPE_F32,
+    /// IEEE binary16.
+    F16 = sys::ROTOR_DTYPE_F16,
+    /// bfloat16.
+    Bf16 = sys::ROTOR_DTYPE_BF16,
+);
+c_enum!(
+    /// Rotation direction.
+    Direction:
+    /// By +angle: what a model's forward pass does.
+    Forward = sys::ROTOR_FORWARD,
+    /// By -angle: the backward pass; undoes Forward up to rounding.
+    Inverse = sys::ROTOR_INVERSE,
+);
+c_enum!(
+    /// What rotor_attention_forward does when a cache's keys carry older rows than the call's.
+    RescalePolicy:
+    /// Re-rotates the cached keys in place (the default).
+    Rerotate = sys::ROTOR_RESCALE_REROTATE,
+    /// The sequence keeps the rows of its first token.
+    Pin = sys::ROTOR_RESCALE_PIN,
+    /// Refuses with Error::Rescaled: re-prefill.
+    Refuse = sys::ROTOR_RESCALE_REFUSE,
+);
+c_enum!(
+    /// Why a table reported an event.
+    EventReason:
+    /// A call needed rows past those computed.
+    Grow = sys::ROTOR_EVENT_GROW,
+    /// Pre-emptive growth past growth_threshold.
+    GrowAhead = sys::ROTOR_EVENT_GROW_AHEAD,
+    /// Table::reserve.
+    Reserve = sys::ROTOR_EVENT_RESERVE,
+    /// The frequencies changed.
+    Rescale = sys::ROTOR_EVENT_RESCALE,
+);
+
+impl Dtype {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F16 | Dtype::Bf16 => 2,
+        }
+    }
+}
+
+/// A table's configuration: `rotor_config` filled by `rotor_config_init_sized` or
+/// `rotor_config_preset_sized`, then changed through the setters.
+///
+/// ```
+/// let cfg = rotor::Config::new(128).base(500000.0).max_len(8192);
+/// assert_eq!(cfg.raw().max_len, 8192);
+/// let llama = rotor::Config::preset("llama-3.1-8b").unwrap();
+/// assert_eq!(llama.raw().scaling, rotor_sys::ROTOR_SCALING_LLAMA3);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    raw: sys::rotor_config,
+    // LongRoPE factors set here (a preset's point at the library's static storage instead).
+    long_factor: Option<Vec<f32>>,
+    short_factor: Option<Vec<f32>>,
+}
+
+// SAFETY: the only pointers in a Config are NULL, into its own Vecs (moved and shared with it,
+// read-only through &self), or into the library's static, immutable preset storage.
+unsafe impl Send for Config {}
+// SAFETY: as above: &Config reads only.
+unsafe impl Sync for Config {}
+
+impl Config {
+    /// The defaults of rotor.h for `rotary_dim` (an invalid one is reported where the config
+    /// is used).
+    pub fn new(rotary_dim: u32) -> Config {
+        let mut raw = MaybeUninit::<sys::rotor_config>::zeroed();
+        // SAFETY: raw points at size_of::<rotor_config>() writable bytes, the size passed; the
+        // library writes at most that many (a newer library's extra fields are not written).
+        let status = unsafe { sys::rotor_config_init_sized(raw.as_mut_ptr(), size_of::<sys::rotor_config>(), rotary_dim) };
+        debug_assert_eq!(status, sys::ROTOR_OK, "rotor_config_init_sized refused this crate's struct");
+        // SAFETY: zeroed then filled by the library: every field holds a valid plain value.
+        Config { raw: unsafe { raw.assume_init() }, long_factor: None, short_factor: None }
+    }
+
+    /// A model's RoPE config (`rotor_config_preset_sized`): "llama-2-7b", "llama-3.1-8b",
+    /// "mistral-7b", "mistral-7b-v0.3", "qwen2-7b", "phi-3-mini-128k", "deepseek-v3",
+    /// "gpt-j-6b", "gpt-neox-20b" (case-insensitive). `Error::InvalidArgument` for others.
+    pub fn preset(model_name: &str) -> Result<Config> {
+        let name = CString::new(model_name).map_err(|_| Error::InvalidArgument)?;
+        let mut cfg = Config::new(0);
+        // SAFETY: cfg.raw is an initialised rotor_config of the size passed; name is a
+        // NUL-terminated string alive for the call.
+        check(unsafe { sys::rotor_config_preset_sized(&mut cfg.raw, size_of::<sys::rotor_config>(), name.as_ptr()) })?;
+        Ok(cfg)
+    }
+
+    /// The C struct as the library will see it (LongRoPE pointers into this Config).
+    pub fn raw(&self) -> sys::rotor_config {
+        let mut raw = self.raw;
+        if let Some(long) = &self.long_factor {
+            raw.long_factor = long.as_ptr();
+        }
+        if let Some(short) = &self.short_factor {
+            raw.short_factor = short.as_ptr();
+        }
+        raw
+    }
+
+    /// The C struct, to set a field no setter covers.
+    ///
+    /// # Safety
+    /// `long_factor` and `short_factor` must stay NULL or point at rotary_dim/2 readable
+    /// floats for as long as this Config is used (prefer [`Config::longrope`]).
+    pub unsafe fn raw_mut(&mut self) -> &mut sys::rotor_config {
+        &mut self.raw
+    }
+
+    /// Rotated dims per head (even).
+    pub fn rotary_dim(mut self, rotary_dim: u32) -> Config {
+        self.raw.rotary_dim = rotary_dim;
+        self
+    }
+    /// theta (default 10000).
+    pub fn base(mut self, base: f64) -> Config {
+        self.raw.base = base;
+        self
+    }
+    /// Which dims pair up (default rotate_half).
+    pub fn pairing(mut self, pairing: Pairing) -> Config {
+        self.raw.pairing = pairing.raw();
+        self
+    }
+    /// Rows computed at creation (default 2048).
+    pub fn initial_len(mut self, rows: u32) -> Config {
+        self.raw.initial_len = rows;
+        self
+    }
+    /// Hard maximum number of positions (default 32768).
+    pub fn max_len(mut self, positions: u32) -> Config {
+        self.raw.max_len = positions;
+        self
+    }
+    /// Growth strategy, its increment (LINEAR), margin (MARGIN) and pre-emptive threshold.
+    pub fn growth(mut self, growth: Growth, increment: u32, margin: f32, threshold: f32) -> Config {
+        self.raw.growth = growth.raw();
+        self.raw.growth_increment = increment;
+        self.raw.growth_margin = margin;
+        self.raw.growth_threshold = threshold;
+        self
+    }
+    /// Scaling type, its factor s and the trained context length L0.
+    pub fn scaling(mut self, scaling: Scaling, factor: f32, original_max_len: u32) -> Config {
+        self.raw.scaling = scaling.raw();
+        self.raw.factor = factor;
+        self.raw.original_max_len = original_max_len;
+        self
+    }
+    /// NTK: adopt the larger k after an outlier (true) or serve that call alone (false).
+    pub fn ntk_dynamic(mut self, adopt: bool) -> Config {
+        self.raw.ntk_dynamic = adopt as i32;
+        self
+    }
+    /// YaRN's beta_fast, beta_slow, mscale, mscale_all_dim (0 = default / unset).
+    pub fn yarn(mut self, beta_fast: f32, beta_slow: f32, mscale: f32, mscale_all_dim: f32) -> Config {
+        self.raw.beta_fast = beta_fast;
+        self.raw.beta_slow = beta_slow;
+        self.raw.mscale = mscale;
+        self.raw.mscale_all_dim = mscale_all_dim;
+        self
+    }
+    /// Attention factor folded into the rows (0 = computed).
+    pub fn attention_factor(mut self, factor: f32) -> Config {
+        self.raw.attention_factor = factor;
+        self
+    }
+    /// Llama 3.1's low and high frequency factors (0 = 1 and 4).
+    pub fn llama3(mut self, low_freq_factor: f32, high_freq_factor: f32) -> Config {
+        self.raw.low_freq_factor = low_freq_factor;
+        self.raw.high_freq_factor = high_freq_factor;
+        self
+    }
+    /// LongRoPE's short and long factors (rotary_dim/2 each: checked here, as the library would
+    /// otherwise read past a shorter vector).
+    pub fn longrope(mut self, short_factor: Vec<f32>, long_factor: Vec<f32>) -> Result<Config> {
+        let half = (self.raw.rotary_dim / 2) as usize;
+        if short_factor.len() != half || long_factor.len() != half {
+            return Err(Error::InvalidArgument);
+        }
+        self.short_factor = Some(short_factor);
+        self.long_factor = Some(long_factor);
+        Ok(self)
+    }
+
+    /// Checks that the library may read the factor arrays: rotary_dim may have changed after
+    /// `longrope`, and the library reads rotary_dim/2 floats.
+    pub(crate) fn validated_raw(&self) -> Result<sys::rotor_config> {
+        let half = (self.raw.rotary_dim / 2) as usize;
+        for factors in [&self.long_factor, &self.short_factor].iter().copied().flatten() {
+            if factors.len() != half {
+                return Err(Error::InvalidArgument);
+            }
+        }
+        Ok(self.raw())
+    }
+
+    /// Bytes a table of this config needs (`rotor_table_arena_size`); `Error::InvalidArgument`
+    /// when the config is invalid.
+    pub fn arena_size(&self) -> Result<usize> {
+        let raw = self.validated_raw()?;
+        // SAFETY: raw is a valid rotor_config whose factor pointers, if any, point at
+        // rotary_dim/2 floats owned by self (alive for the call).
+        match unsafe { sys::rotor_table_arena_size(&raw) } {
+            0 => Err(Error::InvalidArgument),
+            n => Ok(n),
+        }
+    }
+
+    /// The softmax scale this config implies for heads of `head_dim` dims
+    /// (`rotor_attention_scale`).
+    pub fn attention_scale(&self, head_dim: u32) -> Result<f32> {
+        let raw = self.validated_raw()?;
+        let mut scale = 0.0f32;
+        // SAFETY: as in arena_size; scale is a valid out pointer.
+        check(unsafe { sys::rotor_attention_scale(&raw, head_dim, &mut scale) })?;
+        Ok(scale)
+    }
+}

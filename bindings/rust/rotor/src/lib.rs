@@ -1,0 +1,88 @@
+//! Rotary Position Embeddings for LLM inference: a safe API over rotor's C library.
+//!
+//! ```
+//! use rotor::{Config, Direction, Dtype, Layout, Positions, Table, TensorMut};
+//!
+//! let table = Table::create(&Config::new(128).base(500000.0).max_len(8192))?;
+//! let mut q = vec![0.5f32; 16 * 32 * 128]; // [batch 1, seq 16, 32 heads, head_dim 128]
+//! let mut k = vec![0.25f32; 16 * 8 * 128];
+//! let mut qv = TensorMut::new(&mut q, Dtype::F32, [1, 16, 32, 128], Layout::Bshd)?;
+//! let mut kv = TensorMut::new(&mut k, Dtype::F32, [1, 16, 8, 128], Layout::Bshd)?;
+//! table.apply_qk(&mut qv, &mut kv, Positions::Offset(0), Direction::Forward, None)?;
+//! assert_eq!(table.apply(&mut qv, Positions::Offset(8190), Direction::Forward, None),
+//!            Err(rotor::Error::OutOfRange));
+//! # Ok::<(), rotor::Error>(())
+//! ```
+//!
+//! - [`Table`]: cos/sin rows, shared by any number of threads (`Send + Sync`), in memory the
+//!   library allocates once ([`Table::create`]) or in an arena you lend ([`Table::init`], the
+//!   table then borrows it: `Table<'arena>`).
+//! - Views ([`TensorMut`], [`Tensor`]) over `&mut [f32]` or `&mut [u16]` (f16 / bf16 bit
+//!   patterns), any non-negative strides with each head's head_dim contiguous; every element a
+//!   view addresses is checked to lie inside its slice. Nothing is copied: the library works on
+//!   your memory.
+//! - Errors are [`Error`], one variant per `rotor_status`.
+//! - Linking: see rotor-sys's build.rs (builds the static library from the repository, or uses
+//!   an installed one through `ROTOR_LIB_DIR` or pkg-config).
+#![deny(missing_docs)]
+
+mod attention;
+mod config;
+mod error;
+mod memory;
+mod table;
+mod tensor;
+
+use std::ffi::{CStr, CString};
+
+pub use attention::{attention_workspace_size, rerotate_workspace_size, KvCache};
+pub use config::{Config, Direction, Dtype, EventReason, Growth, Pairing, RescalePolicy, Scaling};
+pub use error::{Error, Result};
+pub use memory::Arena;
+pub use rotor_sys as sys;
+pub use table::{apply_cos_sin, apply_cos_sin_in_place, Event, Pool, Stats, Table};
+pub use tensor::{Element, Layout, Positions, Tensor, TensorMut};
+
+/// The linked library's version (major, minor, patch).
+pub fn version() -> (u32, u32, u32) {
+    // SAFETY: no arguments; cannot fail.
+    let v = unsafe { sys::rotor_version() };
+    (v >> 16, (v >> 8) & 0xff, v & 0xff)
+}
+
+fn static_str(text: *const std::os::raw::c_char) -> Option<&'static str> {
+    if text.is_null() {
+        return None;
+    }
+    // SAFETY: the kernel name functions return NULL or NUL-terminated strings in static storage.
+    unsafe { CStr::from_ptr(text) }.to_str().ok()
+}
+
+/// The kernel set in use ("scalar", "avx2", "neon64", ...).
+pub fn kernel_name() -> &'static str {
+    // SAFETY: no arguments; never NULL.
+    static_str(unsafe { sys::rotor_kernel_name() }).unwrap_or("?")
+}
+
+/// The kernel sets this CPU can run, best first (the scalar reference last).
+pub fn kernels() -> Vec<&'static str> {
+    // SAFETY: no arguments.
+    let count = unsafe { sys::rotor_kernel_count() };
+    // SAFETY: any index is accepted (NULL past the end).
+    (0..count).filter_map(|i| static_str(unsafe { sys::rotor_kernel_available(i) })).collect()
+}
+
+/// Forces a kernel set (one of [`kernels`]), or returns to the automatic choice with None.
+///
+/// # Safety
+/// No other thread may be applying (with any table) during this call: the C library swaps its
+/// global kernel table without synchronising with running calls.
+pub unsafe fn force_kernel(name: Option<&str>) -> Result<()> {
+    let name = match name {
+        Some(n) => Some(CString::new(n).map_err(|_| Error::InvalidArgument)?),
+        None => None,
+    };
+    // SAFETY: NULL or a NUL-terminated string alive for the call; the caller guarantees no
+    // concurrent applies.
+    error::check(unsafe { sys::rotor_kernel_force(name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr())) })
+}
