@@ -39,8 +39,8 @@ inline unsigned char *rerotate_thread_slot(unsigned char *slots, uint32_t head_d
 // The per-pair step every correction of stored keys shares (a rescale here, a context shift in
 // src/attention/context_shift.hpp): pair i of one head, (x, y), becomes
 //   (a x - c y, c x + a y),  a = coeff[2 i], c = coeff[2 i + 1],
-// computed in double from the stored values and rounded once to dtype (through float, whose
-// rounding is 2^-13 of an f16/bf16 ulp). Dims past the r = 2 * half rotated ones are untouched.
+// computed in double from the stored values and rounded once to dtype (through float: a float
+// ulp is 2^-13 of an f16 ulp, 2^-16 of a bf16 one). Dims past r = 2 * half are untouched.
 void rotate_pairs_in_place(unsigned char *head, rotor_dtype dtype, rotor_pairing pairing, uint32_t half,
                            const double *coeff);
 
