@@ -611,6 +611,52 @@ ROTOR_API rotor_status rotor_rerotate_keys(rotor_table *t, const rotor_tensor *k
    head_dim 0 or < rotary_dim); *scale_out unchanged on error. */
 ROTOR_API rotor_status rotor_attention_scale(const rotor_config *cfg, uint32_t head_dim, float *scale_out);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Context shift                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Removes cached tokens [start, start + count) from c and moves tokens [start + count, L) (L the
+   cache's length) down by count, keys and values, so that cached token i again holds the key
+   and value of position i: each moved key is brought from position p to p - count. This is
+   llama.cpp's context shift, and StreamingLLM's cache (below). The length becomes L - count;
+   tokens before start are not touched; the storage past the new length is left as it was.
+
+   Exactness: the moved keys are rotated, per pair, by the angle difference -count * theta_i,
+   its cos and sin computed once per call in double from the frequencies theta_i of the rows
+   the cache's keys carry (the state recorded for the cache: see "Rescales and cached keys"), so
+   it holds for every scaling type, after a rescale and for a pinned cache alike. The attention
+   factor folded into those rows is the same at both positions and is kept as it is. Each
+   stored pair is rotated in double and rounded once to the cache's dtype: a shifted key is
+   within one extra rounding of the key rotated afresh at its new position (and n shifts within
+   n roundings). In place, spread over the pool (kv heads x tokens, then one move per kv head
+   and array), no allocation, no workspace (the few doubles of the rotation live in the cache's
+   arena), the same bits whatever the thread count.
+
+   The rows the cache records (rotor_kv_cache_epoch) do not change: a shift moves keys within
+   the rows they carry. The next rotor_attention_forward call sees a shorter sequence, which an
+   adaptive table may serve with other rows (LongRoPE back to its short factors once
+   L - count + s <= original_max_len, dynamic NTK per its rule); the table's policy then
+   applies as for any cache: REROTATE brings the kept keys to them, PIN keeps the cache on its
+   first rows, REFUSE returns RESCALED. So under REROTATE, decoding after a shift gives what a
+   fresh prefill of the kept tokens at their new positions gives.
+
+   t must be the table the cache is used with (its config says which frequencies the recorded
+   rows have); it is only read (its config), so other threads may use it meanwhile. Not to be
+   called while a forward call uses c (the rule of rotor_kv_cache_length).
+   count = 0 does nothing (any start <= L).
+
+   StreamingLLM (keep the first `sink` tokens and the last `window`):
+     uint32_t len;  rotor_kv_cache_get_length(c, &len);
+     if (len > sink + window) rotor_kv_cache_evict(t, c, sink, len - sink - window, pool);
+   llama.cpp's context shift (keep n_keep, drop half of the rest):
+     rotor_kv_cache_evict(t, c, n_keep, (len - n_keep) / 2, pool);
+
+   Errors: INVALID_ARGUMENT (NULL table or cache, a table whose rotary_dim exceeds the cache's
+   head_dim), OUT_OF_RANGE (start + count > L: the range names tokens the cache does not hold;
+   computed without overflow). On error nothing is changed. */
+ROTOR_API rotor_status rotor_kv_cache_evict(rotor_table *t, rotor_kv_cache *c, uint32_t start, uint32_t count,
+                                            rotor_pool *pool);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

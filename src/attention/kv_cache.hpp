@@ -26,6 +26,10 @@ struct KvCache {
   bool own_rows = false;       // during a call: new tokens use `state`'s rows, per token (PIN)
   double *freqs = nullptr;     // head_dim / 2 + 1 doubles after the header: scratch holding the
   double freq_factor = 1.0;    // frequencies and factor of `state` while re-rotating or pinned
+  // head_dim doubles after `freqs`: a context shift's per-pair rotation (cos, sin of the angle
+  // difference), computed once per shift and read by every thread. Held here rather than in a
+  // caller's workspace because a cache is used by one call at a time anyway.
+  double *pair_coeff = nullptr;
 
   // Elements between consecutive heads of keys (and of values).
   uint64_t head_stride() const { return uint64_t{max_len} * head_dim; }
@@ -35,7 +39,7 @@ struct KvCache {
   }
 };
 
-// Bytes of the header (the struct, then its frequency scratch), and of each of keys and values (rounded up to 64), or false when an
+// Bytes of the header (the struct, then its frequency and pair-rotation scratch), and of each of keys and values (rounded up to 64), or false when an
 // argument is invalid or a size does not fit.
 bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, rotor_dtype dtype,
                     size_t *header_bytes, size_t *array_bytes);

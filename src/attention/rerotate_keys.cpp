@@ -42,16 +42,8 @@ void rerotate_token(const RerotateJob &job, unsigned char *slot, uint32_t b, uin
   const size_t elem = dtype_size(k.dtype);
   for (uint32_t h = 0; h < k.heads; ++h) {
     const int64_t first = int64_t(b) * k.stride_batch + int64_t(s) * k.stride_seq + int64_t(h) * k.stride_head;
-    unsigned char *head = static_cast<unsigned char *>(k.data) + first * int64_t(elem);
-    for (uint32_t i = 0; i < half; ++i) {
-      const uint32_t ia = job.pairing == ROTOR_PAIRING_HALF ? i : 2 * i;
-      const uint32_t ib = job.pairing == ROTOR_PAIRING_HALF ? i + half : 2 * i + 1;
-      const double x = load_element(head, k.dtype, ia), y = load_element(head, k.dtype, ib);
-      const double a = coeff[2 * i], c = coeff[2 * i + 1];
-      const float xs = static_cast<float>(a * x - c * y), ys = static_cast<float>(c * x + a * y);
-      from_float(&xs, 1, head + ia * elem, k.dtype);
-      from_float(&ys, 1, head + ib * elem, k.dtype);
-    }
+    rotate_pairs_in_place(static_cast<unsigned char *>(k.data) + first * int64_t(elem), k.dtype, job.pairing, half,
+                          coeff);
   }
 }
 
@@ -66,6 +58,20 @@ void rerotate_share(void *context, uint32_t slot_index, uint32_t slots) {
 }
 
 }  // namespace
+
+void rotate_pairs_in_place(unsigned char *head, rotor_dtype dtype, rotor_pairing pairing, uint32_t half,
+                           const double *coeff) {
+  const size_t elem = dtype_size(dtype);
+  for (uint32_t i = 0; i < half; ++i) {
+    const uint32_t ia = pairing == ROTOR_PAIRING_HALF ? i : 2 * i;
+    const uint32_t ib = pairing == ROTOR_PAIRING_HALF ? i + half : 2 * i + 1;
+    const double x = load_element(head, dtype, ia), y = load_element(head, dtype, ib);
+    const double a = coeff[2 * i], c = coeff[2 * i + 1];
+    const float xs = static_cast<float>(a * x - c * y), ys = static_cast<float>(c * x + a * y);
+    from_float(&xs, 1, head + ia * elem, dtype);
+    from_float(&ys, 1, head + ib * elem, dtype);
+  }
+}
 
 size_t rerotate_freqs_bytes(uint32_t head_dim) { return aligned64(uint64_t{head_dim / 2 + 1} * sizeof(double)); }
 

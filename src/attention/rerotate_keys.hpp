@@ -36,6 +36,14 @@ inline unsigned char *rerotate_thread_slot(unsigned char *slots, uint32_t head_d
   return slots + size_t{thread} * rerotate_thread_bytes(head_dim);
 }
 
+// The per-pair step every correction of stored keys shares (a rescale here, a context shift in
+// src/attention/context_shift.hpp): pair i of one head, (x, y), becomes
+//   (a x - c y, c x + a y),  a = coeff[2 i], c = coeff[2 i + 1],
+// computed in double from the stored values and rounded once to dtype (through float: a float
+// ulp is 2^-13 of an f16 ulp, 2^-16 of a bf16 one). Dims past r = 2 * half are untouched.
+void rotate_pairs_in_place(unsigned char *head, rotor_dtype dtype, rotor_pairing pairing, uint32_t half,
+                           const double *coeff);
+
 struct RerotateJob {
   rotor_tensor keys;           // a validated view, rotated FORWARD with the old rows
   const int32_t *positions;    // [batch][seq], or NULL for offset + s

@@ -5,6 +5,7 @@
 #include "kernels/registry.hpp"
 #include "table/config.hpp"
 #include "runtime/pool.hpp"
+#include "attention/context_shift.hpp"
 #include "attention/rerotate_keys.hpp"
 #include "table/table.hpp"
 #include "apply/tensor_view.hpp"
@@ -227,6 +228,22 @@ ROTOR_API uint32_t rotor_kv_cache_length(const rotor_kv_cache *c) {
 ROTOR_API rotor_status rotor_kv_cache_reset(rotor_kv_cache *c) {
   if (c == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
   as_cache(c)->length = 0;
+  return ROTOR_OK;
+}
+
+ROTOR_API rotor_status rotor_kv_cache_evict(rotor_table *t, rotor_kv_cache *c, uint32_t start, uint32_t count,
+                                            rotor_pool *pool) {
+  if (t == nullptr || c == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  const rotor_config &cfg = as_table(t)->config();
+  KvCache &cache = *as_cache(c);
+  // A table whose pairs do not fit the cache's heads cannot be the one its keys were rotated with.
+  if (cache.head_dim < cfg.rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (uint64_t{start} + count > cache.length) return ROTOR_ERR_OUT_OF_RANGE;  // 64-bit: no wrap
+  if (count == 0) return ROTOR_OK;
+  // From here nothing fails. The table's config is immutable: nothing of the table is leased or
+  // written, so other threads may use it meanwhile.
+  compute_shift_coefficients(cfg, cache, count);
+  evict_tokens(cache, start, count, cfg.rotary_dim / 2, cfg.pairing, as_pool(pool));
   return ROTOR_OK;
 }
 

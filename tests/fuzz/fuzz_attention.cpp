@@ -1,5 +1,6 @@
 // libFuzzer target for the rotary attention path: rotor_kv_cache_arena_size / init (exact, one
-// byte short, misaligned) and up to three rotor_attention_forward calls on the same caches, with
+// byte short, misaligned) and up to three rotor_attention_forward calls on the same caches, each
+// perhaps followed by a context shift (rotor_kv_cache_evict) of one of them, with
 // batch, new tokens, head counts (grouped or not), head_dim, dtypes, layouts, scale, workspace
 // size and alignment, pools and aliasing carved from the input.
 //
@@ -254,6 +255,60 @@ bool one_forward(FuzzedDataProvider &in, fuzz::SmallTable &st, std::vector<Cache
   return in.remaining_bytes() > 0;
 }
 
+// One context shift (rotor_kv_cache_evict) of a drawn cache: a drawn range (sometimes past the
+// length, or wrapping 32 bits), sometimes a NULL table or cache, with or without the pool. The
+// status is the one the arguments call for; on error no byte of the cache arena changes; the
+// table never changes. On success the model drops the range and brings each later key from
+// position p to p - count with the table's rows (R(p - count) R(p)^-1, in double), which the
+// exact check of the next forward calls then compares with.
+void one_evict(FuzzedDataProvider &in, fuzz::SmallTable &st, std::vector<CacheModel> &models, const Dims &dims,
+               bool exact_check) {
+  CacheModel &m = models[in.ConsumeIntegralInRange<size_t>(0, models.size() - 1)];
+  const uint32_t length = rotor_kv_cache_length(m.cache);
+  const uint32_t start = in.ConsumeIntegralInRange<uint32_t>(0, length + 1);
+  uint32_t count = in.ConsumeIntegralInRange<uint32_t>(0, length + 1);
+  if (in.ConsumeIntegral<uint8_t>() < 4) count = in.ConsumeIntegral<uint32_t>();
+  const uint8_t twist = in.ConsumeIntegral<uint8_t>();
+  rotor_table *table = twist < 4 ? nullptr : st.table;
+  rotor_kv_cache *cache = twist >= 4 && twist < 8 ? nullptr : m.cache;
+  rotor_pool *pool = in.ConsumeBool() ? shared_pool() : nullptr;
+  m.arena.snapshot();
+  st.arena.snapshot();
+  const rotor_status s = rotor_kv_cache_evict(table, cache, start, count, pool);
+  fuzz::check_status(s);
+  fuzz::count(s == ROTOR_OK ? "evict ok" : "evict error");
+  require(st.arena.unchanged(), "evict changed the table", s);
+  const bool valid = table != nullptr && cache != nullptr && uint64_t{start} + count <= length;
+  require((s == ROTOR_OK) == valid, "evict status", s, (long long)start);
+  if (s != ROTOR_OK) {
+    require(m.arena.unchanged(), "cache arena changed on a failed evict", s);
+    return;
+  }
+  require(rotor_kv_cache_length(m.cache) == length - count, "length after evict");
+  if (count == 0) return;
+  m.keys.erase(m.keys.begin() + start, m.keys.begin() + start + count);
+  m.values.erase(m.values.begin() + start, m.values.begin() + start + count);
+  if (!exact_check) return;  // the model's keys only matter to the exact check
+  const uint32_t half = st.cfg.rotary_dim / 2, d = dims.head_dim;
+  std::vector<float> cos_rows(size_t(length) * half), sin_rows(cos_rows.size());
+  require(fz_table_cos_sin(st.table, 0, length, ROTOR_DTYPE_F32, 0, cos_rows.data(), sin_rows.data()) == ROTOR_OK,
+          "cos_sin");
+  for (uint32_t slot = start; slot < length - count; ++slot) {
+    const size_t from = size_t(slot + count) * half, to = size_t(slot) * half;
+    std::vector<double> &key = m.keys[slot];
+    for (size_t h = 0; h < key.size() / d; ++h)
+      for (uint32_t i = 0; i < half; ++i) {
+        const uint32_t ia = st.pairing == ROTOR_PAIRING_HALF ? i : 2 * i;
+        const uint32_t ib = st.pairing == ROTOR_PAIRING_HALF ? i + half : 2 * i + 1;
+        const double co = cos_rows[from + i], so = sin_rows[from + i], cn = cos_rows[to + i], sn = sin_rows[to + i];
+        const double norm = co * co + so * so, a = (cn * co + sn * so) / norm, b = (sn * co - cn * so) / norm;
+        const double x = key[h * d + ia], y = key[h * d + ib];
+        key[h * d + ia] = a * x - b * y;
+        key[h * d + ib] = b * x + a * y;
+      }
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -307,8 +362,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const bool adaptive = st.scaling == ROTOR_SCALING_NTK || st.scaling == ROTOR_SCALING_DYNAMIC_NTK ||
                         st.scaling == ROTOR_SCALING_LONGROPE;
   const bool exact = dtype == ROTOR_DTYPE_F32 && cache_dtype == ROTOR_DTYPE_F32 && !adaptive;
-  for (int call = 0; call < 3; ++call)
+  for (int call = 0; call < 3; ++call) {
     if (!one_forward(in, st, models, dims, dtype, exact)) break;
+    if (in.ConsumeIntegral<uint8_t>() < 96) one_evict(in, st, models, dims, exact);
+  }
   // Reset empties a cache.
   if (in.ConsumeBool()) {
     require(rotor_kv_cache_reset(models[0].cache) == ROTOR_OK && rotor_kv_cache_length(models[0].cache) == 0,

@@ -1,0 +1,89 @@
+// Context shift of a KV cache (see context_shift.hpp): rotate the kept keys by the angle
+// difference, then move keys and values down.
+#include "attention/context_shift.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include "apply/tensor_view.hpp"
+#include "attention/kv_cache.hpp"
+#include "attention/rerotate_keys.hpp"
+#include "runtime/pool.hpp"
+#include "table/scaling.hpp"
+
+namespace rotor {
+namespace {
+
+// Below this many (head, token) keys a shift runs on the calling thread: waking the pool costs
+// more than rotating them.
+constexpr uint64_t kKeysWorthAFork = 64;
+
+struct ShiftCall {
+  KvCache *cache;
+  uint32_t first_moved;  // start + count: the first token that moves
+  uint32_t moved;        // tokens that move: length - first_moved
+  uint32_t count;        // how far they move
+  uint32_t half;
+  rotor_pairing pairing;
+};
+
+// Items are (head, token) keys, head-major: each is rotated where it is. Rotating before moving
+// keeps the two steps free of races: a rotation touches its own key only, a move its own head.
+void rotate_share(void *context, uint64_t begin, uint64_t end) {
+  const ShiftCall &call = *static_cast<const ShiftCall *>(context);
+  const KvCache &cache = *call.cache;
+  const size_t elem = dtype_size(cache.dtype);
+  for (uint64_t item = begin; item < end; ++item) {
+    const uint32_t head = uint32_t(item / call.moved), token = call.first_moved + uint32_t(item % call.moved);
+    unsigned char *key = static_cast<unsigned char *>(cache.keys) + cache.offset(head, token) * elem;
+    rotate_pairs_in_place(key, cache.dtype, call.pairing, call.half, cache.pair_coeff);
+  }
+}
+
+// Items are (array, head): keys of head h are item h, values item kv_heads + h. One memmove each
+// (the ranges overlap when count < moved; within one head memmove handles that).
+void move_share(void *context, uint64_t begin, uint64_t end) {
+  const ShiftCall &call = *static_cast<const ShiftCall *>(context);
+  const KvCache &cache = *call.cache;
+  const size_t elem = dtype_size(cache.dtype);
+  for (uint64_t item = begin; item < end; ++item) {
+    const uint32_t head = uint32_t(item % cache.kv_heads);
+    unsigned char *array = static_cast<unsigned char *>(item < cache.kv_heads ? cache.keys : cache.values);
+    unsigned char *to = array + cache.offset(head, call.first_moved - call.count) * elem;
+    const unsigned char *from = array + cache.offset(head, call.first_moved) * elem;
+    std::memmove(to, from, size_t{call.moved} * cache.head_dim * elem);
+  }
+}
+
+void run_items(Pool *pool, bool fork, uint64_t items, Pool::RangeFn fn, void *context) {
+  if (pool != nullptr && fork && pool->threads() > 1) pool->run(items, fn, context);
+  else fn(context, 0, items);
+}
+
+}  // namespace
+
+void compute_shift_coefficients(const rotor_config &cfg, KvCache &cache, uint32_t count) {
+  double factor_unused;  // the factor is in both the old and the new row: it cancels
+  compute_frequencies(cfg, cache.state, cache.freqs, &factor_unused);
+  const uint32_t half = cfg.rotary_dim / 2;
+  for (uint32_t i = 0; i < half; ++i) {
+    // The angle difference, (p - count) t - p t = -count t, formed in double from t in double:
+    // exact up to its one rounding, however large p is.
+    const double angle = -double(count) * cache.freqs[i];
+    cache.pair_coeff[2 * i] = std::cos(angle);
+    cache.pair_coeff[2 * i + 1] = std::sin(angle);
+  }
+}
+
+void evict_tokens(KvCache &cache, uint32_t start, uint32_t count, uint32_t half, rotor_pairing pairing, Pool *pool) {
+  ShiftCall call{&cache, start + count, cache.length - start - count, count, half, pairing};
+  if (call.moved > 0) {
+    const uint64_t keys = uint64_t{cache.kv_heads} * call.moved;
+    const bool fork = keys >= kKeysWorthAFork;
+    run_items(pool, fork, keys, rotate_share, &call);
+    run_items(pool, fork, uint64_t{2} * cache.kv_heads, move_share, &call);
+  }
+  cache.length -= count;
+}
+
+}  // namespace rotor
