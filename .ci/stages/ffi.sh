@@ -2,8 +2,8 @@
 # Packaging and FFI: builds rotor (Release, shared + static), installs it to a temporary prefix,
 # checks the exported symbols, then builds and runs every example against the INSTALLED package:
 # C with pkg-config (shared and static) and with find_package (rotor::rotor, rotor::rotor_static),
-# the Python ctypes binding's tests and the ONNX RotaryEmbedding conformance, and Rust with
-# plain rustc.
+# the Python ctypes binding's tests, the ONNX RotaryEmbedding conformance and the comparison with
+# Hugging Face's golden files (tests/ffi/test_golden.py, numpy only), and Rust with plain rustc.
 # Warnings as errors are the host stage's job, CUDA the cuda stage's: this one checks the package.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -59,7 +59,7 @@ fi
 step "Python binding: example, tests against numpy (and torch where importable), ONNX conformance"
 export ROTOR_LIBRARY="$libdir/librotor.so.$major"
 (cd examples/python && python3 example.py)
-python3 -m unittest tests/ffi/test_python_binding.py tests/ffi/test_onnx_conformance.py
+python3 -m unittest tests/ffi/test_python_binding.py tests/ffi/test_onnx_conformance.py tests/ffi/test_golden.py
 
 step "Rust example with plain rustc ($(rustc --version))"
 rustc --edition 2021 -O examples/rust/rotor_example.rs -L "$libdir" -C link-arg=-Wl,-rpath,"$libdir" \
