@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "attention/kv_cache.hpp"  // reads the cached keys back
-#include "reference.hpp"
+#include "support/reference.hpp"
 #include "rotor/rotor.h"
-#include "test_scaling_ref.hpp"
+#include "support/scaling_reference.hpp"
 
 namespace {
 

@@ -103,4 +103,34 @@ TEST(NoAlloc, NoApplyCallAllocatesOnAnyKernelWithOrWithoutAPool) {
   rotor_pool_destroy(pool);
 }
 
+// Multi-axis calls (M-RoPE, gathered rows on the stack) allocate nothing either, on any kernel.
+TEST(NoAlloc, AxesCallsDoNotAllocate) {
+  rotor_config cfg;
+  ASSERT_EQ(rotor_config_preset(&cfg, "qwen2-vl-7b"), ROTOR_OK);
+  cfg.initial_len = 16;
+  rotor_table *t = nullptr;
+  ASSERT_EQ(rotor_table_create(&t, &cfg), ROTOR_OK);
+  rotor_pool *pool = nullptr;
+  ASSERT_EQ(rotor_pool_create(&pool, 2), ROTOR_OK);
+  const uint32_t tokens = 64, d = 128;
+  std::vector<float> q(size_t{tokens} * 8 * d, 0.5f), k(size_t{tokens} * 2 * d, 0.25f);
+  std::vector<int32_t> ids(3 * tokens);
+  for (uint32_t i = 0; i < 3 * tokens; ++i) ids[i] = int32_t((i * 7919u) % 30000u);
+  rotor_tensor vq = rotor_tensor_bshd(q.data(), ROTOR_DTYPE_F32, 1, tokens, 8, d);
+  rotor_tensor vk = rotor_tensor_bshd(k.data(), ROTOR_DTYPE_F32, 1, tokens, 2, d);
+  const std::string before = rotor_kernel_name();
+  for (uint32_t i = 0; i < rotor_kernel_count(); ++i) {
+    ASSERT_EQ(rotor_kernel_force(rotor_kernel_available(i)), ROTOR_OK);
+    for (rotor_pool *p : {static_cast<rotor_pool *>(nullptr), pool}) {
+      AllocationCounter counter;
+      EXPECT_EQ(rotor_apply_qk_axes(t, &vq, &vk, ids.data(), ROTOR_FORWARD, p), ROTOR_OK);
+      EXPECT_EQ(rotor_apply_axes(t, &vk, ids.data(), ROTOR_INVERSE, p), ROTOR_OK);
+      EXPECT_EQ(counter.count(), 0) << rotor_kernel_available(i);
+    }
+  }
+  rotor_kernel_force(before.c_str());
+  rotor_pool_destroy(pool);
+  rotor_table_destroy(t);
+}
+
 }  // namespace

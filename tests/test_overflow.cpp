@@ -340,7 +340,7 @@ void store_int(E *field, int value) {
 TEST(OverflowEnums, OutOfRangeEnumFieldsAreRejected) {
   const int pairings[] = {2, 3, 99, -1, INT32_MIN, INT32_MAX};
   const int growths[] = {4, 7, 1000, -1, INT32_MIN, INT32_MAX};
-  const int scalings[] = {7, 8, 255, -1, INT32_MIN, INT32_MAX};
+  const int scalings[] = {9, 8, 255, -1, INT32_MIN, INT32_MAX};
   for (int i = 0; i < 6; ++i) {
     rotor_config cfg = small_config(8, 64);
     store_int(&cfg.pairing, pairings[i]);

@@ -318,7 +318,7 @@ TEST(ScalingValidation, RejectsBadScalingFields) {
   c.short_factor = bad_short.data();
   EXPECT_TRUE(rejected(c)) << "LongRoPE factor 0";
   c.short_factor = lr.short_f.data();
-  c.scaling = rotor_scaling(7);  // one past the last type
+  c.scaling = rotor_scaling(8);  // one past the last type (PROPORTIONAL, 7)
   EXPECT_TRUE(rejected(c)) << "unknown scaling";
   // And the well-formed neighbours are accepted.
   c.scaling = ROTOR_SCALING_LONGROPE;

@@ -6,7 +6,8 @@
 # package (pip install ./bindings/python into a venv, its example, pytest: numpy, ONNX
 # RotaryEmbedding conformance, torch where importable); the Rust crates (cargo test and cargo doc
 # offline, building rotor from this repository; the demo linked to the installed rotor through
-# pkg-config).
+# pkg-config); rotor against Hugging Face's golden files (tests/ffi/test_golden.py, numpy
+# only) through the installed library.
 # Warnings as errors are the host stage's job, CUDA the cuda stage's: this one checks the package.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -61,6 +62,9 @@ fi
 
 step "bindings against rotor.h (bindings/check_header.py)"
 python3 bindings/check_header.py
+
+step "rotor against Hugging Face's golden files (tests/ffi/test_golden.py, numpy only)"
+ROTOR_LIBRARY="$libdir/librotor.so.$major" python3 tests/ffi/test_golden.py
 
 step "Python package: pip install ./bindings/python, example, pytest"
 # --system-site-packages: numpy, onnx, onnxruntime and pytest come from install-deps; pip builds

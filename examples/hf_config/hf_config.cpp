@@ -1,7 +1,7 @@
 // rotor_hf_config: from a Hugging Face config.json to a rotor table.
 //
-//   rotor_hf_config CONFIG.json [--max-len N] [--pairing half|interleaved]
-//                               [--expect-preset NAME] [--expect-refusal]
+//   rotor_hf_config CONFIG.json [--max-len N] [--pairing half|interleaved] [--layer-type NAME]
+//                               [--expect-preset NAME] [--expect-max-len N] [--expect-refusal]
 //
 // Reads the keys that decide a model's rotary embedding, prints the rotor_config they imply,
 // builds the table and applies it to a small random tensor at positions across the table
@@ -9,6 +9,10 @@
 // keeps its norm times the attention factor and that the inverse rotation undoes it.
 //   --expect-preset NAME  also compares the parsed config with rotor_config_preset(NAME).
 //   --expect-refusal      succeeds only if the file is refused with a message (for tests).
+//   --layer-type NAME     for models whose layers use different tables (transformers v5
+//                         rope_parameters keyed by layer type, e.g. Gemma 3/4
+//                         sliding_attention / full_attention): the table of that layer type.
+//   --expect-max-len N    also checks the max_len the file implies (for tests).
 //
 // How keys map (Hugging Face transformers, modeling_rope_utils and the model configs):
 //   rotary dims   qk_rope_head_dim (DeepSeek) | rotary_dim (GPT-J) |
@@ -16,17 +20,28 @@
 //                 partial_rotary_factor or rotary_pct (GPT-NeoX), default 1;
 //                 head_dim from head_dim | hidden_size / num_attention_heads | n_embd / n_head
 //   base          rope_theta | rotary_emb_base (GPT-NeoX) | 10000
-//   max_len       max_position_embeddings | n_positions (GPT-J); for "dynamic" (which has no
-//                 limit of its own) that times the factor; --max-len overrides
+//   max_len       what the scaling serves: max_position_embeddings | n_positions (GPT-J), or
+//                 original_max_position_embeddings * factor when larger (yarn, llama3; linear
+//                 when the file gives an original length:
+//                 Qwen2.5's yarn factor 4 over 32768 serves 131072); for "dynamic" (no limit
+//                 of its own) max_position_embeddings times the factor; --max-len overrides
 //   rope_scaling  rope_scaling, or rope_parameters (transformers v5); its type from rope_type
 //                 or type: default, linear, dynamic, yarn, llama3, longrope (or its old name su)
 //   original len  rope_scaling.original_max_position_embeddings | the top-level key (Phi-3) |
 //                 max_position_embeddings
 //   LongRoPE      factor = max_position_embeddings / original_max_position_embeddings when the
 //                 top-level original key exists (as Hugging Face does), else rope_scaling.factor
-//   pairing       interleaved for model_type gptj, deepseek_v2, deepseek_v3 (adjacent pairs);
-//                 rotate_half for everything else
-// Refused (exit 1, with a message): YaRN with truncate false, unknown types, missing keys.
+//   M-RoPE        rope_scaling / rope_parameters mrope_section [t, h, w] (Qwen2-VL, Qwen2.5-VL;
+//                 type "mrope" is default RoPE), mrope_interleaved true (Qwen3-VL); the keys of
+//                 text_config are read first (VL configs nest the language model there)
+//   proportional  (Gemma 4) rotary_dim = head_dim, rope_pairs = int(partial_rotary_factor *
+//                 head_dim // 2), factor (default 1)
+//   pairing       interleaved for model_type gptj, deepseek_v2, deepseek_v3, cohere, cohere2,
+//                 glm, llama4 (adjacent pairs); rotate_half for everything else
+//   layers        layer_types / no_rope_layers are printed (per layer: which table, or none)
+// Refused (exit 1, with a message): YaRN with truncate false, unknown types, missing keys,
+// per-layer-type rope_parameters without --layer-type, sections that do not fill the rotary.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -35,6 +50,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -84,18 +100,55 @@ std::vector<float> float_list(const json &obj, const char *key) {
 // Everything parsed from one file: the config plus what it points into.
 struct Parsed {
   rotor_config cfg;
+  std::string layers;  // a summary of layer_types / no_rope_layers, when the file has them
   uint32_t head_dim = 0;  // dims of the head the rotation applies to
   std::string model_type, scaling_name;
   std::vector<float> long_factor, short_factor;
 };
 
-Parsed parse(const json &root, int pairing_override) {
-  if (!root.is_object()) throw Refusal("the file is not a JSON object");
+// VL configs nest the language model's keys in text_config: those win, the top level fills in.
+json text_model(const json &file) {
+  if (!file.is_object() || !file.contains("text_config") || !file["text_config"].is_object()) return file;
+  json merged = file["text_config"];
+  for (auto it = file.begin(); it != file.end(); ++it)
+    if (!merged.contains(it.key())) merged[it.key()] = it.value();
+  return merged;
+}
+
+// "layers: 48, 12 without RoPE" etc., from no_rope_layers (Llama 4: 1 = uses RoPE) or
+// layer_types (Gemma, Cohere2).
+std::string layer_summary(const json &root) {
+  std::string out;
+  if (root.contains("no_rope_layers") && root["no_rope_layers"].is_array()) {
+    size_t none = 0;
+    for (const json &v : root["no_rope_layers"]) none += v.is_number() && v.get<double>() == 0;
+    out = std::to_string(root["no_rope_layers"].size()) + " layers, " + std::to_string(none) +
+          " without RoPE (no_rope_layers == 0)";
+  } else if (root.contains("layer_types") && root["layer_types"].is_array()) {
+    std::vector<std::pair<std::string, size_t>> counts;
+    for (const json &v : root["layer_types"]) {
+      const std::string name = v.is_string() ? v.get<std::string>() : "?";
+      auto it = std::find_if(counts.begin(), counts.end(), [&](const auto &c) { return c.first == name; });
+      if (it == counts.end()) counts.emplace_back(name, 1);
+      else ++it->second;
+    }
+    out = std::to_string(root["layer_types"].size()) + " layers:";
+    for (const auto &c : counts) out += " " + std::to_string(c.second) + " " + c.first;
+  }
+  return out;
+}
+
+Parsed parse(const json &file, int pairing_override, const std::string &layer_type) {
+  if (!file.is_object()) throw Refusal("the file is not a JSON object");
+  const json root = text_model(file);
   Parsed out;
+  out.layers = layer_summary(root);
   if (root.contains("model_type") && root["model_type"].is_string()) out.model_type = root["model_type"];
 
   double head_dim = 0, v = 0;
-  if (!number_at(root, "head_dim", &head_dim)) {
+  // Gemma 4's full-attention layers have heads of their own size.
+  if (layer_type == "full_attention") number_at(root, "global_head_dim", &head_dim);
+  if (head_dim <= 0 && !number_at(root, "head_dim", &head_dim)) {
     double hidden = 0, heads = 0;
     if ((number_at(root, "hidden_size", &hidden) || number_at(root, "n_embd", &hidden)) &&
         (number_at(root, "num_attention_heads", &heads) || number_at(root, "n_head", &heads)) && heads > 0)
@@ -118,13 +171,28 @@ Parsed parse(const json &root, int pairing_override) {
 
   rotor_config &cfg = out.cfg;
   rotor_config_init(&cfg, rotary_dim);
-  const bool interleaved = out.model_type == "gptj" || out.model_type == "deepseek_v2" ||
-                           out.model_type == "deepseek_v3";
+  const std::string &mt = out.model_type;
+  const bool interleaved = mt == "gptj" || mt == "deepseek_v2" || mt == "deepseek_v3" || mt == "cohere" ||
+                           mt == "cohere2" || mt == "glm" || mt == "llama4" || mt == "llama4_text";
   cfg.pairing = interleaved ? ROTOR_PAIRING_INTERLEAVED : ROTOR_PAIRING_HALF;
   if (pairing_override >= 0) cfg.pairing = static_cast<rotor_pairing>(pairing_override);
 
   json scaling = root.contains("rope_scaling") ? root["rope_scaling"] : json();
   if (scaling.is_null() && root.contains("rope_parameters")) scaling = root["rope_parameters"];
+  // transformers v5 keys rope_parameters by layer type when layers differ (Gemma 3/4).
+  if (scaling.is_object() && !scaling.contains("rope_type") && !scaling.contains("type") &&
+      !scaling.contains("rope_theta")) {
+    std::string names;
+    for (auto it = scaling.begin(); it != scaling.end(); ++it) names += (names.empty() ? "" : ", ") + it.key();
+    if (layer_type.empty())
+      throw Refusal("rope_parameters differ per layer type (" + names + "): pass --layer-type NAME, one table each");
+    if (!scaling.contains(layer_type)) throw Refusal("no rope_parameters for layer type " + layer_type + " (" + names + ")");
+    scaling = json(scaling[layer_type]);
+  } else if (!layer_type.empty() && layer_type != "full_attention") {
+    // Gemma 3 in the v4 layout: the sliding layers' theta is rope_local_base_freq, unscaled.
+    if (!root.contains("rope_local_base_freq")) throw Refusal("the file has one table for every layer type");
+    scaling = json::object({{"rope_type", "default"}, {"rope_theta", root["rope_local_base_freq"]}});
+  }
   cfg.base = number_or(root, "rope_theta", number_or(root, "rotary_emb_base", 10000.0));
   cfg.base = number_or(scaling, "rope_theta", cfg.base);  // v5 keeps theta in rope_parameters
 
@@ -144,8 +212,30 @@ Parsed parse(const json &root, int pairing_override) {
   } else if (!scaling.is_null()) {
     throw Refusal("rope_scaling is neither an object nor null");
   }
+  if (out.scaling_name == "mrope") out.scaling_name = "default";  // Qwen2-VL's name for it
+  if (scaling.is_object() && scaling.contains("mrope_section")) {
+    const json &sections = scaling["mrope_section"];
+    if (!sections.is_array() || sections.size() != 3) throw Refusal("mrope_section must list 3 sections");
+    for (uint32_t a = 0; a < 3; ++a) cfg.mrope_section[a] = positive_u32(sections[a].get<double>(), "mrope_section");
+    const bool interleave = scaling.contains("mrope_interleaved") && scaling["mrope_interleaved"].is_boolean() &&
+                            scaling["mrope_interleaved"].get<bool>();
+    cfg.layout = interleave ? ROTOR_LAYOUT_MROPE_INTERLEAVED : ROTOR_LAYOUT_MROPE;
+    if (uint64_t{cfg.mrope_section[0]} + cfg.mrope_section[1] + cfg.mrope_section[2] != rotary_dim / 2)
+      throw Refusal("mrope_section does not sum to rotary_dim / 2 = " + std::to_string(rotary_dim / 2) + " pairs");
+  }
   const std::string &type = out.scaling_name;
   if (type == "default") return out;
+  if (type == "proportional") {
+    // Gemma 4: the whole head is the rotary (the exponent divides by head_dim); the first
+    // int(partial * head_dim // 2) pairs of each half rotate, the rest have frequency 0.
+    double partial = number_or(scaling, "partial_rotary_factor", 1.0);
+    cfg.rotary_dim = out.head_dim;
+    cfg.scaling = ROTOR_SCALING_PROPORTIONAL;
+    cfg.rope_pairs = static_cast<uint32_t>(std::floor(partial * out.head_dim / 2));
+    if (cfg.rope_pairs == 0) throw Refusal("proportional with no rotated pair");
+    cfg.factor = float(number_or(scaling, "factor", 1.0));
+    return out;
+  }
 
   double top_original = 0;
   const bool has_top_original = number_at(root, "original_max_position_embeddings", &top_original);
@@ -155,6 +245,15 @@ Parsed parse(const json &root, int pairing_override) {
   cfg.factor = float(number_or(scaling, "factor", 1.0));
   cfg.attention_factor = float(number_or(scaling, "attention_factor", 0.0));
 
+  // The length the scaling serves: the original context stretched by the factor, when the file's
+  // max_position_embeddings is smaller (Qwen2.5 ships 32768 with yarn factor 4 for 131072).
+  // Linear has no original length of its own: only one given explicitly counts (Gemma 3's
+  // max_position_embeddings is already the scaled length).
+  const bool explicit_original = scaling.contains("original_max_position_embeddings") || has_top_original;
+  if (type == "linear" && !explicit_original) cfg.original_max_len = 0;
+  const double served = std::ceil(double(cfg.original_max_len) * cfg.factor);
+  if ((type == "yarn" || type == "llama3" || type == "linear") && served > cfg.max_len)
+    cfg.max_len = static_cast<uint32_t>(std::min(2147483647.0, served));
   if (type == "linear") {
     cfg.scaling = ROTOR_SCALING_LINEAR;
   } else if (type == "dynamic") {
@@ -198,6 +297,7 @@ const char *scaling_name(rotor_scaling s) {
     case ROTOR_SCALING_YARN: return "yarn";
     case ROTOR_SCALING_LLAMA3: return "llama3";
     case ROTOR_SCALING_LONGROPE: return "longrope";
+    case ROTOR_SCALING_PROPORTIONAL: return "proportional";
     default: return "?";
   }
 }
@@ -211,14 +311,24 @@ void print_config(const Parsed &p) {
   std::printf("base              = %.17g\n", c.base);
   std::printf("max_len           = %u\n", c.max_len);
   std::printf("scaling           = %s (rope type \"%s\")\n", scaling_name(c.scaling), p.scaling_name.c_str());
+  if (c.layout == ROTOR_LAYOUT_MROPE || c.layout == ROTOR_LAYOUT_MROPE_INTERLEAVED)
+    std::printf("layout            = %s, mrope_section [%u, %u, %u] (pairs t, h, w)\n",
+                c.layout == ROTOR_LAYOUT_MROPE ? "mrope" : "mrope_interleaved", c.mrope_section[0],
+                c.mrope_section[1], c.mrope_section[2]);
+  if (!p.layers.empty()) std::printf("layers            = %s\n", p.layers.c_str());
   if (c.scaling == ROTOR_SCALING_NONE) return;
   std::printf("factor            = %.9g\n", double(c.factor));
   std::printf("original_max_len  = %u\n", c.original_max_len);
   if (c.attention_factor > 0) std::printf("attention_factor  = %.9g (given)\n", double(c.attention_factor));
   if (c.scaling == ROTOR_SCALING_YARN)
-    std::printf("beta_fast         = %g\nbeta_slow         = %g\nmscale            = %g\n"
-                "mscale_all_dim    = %g   (0 = model default)\n",
-                double(c.beta_fast), double(c.beta_slow), double(c.mscale), double(c.mscale_all_dim));
+    // The values in force: 0 in the config means the defaults, 32 and 1.
+    std::printf("beta_fast         = %g%s\nbeta_slow         = %g%s\nmscale            = %g\n"
+                "mscale_all_dim    = %g   (0 = unset: attention factor 0.1 ln(factor) + 1)\n",
+                c.beta_fast > 0 ? double(c.beta_fast) : 32.0, c.beta_fast > 0 ? "" : " (default)",
+                c.beta_slow > 0 ? double(c.beta_slow) : 1.0, c.beta_slow > 0 ? "" : " (default)",
+                double(c.mscale), double(c.mscale_all_dim));
+  if (c.scaling == ROTOR_SCALING_PROPORTIONAL)
+    std::printf("rope_pairs        = %u of %u (the rest not rotated)\n", c.rope_pairs, c.rotary_dim / 2);
   if (c.scaling == ROTOR_SCALING_LLAMA3)
     std::printf("low_freq_factor   = %g\nhigh_freq_factor  = %g\n", double(c.low_freq_factor),
                 double(c.high_freq_factor));
@@ -256,6 +366,9 @@ bool matches_preset(const rotor_config &a, const char *name) {
   check("attention_factor", a.attention_factor, b.attention_factor);
   check("low_freq_factor", a.low_freq_factor, b.low_freq_factor);
   check("high_freq_factor", a.high_freq_factor, b.high_freq_factor);
+  check("layout", a.layout, b.layout);
+  for (uint32_t i = 0; i < 3; ++i) check("mrope_section[i]", a.mrope_section[i], b.mrope_section[i]);
+  check("rope_pairs", a.rope_pairs, b.rope_pairs);
   if (a.scaling == ROTOR_SCALING_LONGROPE && b.scaling == ROTOR_SCALING_LONGROPE)
     for (uint32_t i = 0; i < a.rotary_dim / 2; ++i) {
       check("long_factor[i]", a.long_factor[i], b.long_factor[i]);
@@ -328,7 +441,8 @@ bool build_and_apply(const rotor_config &cfg, uint32_t head_dim) {
 int usage() {
   std::fprintf(stderr,
                "usage: rotor_hf_config CONFIG.json [--max-len N] [--pairing half|interleaved]\n"
-               "                       [--expect-preset NAME] [--expect-refusal]\n");
+               "                       [--layer-type NAME] [--expect-preset NAME] [--expect-max-len N]\n"
+               "                       [--expect-refusal]\n");
   return 2;
 }
 
@@ -341,6 +455,8 @@ int main(int argc, char **argv) {
   int pairing = -1;
   const char *preset = nullptr;
   bool expect_refusal = false;
+  std::string layer_type;
+  uint32_t expect_max_len = 0;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--max-len" && i + 1 < argc) {
@@ -351,6 +467,10 @@ int main(int argc, char **argv) {
       pairing = v == "half" ? ROTOR_PAIRING_HALF : ROTOR_PAIRING_INTERLEAVED;
     } else if (arg == "--expect-preset" && i + 1 < argc) {
       preset = argv[++i];
+    } else if (arg == "--layer-type" && i + 1 < argc) {
+      layer_type = argv[++i];
+    } else if (arg == "--expect-max-len" && i + 1 < argc) {
+      expect_max_len = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
     } else if (arg == "--expect-refusal") {
       expect_refusal = true;
     } else {
@@ -364,13 +484,17 @@ int main(int argc, char **argv) {
   }
   Parsed parsed;
   try {
-    parsed = parse(json::parse(file), pairing);
+    parsed = parse(json::parse(file), pairing, layer_type);
   } catch (const std::exception &e) {  // JSON syntax errors and refusals alike
     std::printf("refused: %s\n", e.what());
     return expect_refusal ? 0 : 1;
   }
   if (expect_refusal) {
     std::printf("expected a refusal, but the file was accepted\n");
+    return 1;
+  }
+  if (expect_max_len != 0 && parsed.cfg.max_len != expect_max_len) {
+    std::printf("max_len %u, expected %u\n", parsed.cfg.max_len, expect_max_len);
     return 1;
   }
   if (max_len != 0) parsed.cfg.max_len = max_len;

@@ -46,7 +46,7 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define ROTOR_VERSION_MAJOR 1
-#define ROTOR_VERSION_MINOR 0
+#define ROTOR_VERSION_MINOR 1
 #define ROTOR_VERSION_PATCH 0
 
 /* (major << 16) | (minor << 8) | patch of the library actually linked: compare it with the
@@ -104,8 +104,45 @@ typedef enum rotor_scaling {
   ROTOR_SCALING_YARN = 4,
   ROTOR_SCALING_LLAMA3 = 5,
   ROTOR_SCALING_LONGROPE = 6,
+  ROTOR_SCALING_PROPORTIONAL = 7,  /* Hugging Face "proportional" (Gemma 4), see rotor_config */
   ROTOR_SCALING_FORCE_32BIT = 0x7fffffff
 } rotor_scaling;
+
+/* Which position a rotary pair takes its angle from. A 1-D table has one position per token;
+   the others take several position ids per token ("axes") and give each pair the angle of one
+   of them, with the pair's own frequency (r = rotary_dim, j = 0 .. r/2 - 1 the pair index):
+     ROTOR_LAYOUT_1D                 every pair: the token's one position (default).
+     ROTOR_LAYOUT_MROPE              3 axes (temporal, height, width): Qwen2-VL / Qwen2.5-VL
+                                     multimodal RoPE. mrope_section[3] counts pairs per axis,
+                                     in order: pairs [0, s0) take t, [s0, s0+s1) h, the rest w
+                                     (both halves of a rotate_half head use the same map).
+     ROTOR_LAYOUT_MROPE_INTERLEAVED  3 axes, Qwen3-VL: pair j takes h if j % 3 == 1 and
+                                     j < 3 s1, w if j % 3 == 2 and j < 3 s2, else t.
+     ROTOR_LAYOUT_VISION_HALVES      2 axes (patch row, column): the Qwen2-VL / Qwen2.5-VL vision
+                                     towers. Pairs [0, r/4) take the row, [r/4, r/2) the column,
+                                     each half with the frequencies base^(-4k/r), k < r/4
+                                     (Hugging Face: VisionRotaryEmbedding(head_dim / 2)).
+     ROTOR_LAYOUT_VISION_ALTERNATE   2 axes (row, column): Pixtral's vision encoder. Pairs
+                                     [0, r/4) take the row with the even frequencies
+                                     base^(-2(2k)/r), [r/4, r/2) the column with the odd ones
+                                     base^(-2(2k+1)/r).
+   Sections sum to r/2 (MROPE, MROPE_INTERLEAVED); vision layouts need r % 4 == 0 and scaling
+   NONE; multi-axis layouts need r <= ROTOR_MAX_AXES_ROTARY_DIM. A multi-axis table is applied
+   with rotor_apply_axes / rotor_apply_qk_axes / rotor_attention_forward_axes; when a token's
+   ids are all equal (text tokens of a VL model) its row is the table's row, bit for bit what a
+   1-D table of the same config gives. */
+typedef enum rotor_layout {
+  ROTOR_LAYOUT_1D = 0,
+  ROTOR_LAYOUT_MROPE = 1,
+  ROTOR_LAYOUT_MROPE_INTERLEAVED = 2,
+  ROTOR_LAYOUT_VISION_HALVES = 3,
+  ROTOR_LAYOUT_VISION_ALTERNATE = 4,
+  ROTOR_LAYOUT_FORCE_32BIT = 0x7fffffff
+} rotor_layout;
+
+/* The largest rotary_dim of a multi-axis layout: a token's combined row is gathered into a
+   buffer of this many floats on the applying thread's stack (no allocation). */
+#define ROTOR_MAX_AXES_ROTARY_DIM 1024
 
 typedef enum rotor_dtype {
   ROTOR_DTYPE_F32 = 0,
@@ -174,6 +211,12 @@ typedef struct rotor_config {
                     it (the table switches sets per call, a RESCALE each switch); attention factor
                     attention_factor if > 0, else sqrt(1 + ln s / ln L0) (1 for s <= 1), in both
                     sets. s > 0 (Hugging Face: max_position_embeddings / L0), L0 > 0.
+       PROPORTIONAL Hugging Face "proportional" (Gemma 4): theta_i = base^(-2i/r) / s for
+                    i < rope_pairs, 0 (cos 1, sin 0: the pair is not rotated) past it; r is the
+                    whole head (the exponent divides by head_dim, not by the rotated dims), so
+                    with rotate_half the unrotated dims are [P, r/2) and [r/2 + P, r), P =
+                    rope_pairs, the end of each half, not the tail. rope_pairs = 0 means r/2;
+                    else 1 .. r/2. s finite, > 0 (default 1).
      A rescale is safe while other threads apply: every call sees one set of rows, never a mix.
      Fields a type does not use are ignored; NaN or negative values in those it uses are
      INVALID_ARGUMENT. */
@@ -194,6 +237,11 @@ typedef struct rotor_config {
   uint32_t      reserved_1;        /* explicit tail padding (32-bit targets; the struct holds a
                                       double): 0. Offsets are rotor 1.0's on both. */
 #endif
+  /* Appended in rotor 1.1 (a 1.0 struct ends above; these then take their defaults, 0): */
+  rotor_layout  layout;            /* default ROTOR_LAYOUT_1D; see rotor_layout */
+  uint32_t      mrope_section[3];  /* MROPE / MROPE_INTERLEAVED: pairs per axis (t, h, w) */
+  uint32_t      rope_pairs;        /* PROPORTIONAL: pairs that rotate (0 = all r/2) */
+  uint32_t      reserved_2;        /* explicit padding: 0 */
 } rotor_config;
 
 /* Every enum of this header is the width of a uint32_t (see "Structs that cross the ABI"). */
@@ -385,6 +433,26 @@ ROTOR_API rotor_status rotor_apply_cos_sin(const float *cos, const float *sin, u
                                            const int32_t *positions, uint32_t offset,
                                            rotor_direction dir, rotor_pool *pool);
 
+/* Multi-axis positions (M-RoPE, 2-D vision RoPE; see rotor_layout). positions holds one int32
+   id per axis and token, axis-major: [axes][batch*seq], token (b, s) at b*seq + s of each axis
+   (axes = 3 for MROPE layouts: t, h, w; 2 for vision layouts: row, column; 1 for a 1-D table,
+   which then equals rotor_apply with those positions). Pair j of a token rotates by its
+   frequency times the id of its axis; a token whose ids are all equal uses the table's row for
+   that id directly (bit for bit 1-D RoPE). Rows come from the table (grown as for rotor_apply
+   to the largest id + 1; every id of every axis is checked first: one negative or >= max_len
+   is OUT_OF_RANGE and nothing changes). Other tokens get their row gathered on the applying
+   thread's stack (ROTOR_MAX_AXES_ROTARY_DIM floats at most), then the same SIMD kernels run.
+   No allocation. Who computes the ids: the caller (for Qwen2-VL-style models, the model's
+   get_rope_index rule: text tokens t = h = w = running id; an image block of grid T x H x W
+   gets t + offset, rows and columns; the next text id is the largest id so far + 1 and decode
+   steps continue by + 1 on all three axes; see docs/scaling.md). rotor only rotates by them.
+   In place. Errors: INVALID_ARGUMENT (NULL, bad view, head_dim < rotary_dim, bad dir; q and k
+   as in rotor_apply_qk), OUT_OF_RANGE. */
+ROTOR_API rotor_status rotor_apply_axes(rotor_table *t, const rotor_tensor *x, const int32_t *positions,
+                                        rotor_direction dir, rotor_pool *pool);
+ROTOR_API rotor_status rotor_apply_qk_axes(rotor_table *t, const rotor_tensor *q, const rotor_tensor *k,
+                                           const int32_t *positions, rotor_direction dir, rotor_pool *pool);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Model presets                                                                               */
 /* ------------------------------------------------------------------------------------------ */
@@ -406,6 +474,28 @@ ROTOR_API rotor_status rotor_config_preset_sized(rotor_config *cfg, size_t cfg_s
    function of the same name serves binaries built against 1.0 (it fills the 1.0 struct). */
 ROTOR_API rotor_status(rotor_config_preset)(rotor_config *cfg, const char *model_name);
 #define rotor_config_preset(cfg, model_name) rotor_config_preset_sized((cfg), sizeof *(cfg), (model_name))
+
+/* Presets added in 1.1: "qwen2-vl-7b", "qwen2.5-vl-7b" (MROPE [16, 24, 24]), "qwen3-vl-8b"
+   (MROPE_INTERLEAVED [24, 20, 20]), "qwen2-vl-vision" (VISION_HALVES, head 80: the Qwen2-VL and
+   Qwen2.5-VL vision towers), "pixtral-12b-vision" (VISION_ALTERNATE, head 64), "command-r",
+   "command-r7b" (interleaved), "glm-4-9b" (interleaved, 64 of 128 dims), "llama-4-scout"
+   (interleaved, llama3 scaling with equal frequency factors), and per layer type
+   "gemma-3-4b/local", "gemma-3-4b/global", "gemma-4/sliding", "gemma-4/full" (PROPORTIONAL).
+
+   Models whose layers use different tables. A model name is a single-table preset (one table,
+   every layer: rotor_preset_layers gives 0, "any number") or one of: "gemma-3-4b" (34 layers,
+   "gemma-3-4b/global" where (i + 1) % 6 == 0, "gemma-3-4b/local" elsewhere), "gemma-4" (30
+   layers, transformers' Gemma4TextConfig defaults: "gemma-4/full" where (i + 1) % 6 == 0,
+   "gemma-4/sliding" elsewhere), "llama-4-scout" (48 layers: none, i.e. no rotary embedding,
+   where (i + 1) % 4 == 0), "command-r7b" (32 layers: none on the full-attention layers,
+   (i + 1) % 4 == 0). rotor_preset_table_name: the index-th distinct table the model needs (a
+   name for rotor_config_preset). rotor_preset_layers: the layer count. rotor_preset_layer_table:
+   a layer's table, or NULL for a layer without rotary embedding. Names are static storage.
+   Lock-free, no allocation. Errors: INVALID_ARGUMENT (NULL, unknown model, index or layer out
+   of range; *out unchanged). */
+ROTOR_API rotor_status rotor_preset_table_name(const char *model_name, uint32_t index, const char **name_out);
+ROTOR_API rotor_status rotor_preset_layers(const char *model_name, uint32_t *layers_out);
+ROTOR_API rotor_status rotor_preset_layer_table(const char *model_name, uint32_t layer, const char **name_out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Kernels                                                                                     */
@@ -517,6 +607,23 @@ ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *c
                                                const rotor_tensor *q, const rotor_tensor *k,
                                                const rotor_tensor *v, const rotor_tensor *out, float scale,
                                                void *workspace, size_t workspace_size, rotor_pool *pool);
+
+/* rotor_attention_forward for a multi-axis table (M-RoPE): the s new tokens of entry b rotate by
+   the ids positions[a * batch * s + b * s + i] of each axis a (as rotor_apply_qk_axes; a
+   token whose ids are equal uses the table's row). The cache index still orders the tokens
+   (causal mask by index: a VL model's ids are not the cache index after an image), and cached
+   keys keep the rotation they were stored with. positions may also be given for a 1-D table
+   (axes = 1): each token's own position instead of L_b + i. The caller computes the ids (the
+   model's rule; decode continues with its next text id on every axis). Tables whose rows
+   change (NTK, DYNAMIC_NTK, LONGROPE) are refused here (INVALID_ARGUMENT):
+   a re-rotation would need each cached key's ids, which the cache does not keep. Workspace,
+   threads, allocation (none) and the other errors as rotor_attention_forward; OUT_OF_RANGE
+   also for an id < 0 or >= the table's max_len. */
+ROTOR_API rotor_status rotor_attention_forward_axes(rotor_table *t, rotor_kv_cache *const *caches,
+                                                    const rotor_tensor *q, const rotor_tensor *k,
+                                                    const rotor_tensor *v, const rotor_tensor *out,
+                                                    const int32_t *positions, float scale, void *workspace,
+                                                    size_t workspace_size, rotor_pool *pool);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Rescales and cached keys                                                                    */

@@ -4,6 +4,7 @@
 
 #include "runtime/pool.hpp"
 #include "apply/tensor_view.hpp"
+#include "table/layout.hpp"
 
 namespace rotor {
 namespace {
@@ -26,10 +27,17 @@ inline const unsigned char *element_at(const rotor_tensor &t, uint32_t b, uint32
 // the token's row is looked up once for Q and K.
 inline void run_token(const SplitPlan &split, uint64_t token, uint32_t b, uint32_t s, uint32_t chunk) {
   const ApplyPlan &plan = *split.plan;
-  const uint64_t position = plan.positions ? uint64_t(plan.positions[token]) : uint64_t{plan.offset} + s;
   TokenHeads job;
-  job.cos = plan.rows.cos + position * plan.rows.row_stride;
-  job.sin = plan.rows.sin + position * plan.rows.row_stride;
+  // Per-thread scratch for a gathered multi-axis row, bounded by validation (no allocation).
+  alignas(64) float gathered[kMaxAxesRotaryDim];
+  if (plan.axes.ids != nullptr) {
+    job.cos = gather_axes_row(plan.rows, plan.axes, token, uint64_t{plan.batch} * plan.seq, gathered);
+    job.sin = job.cos == gathered ? gathered + plan.rows.half : job.cos + (plan.rows.sin - plan.rows.cos);
+  } else {
+    const uint64_t position = plan.positions ? uint64_t(plan.positions[token]) : uint64_t{plan.offset} + s;
+    job.cos = plan.rows.cos + position * plan.rows.row_stride;
+    job.sin = plan.rows.sin + position * plan.rows.row_stride;
+  }
   job.half = plan.rows.half;
   job.inverse = plan.inverse;
   for (uint32_t p = 0; p < plan.pass_count; ++p) {
@@ -71,6 +79,24 @@ void run_items(void *context, uint64_t begin, uint64_t end) {
 }
 
 }  // namespace
+
+const float *gather_axes_row(const RowSource &rows, const AxisPositions &axes, uint64_t token,
+                             uint64_t tokens, float *scratch) {
+  uint64_t id[kMaxAxes] = {};
+  bool all_equal = true;
+  for (uint32_t a = 0; a < axes.axes; ++a) {
+    id[a] = uint64_t(axes.ids[a * tokens + token]);
+    all_equal &= id[a] == id[0];
+  }
+  if (all_equal) return rows.cos + id[0] * rows.row_stride;
+  const uint32_t half = rows.half;
+  for (uint32_t j = 0; j < half; ++j) {
+    const uint64_t row = id[axes.pair_axis[j]] * rows.row_stride;
+    scratch[j] = rows.cos[row + j];
+    scratch[half + j] = rows.sin[row + j];
+  }
+  return scratch;
+}
 
 void run_plan(const ApplyPlan &plan, Pool *pool) {
   const uint64_t tokens = uint64_t{plan.batch} * plan.seq;

@@ -23,8 +23,22 @@ struct TensorPass {
   RotateTokenFn rotate;
 };
 
+// Multi-axis positions (rotor_layout): per token one id per axis, and per pair its axis.
+struct AxisPositions {
+  const int32_t *ids = nullptr;     // [axes][batch * seq]; nullptr: a 1-D call
+  uint32_t axes = 1;
+  const uint8_t *pair_axis = nullptr;  // half entries
+};
+
+// The row of a multi-axis token: the table's row itself when every id is the same (bit for bit
+// 1-D RoPE), else pair j gathered from the row of id[pair_axis[j]] into `scratch` (2 * half
+// floats: cos then sin). `token` indexes the ids; rows as in RowSource.
+const float *gather_axes_row(const RowSource &rows, const AxisPositions &axes, uint64_t token,
+                             uint64_t tokens, float *scratch);
+
 struct ApplyPlan {
   RowSource rows;
+  AxisPositions axes;        // ids != nullptr: positions below is unused
   const int32_t *positions;  // [batch][seq] or NULL
   uint32_t offset;
   uint32_t batch, seq;

@@ -43,10 +43,22 @@ const float *row_for(const ForwardCall &c, uint32_t b, uint32_t position, const 
   return row;
 }
 
-TokenHeads rotation_job(const ForwardCall &c, uint32_t b, const unsigned char *slot, uint32_t position,
-                        const void *in, int64_t in_stride, uint32_t heads) {
+// The row of new token `token` of entry b: at the caller's ids (forward_axes), else at its
+// cache index L_b + token.
+const float *token_row(const ForwardCall &c, uint32_t b, uint32_t token, uint32_t length, const unsigned char *slot) {
+  if (c.axes.ids == nullptr) return row_for(c, b, length + token, slot);
+  const uint32_t thread = uint32_t(size_t(slot - c.workspace) / c.plan.slot_bytes);
+  float *scratch = reinterpret_cast<float *>(rerotate_thread_slot(c.row_scratch, c.q.head_dim, thread));
+  const RowSource rows{c.rows, c.rows + c.half, uint64_t{2} * c.half, c.half};
+  const uint64_t tokens = uint64_t{c.q.batch} * c.q.seq;
+  // Either the table's row or the gathered one: cos then sin, r/2 apart, in both.
+  return gather_axes_row(rows, c.axes, uint64_t{b} * c.q.seq + token, tokens, scratch);
+}
+
+TokenHeads rotation_job(const ForwardCall &c, uint32_t b, const unsigned char *slot, uint32_t token,
+                        uint32_t length, const void *in, int64_t in_stride, uint32_t heads) {
   TokenHeads job{};
-  job.cos = row_for(c, b, position, slot);
+  job.cos = token_row(c, b, token, length, slot);
   job.sin = job.cos + c.half;
   job.half = c.half;
   job.in = in;
@@ -63,7 +75,8 @@ void append_token(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_
   KvCache &cache = *c.caches[b];
   const uint32_t position = cache.length + token, d = cache.head_dim;
   const rotor_dtype dtype = c.k.dtype;
-  TokenHeads job = rotation_job(c, b, slot, position, head_ptr(c.k, b, token, 0), c.k.stride_head, cache.kv_heads);
+  TokenHeads job =
+      rotation_job(c, b, slot, token, cache.length, head_ptr(c.k, b, token, 0), c.k.stride_head, cache.kv_heads);
   if (dtype == cache.dtype) {
     job.out = cache_ptr(cache.keys, cache, 0, position);
     job.out_head_stride = int64_t(cache.head_stride());
@@ -105,7 +118,7 @@ void load_queries(const ForwardCall &c, const Task &task, uint32_t length, unsig
   float *queries = reinterpret_cast<float *>(slot + c.plan.queries);
   for (uint32_t t = 0; t < task.tokens; ++t) {
     const uint32_t token = task.first_token + t;
-    TokenHeads job = rotation_job(c, task.b, slot, length + token,
+    TokenHeads job = rotation_job(c, task.b, slot, token, length,
                                   head_ptr(c.q, task.b, token, task.kv_head * group), c.q.stride_head, group);
     float *rows = queries + uint64_t{t} * group * d;
     job.out_head_stride = d;

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 
+#include "apply/apply_plan.hpp"
 #include "kernels/rotate_kernel.hpp"
 #include "kernels/attention_kernels.hpp"
 #include "attention/attention_plan.hpp"
@@ -27,6 +28,9 @@ struct ForwardCall {
   // (policy PIN, table moved on) rotates its new tokens with rows of its own state, computed
   // per token into the thread's slot.
   unsigned char *row_scratch;
+  // Caller ids (rotor_attention_forward_axes): ids [axes][batch * seq]; the row of a token is
+  // gathered into the thread's rescale slot. ids == nullptr: token i of entry b is at L_b + i.
+  AxisPositions axes;
 };
 
 // Runs a call whose every argument has been validated (shapes, lengths, workspace size for the

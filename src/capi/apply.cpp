@@ -44,6 +44,26 @@ rotor_status run_with_table(Table &table, ApplyPlan &plan, Pool *pool) {
   return ROTOR_OK;
 }
 
+// Every id of every axis checked (OUT_OF_RANGE before anything is written); the rows leased
+// serve the largest id.
+rotor_status run_axes_with_table(Table &table, ApplyPlan &plan, const int32_t *ids, Pool *pool) {
+  uint32_t seq_len = 0;
+  const uint64_t tokens = uint64_t{plan.batch} * plan.seq;
+  for (uint32_t a = 0; a < table.axes(); ++a) {
+    uint32_t axis_len = 0;
+    rotor_status status = check_positions(ids + a * tokens, 0, plan.batch, plan.seq, table.max_len(), &axis_len);
+    if (status != ROTOR_OK) return status;
+    seq_len = axis_len > seq_len ? axis_len : seq_len;
+  }
+  plan.axes = AxisPositions{ids, table.axes(), table.pair_axis()};
+  RowsLease lease;
+  table.lease(seq_len, &lease);
+  plan.rows = RowSource{lease.rows, lease.rows + lease.half, uint64_t{2} * lease.half, lease.half};
+  run_plan(plan, pool);
+  table.release(&lease);
+  return ROTOR_OK;
+}
+
 ApplyPlan base_plan(const rotor_tensor &first, const int32_t *positions, uint32_t offset,
                     rotor_direction dir) {
   ApplyPlan plan{};
@@ -99,6 +119,36 @@ ROTOR_API rotor_status rotor_apply_qk(rotor_table *t, const rotor_tensor *q, con
   plan.passes[1] = make_pass(*k, *k, table.config().pairing);
   plan.pass_count = 2;
   return run_with_table(table, plan, as_pool(pool));
+}
+
+ROTOR_API rotor_status rotor_apply_axes(rotor_table *t, const rotor_tensor *x, const int32_t *positions,
+                                        rotor_direction dir, rotor_pool *pool) {
+  if (t == nullptr || x == nullptr || positions == nullptr || !valid_direction(enum_bits(dir)))
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  Table &table = *as_table(t);
+  rotor_status status = check_in_out(*x, *x, table.config().rotary_dim);
+  if (status != ROTOR_OK) return status;
+  ApplyPlan plan = base_plan(*x, nullptr, 0, dir);
+  plan.passes[0] = make_pass(*x, *x, table.config().pairing);
+  plan.pass_count = 1;
+  return run_axes_with_table(table, plan, positions, as_pool(pool));
+}
+
+ROTOR_API rotor_status rotor_apply_qk_axes(rotor_table *t, const rotor_tensor *q, const rotor_tensor *k,
+                                           const int32_t *positions, rotor_direction dir, rotor_pool *pool) {
+  if (t == nullptr || q == nullptr || k == nullptr || positions == nullptr || !valid_direction(enum_bits(dir)))
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  Table &table = *as_table(t);
+  const uint32_t rotary_dim = table.config().rotary_dim;
+  rotor_status status;
+  if ((status = validate_view(*q)) != ROTOR_OK || (status = validate_view(*k)) != ROTOR_OK) return status;
+  if (q->batch != k->batch || q->seq != k->seq || !views_disjoint(*q, *k)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (q->head_dim < rotary_dim || k->head_dim < rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  ApplyPlan plan = base_plan(*q, nullptr, 0, dir);
+  plan.passes[0] = make_pass(*q, *q, table.config().pairing);
+  plan.passes[1] = make_pass(*k, *k, table.config().pairing);
+  plan.pass_count = 2;
+  return run_axes_with_table(table, plan, positions, as_pool(pool));
 }
 
 ROTOR_API rotor_status rotor_apply_cos_sin(const float *cos, const float *sin, uint32_t rows,

@@ -2,6 +2,7 @@
 // first byte is written; run_forward below may assume valid input.
 #include <cmath>
 
+#include "apply/positions.hpp"
 #include "kernels/registry.hpp"
 #include "table/config.hpp"
 #include "runtime/pool.hpp"
@@ -127,22 +128,12 @@ void settle_caches(Table &table, rotor_rescale_policy policy, KvCache *const *ca
   }
 }
 
-}  // namespace
-}  // namespace rotor
-
-using namespace rotor;
-
-extern "C" {
-
-ROTOR_API size_t rotor_attention_workspace_size(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim,
-                                                uint32_t max_new_tokens, uint32_t threads) {
-  return forward_workspace_bytes(q_heads, kv_heads, head_dim, max_new_tokens, threads, nullptr);
-}
-
-ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *const *caches,
-                                               const rotor_tensor *q, const rotor_tensor *k,
-                                               const rotor_tensor *v, const rotor_tensor *out, float scale,
-                                               void *workspace, size_t workspace_size, rotor_pool *pool) {
+// Both forward entry points: ids == nullptr rotates token i of entry b at L_b + i; otherwise at
+// the caller's ids ([axes][batch * s]), for tables whose rows never change.
+rotor_status forward_call(rotor_table *t, rotor_kv_cache *const *caches, const rotor_tensor *q,
+                          const rotor_tensor *k, const rotor_tensor *v, const rotor_tensor *out,
+                          const int32_t *ids, float scale, void *workspace, size_t workspace_size,
+                          rotor_pool *pool) {
   if (t == nullptr || caches == nullptr || q == nullptr || k == nullptr || v == nullptr || out == nullptr ||
       workspace == nullptr || !std::isfinite(scale))
     return ROTOR_ERR_INVALID_ARGUMENT;
@@ -150,9 +141,25 @@ ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *c
   rotor_status status = check_tensors(*q, *k, *v, *out);
   if (status != ROTOR_OK) return status;
   if (q->head_dim < table.config().rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  // Cached keys of caller ids cannot be re-rotated (the cache keeps no ids): only tables whose
+  // rows never change take ids.
+  if (ids != nullptr && (scaling_is_adaptive(table.config()) || scaling_has_one_off(table.config())))
+    return ROTOR_ERR_INVALID_ARGUMENT;
   KvCache *const *cache_list = reinterpret_cast<KvCache *const *>(caches);
   uint32_t positions_needed = 0;
-  if ((status = check_caches(cache_list, *k, table.max_len(), &positions_needed)) != ROTOR_OK) return status;
+  // With ids, the cache index only orders tokens: the table bounds the ids, not the index.
+  const uint32_t index_limit = ids == nullptr ? table.max_len() : UINT32_MAX;
+  if ((status = check_caches(cache_list, *k, index_limit, &positions_needed)) != ROTOR_OK) return status;
+  if (ids != nullptr) {
+    positions_needed = 0;
+    const uint64_t tokens = uint64_t{k->batch} * k->seq;
+    for (uint32_t a = 0; a < table.axes(); ++a) {
+      uint32_t axis_len = 0;
+      if ((status = check_positions(ids + a * tokens, 0, k->batch, k->seq, table.max_len(), &axis_len)) != ROTOR_OK)
+        return status;
+      positions_needed = axis_len > positions_needed ? axis_len : positions_needed;
+    }
+  }
   Pool *thread_pool = as_pool(pool);
   const uint32_t threads = thread_pool == nullptr ? 1 : thread_pool->threads();
   size_t rescale_offset = 0;
@@ -172,6 +179,7 @@ ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *c
   call.rotate = active_kernels().rotate[q->dtype][table.config().pairing];
   call.kernels = active_kernels().attention;
   call.row_scratch = call.workspace + rescale_offset;
+  if (ids != nullptr) call.axes = AxisPositions{ids, table.axes(), table.pair_axis()};
   // Read once: a policy changed by another thread mid-call must not split this call's decisions.
   const auto policy = static_cast<rotor_rescale_policy>(table.rescale_policy());
   RowsLease lease;
@@ -183,6 +191,34 @@ ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *c
   run_forward(call, thread_pool);
   table.release(&lease);
   return ROTOR_OK;
+}
+
+}  // namespace
+}  // namespace rotor
+
+using namespace rotor;
+
+extern "C" {
+
+ROTOR_API size_t rotor_attention_workspace_size(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim,
+                                                uint32_t max_new_tokens, uint32_t threads) {
+  return forward_workspace_bytes(q_heads, kv_heads, head_dim, max_new_tokens, threads, nullptr);
+}
+
+ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *const *caches,
+                                               const rotor_tensor *q, const rotor_tensor *k,
+                                               const rotor_tensor *v, const rotor_tensor *out, float scale,
+                                               void *workspace, size_t workspace_size, rotor_pool *pool) {
+  return forward_call(t, caches, q, k, v, out, nullptr, scale, workspace, workspace_size, pool);
+}
+
+ROTOR_API rotor_status rotor_attention_forward_axes(rotor_table *t, rotor_kv_cache *const *caches,
+                                                    const rotor_tensor *q, const rotor_tensor *k,
+                                                    const rotor_tensor *v, const rotor_tensor *out,
+                                                    const int32_t *positions, float scale, void *workspace,
+                                                    size_t workspace_size, rotor_pool *pool) {
+  if (positions == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+  return forward_call(t, caches, q, k, v, out, positions, scale, workspace, workspace_size, pool);
 }
 
 }  // extern "C"

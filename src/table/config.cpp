@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "table/layout.hpp"
 #include "table/scaling.hpp"
 
 namespace rotor {
@@ -51,7 +52,10 @@ bool accepted_config_size(size_t size) {
       ROTOR_FIELD_END(beta_slow), ROTOR_FIELD_END(mscale), ROTOR_FIELD_END(mscale_all_dim),
       ROTOR_FIELD_END(attention_factor), ROTOR_FIELD_END(low_freq_factor),
       ROTOR_FIELD_END(high_freq_factor), ROTOR_FIELD_END(reserved_1), ROTOR_FIELD_END(long_factor),
-      ROTOR_FIELD_END(short_factor)};
+      ROTOR_FIELD_END(short_factor),
+      // rotor 1.1: position layouts and proportional RoPE.
+      ROTOR_FIELD_END(layout), ROTOR_FIELD_END(mrope_section), ROTOR_FIELD_END(rope_pairs),
+      ROTOR_FIELD_END(reserved_2)};
 #undef ROTOR_FIELD_END
   size_t largest = 0;  // reserved_1 sits before the pointers on 64-bit targets, after on 32-bit
   bool listed = false;
@@ -75,11 +79,12 @@ rotor_status read_config(const rotor_config *cfg, rotor_config *full) {
 
 rotor_status validate_config(const rotor_config *cfg) {
   if (cfg == nullptr || cfg->struct_size != sizeof(rotor_config)) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (cfg->reserved_0 != 0 || cfg->reserved_1 != 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (cfg->reserved_0 != 0 || cfg->reserved_1 != 0 || cfg->reserved_2 != 0) return ROTOR_ERR_INVALID_ARGUMENT;
   if (cfg->rotary_dim == 0 || cfg->rotary_dim % 2 != 0) return ROTOR_ERR_INVALID_ARGUMENT;
   if (!valid_pairing(enum_bits(cfg->pairing))) return ROTOR_ERR_INVALID_ARGUMENT;
   const int scaling = enum_bits(cfg->scaling);
-  if (scaling < ROTOR_SCALING_NONE || scaling > ROTOR_SCALING_LONGROPE) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (scaling < ROTOR_SCALING_NONE || scaling > ROTOR_SCALING_PROPORTIONAL) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (validate_layout(*cfg) != ROTOR_OK) return ROTOR_ERR_INVALID_ARGUMENT;
   // base >= 1: every model's theta is (1e4 .. 1e7); a base below 1 (a subnormal one in
   // particular) would make the frequencies base^(-2i/r) overflow to inf and the rows NaN.
   if (!std::isfinite(cfg->base) || cfg->base < 1.0) return ROTOR_ERR_INVALID_ARGUMENT;

@@ -160,7 +160,197 @@ bool lookup_preset(const char *name, rotor_config *out) {
     *out = plain(24, ROTOR_PAIRING_HALF, 10000.0, 2048);
     return true;
   }
+  if (same_name(name, "qwen2-vl-7b") || same_name(name, "qwen2.5-vl-7b")) {
+    // Qwen/Qwen2-VL-7B-Instruct and Qwen/Qwen2.5-VL-7B-Instruct config.json: hidden_size 3584,
+    // 28 heads (head_dim 128), rope_theta 1000000.0, rope_scaling {type "mrope",
+    // mrope_section [16, 24, 24]} (pairs: t, h, w), max_position_embeddings 32768 (Qwen2-VL)
+    // and 128000 (Qwen2.5-VL). Transformers' Qwen2VLRotaryEmbedding: sections over the 64
+    // frequency pairs, the same map for both rotate_half halves.
+    const bool v25 = same_name(name, "qwen2.5-vl-7b");
+    *out = plain(128, ROTOR_PAIRING_HALF, 1000000.0, v25 ? 128000 : 32768);
+    out->layout = ROTOR_LAYOUT_MROPE;
+    out->mrope_section[0] = 16;
+    out->mrope_section[1] = 24;
+    out->mrope_section[2] = 24;
+    return true;
+  }
+  if (same_name(name, "qwen3-vl-8b")) {
+    // Qwen/Qwen3-VL-8B-Instruct config.json (text_config): head_dim 128, rope_theta 5000000,
+    // rope_scaling {mrope_interleaved true, mrope_section [24, 20, 20]},
+    // max_position_embeddings 262144. Qwen3VLTextRotaryEmbedding always interleaves.
+    *out = plain(128, ROTOR_PAIRING_HALF, 5000000.0, 262144);
+    out->layout = ROTOR_LAYOUT_MROPE_INTERLEAVED;
+    out->mrope_section[0] = 24;
+    out->mrope_section[1] = 20;
+    out->mrope_section[2] = 20;
+    return true;
+  }
+  if (same_name(name, "qwen2-vl-vision")) {
+    // The vision tower of Qwen2-VL and Qwen2.5-VL (vision_config: embed_dim / hidden_size 1280,
+    // 16 heads, head_dim 80): VisionRotaryEmbedding(head_dim / 2) with theta 10000, patch
+    // (row, column) ids, rows on pairs [0, 20), columns on [20, 40), rotate_half over 80 dims.
+    // max_len bounds the row/column ids (an image of 16384 patches a side at most).
+    *out = plain(80, ROTOR_PAIRING_HALF, 10000.0, 16384);
+    out->layout = ROTOR_LAYOUT_VISION_HALVES;
+    return true;
+  }
+  if (same_name(name, "pixtral-12b-vision")) {
+    // mistral-community/pixtral-12b vision_config: hidden_size 1024, 16 heads (head_dim 64),
+    // rope_theta 10000, image_size 1024, patch_size 16: 64 patches a side (max_len 64).
+    // PixtralRotaryEmbedding: rows take the even frequencies, columns the odd ones.
+    *out = plain(64, ROTOR_PAIRING_HALF, 10000.0, 64);
+    out->layout = ROTOR_LAYOUT_VISION_ALTERNATE;
+    return true;
+  }
+  if (same_name(name, "gemma-3-4b/local") || same_name(name, "gemma-3-4b/global")) {
+    // google/gemma-3-4b-it text_config: head_dim 256, max_position_embeddings 131072,
+    // rope_local_base_freq 10000 (sliding-window layers), rope_theta 1000000 with rope_scaling
+    // {rope_type "linear", factor 8.0} (global layers).
+    const bool global = same_name(name, "gemma-3-4b/global");
+    *out = plain(256, ROTOR_PAIRING_HALF, global ? 1000000.0 : 10000.0, 131072);
+    if (global) {
+      out->scaling = ROTOR_SCALING_LINEAR;
+      out->factor = 8.0f;
+    }
+    return true;
+  }
+  if (same_name(name, "gemma-4/sliding") || same_name(name, "gemma-4/full")) {
+    // Transformers' Gemma4TextConfig defaults (configuration_gemma4.py): sliding layers
+    // head_dim 256, rope "default" theta 10000; full-attention layers global_head_dim 512,
+    // rope "proportional", partial_rotary_factor 0.25 (64 of 256 pairs rotate), theta 1e6;
+    // max_position_embeddings 131072.
+    const bool full = same_name(name, "gemma-4/full");
+    *out = plain(full ? 512 : 256, ROTOR_PAIRING_HALF, full ? 1000000.0 : 10000.0, 131072);
+    if (full) {
+      out->scaling = ROTOR_SCALING_PROPORTIONAL;
+      out->rope_pairs = 64;
+    }
+    return true;
+  }
+  if (same_name(name, "llama-4-scout")) {
+    // meta-llama/Llama-4-Scout-17B-16E-Instruct text_config: head_dim 128, rope_theta 500000,
+    // rope_scaling {rope_type "llama3", factor 16, low_freq_factor 1, high_freq_factor 1,
+    // original_max_position_embeddings 8192}, max_position_embeddings 10485760. Llama 4
+    // rotates adjacent pairs (view_as_complex): INTERLEAVED. The table's arena for 10M
+    // positions is ~5 GiB of address space (only the rows used become resident).
+    *out = plain(128, ROTOR_PAIRING_INTERLEAVED, 500000.0, 10485760);
+    out->scaling = ROTOR_SCALING_LLAMA3;
+    out->factor = 16.0f;
+    out->low_freq_factor = 1.0f;
+    out->high_freq_factor = 1.0f;
+    out->original_max_len = 8192;
+    return true;
+  }
+  if (same_name(name, "command-r7b")) {
+    // CohereForAI/c4ai-command-r7b-12-2024 (Cohere2): hidden_size 4096, 32 heads (head_dim 128),
+    // rope_theta 50000, max_position_embeddings 8192 (transformers' Cohere2Config default);
+    // Cohere rotates adjacent pairs (repeat_interleave of the frequencies): INTERLEAVED.
+    *out = plain(128, ROTOR_PAIRING_INTERLEAVED, 50000.0, 8192);
+    return true;
+  }
+  if (same_name(name, "command-r")) {
+    // CohereForAI/c4ai-command-r-v01: hidden_size 8192, 64 heads (head_dim 128), rope_theta
+    // 8000000, max_position_embeddings 131072; INTERLEAVED as every Cohere model.
+    *out = plain(128, ROTOR_PAIRING_INTERLEAVED, 8000000.0, 131072);
+    return true;
+  }
+  if (same_name(name, "glm-4-9b")) {
+    // THUDM/glm-4-9b-chat-hf (Glm): head_dim 128, partial_rotary_factor 0.5 (the first 64 dims
+    // rotate), rope_theta 10000, max_position_embeddings 131072; GLM rotates adjacent pairs
+    // of the rotary part (rotate_half on x[0::2], x[1::2]): INTERLEAVED.
+    *out = plain(64, ROTOR_PAIRING_INTERLEAVED, 10000.0, 131072);
+    return true;
+  }
   return false;
+}
+
+}  // namespace rotor
+
+namespace rotor {
+namespace {
+
+// Models whose layers use different tables. A layer's table is tables[rule(layer)], or none
+// when rule returns kNoRope.
+constexpr int kNoRope = -1;
+struct LayeredModel {
+  const char *name;
+  uint32_t layers;
+  const char *tables[2];
+  uint32_t table_count;
+  int (*table_of_layer)(uint32_t layer);
+};
+
+// Gemma 3 and 4: every sixth (Gemma 3) layer is global ((i + 1) % 6 == 0), the rest local.
+int gemma3_layer(uint32_t i) { return (i + 1) % 6 == 0 ? 1 : 0; }
+// Gemma 4 (Gemma4TextConfig defaults: 30 layers, five sliding then one full; the last layer is
+// forced to full, which it already is at 30).
+int gemma4_layer(uint32_t i) { return (i + 1) % 6 == 0 || i + 1 == 30 ? 1 : 0; }
+// Llama 4: no_rope_layers[i] == 0 (no RoPE) for every fourth layer; Cohere2: the full-attention
+// layers ((i + 1) % 4 == 0) have no positional embedding.
+int every_fourth_nope(uint32_t i) { return (i + 1) % 4 == 0 ? kNoRope : 0; }
+
+const LayeredModel kLayeredModels[] = {
+    {"gemma-3-4b", 34, {"gemma-3-4b/local", "gemma-3-4b/global"}, 2, gemma3_layer},
+    {"gemma-4", 30, {"gemma-4/sliding", "gemma-4/full"}, 2, gemma4_layer},
+    {"llama-4-scout", 48, {"llama-4-scout", nullptr}, 1, every_fourth_nope},
+    {"command-r7b", 32, {"command-r7b", nullptr}, 1, every_fourth_nope},
+};
+
+const LayeredModel *find_layered(const char *name) {
+  for (const LayeredModel &model : kLayeredModels)
+    if (same_name(name, model.name)) return &model;
+  return nullptr;
+}
+
+// A preset's own name, in the library's static storage (names handed out must outlive the
+// caller's string).
+const char *const kSingleTablePresets[] = {
+    "llama-2-7b", "llama-3.1-8b", "mistral-7b", "mistral-7b-v0.3", "qwen2-7b", "phi-3-mini-128k",
+    "deepseek-v3", "gpt-j-6b", "gpt-neox-20b", "qwen2-vl-7b", "qwen2.5-vl-7b", "qwen3-vl-8b",
+    "qwen2-vl-vision", "pixtral-12b-vision", "command-r", "glm-4-9b", "gemma-3-4b/local",
+    "gemma-3-4b/global", "gemma-4/sliding", "gemma-4/full"};
+
+const char *find_single(const char *name) {
+  for (const char *preset : kSingleTablePresets)
+    if (same_name(name, preset)) return preset;
+  return nullptr;
+}
+
+}  // namespace
+
+bool model_table_name(const char *model_name, uint32_t index, const char **name_out) {
+  if (const LayeredModel *model = find_layered(model_name)) {
+    if (index >= model->table_count) return false;
+    *name_out = model->tables[index];
+    return true;
+  }
+  const char *single = find_single(model_name);
+  if (single == nullptr || index != 0) return false;
+  *name_out = single;
+  return true;
+}
+
+bool model_layers(const char *model_name, uint32_t *layers_out) {
+  if (const LayeredModel *model = find_layered(model_name)) {
+    *layers_out = model->layers;
+    return true;
+  }
+  if (find_single(model_name) == nullptr) return false;
+  *layers_out = 0;  // one table for every layer, whatever their number
+  return true;
+}
+
+bool model_layer_table(const char *model_name, uint32_t layer, const char **name_out) {
+  if (const LayeredModel *model = find_layered(model_name)) {
+    if (layer >= model->layers) return false;
+    const int table = model->table_of_layer(layer);
+    *name_out = table == kNoRope ? nullptr : model->tables[table];
+    return true;
+  }
+  const char *single = find_single(model_name);
+  if (single == nullptr) return false;
+  *name_out = single;
+  return true;
 }
 
 }  // namespace rotor

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "table/layout.hpp"
+
 namespace rotor {
 namespace {
 
@@ -74,6 +76,10 @@ void llama3_frequencies(const rotor_config &cfg, double *inv_freq) {
       inv_freq[i] = f;
     } else if (wavelen > low_freq_wavelen) {
       inv_freq[i] = f / s;
+    } else if (high_ff == low_ff) {
+      // The blended band is empty: only wavelen == L0 / low lands here, where Hugging Face's
+      // formula divides by zero (NaN). The limit from above keeps the frequency.
+      inv_freq[i] = f;
     } else {
       double smooth = (original_len / wavelen - low_ff) / (high_ff - low_ff);
       inv_freq[i] = (1.0 - smooth) * f / s + smooth * f;
@@ -153,9 +159,14 @@ rotor_status validate_scaling(const rotor_config &cfg) {
         return ROTOR_ERR_INVALID_ARGUMENT;
       double low = cfg.low_freq_factor > 0.0f ? cfg.low_freq_factor : 1.0;
       double high = cfg.high_freq_factor > 0.0f ? cfg.high_freq_factor : 4.0;
-      if (!(high > low)) return ROTOR_ERR_INVALID_ARGUMENT;
+      // Equal factors are Llama 4 Scout's (low 1, high 1): no blended band. Reversed ones make
+      // no sense (Hugging Face only warns).
+      if (!(high >= low)) return ROTOR_ERR_INVALID_ARGUMENT;
       break;
     }
+    case ROTOR_SCALING_PROPORTIONAL:
+      if (!usable_factor(cfg.factor) || cfg.rope_pairs > cfg.rotary_dim / 2) return ROTOR_ERR_INVALID_ARGUMENT;
+      return ROTOR_OK;
     case ROTOR_SCALING_LONGROPE: {
       if (cfg.long_factor == nullptr || cfg.short_factor == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
       if (!usable_factor(cfg.factor) || !finite_nonnegative(cfg.attention_factor))
@@ -248,12 +259,19 @@ void compute_frequencies(const rotor_config &cfg, const ScaleState &state, doubl
   if (cfg.scaling == ROTOR_SCALING_NTK) base = ntk_base(cfg, state.ntk_k);
   if (cfg.scaling == ROTOR_SCALING_DYNAMIC_NTK) base = dynamic_ntk_base(cfg, state.dynamic_len);
   // Position interpolation divides every frequency by the factor (positions p / s).
-  const double divisor = cfg.scaling == ROTOR_SCALING_LINEAR ? double(cfg.factor) : 1.0;
-  for (uint32_t i = 0; i < half; ++i) inv_freq[i] = plain_inv_freq(base, cfg.rotary_dim, i) / divisor;
+  // (Proportional divides by it too.)
+  const bool divides = cfg.scaling == ROTOR_SCALING_LINEAR || cfg.scaling == ROTOR_SCALING_PROPORTIONAL;
+  const double divisor = divides ? double(cfg.factor) : 1.0;
+  for (uint32_t i = 0; i < half; ++i)
+    inv_freq[i] = plain_inv_freq(base, cfg.rotary_dim, pair_frequency_index(cfg, i)) / divisor;
+  // Proportional: pairs past rope_pairs are not rotated (frequency 0: cos 1, sin 0 at every
+  // position, so the kernel passes them through unchanged).
+  if (cfg.scaling == ROTOR_SCALING_PROPORTIONAL && cfg.rope_pairs != 0)
+    for (uint32_t i = cfg.rope_pairs; i < half; ++i) inv_freq[i] = 0.0;
 }
 
 double reported_factor(const rotor_config &cfg, const ScaleState &state) {
-  if (cfg.scaling == ROTOR_SCALING_NONE) return 1.0;
+  if (cfg.scaling == ROTOR_SCALING_NONE) return 1.0;  // (PROPORTIONAL reports its divisor)
   if (cfg.scaling == ROTOR_SCALING_NTK) return state.ntk_k;
   return cfg.factor;
 }

@@ -69,7 +69,10 @@ Table::Table(const rotor_config &cfg, size_t arena_bytes, bool owns_arena)
       arena_bytes_(arena_bytes),
       owns_arena_(owns_arena),
       adaptive_(scaling_is_adaptive(cfg)),
-      one_off_(scaling_has_one_off(cfg)) {}
+      one_off_(scaling_has_one_off(cfg)),
+      axes_(layout_axes(cfg)) {
+  if (axes_ > 1) pair_axes(cfg, pair_axis_);  // validate_layout bounds r/2 by the array
+}
 
 Table *Table::construct(const rotor_config &cfg, void *arena, size_t arena_bytes, bool owns_arena) {
   ArenaLayout layout;

@@ -27,6 +27,7 @@
 #include <mutex>
 
 #include "rotor/rotor.h"
+#include "table/layout.hpp"
 #include "table/scaling.hpp"
 
 namespace rotor {
@@ -88,6 +89,9 @@ class Table {
   const rotor_config &config() const { return cfg_; }
   uint32_t max_len() const { return cfg_.max_len; }
   uint32_t half() const { return cfg_.rotary_dim / 2; }
+  // Position ids per token (1 for 1-D tables) and, for multi-axis layouts, each pair's axis.
+  uint32_t axes() const { return axes_; }
+  const uint8_t *pair_axis() const { return pair_axis_; }
 
  private:
   Table(const rotor_config &cfg, size_t arena_bytes, bool owns_arena);
@@ -132,6 +136,8 @@ class Table {
   std::atomic<uint64_t> current_epoch_{0};
   std::atomic<uint64_t> key_rerotations_{0};
   std::atomic<int> rescale_policy_{ROTOR_RESCALE_REROTATE};
+  uint32_t axes_ = 1;
+  uint8_t pair_axis_[kMaxAxesRotaryDim / 2] = {};  // filled for multi-axis layouts
 };
 
 }  // namespace rotor

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "counting_malloc.hpp"
+#include "support/counting_malloc.hpp"
 #include "rotor/rotor.h"
 
 using counting_malloc::allocations;
