@@ -18,8 +18,11 @@
 #include "attention/kv_cache.hpp"
 #include "common/half.hpp"
 #include "rotor/rotor.h"
+#include "support/compare.hpp"
 
 namespace {
+
+using test_support::max_abs_diff;
 
 // ---- the double-precision reference ---------------------------------------------------------
 
@@ -112,12 +115,6 @@ std::vector<float> random_floats(size_t n, std::mt19937 &rng, float amplitude) {
   std::vector<float> v(n);
   for (float &x : v) x = dist(rng);
   return v;
-}
-
-float max_abs_diff(const std::vector<float> &a, const std::vector<float> &b) {
-  float worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
-  return worst;
 }
 
 // A model configuration: one table, an optional pool, caches and the forward call on
@@ -224,12 +221,6 @@ bool same_contents(const Cache &a, const Cache &b) {
   const size_t bytes = x.kv_heads * x.head_stride() * (x.dtype == ROTOR_DTYPE_F32 ? 4 : 2);
   return x.length == y.length && x.max_len == y.max_len && std::memcmp(x.keys, y.keys, bytes) == 0 &&
          std::memcmp(x.values, y.values, bytes) == 0;
-}
-
-double max_abs_diff(const std::vector<float> &got, const std::vector<double> &want) {
-  double worst = 0;
-  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
-  return worst;
 }
 
 // ---- prefill == decode == reference ---------------------------------------------------------

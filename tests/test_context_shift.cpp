@@ -24,6 +24,7 @@
 #include "attention/kv_cache.hpp"  // reads the cached keys back
 #include "support/reference.hpp"
 #include "rotor/rotor.h"
+#include "support/compare.hpp"
 #include "support/scaling_reference.hpp"
 
 namespace {
@@ -241,16 +242,6 @@ std::vector<uint32_t> iota_ids(uint32_t first, uint32_t last) {
   return ids;
 }
 
-double max_diff(const std::vector<float> &a, const std::vector<float> &b) {
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])));
-  return worst;
-}
-double max_diff(const std::vector<float> &a, const std::vector<double> &b) {
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
-  return worst;
-}
 
 // Per cached key and pair: the distance to the exact key at the slot's position, and the pair's
 // norm. keys[slot][head][pair] = {error, norm}.
@@ -430,8 +421,8 @@ TEST_P(ContextShift, DecodeAfterShiftEqualsAFreshPrefillOfTheKeptTokens) {
         }();
         a.forward(shifted, {id}, &out_a, tc.policy);
         b.forward(fresh, {id}, &out_b, tc.policy);
-        worst_fresh = std::max(worst_fresh, max_diff(out_a, out_b));
-        EXPECT_LT(max_diff(out_a, out_b), fresh_bound) << "step " << step;
+        worst_fresh = std::max(worst_fresh, test_support::max_abs_diff(out_a, out_b));
+        EXPECT_LT(test_support::max_abs_diff(out_a, out_b), fresh_bound) << "step " << step;
         // The double reference at the new positions, with the rows of this call.
         const Rows rows = rows_of(cfg, a.last_rows());
         const uint32_t n = uint32_t(key_ids.size());
@@ -448,11 +439,11 @@ TEST_P(ContextShift, DecodeAfterShiftEqualsAFreshPrefillOfTheKeptTokens) {
         }
         const LD qpos = n - 1;
         const std::vector<double> expected = a.reference_step(key_ids, right, id, qpos, rows);
-        worst_reference = std::max(worst_reference, max_diff(out_a, expected));
-        EXPECT_LT(max_diff(out_a, expected), reference_bound) << "step " << step;
+        worst_reference = std::max(worst_reference, test_support::max_abs_diff(out_a, expected));
+        EXPECT_LT(test_support::max_abs_diff(out_a, expected), reference_bound) << "step " << step;
         if (range.start < kept_len) {  // some key moved
           for (const std::vector<LD> *wrong : {&stale, &wrong_sign, &one_more, &one_less}) {
-            const double off = max_diff(out_a, a.reference_step(key_ids, *wrong, id, qpos, rows));
+            const double off = test_support::max_abs_diff(out_a, a.reference_step(key_ids, *wrong, id, qpos, rows));
             least_wrong = std::min(least_wrong, off);
             EXPECT_GT(off, 1e-3) << "a wrong shift would pass, variant " << (wrong - &stale);
           }
@@ -561,12 +552,12 @@ TEST(ContextShiftStreaming, SinkAndWindowDecodeLoop) {
     std::vector<float> fresh_out;
     b.forward(fresh, kept, &fresh_out);
     b.forward(fresh, {total - 1}, &fresh_out);
-    EXPECT_LT(max_diff(out, fresh_out), 1e-5) << "scaling " << scaling;
+    EXPECT_LT(test_support::max_abs_diff(out, fresh_out), 1e-5) << "scaling " << scaling;
     std::vector<LD> positions(c.ids.size());
     for (size_t j = 0; j < positions.size(); ++j) positions[j] = LD(j);
     const std::vector<double> expected =
         a.reference_step(c.ids, positions, total - 1, LD(c.ids.size() - 1), rows_of(cfg, a.last_rows()));
-    EXPECT_LT(max_diff(out, expected), 2e-5) << "scaling " << scaling;
+    EXPECT_LT(test_support::max_abs_diff(out, expected), 2e-5) << "scaling " << scaling;
     EXPECT_EQ(c.ids.front(), 0u);
     EXPECT_EQ(c.ids[sink], total - 1 - (uint32_t(c.ids.size()) - 1 - sink));  // a contiguous recent window
   }

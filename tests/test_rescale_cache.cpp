@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "rotor/rotor.h"
+#include "support/compare.hpp"
 
 namespace {
 
@@ -232,16 +233,6 @@ uint64_t cache_epoch(const Cache &c) {
   return e;
 }
 
-double max_diff(const std::vector<float> &a, const std::vector<float> &b) {
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])));
-  return worst;
-}
-double max_diff(const std::vector<float> &a, const std::vector<double> &b) {
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
-  return worst;
-}
 // The last `count` tokens' rows of a prefill output of `total` tokens.
 std::vector<float> tail(const std::vector<float> &all, uint32_t total, uint32_t count, uint32_t hq) {
   return std::vector<float>(all.end() - ptrdiff_t(size_t{count} * hq * kHeadDim), all.begin() + ptrdiff_t(size_t{total} * hq * kHeadDim));
@@ -293,13 +284,13 @@ double run_scenario(const Scenario &sc, const ShapeParam &p, rotor_rescale_polic
     Cache fresh_cache = fresh.new_cache();
     std::vector<float> prefill;
     EXPECT_EQ(fresh.forward(fresh_cache, 0, length, &prefill), ROTOR_OK);
-    worst = std::max(worst, max_diff(out, tail(prefill, length, s, p.hq)));
+    worst = std::max(worst, test_support::max_abs_diff(out, tail(prefill, length, s, p.hq)));
     if (check_reference) {
       dynamic_len = std::max(dynamic_len, length > kOriginal ? length : 0u);
       const Rope rope = reference_rope(cfg, length, dynamic_len);
-      EXPECT_LT(max_diff(prefill, model.reference(0, length, rope)), 2e-5) << "fresh prefill vs double";
+      EXPECT_LT(test_support::max_abs_diff(prefill, model.reference(0, length, rope)), 2e-5) << "fresh prefill vs double";
       if (policy == ROTOR_RESCALE_REROTATE)
-        EXPECT_LT(max_diff(out, model.reference(length - s, length, rope)), 2e-5) << "cache vs double";
+        EXPECT_LT(test_support::max_abs_diff(out, model.reference(length - s, length, rope)), 2e-5) << "cache vs double";
     }
   }
   return worst;
@@ -362,10 +353,10 @@ TEST(RescaleCacheReset, DynamicNtkResetThenGrowAgain) {
   EXPECT_EQ(model.epoch(), grown + 1);
   EXPECT_EQ(rerotations(short_seq), 0u);  // empty cache: nothing to bring along
   // The short sequence sees the original base.
-  EXPECT_LT(max_diff(out, model.reference(0, 8, reference_rope(cfg, 8, 0))), 2e-5);
+  EXPECT_LT(test_support::max_abs_diff(out, model.reference(0, 8, reference_rope(cfg, 8, 0))), 2e-5);
   ASSERT_EQ(model.forward(long_seq, 20, 2, &out), ROTOR_OK);  // grows to 22: from the 20 base
   EXPECT_EQ(rerotations(long_seq), 1u);
-  EXPECT_LT(max_diff(out, model.reference(20, 22, reference_rope(cfg, 22, 22))), 2e-5);
+  EXPECT_LT(test_support::max_abs_diff(out, model.reference(20, 22, reference_rope(cfg, 22, 22))), 2e-5);
   // The short one, continued (8 -> 9 < L0): the table resets again (a new epoch), to the very
   // rows the short cache carries: nothing to re-rotate (caches compare rows, not epochs).
   const uint64_t epoch_before = model.epoch();
@@ -373,7 +364,7 @@ TEST(RescaleCacheReset, DynamicNtkResetThenGrowAgain) {
   EXPECT_EQ(model.epoch(), epoch_before + 1);
   EXPECT_EQ(rerotations(short_seq), 0u);
   EXPECT_EQ(cache_epoch(short_seq), model.epoch());
-  EXPECT_LT(max_diff(out, model.reference(8, 9, reference_rope(cfg, 9, 0))), 2e-5);
+  EXPECT_LT(test_support::max_abs_diff(out, model.reference(8, 9, reference_rope(cfg, 9, 0))), 2e-5);
   EXPECT_EQ(model.table_rerotations(), 1u);
 }
 
@@ -391,7 +382,7 @@ TEST(RescaleCachePolicy, PinKeepsEveryCallOnTheFirstRows) {
     for (uint32_t s : {6u, 4u, 1u, 9u}) {  // crosses 16 (LongRoPE, dynamic NTK) and 20 (NTK)
       ASSERT_EQ(model.forward(cache, length, s, &out), ROTOR_OK);
       length += s;
-      EXPECT_LT(max_diff(out, model.reference(length - s, length, first_rows)), 2e-5)
+      EXPECT_LT(test_support::max_abs_diff(out, model.reference(length - s, length, first_rows)), 2e-5)
           << "scaling " << scaling << " at " << length;
     }
     EXPECT_GT(model.epoch(), 0u) << "the table moved on";
@@ -402,7 +393,7 @@ TEST(RescaleCachePolicy, PinKeepsEveryCallOnTheFirstRows) {
     ASSERT_EQ(model.forward(cache, 0, 30, &out), ROTOR_OK);
     EXPECT_EQ(cache_epoch(cache), model.epoch());
     const uint32_t dynamic = scaling == ROTOR_SCALING_DYNAMIC_NTK ? 30 : 0;
-    EXPECT_LT(max_diff(out, model.reference(0, 30, reference_rope(cfg, 30, dynamic))), 2e-5);
+    EXPECT_LT(test_support::max_abs_diff(out, model.reference(0, 30, reference_rope(cfg, 30, dynamic))), 2e-5);
   }
 }
 
@@ -426,7 +417,7 @@ TEST(RescaleCachePolicy, RefuseReturnsTheStatusAndChangesNothing) {
   ASSERT_EQ(rotor_kv_cache_reset(cache.cache), ROTOR_OK);
   ASSERT_EQ(model.forward(cache, 0, 17, &out), ROTOR_OK);
   EXPECT_EQ(model.epoch(), 1u);
-  EXPECT_LT(max_diff(out, model.reference(0, 17, reference_rope(cfg, 17))), 2e-5);
+  EXPECT_LT(test_support::max_abs_diff(out, model.reference(0, 17, reference_rope(cfg, 17))), 2e-5);
   // Calls that keep the rows pass.
   ASSERT_EQ(model.forward(cache, 17, 3, &out), ROTOR_OK);
 }
@@ -449,7 +440,7 @@ TEST(RescaleCachePolicy, PolicyIsReadOnceAtTheStartOfACall) {
   EXPECT_EQ(model.epoch(), 1u);
   EXPECT_EQ(rerotations(cache), 1u) << "the call began under REROTATE: its cache is re-rotated";
   EXPECT_EQ(cache_epoch(cache), 1u);
-  EXPECT_LT(max_diff(out, model.reference(16, 17, reference_rope(cfg, 17))), 2e-5);
+  EXPECT_LT(test_support::max_abs_diff(out, model.reference(16, 17, reference_rope(cfg, 17))), 2e-5);
 }
 
 TEST(RescaleCachePolicy, PolicySetterValidates) {
@@ -499,7 +490,7 @@ TEST(RerotateKeys, MatchesAFreshRotationWithTheNewRows) {
       const ptrdiff_t first16 = ptrdiff_t(size_t{16} * heads * kHeadDim);
       const std::vector<float> fresh(other.begin(), other.begin() + first16);
       const std::vector<float> rerotated(keys.begin(), keys.begin() + first16);
-      EXPECT_LT(max_diff(rerotated, fresh), 1e-5);
+      EXPECT_LT(test_support::max_abs_diff(rerotated, fresh), 1e-5);
       EXPECT_TRUE(std::equal(keys.begin() + first16, keys.end(), raw.begin() + first16)) << "past the view";
       rotor_table_stats stats{};
       stats.struct_size = sizeof stats;
@@ -563,7 +554,7 @@ TEST(RerotateKeys, ExplicitPositionsAndErrors) {
   ASSERT_EQ(rotor_apply_cos_sin(cos.data(), sin.data(), 20, kRotary, ROTOR_PAIRING_HALF, &fresh_view, &fresh_view,
                                 positions, 0, ROTOR_FORWARD, nullptr),
             ROTOR_OK);
-  EXPECT_LT(max_diff(keys, fresh), 1e-5);
+  EXPECT_LT(test_support::max_abs_diff(keys, fresh), 1e-5);
   rotor_table_destroy(table);
 }
 

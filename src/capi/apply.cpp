@@ -26,6 +26,16 @@ rotor_status check_in_out(const rotor_tensor &in, const rotor_tensor &out, uint3
   return ROTOR_OK;
 }
 
+// q and k of one call: valid views sharing batch and seq, disjoint (fused QKV side by side
+// allowed), each with room for the rotary dims.
+rotor_status check_qk(const rotor_tensor &q, const rotor_tensor &k, uint32_t rotary_dim) {
+  rotor_status status;
+  if ((status = validate_view(q)) != ROTOR_OK || (status = validate_view(k)) != ROTOR_OK) return status;
+  if (q.batch != k.batch || q.seq != k.seq || !views_disjoint(q, k)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (q.head_dim < rotary_dim || k.head_dim < rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  return ROTOR_OK;
+}
+
 TensorPass make_pass(const rotor_tensor &in, const rotor_tensor &out, rotor_pairing pairing) {
   return TensorPass{in, out, active_kernels().rotate[in.dtype][pairing]};
 }
@@ -109,11 +119,8 @@ ROTOR_API rotor_status rotor_apply_qk(rotor_table *t, const rotor_tensor *q, con
   if (t == nullptr || q == nullptr || k == nullptr || !valid_direction(enum_bits(dir)))
     return ROTOR_ERR_INVALID_ARGUMENT;
   Table &table = *as_table(t);
-  const uint32_t rotary_dim = table.config().rotary_dim;
-  rotor_status status;
-  if ((status = validate_view(*q)) != ROTOR_OK || (status = validate_view(*k)) != ROTOR_OK) return status;
-  if (q->batch != k->batch || q->seq != k->seq || !views_disjoint(*q, *k)) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (q->head_dim < rotary_dim || k->head_dim < rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  const rotor_status status = check_qk(*q, *k, table.config().rotary_dim);
+  if (status != ROTOR_OK) return status;
   ApplyPlan plan = base_plan(*q, positions, offset, dir);
   plan.passes[0] = make_pass(*q, *q, table.config().pairing);
   plan.passes[1] = make_pass(*k, *k, table.config().pairing);
@@ -139,11 +146,8 @@ ROTOR_API rotor_status rotor_apply_qk_axes(rotor_table *t, const rotor_tensor *q
   if (t == nullptr || q == nullptr || k == nullptr || positions == nullptr || !valid_direction(enum_bits(dir)))
     return ROTOR_ERR_INVALID_ARGUMENT;
   Table &table = *as_table(t);
-  const uint32_t rotary_dim = table.config().rotary_dim;
-  rotor_status status;
-  if ((status = validate_view(*q)) != ROTOR_OK || (status = validate_view(*k)) != ROTOR_OK) return status;
-  if (q->batch != k->batch || q->seq != k->seq || !views_disjoint(*q, *k)) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (q->head_dim < rotary_dim || k->head_dim < rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  const rotor_status status = check_qk(*q, *k, table.config().rotary_dim);
+  if (status != ROTOR_OK) return status;
   ApplyPlan plan = base_plan(*q, nullptr, 0, dir);
   plan.passes[0] = make_pass(*q, *q, table.config().pairing);
   plan.passes[1] = make_pass(*k, *k, table.config().pairing);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "support/attention_inputs.hpp"
 #include "support/counting_malloc.hpp"
 #include "rotor/rotor.h"
 
@@ -15,11 +16,6 @@ using counting_malloc::allocations;
 using counting_malloc::counting;
 
 namespace {
-
-int fail(const char *what) {
-  std::fprintf(stderr, "context_shift_no_alloc: %s\n", what);
-  return 1;
-}
 
 // Returns the allocations counted, or -1 when a call failed or did not do what it should.
 long run(rotor_dtype cache_dtype) {
@@ -47,17 +43,10 @@ long run(rotor_dtype cache_dtype) {
   void *workspace = std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, (ws_bytes + 63) / 64 * 64);
   rotor_kv_cache *cache = nullptr;
   if (rotor_kv_cache_init(&cache, kv_heads, d, max_len, cache_dtype, cache_arena, cache_bytes) != ROTOR_OK) return -1;
-  std::vector<float> q(size_t{prompt} * q_heads * d), k(size_t{prompt} * kv_heads * d), v(k.size()), out(q.size());
-  for (size_t i = 0; i < q.size(); ++i) q[i] = float((i * 7919) % 1000) / 1000.0f - 0.5f;
-  for (size_t i = 0; i < k.size(); ++i) k[i] = v[i] = float((i * 104729) % 1000) / 1000.0f - 0.5f;
-  const rotor_tensor tq = rotor_tensor_bshd(q.data(), ROTOR_DTYPE_F32, 1, prompt, q_heads, d);
-  const rotor_tensor tk = rotor_tensor_bshd(k.data(), ROTOR_DTYPE_F32, 1, prompt, kv_heads, d);
-  const rotor_tensor tv = rotor_tensor_bshd(v.data(), ROTOR_DTYPE_F32, 1, prompt, kv_heads, d);
-  const rotor_tensor to = rotor_tensor_bshd(out.data(), ROTOR_DTYPE_F32, 1, prompt, q_heads, d);
-  const rotor_tensor dq = rotor_tensor_bshd(q.data(), ROTOR_DTYPE_F32, 1, 1, q_heads, d);
-  const rotor_tensor dk = rotor_tensor_bshd(k.data(), ROTOR_DTYPE_F32, 1, 1, kv_heads, d);
-  const rotor_tensor dv = rotor_tensor_bshd(v.data(), ROTOR_DTYPE_F32, 1, 1, kv_heads, d);
-  const rotor_tensor dout = rotor_tensor_bshd(out.data(), ROTOR_DTYPE_F32, 1, 1, q_heads, d);
+  test_support::AttentionInputs in(prompt, q_heads, kv_heads, d);
+  std::vector<float> &q = in.q, &k = in.k, &v = in.v, &out = in.out;
+  const rotor_tensor &tq = in.tq, &tk = in.tk, &tv = in.tv, &to = in.to;
+  const rotor_tensor &dq = in.dq, &dk = in.dk, &dv = in.dv, &dout = in.dout;
   rotor_status status = rotor_attention_forward(table, &cache, &tq, &tk, &tv, &to, 0.125f, workspace, ws_bytes, pool);
   (void)rotor_kernel_name();
   uint32_t length = 0;
@@ -86,16 +75,16 @@ long run(rotor_dtype cache_dtype) {
 int main() {
   for (rotor_dtype dtype : {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16}) {
     const long counted = run(dtype);
-    if (counted < 0) return fail("a call failed, or the cache did not end as expected");
+    if (counted < 0) return test_support::report_failure("context_shift_no_alloc", "a call failed, or the cache did not end as expected");
     std::printf("context_shift_no_alloc: dtype %d: 3 shifts and 3 decode steps (1 re-rotation): %ld allocations\n",
                 int(dtype), counted);
-    if (counted != 0) return fail("allocated while shifting");
+    if (counted != 0) return test_support::report_failure("context_shift_no_alloc", "allocated while shifting");
   }
   const long before = allocations.load();
   counting = true;
   void *volatile probe = std::malloc(32);  // the counter itself works
   counting = false;
   std::free(probe);
-  if (allocations.load() != before + 1) return fail("the counting malloc was not used");
+  if (allocations.load() != before + 1) return test_support::report_failure("context_shift_no_alloc", "the counting malloc was not used");
   return 0;
 }

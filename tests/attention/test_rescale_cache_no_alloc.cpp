@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "support/attention_inputs.hpp"
 #include "support/counting_malloc.hpp"
 #include "rotor/rotor.h"
 
@@ -16,11 +17,6 @@ using counting_malloc::allocations;
 using counting_malloc::counting;
 
 namespace {
-
-int fail(const char *what) {
-  std::fprintf(stderr, "rescale_cache_no_alloc: %s\n", what);
-  return 1;
-}
 
 // One table of the given scaling: prefill `prompt` tokens, then (counted) `steps` decode steps
 // that cross the rescale, then a rotor_rerotate_keys call. Returns the allocations counted, or
@@ -52,18 +48,11 @@ long run(rotor_scaling scaling, uint64_t *cache_rerotations) {
   void *rerotate_ws = std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, (rerotate_bytes + 63) / 64 * 64);
   rotor_kv_cache *cache = nullptr;
   if (rotor_kv_cache_init(&cache, kv_heads, d, 512, ROTOR_DTYPE_F32, cache_arena, cache_bytes) != ROTOR_OK) return -1;
-  std::vector<float> q(size_t{prompt} * q_heads * d), k(size_t{prompt} * kv_heads * d), v(k.size()), out(q.size());
-  for (size_t i = 0; i < q.size(); ++i) q[i] = float((i * 7919) % 1000) / 1000.0f - 0.5f;
-  for (size_t i = 0; i < k.size(); ++i) k[i] = v[i] = float((i * 104729) % 1000) / 1000.0f - 0.5f;
+  test_support::AttentionInputs in(prompt, q_heads, kv_heads, d);
+  std::vector<float> &q = in.q, &k = in.k, &v = in.v, &out = in.out;
+  const rotor_tensor &tq = in.tq, &tk = in.tk, &tv = in.tv, &to = in.to;
+  const rotor_tensor &dq = in.dq, &dk = in.dk, &dv = in.dv, &dout = in.dout;
   std::vector<float> own_keys(k);  // a caller's cache of `prompt` keys
-  const rotor_tensor tq = rotor_tensor_bshd(q.data(), ROTOR_DTYPE_F32, 1, prompt, q_heads, d);
-  const rotor_tensor tk = rotor_tensor_bshd(k.data(), ROTOR_DTYPE_F32, 1, prompt, kv_heads, d);
-  const rotor_tensor tv = rotor_tensor_bshd(v.data(), ROTOR_DTYPE_F32, 1, prompt, kv_heads, d);
-  const rotor_tensor to = rotor_tensor_bshd(out.data(), ROTOR_DTYPE_F32, 1, prompt, q_heads, d);
-  const rotor_tensor dq = rotor_tensor_bshd(q.data(), ROTOR_DTYPE_F32, 1, 1, q_heads, d);
-  const rotor_tensor dk = rotor_tensor_bshd(k.data(), ROTOR_DTYPE_F32, 1, 1, kv_heads, d);
-  const rotor_tensor dv = rotor_tensor_bshd(v.data(), ROTOR_DTYPE_F32, 1, 1, kv_heads, d);
-  const rotor_tensor dout = rotor_tensor_bshd(out.data(), ROTOR_DTYPE_F32, 1, 1, q_heads, d);
   const rotor_tensor own = rotor_tensor_bshd(own_keys.data(), ROTOR_DTYPE_F32, 1, prompt, kv_heads, d);
   rotor_status status = rotor_attention_forward(table, &cache, &tq, &tk, &tv, &to, 0.125f, workspace, ws_bytes, pool);
   if (status == ROTOR_OK) status = rotor_apply(table, &own, nullptr, 0, ROTOR_FORWARD, pool);  // epoch 0
@@ -96,11 +85,11 @@ int main() {
   for (rotor_scaling scaling : {ROTOR_SCALING_LONGROPE, ROTOR_SCALING_DYNAMIC_NTK}) {
     uint64_t rerotations = 0;
     const long counted = run(scaling, &rerotations);
-    if (counted < 0) return fail("a call failed or no re-rotation was counted");
+    if (counted < 0) return test_support::report_failure("rescale_cache_no_alloc", "a call failed or no re-rotation was counted");
     std::printf("rescale_cache_no_alloc: scaling %d: %llu cache re-rotations + 1 of a caller's keys: %ld allocations\n",
                 int(scaling), static_cast<unsigned long long>(rerotations), counted);
-    if (rerotations == 0) return fail("the forward calls did not re-rotate");
-    if (counted != 0) return fail("allocated while re-rotating");
+    if (rerotations == 0) return test_support::report_failure("rescale_cache_no_alloc", "the forward calls did not re-rotate");
+    if (counted != 0) return test_support::report_failure("rescale_cache_no_alloc", "allocated while re-rotating");
   }
   // The counter itself works: an allocation while counting is seen.
   const long before = allocations.load();
@@ -108,6 +97,6 @@ int main() {
   void *volatile probe = std::malloc(32);  // volatile: the pair must not be optimised away
   counting = false;
   std::free(probe);
-  if (allocations.load() != before + 1) return fail("the counting malloc was not used");
+  if (allocations.load() != before + 1) return test_support::report_failure("rescale_cache_no_alloc", "the counting malloc was not used");
   return 0;
 }
