@@ -21,13 +21,6 @@ rotor_status check_tensor(const rotor_tensor &x, uint32_t rotary_dim) {
   return x.head_dim < rotary_dim ? ROTOR_ERR_INVALID_ARGUMENT : ROTOR_OK;
 }
 
-bool overlap(const rotor_tensor &a, const rotor_tensor &b) {
-  uintptr_t a_lo, a_hi, b_lo, b_hi;
-  view_byte_range(a, &a_lo, &a_hi);
-  view_byte_range(b, &b_lo, &b_hi);
-  return a_lo < b_hi && b_lo < a_hi;
-}
-
 DeviceTensor device_tensor(const rotor_tensor &x) {
   return DeviceTensor{x.data, x.stride_batch, x.stride_seq, x.stride_head, x.heads};
 }
@@ -35,16 +28,19 @@ DeviceTensor device_tensor(const rotor_tensor &x) {
 // rotor_cuda_apply (second == NULL) and rotor_cuda_apply_qk.
 rotor_status rotate(rotor_cuda_table *handle, const rotor_tensor *first, const rotor_tensor *second,
                     const int32_t *positions, uint32_t offset, rotor_direction dir, void *stream) {
-  if (handle == nullptr || first == nullptr || !valid_direction(dir)) return ROTOR_ERR_INVALID_ARGUMENT;
+  // The direction is read through its bytes: a C caller may have stored any int in it.
+  if (handle == nullptr || first == nullptr || !valid_direction(enum_bits(dir))) return ROTOR_ERR_INVALID_ARGUMENT;
   Mirror &mirror = *as_mirror(handle);
   const rotor_config &cfg = mirror.host().config();
   rotor_status status = check_tensor(*first, cfg.rotary_dim);
   if (status != ROTOR_OK) return status;
   if (second != nullptr) {
     if ((status = check_tensor(*second, cfg.rotary_dim)) != ROTOR_OK) return status;
-    // One launch serves both: same tokens and element type; disjoint, since they run at once.
+    // One launch serves both: same tokens and element type; no shared element, since they run
+    // at once. Q and K of a fused QKV buffer interleave token by token: views_disjoint (the
+    // host path's own check) accepts them, a plain byte-range test would not.
     if (second->batch != first->batch || second->seq != first->seq || second->dtype != first->dtype ||
-        overlap(*first, *second))
+        !views_disjoint(*first, *second))
       return ROTOR_ERR_INVALID_ARGUMENT;
   }
   if (reinterpret_cast<uintptr_t>(positions) % alignof(int32_t) != 0) return ROTOR_ERR_INVALID_ARGUMENT;
