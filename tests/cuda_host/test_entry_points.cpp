@@ -334,7 +334,7 @@ TEST_F(CudaOnHost, InvalidCallsReturnTheirStatusAndTouchNothing) {
   misaligned.data = data.data() + 2;
   const int32_t positions[8] = {};
   const int32_t *odd = reinterpret_cast<const int32_t *>(reinterpret_cast<const char *>(positions) + 2);
-  const rotor_direction dirs_bad[] = {rotor_direction(2), rotor_direction(-1), rotor_direction(0x7fffffff)};
+  const rotor_direction dirs_bad[] = {rotor_direction(2), rotor_direction(3), rotor_direction(0x7fffffff)};
 
   const uint32_t rows_before = mirror.rows();
   device.clear_log();
