@@ -303,3 +303,37 @@ TEST(CudaUnitIndex, SmallAndWidePathsAgreeAndWideIsExactPast32Bits) {
 }
 
 }  // namespace
+
+namespace {
+
+// The same launch run through the 32-bit and the 64-bit index paths writes the same bytes
+// (a real launch past 2^32 units is too large for the host; the function alone is tested above).
+TEST_F(CudaOnHost, WideIndexPathRunsLikeTheSmallOne) {
+  std::mt19937 rng(99);
+  for (int iteration = 0; iteration < 40; ++iteration) {
+    const Case c = random_case(rng);
+    SCOPED_TRACE(c.describe);
+    ref::Table table(ref::config(c.rotary_dim, c.pairing, 2048, 2048));
+    MirrorHandle mirror(table, kStream);
+    ASSERT_EQ(mirror.status, ROTOR_OK);
+    const auto original = random_bytes(c.dtype, c.elems, rng);
+    // One launch through the entry point gives the plan (small: fewer than 2^32 units).
+    std::vector<unsigned char> small = original;
+    rotor_tensor q = at(c.q, small.data()), k = at(c.k, small.data());
+    ASSERT_EQ(c.qk ? rotor_cuda_apply_qk(mirror.t, &q, &k, nullptr, 100, ROTOR_FORWARD, kStream)
+                   : rotor_cuda_apply(mirror.t, &q, nullptr, 100, ROTOR_FORWARD, kStream),
+              ROTOR_OK);
+    rotor::cuda::LaunchPlan plan = device.launches.back();
+    ASSERT_TRUE(plan.args.small);
+    // The same plan, rebased onto a fresh copy, through the 64-bit path.
+    std::vector<unsigned char> wide = original;
+    const std::ptrdiff_t shift = wide.data() - small.data();
+    plan.args.t0.data = static_cast<unsigned char *>(plan.args.t0.data) + shift;
+    plan.args.t1.data = static_cast<unsigned char *>(plan.args.t1.data) + shift;
+    plan.args.small = false;
+    host_device::run_plan(plan, 12345);
+    EXPECT_TRUE(wide == small);
+  }
+}
+
+}  // namespace
