@@ -13,10 +13,20 @@
 # own flags (rotor's warning flags are for the host compilers); the host side (cuda/*.cpp)
 # compiles into rotor with rotor's flags. Without CUDA, src/capi/cuda_stubs.cpp defines every
 # rotor_cuda_* function as UNSUPPORTED instead.
+#
+# ROTOR_CUDA_HOST_SOURCES: the host side of cuda/ that needs no CUDA header (entry points,
+# mirror, launch plan, the device-operations seam). The host tests (tests/cuda_host/) compile
+# these themselves when CUDA is not built in.
 include_guard(GLOBAL)
 
 set(ROTOR_CUDA AUTO CACHE STRING "Build the CUDA kernels: AUTO (when a CUDA compiler is found), ON or OFF")
 set_property(CACHE ROTOR_CUDA PROPERTY STRINGS AUTO ON OFF)
+
+set(ROTOR_CUDA_HOST_SOURCES
+  ${PROJECT_SOURCE_DIR}/cuda/api_cuda.cpp ${PROJECT_SOURCE_DIR}/cuda/mirror.cpp
+  ${PROJECT_SOURCE_DIR}/cuda/launch_plan.cpp ${PROJECT_SOURCE_DIR}/cuda/device_ops.cpp)
+set(ROTOR_CUDA_PTXAS_VERBOSE OFF CACHE BOOL
+    "Have ptxas print registers, spills and shared memory of every kernel (the cuda CI stage reads them)")
 
 set(_rotor_cuda_build OFF)
 if(ROTOR_CUDA STREQUAL "AUTO" OR ROTOR_CUDA)
@@ -81,12 +91,18 @@ set_target_properties(rotor_cuda_kernels PROPERTIES
   POSITION_INDEPENDENT_CODE ON
   CUDA_VISIBILITY_PRESET hidden
   CUDA_RUNTIME_LIBRARY Shared)
-target_compile_options(rotor_cuda_kernels PRIVATE -Xcompiler=-Wall,-Wextra)
+# --fmad=false: nothing in the kernels may be contracted into an FMA (the rotation uses the
+# _rn intrinsics already; this keeps any other float expression as written, like the host's
+# -ffp-contract=off).
+target_compile_options(rotor_cuda_kernels PRIVATE -Xcompiler=-Wall,-Wextra --fmad=false)
+if(ROTOR_CUDA_PTXAS_VERBOSE)
+  target_compile_options(rotor_cuda_kernels PRIVATE -Xptxas=-v)
+endif()
 if(ROTOR_WERROR)
   target_compile_options(rotor_cuda_kernels PRIVATE -Werror=all-warnings -Xcompiler=-Werror)
 endif()
 
-target_sources(rotor_objects PRIVATE ${PROJECT_SOURCE_DIR}/cuda/api_cuda.cpp ${PROJECT_SOURCE_DIR}/cuda/mirror.cpp)
+target_sources(rotor_objects PRIVATE ${ROTOR_CUDA_HOST_SOURCES} ${PROJECT_SOURCE_DIR}/cuda/device_ops_cuda.cpp)
 target_compile_definitions(rotor_objects PRIVATE ROTOR_HAVE_CUDA)
 target_include_directories(rotor_objects PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
 if(BUILD_SHARED_LIBS)

@@ -1,33 +1,24 @@
 // The C entry points of rotor_cuda.h (CUDA builds): validate everything on the host, then
-// refresh the mirror and launch, under the mirror's lock, on its device.
-#include <cuda_runtime_api.h>
-
+// refresh the mirror and launch, under the mirror's lock, on its device. Device work goes
+// through device_ops() (cuda/device_ops.hpp): the CUDA runtime, or the host tests' stand-in.
 #include <mutex>
 
-#include "table/config.hpp"
+#include "apply/tensor_view.hpp"
+#include "device_ops.hpp"
 #include "launch.hpp"
 #include "mirror.hpp"
 #include "rotor/rotor_cuda.h"
+#include "table/config.hpp"
 #include "table/table.hpp"
-#include "apply/tensor_view.hpp"
 
 namespace rotor {
 namespace cuda {
 namespace {
 
-cudaStream_t as_stream(void *stream) { return static_cast<cudaStream_t>(stream); }
-
 rotor_status check_tensor(const rotor_tensor &x, uint32_t rotary_dim) {
   const rotor_status status = validate_view(x);
   if (status != ROTOR_OK) return status;
   return x.head_dim < rotary_dim ? ROTOR_ERR_INVALID_ARGUMENT : ROTOR_OK;
-}
-
-bool overlap(const rotor_tensor &a, const rotor_tensor &b) {
-  uintptr_t a_lo, a_hi, b_lo, b_hi;
-  view_byte_range(a, &a_lo, &a_hi);
-  view_byte_range(b, &b_lo, &b_hi);
-  return a_lo < b_hi && b_lo < a_hi;
 }
 
 DeviceTensor device_tensor(const rotor_tensor &x) {
@@ -37,16 +28,19 @@ DeviceTensor device_tensor(const rotor_tensor &x) {
 // rotor_cuda_apply (second == NULL) and rotor_cuda_apply_qk.
 rotor_status rotate(rotor_cuda_table *handle, const rotor_tensor *first, const rotor_tensor *second,
                     const int32_t *positions, uint32_t offset, rotor_direction dir, void *stream) {
-  if (handle == nullptr || first == nullptr || !valid_direction(dir)) return ROTOR_ERR_INVALID_ARGUMENT;
+  // The direction is read through its bytes: a C caller may have stored any int in it.
+  if (handle == nullptr || first == nullptr || !valid_direction(enum_bits(dir))) return ROTOR_ERR_INVALID_ARGUMENT;
   Mirror &mirror = *as_mirror(handle);
   const rotor_config &cfg = mirror.host().config();
   rotor_status status = check_tensor(*first, cfg.rotary_dim);
   if (status != ROTOR_OK) return status;
   if (second != nullptr) {
     if ((status = check_tensor(*second, cfg.rotary_dim)) != ROTOR_OK) return status;
-    // One launch serves both: same tokens and element type; disjoint, since they run at once.
+    // One launch serves both: same tokens and element type; no shared element, since they run
+    // at once. Q and K of a fused QKV buffer interleave token by token: views_disjoint (the
+    // host path's own check) accepts them, a plain byte-range test would not.
     if (second->batch != first->batch || second->seq != first->seq || second->dtype != first->dtype ||
-        overlap(*first, *second))
+        !views_disjoint(*first, *second))
       return ROTOR_ERR_INVALID_ARGUMENT;
   }
   if (reinterpret_cast<uintptr_t>(positions) % alignof(int32_t) != 0) return ROTOR_ERR_INVALID_ARGUMENT;
@@ -60,7 +54,7 @@ rotor_status rotate(rotor_cuda_table *handle, const rotor_tensor *first, const r
   std::lock_guard<std::mutex> lock(mirror.mutex());
   DeviceScope scope(mirror.device());
   if (!scope.ok()) return ROTOR_ERR_DEVICE;
-  if ((status = mirror.refresh_locked(seq_len, as_stream(stream))) != ROTOR_OK) return status;
+  if ((status = mirror.refresh_locked(seq_len, stream)) != ROTOR_OK) return status;
 
   RotateLaunch launch{};
   launch.tensors[0] = device_tensor(*first);
@@ -80,13 +74,15 @@ rotor_status rotate(rotor_cuda_table *handle, const rotor_tensor *first, const r
   launch.offset = offset;
   launch.inverse = dir == ROTOR_INVERSE;
   launch.errors = mirror.error_record();
-  return launch_rotate(launch, as_stream(stream)) == cudaSuccess ? ROTOR_OK : ROTOR_ERR_DEVICE;
+  return device_ops().launch_rotate(launch, stream);
 }
 
 }  // namespace
 }  // namespace cuda
 }  // namespace rotor
 
+using rotor::cuda::device_ops;
+using rotor::cuda::DeviceOps;
 using rotor::cuda::DeviceScope;
 using rotor::cuda::ErrorRecord;
 using rotor::cuda::Mirror;
@@ -95,19 +91,14 @@ extern "C" {
 
 ROTOR_API rotor_status rotor_cuda_device_count(uint32_t *count) {
   if (count == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // no driver or no device: a count of 0, and no error left behind
-    n = 0;
-  }
-  *count = static_cast<uint32_t>(n);
+  *count = device_ops().device_count();
   return ROTOR_OK;
 }
 
 ROTOR_API rotor_status rotor_cuda_table_create(rotor_cuda_table **out, rotor_table *host, void *stream) {
   if (out == nullptr || host == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
   Mirror *mirror = nullptr;
-  const rotor_status status = Mirror::create(*as_table(host), rotor::cuda::as_stream(stream), &mirror);
+  const rotor_status status = Mirror::create(*as_table(host), stream, &mirror);
   if (status == ROTOR_OK) *out = as_handle(mirror);
   return status;
 }
@@ -121,7 +112,7 @@ ROTOR_API rotor_status rotor_cuda_table_sync(rotor_cuda_table *t, uint32_t seq_l
   std::lock_guard<std::mutex> lock(mirror.mutex());
   DeviceScope scope(mirror.device());
   if (!scope.ok()) return ROTOR_ERR_DEVICE;
-  return mirror.refresh_locked(seq_len, rotor::cuda::as_stream(stream));
+  return mirror.refresh_locked(seq_len, stream);
 }
 
 ROTOR_API rotor_status rotor_cuda_table_rows(rotor_cuda_table *t, uint32_t *rows) {
@@ -139,11 +130,11 @@ ROTOR_API rotor_status rotor_cuda_table_take_errors(rotor_cuda_table *t, void *s
   std::lock_guard<std::mutex> lock(mirror.mutex());
   DeviceScope scope(mirror.device());
   if (!scope.ok()) return ROTOR_ERR_DEVICE;
-  const cudaStream_t s = rotor::cuda::as_stream(stream);
+  const DeviceOps &ops = device_ops();
   ErrorRecord taken{};
-  if (rotor::cuda::launch_take_errors(mirror.error_record(), mirror.taken_record(), s) != cudaSuccess ||
-      cudaMemcpyAsync(&taken, mirror.taken_record(), sizeof taken, cudaMemcpyDeviceToHost, s) != cudaSuccess ||
-      cudaStreamSynchronize(s) != cudaSuccess)
+  if (ops.launch_take_errors(mirror.error_record(), mirror.taken_record(), stream) != ROTOR_OK ||
+      ops.copy_to_host(&taken, mirror.taken_record(), sizeof taken, stream) != ROTOR_OK ||
+      ops.stream_sync(stream) != ROTOR_OK)
     return ROTOR_ERR_DEVICE;
   *skipped_tokens = taken.skipped_tokens;
   if (position != nullptr) *position = taken.position;

@@ -1,12 +1,19 @@
-// What the host side of the CUDA build hands to the kernels (cuda/rotate_kernels.cu): one
-// launch rotates one tensor, or Q and K together. Everything here is validated beforehand
-// (cuda/api_cuda.cpp); the kernels trust it.
+// What the host side of the CUDA build hands to the kernels: one launch rotates one tensor, or
+// Q and K together. Everything here is validated beforehand (cuda/api_cuda.cpp); the kernels
+// trust it. No CUDA header is needed: the host tests (tests/cuda_host/) compile this, the
+// launch plan and the kernels' per-thread body (rotate_unit.hpp) with the host compiler.
 #pragma once
-#include <cuda_runtime_api.h>
-
 #include <cstdint>
 
 #include "rotor/rotor.h"
+
+// Functions that nvcc compiles for the device and the host alike (plain inline functions for
+// a host compiler): the one body a GPU thread runs and the host tests run.
+#if defined(__CUDACC__)
+#define ROTOR_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#define ROTOR_HOST_DEVICE inline
+#endif
 
 namespace rotor {
 namespace cuda {
@@ -39,16 +46,50 @@ struct RotateLaunch {
   ErrorRecord *errors;       // device; counts tokens with positions outside [0, row_limit)
 };
 
-// Enqueues the rotation on stream. Returns the launch's error (cudaSuccess when enqueued).
-cudaError_t launch_rotate(const RotateLaunch &launch, cudaStream_t stream);
+// What one thread of the kernel reads, flattened so a thread selects its tensor's fields with
+// no dynamic indexing into the parameter block. Units are (tensor, token, head, chunk), the
+// chunk fastest; a chunk is pairs_per_thread consecutive pairs of one head.
+struct KernelArgs {
+  DeviceTensor t0, t1;
+  uint64_t units0;       // units of tensor 0
+  uint64_t units_total;  // units of both tensors
+  uint32_t chunks;       // chunks per head
+  uint32_t seq;
+  const float *rows;
+  uint32_t half;
+  uint32_t row_limit;
+  const int32_t *positions;
+  uint32_t offset;
+  bool inverse;
+  bool small;            // units_total <= 2^32 - 1: index arithmetic in 32 bits
+  ErrorRecord *errors;
+};
 
-// Enqueues: *taken = *record, then *record = {0, -1}, atomically with respect to the rotation
-// kernels (of any stream) that update record.
-cudaError_t launch_take_errors(ErrorRecord *record, ErrorRecord *taken, cudaStream_t stream);
+constexpr uint32_t kThreadsPerBlock = 256;
+constexpr uint64_t kMaxBlocks = uint64_t{1} << 20;  // the grid-stride loop covers the rest
 
-// Whether a tensor qualifies for 16-byte vector loads with this pairing and dtype (exposed for
-// the tests of the host-side choice; the kernels fall back to element loads otherwise).
+// Pairs one thread rotates: 1 on the element path; on the vector path as many as one 16-byte
+// vector holds (HALF: V of the first dims, V of the second in another vector; INTERLEAVED:
+// V pairs are 2V consecutive elements).
+ROTOR_HOST_DEVICE constexpr uint32_t pairs_per_thread(uint32_t element_bytes, rotor_pairing pairing, bool vec) {
+  return !vec ? 1u : pairing == ROTOR_PAIRING_HALF ? 16u / element_bytes : 8u / element_bytes;
+}
+
+// Whether a tensor qualifies for 16-byte vector accesses with this pairing and dtype: data and
+// strides 16-byte aligned, r/2 a multiple of the pairs a vector holds. The kernels trust a
+// "yes" (a wrong one would be a misaligned access on the GPU); otherwise they use elements.
 bool vector_loads_ok(const DeviceTensor &tensor, rotor_dtype dtype, rotor_pairing pairing, uint32_t half);
+
+// A launch as the kernels see it: which of the 12 kernels (dtype x pairing x vector/element),
+// its arguments and its grid. The CUDA runtime and the host tests launch from the same plan.
+struct LaunchPlan {
+  KernelArgs args;
+  rotor_dtype dtype;
+  rotor_pairing pairing;
+  bool vec;
+  uint32_t blocks;  // of kThreadsPerBlock threads
+};
+LaunchPlan plan_launch(const RotateLaunch &launch);
 
 }  // namespace cuda
 }  // namespace rotor

@@ -8,30 +8,22 @@ namespace rotor {
 namespace cuda {
 
 DeviceScope::DeviceScope(int device) {
-  if (cudaGetDevice(&previous_) != cudaSuccess) {
-    cudaGetLastError();
-    return;
-  }
+  const DeviceOps &ops = device_ops();
+  if (ops.current_device(&previous_) != ROTOR_OK) return;
   if (previous_ != device) {
-    if (cudaSetDevice(device) != cudaSuccess) {
-      cudaGetLastError();
-      return;
-    }
+    if (ops.set_device(device) != ROTOR_OK) return;
     switched_ = true;
   }
   ok_ = true;
 }
 
 DeviceScope::~DeviceScope() {
-  if (switched_) cudaSetDevice(previous_);
+  if (switched_) device_ops().set_device(previous_);
 }
 
-rotor_status Mirror::create(Table &host, cudaStream_t stream, Mirror **out) {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-    cudaGetLastError();  // "no device" is not sticky: do not leave it for the caller's next check
-    return ROTOR_ERR_DEVICE;
-  }
+rotor_status Mirror::create(Table &host, void *stream, Mirror **out) {
+  const DeviceOps &ops = device_ops();
+  if (ops.device_count() == 0) return ROTOR_ERR_DEVICE;
   uint64_t row_bytes;
   if (mul_overflows(uint64_t{host.max_len()}, uint64_t{host.config().rotary_dim} * sizeof(float), &row_bytes) ||
       row_bytes > SIZE_MAX)
@@ -39,29 +31,23 @@ rotor_status Mirror::create(Table &host, cudaStream_t stream, Mirror **out) {
 
   Mirror *mirror = new (std::nothrow) Mirror(host);
   if (mirror == nullptr) return ROTOR_ERR_OUT_OF_MEMORY;
-  rotor_status status = ROTOR_OK;
-  if (cudaGetDevice(&mirror->device_) != cudaSuccess) status = ROTOR_ERR_DEVICE;
+  rotor_status status = ops.current_device(&mirror->device_);
+  void *memory = nullptr;
+  if (status == ROTOR_OK && (status = ops.alloc(&memory, size_t(row_bytes))) == ROTOR_OK)
+    mirror->rows_ = static_cast<float *>(memory);
+  if (status == ROTOR_OK && (status = ops.alloc(&memory, 2 * sizeof(ErrorRecord))) == ROTOR_OK)
+    mirror->errors_ = static_cast<ErrorRecord *>(memory);
+  if (status == ROTOR_OK) status = ops.event_create(&mirror->copied_);
   if (status == ROTOR_OK) {
-    const cudaError_t e = cudaMalloc(reinterpret_cast<void **>(&mirror->rows_), size_t(row_bytes));
-    if (e != cudaSuccess) status = e == cudaErrorMemoryAllocation ? ROTOR_ERR_OUT_OF_MEMORY : ROTOR_ERR_DEVICE;
-  }
-  if (status == ROTOR_OK) {
-    const cudaError_t e = cudaMalloc(reinterpret_cast<void **>(&mirror->errors_), 2 * sizeof(ErrorRecord));
-    if (e != cudaSuccess) status = e == cudaErrorMemoryAllocation ? ROTOR_ERR_OUT_OF_MEMORY : ROTOR_ERR_DEVICE;
-  }
-  if (status == ROTOR_OK && cudaEventCreateWithFlags(&mirror->copied_, cudaEventDisableTiming) != cudaSuccess)
-    status = ROTOR_ERR_DEVICE;
-  if (status == ROTOR_OK) {
+    // The source lives on this stack frame: copies to the device consume it before returning.
     const ErrorRecord empty[2] = {{0u, -1}, {0u, -1}};
-    if (cudaMemcpyAsync(mirror->errors_, empty, sizeof empty, cudaMemcpyHostToDevice, stream) != cudaSuccess)
-      status = ROTOR_ERR_DEVICE;
+    status = ops.copy_to_device(mirror->errors_, empty, sizeof empty, stream);
   }
   if (status == ROTOR_OK) {
     std::lock_guard<std::mutex> lock(mirror->mutex_);
     status = mirror->refresh_locked(0, stream);
   }
   if (status != ROTOR_OK) {
-    cudaGetLastError();
     destroy(mirror);
     return status;
   }
@@ -71,9 +57,10 @@ rotor_status Mirror::create(Table &host, cudaStream_t stream, Mirror **out) {
 
 void Mirror::release_device_memory() {
   DeviceScope scope(device_);
-  if (copied_ != nullptr) cudaEventDestroy(copied_);
-  if (errors_ != nullptr) cudaFree(errors_);
-  if (rows_ != nullptr) cudaFree(rows_);
+  const DeviceOps &ops = device_ops();
+  if (copied_ != nullptr) ops.event_destroy(copied_);
+  if (errors_ != nullptr) ops.free(errors_);
+  if (rows_ != nullptr) ops.free(rows_);
   copied_ = nullptr;
   errors_ = nullptr;
   rows_ = nullptr;
@@ -85,7 +72,8 @@ void Mirror::destroy(Mirror *mirror) {
   delete mirror;
 }
 
-rotor_status Mirror::refresh_locked(uint32_t seq_len, cudaStream_t stream) {
+rotor_status Mirror::refresh_locked(uint32_t seq_len, void *stream) {
+  const DeviceOps &ops = device_ops();
   const uint32_t want = seq_len != 0 ? seq_len : declared_len_;
   RowsLease lease;
   host_.lease(want, &lease);
@@ -110,9 +98,8 @@ rotor_status Mirror::refresh_locked(uint32_t seq_len, cudaStream_t stream) {
   if (published > first) {
     const size_t row_floats = size_t{2} * lease.half;
     const size_t bytes = size_t(published - first) * row_floats * sizeof(float);
-    const cudaError_t e = cudaMemcpyAsync(rows_ + first * row_floats, lease.rows + first * row_floats, bytes,
-                                          cudaMemcpyHostToDevice, stream);
-    if (e == cudaSuccess && cudaEventRecord(copied_, stream) == cudaSuccess) {
+    if (ops.copy_to_device(rows_ + first * row_floats, lease.rows + first * row_floats, bytes, stream) == ROTOR_OK &&
+        ops.event_record(copied_, stream) == ROTOR_OK) {
       copy_stream_ = stream;
       copied_once_ = true;
       valid_ = true;
@@ -134,7 +121,7 @@ rotor_status Mirror::refresh_locked(uint32_t seq_len, cudaStream_t stream) {
   host_.release(&lease);
   if (status != ROTOR_OK) return status;
   if (seq_len != 0) declared_len_ = seq_len;
-  if (copied_once_ && copy_stream_ != stream && cudaStreamWaitEvent(stream, copied_, 0) != cudaSuccess)
+  if (copied_once_ && copy_stream_ != stream && ops.stream_wait_event(stream, copied_) != ROTOR_OK)
     return ROTOR_ERR_DEVICE;
   return ROTOR_OK;
 }

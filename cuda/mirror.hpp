@@ -8,14 +8,14 @@
 //   - rows [rows, published), when the set grew;
 //   - rows [0, published), when the host table rescaled (another epoch) or the lease is a
 //     one-off (NTK outlier rows that serve one call and are never the table's own).
-// The copy is enqueued while the lease pins the host rows; cudaMemcpyAsync from pageable
-// memory has consumed its source when it returns, so the lease is released right after.
+// The copy is enqueued while the lease pins the host rows; a copy to the device has consumed
+// its source when it returns (cuda/device_ops.hpp), so the lease is released right after.
+// Every device operation goes through device_ops(), so the host tests run these decisions.
 #pragma once
-#include <cuda_runtime_api.h>
-
 #include <cstdint>
 #include <mutex>
 
+#include "device_ops.hpp"
 #include "launch.hpp"
 #include "rotor/rotor_cuda.h"
 #include "table/table.hpp"
@@ -26,7 +26,7 @@ namespace cuda {
 class Mirror {
  public:
   // Errors: OUT_OF_MEMORY, DEVICE. On error nothing is left allocated.
-  static rotor_status create(Table &host, cudaStream_t stream, Mirror **out);
+  static rotor_status create(Table &host, void *stream, Mirror **out);
   // Frees the device memory and the mirror.
   static void destroy(Mirror *mirror);
 
@@ -36,7 +36,7 @@ class Mirror {
   // Under mutex(), with the mirror's device current: makes the mirror serve positions
   // [0, seq_len) (seq_len 0: the length last given, for calls with device positions) and makes
   // stream wait for the last copy if another stream made it. Errors: DEVICE.
-  rotor_status refresh_locked(uint32_t seq_len, cudaStream_t stream);
+  rotor_status refresh_locked(uint32_t seq_len, void *stream);
 
   int device() const { return device_; }
   const float *device_rows() const { return rows_; }
@@ -55,8 +55,8 @@ class Mirror {
   int device_ = 0;
   float *rows_ = nullptr;            // max_len rows of r floats, device memory
   ErrorRecord *errors_ = nullptr;    // [0]: the record the kernels update; [1]: a take's result
-  cudaEvent_t copied_ = nullptr;     // recorded after each copy
-  cudaStream_t copy_stream_ = nullptr;
+  void *copied_ = nullptr;           // event recorded after each copy
+  void *copy_stream_ = nullptr;      // the stream of the last copy
   bool copied_once_ = false;
 
   bool valid_ = false;      // false until the first copy succeeds (and after a failed one)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # CUDA stage: compiles the CUDA build (ROTOR_CUDA=ON, warnings as errors) with nvcc for sm_87
 # (Jetson Orin), sm_90 (Hopper) and compute_90 PTX: the library, the unit tests and the GPU
-# benchmark. CI has no GPU, so nothing runs on one: the unit tests run and their GPU part
-# skips (the host-side CUDA tests still run). Without nvcc the stage says so loudly and exits
-# with 77: .ci/test-all reports it SKIPPED.
-# Prints its own timing. Run on a machine with a GPU, the same commands run the GPU tests.
+# benchmark; records ptxas's registers / spills / shared memory of every kernel instantiation
+# (fails on any spill); then RUNS the CUDA code on the host: rotor_cuda_host_tests runs the
+# kernels' per-thread body for every unit of each launch and every rotor_cuda_* entry point of
+# this very build against a host stand-in for the device (tests/cuda_host/). CI has no GPU:
+# the GPU tests (CudaGpu.*) skip, saying so; cuda/run-on-gpu.sh runs them on a machine with one.
+# Without nvcc the stage prints SKIPPED and exits 77 (.ci/test-all reports it as skipped).
 set -euo pipefail
 start=$(date +%s)
 jobs="${ROTOR_JOBS:-2}"
@@ -21,6 +23,7 @@ if [ -z "$nvcc" ]; then
   echo "!!! cuda stage: nvcc not found (PATH, CUDACXX, /usr/local/cuda/bin): the CUDA code"
   echo "!!! was NOT compiled. Install the CUDA toolkit to check it."
   echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+  echo "cuda stage: SKIPPED (no nvcc)"
   exit 77
 fi
 echo "cuda stage: $("$nvcc" --version | tail -n 2 | head -n 1)"
@@ -29,7 +32,7 @@ dir=build-ci-cuda
 archs="87-real;90-real;90-virtual"
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DROTOR_WERROR=ON -DROTOR_CUDA=ON \
   -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES="$archs" \
-  -DROTOR_BUILD_BENCH=ON -DROTOR_BUILD_EXAMPLES=OFF >/dev/null
+  -DROTOR_BUILD_BENCH=ON -DROTOR_BUILD_EXAMPLES=OFF -DROTOR_CUDA_PTXAS_VERBOSE=ON >/dev/null
 
 # The GPU code generated must be what this stage promises (flags as CMake passes them to nvcc).
 flags="$dir/CMakeFiles/rotor_cuda_kernels.dir/flags.make"
@@ -41,15 +44,24 @@ for code in "code=\[sm_87\]" "code=\[sm_90\]" "code=\[compute_90\]"; do
   fi
 done
 
+# The kernels are compiled afresh every run so that ptxas's report is in this run's log.
 compile_start=$(date +%s)
-cmake --build "$dir" -j"$jobs" --target rotor_cuda_kernels
+rm -f "$dir/CMakeFiles/rotor_cuda_kernels.dir/cuda/rotate_kernels.cu.o"
+cmake --build "$dir" -j"$jobs" --target rotor_cuda_kernels >"$dir/ptxas.log" 2>&1 || { cat "$dir/ptxas.log"; exit 1; }
 echo "cuda stage: kernels compiled for $archs in $(( $(date +%s) - compile_start )) s"
-cmake --build "$dir" -j"$jobs" --target rotor rotor_tests rotor_bench_cuda
+# Registers, spills, stack and shared memory per kernel and architecture (docs/cuda.md shows
+# this table); any spill fails the stage.
+python3 cuda/ptxas_report.py "$dir/ptxas.log" --require-arch sm_87 --require-arch sm_90 | tee "$dir/ptxas.md"
+cmake --build "$dir" -j"$jobs" --target rotor rotor_tests rotor_cuda_host_tests rotor_bench_cuda
 
-# No GPU here: the CUDA tests run their host-side part and skip the rest, saying why.
-"$dir/tests/rotor_tests" --gtest_filter='Cuda*' | tee "$dir/cuda-tests.log" | tail -n 5
+# The CUDA code of this build, run on the host: must pass (every kernel feature, every status).
+"$dir/tests/rotor_cuda_host_tests" --gtest_brief=1 | tee "$dir/cuda-host-tests.log" | tail -n 3
+
+# No GPU here: the GPU tests skip, saying why.
+"$dir/tests/rotor_tests" --gtest_filter='Cuda*' | tee "$dir/cuda-tests.log" | tail -n 3
 if grep -q "no CUDA device" "$dir/cuda-tests.log"; then
-  echo "cuda stage: no GPU on this machine: the GPU tests were skipped (compiled, not run)"
+  echo "cuda stage: no GPU on this machine: the GPU tests (CudaGpu.*) were SKIPPED (compiled, not run);"
+  echo "cuda stage: run cuda/run-on-gpu.sh on a machine with a GPU"
 fi
 "$dir/bench/rotor_bench_cuda" --iters-scale 0.1
 echo "cuda stage: done in $(( $(date +%s) - start )) s"
