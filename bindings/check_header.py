@@ -50,19 +50,27 @@ CTYPES_SCALARS = {
 # --------------------------------------------------------------------------------------------
 
 class CType:
-    """A C type as the base name, its const, and one (const-after) flag per '*' from the base out."""
+    """A C type as the base name, its const, one (const-after) flag per '*' from the base out,
+    and the array lengths of a field such as `uint32_t mrope_section[3]` (outermost first)."""
 
-    def __init__(self, base: str, base_const: bool, stars: list):
-        self.base, self.base_const, self.stars = base, base_const, stars
+    def __init__(self, base: str, base_const: bool, stars: list, dims: tuple = ()):
+        self.base, self.base_const, self.stars, self.dims = base, base_const, stars, tuple(dims)
 
     def __str__(self):
         text = ("const " if self.base_const else "") + self.base
         for const in self.stars:
             text += " *" + (" const" if const else "")
-        return text
+        return text + "".join(f"[{n}]" for n in self.dims)
+
+    def element(self) -> "CType":
+        """The type of one element of an array field (the type itself when not an array)."""
+        return CType(self.base, self.base_const, self.stars, self.dims[1:])
 
     def rust(self, enums: set) -> str:
-        """The Rust spelling: `*const T` when what is pointed at is const, `*mut T` otherwise."""
+        """The Rust spelling: `*const T` when what is pointed at is const, `*mut T` otherwise;
+        `[T; N]` for an array field (a Rust array has C's layout, element for element)."""
+        if self.dims:
+            return f"[{self.element().rust(enums)}; {self.dims[0]}]"
         text = self.base if self.base in enums or self.base not in RUST_SCALARS else RUST_SCALARS[self.base]
         pointee_const = self.base_const
         for const in self.stars:
@@ -106,7 +114,11 @@ def strip_comments(text: str, bits: int = 64) -> str:
 
 
 def parse_declarator(decl: str) -> tuple:
-    """'const rotor_kv_cache *const *caches' -> ('caches', CType). A name-less type gives ''."""
+    """'const rotor_kv_cache *const *caches' -> ('caches', CType). A name-less type gives ''.
+    Array lengths after the name ('uint32_t mrope_section[3]') become the type's dims: without
+    them an array field would read as one scalar and a binding's layout could drift unseen."""
+    dims = tuple(int(n, 0) for n in re.findall(r"\[\s*(\w+)\s*\]", decl))
+    decl = re.sub(r"\[[^\]]*\]", " ", decl)
     tokens = re.findall(r"[A-Za-z_]\w*|\*", decl)
     name = ""
     if len(tokens) > 1 and tokens[-1] not in ("*", "const") and re.match(r"\w", tokens[-1]):
@@ -127,7 +139,7 @@ def parse_declarator(decl: str) -> tuple:
             raise ValueError(f"unsupported declaration in rotor.h: {decl!r}")
         else:
             base = token
-    return name, CType(base, base_const, stars)
+    return name, CType(base, base_const, stars, dims)
 
 
 def parse_header(path: str, bits: int = 64) -> dict:
@@ -262,6 +274,10 @@ def load_capi(path: str):
 
 def ctypes_matches(ctype: CType, python_type, header: dict, capi) -> bool:
     """Whether the ctypes type passes (and lays out) what the C type does."""
+    if ctype.dims:
+        # An array field: a ctypes array (c_uint32 * 3) of the same length and element type.
+        return (getattr(python_type, "_length_", None) == ctype.dims[0] and issubclass(python_type, ctypes.Array)
+                and ctypes_matches(ctype.element(), python_type._type_, header, capi))
     if ctype.stars:
         if python_type in (ctypes.c_void_p, ctypes.c_char_p):
             return True  # any pointer may travel as an address; char* as bytes

@@ -36,6 +36,11 @@ def test_drift_is_caught(tmp_path):
         ("--rust", SYS, "cfg_size: usize, rotary_dim: u32)", "rotary_dim: u32)", "rotor_config_init_sized"),
         ("--rust", SYS, "ROTOR_GROWTH_MARGIN: rotor_growth = 3", "ROTOR_GROWTH_MARGIN: rotor_growth = 4",
          "ROTOR_GROWTH_MARGIN"),
+        # Array fields keep their length: a scalar or a shorter array is a different layout.
+        ("--rust", SYS, "pub mrope_section: [u32; 3],", "pub mrope_section: u32,", "rotor_config"),
+        ("--python", CAPI, '("mrope_section", c_uint32 * 3)', '("mrope_section", c_uint32 * 2)', "mrope_section"),
+        ("--python", CAPI, '"rotor_kv_cache_evict": (_status, [_handle, _handle, c_uint32, c_uint32, _handle]),\n',
+         "", "rotor_kv_cache_evict"),
     ]
     for flag, path, old, new, named in cases:
         result = run("--only", flag[2:], flag, drifted(tmp_path, path, old, new))

@@ -6,6 +6,11 @@
     k = np.random.rand(1, 16, 8, 128).astype(np.float32)
     table.apply_qk(q, k, offset=0)                           # rotated IN PLACE, nothing copied
 
+Multi-axis RoPE (Qwen2-VL / Qwen3-VL M-RoPE, 2-D vision RoPE): Table(preset="qwen2-vl-7b") or
+Table(128, layout="mrope", mrope_section=(16, 24, 24)), then table.apply_axes(x, ids) with int32
+ids of shape (axes, batch, seq). Context shift / StreamingLLM: KVCache.evict(table, start, count).
+Models whose layers use different tables (Gemma 3 / 4, Llama 4): preset_layers(model).
+
 The library (librotor.so, built by this package's CMake and installed inside it) is called
 through ctypes, which releases the GIL for the duration of every call: other Python threads run
 while rotor rotates, and one Table may be used by many threads at once (the C library is thread
@@ -36,7 +41,7 @@ from . import _capi
 __all__ = [
     "RotorError", "Status", "Table", "Pool", "KVCache", "Event", "apply_cos_sin", "aligned_buffer",
     "attention_workspace_size", "rerotate_workspace_size", "version", "status_string", "kernel_name",
-    "kernels", "force_kernel", "library_path",
+    "kernels", "force_kernel", "library_path", "preset_tables", "preset_layers", "preset_layer_table",
 ]
 
 Array = Any  # a numpy.ndarray or a torch.Tensor
@@ -60,12 +65,20 @@ _GROWTH = {"exponential": _capi.ROTOR_GROWTH_EXPONENTIAL, "linear": _capi.ROTOR_
            "exact": _capi.ROTOR_GROWTH_EXACT, "margin": _capi.ROTOR_GROWTH_MARGIN}
 _SCALING = {"none": _capi.ROTOR_SCALING_NONE, "linear": _capi.ROTOR_SCALING_LINEAR, "ntk": _capi.ROTOR_SCALING_NTK,
             "dynamic_ntk": _capi.ROTOR_SCALING_DYNAMIC_NTK, "yarn": _capi.ROTOR_SCALING_YARN,
-            "llama3": _capi.ROTOR_SCALING_LLAMA3, "longrope": _capi.ROTOR_SCALING_LONGROPE}
+            "llama3": _capi.ROTOR_SCALING_LLAMA3, "longrope": _capi.ROTOR_SCALING_LONGROPE,
+            "proportional": _capi.ROTOR_SCALING_PROPORTIONAL}
+# rotor_layout: which position id each rotary pair takes, and how many ids a token brings.
+_LAYOUT = {"1d": _capi.ROTOR_LAYOUT_1D, "mrope": _capi.ROTOR_LAYOUT_MROPE,
+           "mrope_interleaved": _capi.ROTOR_LAYOUT_MROPE_INTERLEAVED,
+           "vision_halves": _capi.ROTOR_LAYOUT_VISION_HALVES, "vision_alternate": _capi.ROTOR_LAYOUT_VISION_ALTERNATE}
+_AXES = {_capi.ROTOR_LAYOUT_1D: 1, _capi.ROTOR_LAYOUT_MROPE: 3, _capi.ROTOR_LAYOUT_MROPE_INTERLEAVED: 3,
+         _capi.ROTOR_LAYOUT_VISION_HALVES: 2, _capi.ROTOR_LAYOUT_VISION_ALTERNATE: 2}
 _POLICY = {"rerotate": _capi.ROTOR_RESCALE_REROTATE, "pin": _capi.ROTOR_RESCALE_PIN,
            "refuse": _capi.ROTOR_RESCALE_REFUSE}
 _REASON = {_capi.ROTOR_EVENT_GROW: "grow", _capi.ROTOR_EVENT_GROW_AHEAD: "grow_ahead",
            _capi.ROTOR_EVENT_RESERVE: "reserve", _capi.ROTOR_EVENT_RESCALE: "rescale"}
-_ENUM_FIELDS = {"pairing": _PAIRING, "growth": _GROWTH, "scaling": _SCALING}
+_ENUM_FIELDS = {"pairing": _PAIRING, "growth": _GROWTH, "scaling": _SCALING, "layout": _LAYOUT}
+_HIDDEN_FIELDS = ("struct_size", "reserved_0", "reserved_1", "reserved_2")
 _INT32_MAX = 2**31 - 1
 
 # ---------------------------------------------------------------------------------------------
@@ -350,7 +363,7 @@ def _make_config(rotary_dim: Optional[int], preset: Optional[str], fields: Dict[
         if rotary_dim is not None:
             cfg.rotary_dim = int(rotary_dim)
     keep_alive = []
-    known = {name for name, _ in _capi.rotor_config._fields_} - {"struct_size", "reserved_0", "reserved_1"}
+    known = {name for name, _ in _capi.rotor_config._fields_} - set(_HIDDEN_FIELDS)
     for name, value in fields.items():
         if name not in known:
             raise TypeError(f"unknown rotor_config field {name!r}")
@@ -362,6 +375,11 @@ def _make_config(rotary_dim: Optional[int], preset: Optional[str], fields: Dict[
                 raise ValueError(f"{name} must hold rotary_dim/2 = {cfg.rotary_dim // 2} values")
             keep_alive.append(factors)
             value = factors.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+        elif name == "mrope_section":
+            section = [int(n) for n in value]
+            if len(section) != 3:  # t, h, w: the C field is uint32_t[3]
+                raise ValueError(f"mrope_section must hold 3 values (t, h, w), got {len(section)}")
+            value = (ctypes.c_uint32 * 3)(*section)
         setattr(cfg, name, value)
     return cfg, keep_alive
 
@@ -372,7 +390,8 @@ class Table(_Handle):
 
     Table(rotary_dim, **fields) starts from rotor_config_init_sized's defaults and sets any
     rotor_config field by name (enums as strings: pairing="interleaved", scaling="yarn",
-    growth="exact"; long_factor/short_factor as rotary_dim/2 floats). preset="llama-3.1-8b"
+    growth="exact", layout="mrope"; mrope_section as (t, h, w) pair counts; long_factor/short_factor
+    as rotary_dim/2 floats). preset="llama-3.1-8b"
     starts from rotor_config_preset_sized instead (rotary_dim then from the preset unless given).
     arena=buffer builds the table inside the caller's memory (rotor_table_init: 64-byte
     aligned, at least Table.arena_size(...) bytes; see aligned_buffer): the library then never
@@ -397,10 +416,14 @@ class Table(_Handle):
         self._callback = None
         self.rotary_dim: int = cfg.rotary_dim
         self.pairing: str = "interleaved" if cfg.pairing == _capi.ROTOR_PAIRING_INTERLEAVED else "half"
+        #: The rope layout ("1d", "mrope", "mrope_interleaved", "vision_halves", "vision_alternate").
+        self.layout: str = {value: name for name, value in _LAYOUT.items()}[cfg.layout]
+        #: Position ids per token apply_axes and friends take: 1, 3 (M-RoPE) or 2 (vision).
+        self.axes: int = _AXES[cfg.layout]
         #: The rotor_config fields the table was made with (factor arrays left out).
         self.config: Dict[str, Any] = {name: getattr(cfg, name) for name, _ in _capi.rotor_config._fields_
-                                       if name not in ("struct_size", "reserved_0", "reserved_1", "long_factor",
-                                                       "short_factor")}
+                                       if name not in _HIDDEN_FIELDS + ("long_factor", "short_factor")}
+        self.config["mrope_section"] = tuple(cfg.mrope_section)  # a plain tuple, not a ctypes array
 
     def _release(self, handle: int) -> None:
         _library().rotor_table_destroy(handle)
@@ -501,6 +524,46 @@ class Table(_Handle):
                                          _direction(inverse), _pool_handle(pool)), "rotor_apply_qk")
         return q, k
 
+    def _axes_positions(self, positions: Any, batch: int, seq: int) -> Tuple[Any, Any]:
+        """(array kept alive, int32 pointer) of ids of shape (axes, batch, seq) or (axes, batch*seq):
+        the library reads exactly axes * batch * seq of them, axis-major."""
+        if _is_torch(positions):
+            positions = positions.cpu().numpy()
+        pos = np.asarray(positions)
+        if pos.size and not np.issubdtype(pos.dtype, np.integer):
+            raise TypeError(f"positions must be integers, not {pos.dtype}")
+        if pos.shape not in ((self.axes, batch, seq), (self.axes, batch * seq)):
+            raise ValueError(f"positions of a {self.layout!r} table must have shape ({self.axes}, {batch}, {seq}) or "
+                             f"({self.axes}, {batch * seq}), got {pos.shape}")
+        if pos.size and (pos.max() > _INT32_MAX or pos.min() < -_INT32_MAX - 1):
+            raise RotorError(Status.OUT_OF_RANGE, "positions")  # would wrap in the C API's int32
+        pos = np.ascontiguousarray(pos, dtype=np.int32)  # a copy only when not int32 C-order already
+        return pos, pos.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+
+    def apply_axes(self, x: Array, positions: Any, *, inverse: bool = False, layout: str = "bshd",
+                   pool: Optional[Pool] = None) -> Array:
+        """Rotates x in place by one id per axis and token (rotor_apply_axes) and returns it.
+        positions: integers of shape (axes, batch, seq) or (axes, batch*seq), axes = self.axes:
+        (t, h, w) for M-RoPE, (row, column) for vision layouts, 1 for a 1-D table (then it equals
+        apply with those positions). A token whose ids are all equal gets the table's row: bit
+        for bit 1-D RoPE. The caller computes the ids (Qwen2-VL: the model's get_rope_index).
+        layout is the memory order of x ("bshd" or "bhsd"), not the rope layout."""
+        view = _view(x, layout)
+        _, pos = self._axes_positions(positions, view.batch, view.seq)
+        _check(_library().rotor_apply_axes(self.handle, ctypes.byref(view), pos, _direction(inverse),
+                                           _pool_handle(pool)), "rotor_apply_axes")
+        return x
+
+    def apply_qk_axes(self, q: Array, k: Array, positions: Any, *, inverse: bool = False, layout: str = "bshd",
+                      pool: Optional[Pool] = None) -> Tuple[Array, Array]:
+        """apply_axes on q and k together (rotor_apply_qk_axes): they share batch, seq and ids
+        (heads may differ). Returns (q, k)."""
+        q_view, k_view = _view(q, layout, "q"), _view(k, layout, "k")
+        _, pos = self._axes_positions(positions, q_view.batch, q_view.seq)
+        _check(_library().rotor_apply_qk_axes(self.handle, ctypes.byref(q_view), ctypes.byref(k_view), pos,
+                                              _direction(inverse), _pool_handle(pool)), "rotor_apply_qk_axes")
+        return q, k
+
     def apply_to(self, x: Array, out: Optional[Array] = None, positions: Positions = None, offset: int = 0, *,
                  inverse: bool = False, layout: str = "bshd", pool: Optional[Pool] = None) -> Array:
         """Rotates x into out (rotor_apply_to; a new array when out is None) and returns out.
@@ -513,13 +576,20 @@ class Table(_Handle):
         return result
 
     def attention(self, q: Array, k: Array, v: Array, caches: Sequence["KVCache"], *, out: Optional[Array] = None,
-                  scale: Optional[float] = None, workspace: Any = None, pool: Optional[Pool] = None) -> Array:
+                  positions: Any = None, scale: Optional[float] = None, workspace: Any = None,
+                  pool: Optional[Pool] = None) -> Array:
         """Rotary attention with KV caches (rotor_attention_forward): for each batch entry b,
         rotates its s new queries and keys at positions len(caches[b]) .., appends keys and
         values to caches[b], and returns causal softmax(q k^T * scale) v ([batch, s, q_heads, d],
         into out if given). q: [batch, s, q_heads, d]; k, v: [batch, s, kv_heads, d], bshd.
         scale defaults to attention_scale(d). workspace: an aligned_buffer of at least
-        attention_workspace_size(...) bytes to reuse across calls (else one is made per call)."""
+        attention_workspace_size(...) bytes to reuse across calls (else one is made per call).
+
+        positions (rotor_attention_forward_axes): the new tokens' ids, shape (axes, batch, s) or
+        (axes, batch*s) as in apply_axes (M-RoPE ids of a VL model; for a 1-D table each token's
+        own position instead of len(caches[b]) + i). The cache index still orders the tokens
+        (the causal mask); cached keys keep the rotation they were stored with. Tables whose rows
+        change (ntk, dynamic_ntk, longrope) are refused there (INVALID_ARGUMENT)."""
         result = _like(q) if out is None else out
         views = [_view(q, "bshd", "q", False), _view(k, "bshd", "k", False), _view(v, "bshd", "v", False),
                  _view(result, "bshd", "out")]
@@ -533,9 +603,15 @@ class Table(_Handle):
                                                                 views[0].seq, threads))
         address, size, _ = _buffer_address(workspace, "workspace")
         pointers = (ctypes.c_void_p * len(caches))(*[c.handle for c in caches])
-        _check(_library().rotor_attention_forward(self.handle, pointers, *[ctypes.byref(w) for w in views],
-                                                  float(scale), address, size, _pool_handle(pool)),
-               "rotor_attention_forward")
+        if positions is None:
+            _check(_library().rotor_attention_forward(self.handle, pointers, *[ctypes.byref(w) for w in views],
+                                                      float(scale), address, size, _pool_handle(pool)),
+                   "rotor_attention_forward")
+        else:
+            _, pos = self._axes_positions(positions, views[0].batch, views[0].seq)
+            _check(_library().rotor_attention_forward_axes(self.handle, pointers, *[ctypes.byref(w) for w in views],
+                                                           pos, float(scale), address, size, _pool_handle(pool)),
+                   "rotor_attention_forward_axes")
         return result
 
     def rerotate_keys(self, keys: Array, from_epoch: int, positions: Positions = None, offset: int = 0, *,
@@ -588,6 +664,28 @@ class KVCache(_Handle):
         """Empties the cache for a new sequence."""
         _check(_library().rotor_kv_cache_reset(self.handle), "rotor_kv_cache_reset")
 
+    def evict(self, table: Table, start: int, count: int, pool: Optional[Pool] = None) -> None:
+        """Context shift (rotor_kv_cache_evict): removes cached tokens [start, start + count) and
+        moves the later ones down by count, each moved key rotated from position p to p - count
+        (exactly, in double, rounded once to the cache's dtype), so token i is again at position
+        i. table: the one the cache is used with (only its config is read). RotorError
+        OUT_OF_RANGE when start + count exceeds len(self); nothing changes on error."""
+        start, count = int(start), int(count)
+        if not (0 <= start <= 0xFFFFFFFF and 0 <= count <= 0xFFFFFFFF):
+            raise RotorError(Status.OUT_OF_RANGE, "rotor_kv_cache_evict")  # would wrap in uint32_t
+        _check(_library().rotor_kv_cache_evict(table.handle, self.handle, start, count, _pool_handle(pool)),
+               "rotor_kv_cache_evict")
+
+    def keep_sink_and_window(self, table: Table, sink: int, window: int, pool: Optional[Pool] = None) -> int:
+        """StreamingLLM: when more than sink + window tokens are held, keeps the first sink
+        (attention sinks) and the last window, evicting the middle. Returns how many were evicted."""
+        length = len(self)
+        if length <= int(sink) + int(window):
+            return 0
+        count = length - int(sink) - int(window)
+        self.evict(table, int(sink), count, pool)
+        return count
+
     @property
     def epoch(self) -> int:
         """The epoch of the rows its keys carry."""
@@ -601,6 +699,44 @@ class KVCache(_Handle):
         value = ctypes.c_uint64()
         _check(_library().rotor_kv_cache_rerotations(self.handle, ctypes.byref(value)), "rotor_kv_cache_rerotations")
         return value.value
+
+
+def _preset_name(model: str, call: str, fill: Callable[[bytes, Any], int]) -> Optional[str]:
+    name = ctypes.c_char_p()
+    _check(fill(model.encode(), ctypes.byref(name)), call)
+    return None if name.value is None else name.value.decode()
+
+
+def preset_tables(model: str) -> list:
+    """The distinct tables a model needs (rotor_preset_table_name), preset names for
+    Table(preset=...): ["gemma-3-4b/local", "gemma-3-4b/global"] for "gemma-3-4b"; a
+    single-table preset gives its own name. RotorError INVALID_ARGUMENT for an unknown model."""
+    lib, names = _library(), []
+    while True:  # no count in the C API: ask by index until it refuses (at 0: unknown model)
+        name = ctypes.c_char_p()
+        status = lib.rotor_preset_table_name(model.encode(), len(names), ctypes.byref(name))
+        if status != Status.OK:
+            if not names:
+                _check(status, "rotor_preset_table_name")
+            return names
+        names.append(name.value.decode())
+
+
+def preset_layer_table(model: str, layer: int) -> Optional[str]:
+    """Layer `layer`'s table (rotor_preset_layer_table): a preset name, or None for a layer
+    without rotary embedding (Llama 4's every fourth). RotorError INVALID_ARGUMENT for an
+    unknown model or a layer past the model's count (a single-table preset accepts any)."""
+    return _preset_name(model, "rotor_preset_layer_table",
+                        lambda m, out: _library().rotor_preset_layer_table(m, int(layer), out))
+
+
+def preset_layers(model: str) -> list:
+    """Every layer's table in order (preset names, None where a layer has no rotary embedding):
+    34 entries for "gemma-3-4b". Empty for a single-table preset ("llama-3.1-8b"), whose one
+    table serves any number of layers (rotor_preset_layers gives 0)."""
+    count = ctypes.c_uint32()
+    _check(_library().rotor_preset_layers(model.encode(), ctypes.byref(count)), "rotor_preset_layers")
+    return [preset_layer_table(model, layer) for layer in range(count.value)]
 
 
 def attention_workspace_size(q_heads: int, kv_heads: int, head_dim: int, max_new_tokens: int, threads: int = 1) -> int:

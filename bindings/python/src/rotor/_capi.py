@@ -23,7 +23,11 @@ ENUMS = {
     "rotor_scaling": {
         "ROTOR_SCALING_NONE": 0, "ROTOR_SCALING_LINEAR": 1, "ROTOR_SCALING_NTK": 2, "ROTOR_SCALING_DYNAMIC_NTK": 3,
         "ROTOR_SCALING_YARN": 4, "ROTOR_SCALING_LLAMA3": 5, "ROTOR_SCALING_LONGROPE": 6,
-        "ROTOR_SCALING_FORCE_32BIT": 0x7FFFFFFF,
+        "ROTOR_SCALING_PROPORTIONAL": 7, "ROTOR_SCALING_FORCE_32BIT": 0x7FFFFFFF,
+    },
+    "rotor_layout": {
+        "ROTOR_LAYOUT_1D": 0, "ROTOR_LAYOUT_MROPE": 1, "ROTOR_LAYOUT_MROPE_INTERLEAVED": 2,
+        "ROTOR_LAYOUT_VISION_HALVES": 3, "ROTOR_LAYOUT_VISION_ALTERNATE": 4, "ROTOR_LAYOUT_FORCE_32BIT": 0x7FFFFFFF,
     },
     "rotor_dtype": {"ROTOR_DTYPE_F32": 0, "ROTOR_DTYPE_F16": 1, "ROTOR_DTYPE_BF16": 2, "ROTOR_DTYPE_FORCE_32BIT": 0x7FFFFFFF},
     "rotor_event_reason": {
@@ -40,6 +44,7 @@ globals().update({name: value for values in ENUMS.values() for name, value in va
 
 ARENA_ALIGNMENT = 64  # ROTOR_ARENA_ALIGNMENT
 EPOCH_HISTORY = 16  # ROTOR_EPOCH_HISTORY
+MAX_AXES_ROTARY_DIM = 1024  # ROTOR_MAX_AXES_ROTARY_DIM
 _enum = c_int32
 
 
@@ -56,7 +61,11 @@ class rotor_config(ctypes.Structure):
         [("reserved_1", c_uint32), ("long_factor", POINTER(c_float)), ("short_factor", POINTER(c_float))]
         if ctypes.sizeof(c_void_p) == 8 else
         [("long_factor", POINTER(c_float)), ("short_factor", POINTER(c_float)), ("reserved_1", c_uint32)]
-    )
+    ) + [
+        # Appended in rotor 1.1: a 1.0 library refuses this larger struct_size rather than
+        # ignore fields it does not know (the import-time probe in __init__ reports that).
+        ("layout", _enum), ("mrope_section", c_uint32 * 3), ("rope_pairs", c_uint32), ("reserved_2", c_uint32),
+    ]
 
 
 class rotor_table_stats(ctypes.Structure):
@@ -115,8 +124,13 @@ PROTOTYPES = {
     "rotor_apply_to": (_status, [_handle, _tensor, _tensor, _i32s, c_uint32, _enum, _handle]),
     "rotor_apply_cos_sin": (_status, [_f32s, _f32s, c_uint32, c_uint32, _enum, _tensor, _tensor, _i32s, c_uint32,
                                       _enum, _handle]),
+    "rotor_apply_axes": (_status, [_handle, _tensor, _i32s, _enum, _handle]),
+    "rotor_apply_qk_axes": (_status, [_handle, _tensor, _tensor, _i32s, _enum, _handle]),
     "rotor_config_preset_sized": (_status, [_cfg, c_size_t, c_char_p]),
     "rotor_config_preset": (_status, [_cfg, c_char_p]),  # 1.0 binaries' entry point; use _sized
+    "rotor_preset_table_name": (_status, [c_char_p, c_uint32, POINTER(c_char_p)]),
+    "rotor_preset_layers": (_status, [c_char_p, POINTER(c_uint32)]),
+    "rotor_preset_layer_table": (_status, [c_char_p, c_uint32, POINTER(c_char_p)]),
     "rotor_kernel_name": (c_char_p, []),
     "rotor_kernel_count": (c_uint32, []),
     "rotor_kernel_available": (c_char_p, [c_uint32]),
@@ -129,6 +143,8 @@ PROTOTYPES = {
     "rotor_attention_workspace_size": (c_size_t, [c_uint32, c_uint32, c_uint32, c_uint32, c_uint32]),
     "rotor_attention_forward": (_status, [_handle, POINTER(c_void_p), _tensor, _tensor, _tensor, _tensor, c_float,
                                           c_void_p, c_size_t, _handle]),
+    "rotor_attention_forward_axes": (_status, [_handle, POINTER(c_void_p), _tensor, _tensor, _tensor, _tensor, _i32s,
+                                               c_float, c_void_p, c_size_t, _handle]),
     "rotor_table_set_rescale_policy": (_status, [_handle, _enum]),
     "rotor_table_epoch": (_status, [_handle, POINTER(c_uint64)]),
     "rotor_kv_cache_epoch": (_status, [_handle, POINTER(c_uint64)]),
@@ -137,6 +153,7 @@ PROTOTYPES = {
     "rotor_rerotate_keys": (_status, [_handle, _tensor, _i32s, c_uint32, c_uint64, POINTER(c_uint64), c_void_p,
                                       c_size_t, _handle]),
     "rotor_attention_scale": (_status, [_cfg, c_uint32, POINTER(c_float)]),
+    "rotor_kv_cache_evict": (_status, [_handle, _handle, c_uint32, c_uint32, _handle]),
 }
 
 

@@ -18,7 +18,7 @@ use std::os::raw::{c_char, c_int, c_void};
 // ---- Version and errors ---------------------------------------------------------------------
 
 pub const ROTOR_VERSION_MAJOR: u32 = 1;
-pub const ROTOR_VERSION_MINOR: u32 = 0;
+pub const ROTOR_VERSION_MINOR: u32 = 1;
 pub const ROTOR_VERSION_PATCH: u32 = 0;
 
 pub type rotor_status = i32;
@@ -53,7 +53,18 @@ pub const ROTOR_SCALING_DYNAMIC_NTK: rotor_scaling = 3;
 pub const ROTOR_SCALING_YARN: rotor_scaling = 4;
 pub const ROTOR_SCALING_LLAMA3: rotor_scaling = 5;
 pub const ROTOR_SCALING_LONGROPE: rotor_scaling = 6;
+pub const ROTOR_SCALING_PROPORTIONAL: rotor_scaling = 7;
 pub const ROTOR_SCALING_FORCE_32BIT: rotor_scaling = 0x7fffffff;
+
+pub type rotor_layout = i32;
+pub const ROTOR_LAYOUT_1D: rotor_layout = 0;
+pub const ROTOR_LAYOUT_MROPE: rotor_layout = 1;
+pub const ROTOR_LAYOUT_MROPE_INTERLEAVED: rotor_layout = 2;
+pub const ROTOR_LAYOUT_VISION_HALVES: rotor_layout = 3;
+pub const ROTOR_LAYOUT_VISION_ALTERNATE: rotor_layout = 4;
+pub const ROTOR_LAYOUT_FORCE_32BIT: rotor_layout = 0x7fffffff;
+
+pub const ROTOR_MAX_AXES_ROTARY_DIM: u32 = 1024;
 
 pub type rotor_dtype = i32;
 pub const ROTOR_DTYPE_F32: rotor_dtype = 0;
@@ -97,6 +108,12 @@ pub struct rotor_config {
     pub short_factor: *const f32,
     #[cfg(target_pointer_width = "32")]
     pub reserved_1: u32,
+    // Appended in rotor 1.1: a 1.0 library refuses this larger struct_size (INVALID_ARGUMENT)
+    // rather than ignore fields it does not know.
+    pub layout: rotor_layout,
+    pub mrope_section: [u32; 3],
+    pub rope_pairs: u32,
+    pub reserved_2: u32,
 }
 
 // ---- Tables ---------------------------------------------------------------------------------
@@ -226,11 +243,20 @@ extern "C" {
     pub fn rotor_apply_cos_sin(cos: *const f32, sin: *const f32, rows: u32, rotary_dim: u32, pairing: rotor_pairing,
                                in_: *const rotor_tensor, out: *const rotor_tensor, positions: *const i32, offset: u32,
                                dir: rotor_direction, pool: *mut rotor_pool) -> rotor_status;
+    pub fn rotor_apply_axes(t: *mut rotor_table, x: *const rotor_tensor, positions: *const i32, dir: rotor_direction,
+                            pool: *mut rotor_pool) -> rotor_status;
+    pub fn rotor_apply_qk_axes(t: *mut rotor_table, q: *const rotor_tensor, k: *const rotor_tensor,
+                               positions: *const i32, dir: rotor_direction, pool: *mut rotor_pool) -> rotor_status;
 
     pub fn rotor_config_preset_sized(cfg: *mut rotor_config, cfg_size: usize, model_name: *const c_char)
                                      -> rotor_status;
     /// The pre-`_sized` entry point, kept for old binaries: call [`rotor_config_preset_sized`].
     pub fn rotor_config_preset(cfg: *mut rotor_config, model_name: *const c_char) -> rotor_status;
+    pub fn rotor_preset_table_name(model_name: *const c_char, index: u32, name_out: *mut *const c_char)
+                                   -> rotor_status;
+    pub fn rotor_preset_layers(model_name: *const c_char, layers_out: *mut u32) -> rotor_status;
+    pub fn rotor_preset_layer_table(model_name: *const c_char, layer: u32, name_out: *mut *const c_char)
+                                    -> rotor_status;
 
     pub fn rotor_kernel_name() -> *const c_char;
     pub fn rotor_kernel_count() -> u32;
@@ -249,6 +275,11 @@ extern "C" {
                                    k: *const rotor_tensor, v: *const rotor_tensor, out: *const rotor_tensor,
                                    scale: f32, workspace: *mut c_void, workspace_size: usize,
                                    pool: *mut rotor_pool) -> rotor_status;
+    pub fn rotor_attention_forward_axes(t: *mut rotor_table, caches: *const *mut rotor_kv_cache,
+                                        q: *const rotor_tensor, k: *const rotor_tensor, v: *const rotor_tensor,
+                                        out: *const rotor_tensor, positions: *const i32, scale: f32,
+                                        workspace: *mut c_void, workspace_size: usize, pool: *mut rotor_pool)
+                                        -> rotor_status;
 
     pub fn rotor_table_set_rescale_policy(t: *mut rotor_table, policy: rotor_rescale_policy) -> rotor_status;
     pub fn rotor_table_epoch(t: *const rotor_table, out: *mut u64) -> rotor_status;
@@ -259,4 +290,7 @@ extern "C" {
                                from_epoch: u64, to_epoch: *mut u64, workspace: *mut c_void, workspace_size: usize,
                                pool: *mut rotor_pool) -> rotor_status;
     pub fn rotor_attention_scale(cfg: *const rotor_config, head_dim: u32, scale_out: *mut f32) -> rotor_status;
+
+    pub fn rotor_kv_cache_evict(t: *mut rotor_table, c: *mut rotor_kv_cache, start: u32, count: u32,
+                                pool: *mut rotor_pool) -> rotor_status;
 }

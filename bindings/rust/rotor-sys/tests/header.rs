@@ -32,7 +32,9 @@ fn struct_sizes_match_the_library() {
     // SAFETY: rotor_config_init_sized wrote every byte of the struct (all fields are plain data).
     let cfg = unsafe { cfg.assume_init() };
     assert_eq!(cfg.struct_size as usize, size_of::<rotor_config>());
-    assert_eq!((cfg.reserved_0, cfg.reserved_1), (0, 0));
+    assert_eq!((cfg.reserved_0, cfg.reserved_1, cfg.reserved_2), (0, 0, 0));
+    // rotor 1.1's appended fields take the values that mean "as in 1.0".
+    assert_eq!((cfg.layout, cfg.mrope_section, cfg.rope_pairs), (ROTOR_LAYOUT_1D, [0, 0, 0], 0));
     assert_eq!(cfg.rotary_dim, 64);
     let mut stats = rotor_table_stats { struct_size: size_of::<rotor_table_stats>() as u32, ..Default::default() };
     let mut table: *mut rotor_table = std::ptr::null_mut();

@@ -89,6 +89,34 @@ impl<'arena> KvCache<'arena> {
         check(unsafe { sys::rotor_kv_cache_reset(self.as_ptr()) })
     }
 
+    /// Context shift (`rotor_kv_cache_evict`): removes cached tokens [start, start + count) and
+    /// moves the later ones down by `count`, each moved key rotated from position p to
+    /// p - count (exactly, in double, rounded once to the cache's dtype), so the cache again
+    /// holds token i at position i. `table` is the one the cache is used with (only its config
+    /// is read). `Error::OutOfRange` when start + count exceeds the length; nothing changes on
+    /// error; count 0 does nothing. Decoding after it gives what a fresh prefill of the kept
+    /// tokens at their new positions gives (within one rounding per shift).
+    pub fn evict(&mut self, table: &Table<'_>, start: u32, count: u32, pool: Option<&Pool>) -> Result<()> {
+        // SAFETY: a live, exclusively borrowed cache (no forward call can use it meanwhile); a
+        // live table, only read (safe while other threads use it).
+        check(unsafe { sys::rotor_kv_cache_evict(table.as_ptr(), self.as_ptr(), start, count, Pool::ptr(pool)) })
+    }
+
+    /// StreamingLLM: when more than `sink + window` tokens are held, keeps the first `sink`
+    /// (attention sinks) and the last `window`, evicting the middle ([`KvCache::evict`]).
+    /// Returns how many tokens were evicted (0 when the cache was within its budget).
+    pub fn keep_sink_and_window(&mut self, table: &Table<'_>, sink: u32, window: u32, pool: Option<&Pool>)
+                                -> Result<u32> {
+        let len = self.len() as u64;
+        let keep = sink as u64 + window as u64; // in u64: sink + window may overflow u32
+        if len <= keep {
+            return Ok(0);
+        }
+        let count = (len - keep) as u32;
+        self.evict(table, sink, count, pool)?;
+        Ok(count)
+    }
+
     /// The epoch of the rows its keys carry.
     pub fn epoch(&self) -> u64 {
         let mut epoch = 0;
@@ -137,6 +165,40 @@ pub fn rerotate_workspace_size(head_dim: u32, threads: u32) -> Result<usize> {
 /// Cache pointers for up to this many batch entries live on the stack.
 const INLINE_CACHES: usize = 16;
 
+/// The `rotor_kv_cache *const *` of a forward call: on the stack for up to INLINE_CACHES
+/// entries, so a decode step allocates nothing (Vec::new does not allocate when unused).
+struct CachePointers {
+    inline: [*mut sys::rotor_kv_cache; INLINE_CACHES],
+    heap: Vec<*mut sys::rotor_kv_cache>,
+}
+
+impl CachePointers {
+    /// `Error::InvalidArgument` unless there is exactly one cache per batch entry: the library
+    /// reads `batch` pointers.
+    fn new(caches: &[&mut KvCache<'_>], batch: u32) -> Result<CachePointers> {
+        if caches.len() as u64 != batch as u64 {
+            return Err(Error::InvalidArgument);
+        }
+        let mut pointers = CachePointers { inline: [ptr::null_mut(); INLINE_CACHES], heap: Vec::new() };
+        if caches.len() <= INLINE_CACHES {
+            for (slot, cache) in pointers.inline.iter_mut().zip(caches.iter()) {
+                *slot = cache.as_ptr();
+            }
+        } else {
+            pointers.heap = caches.iter().map(|c| c.as_ptr()).collect();
+        }
+        Ok(pointers)
+    }
+
+    fn as_ptr(&self) -> *const *mut sys::rotor_kv_cache {
+        if self.heap.is_empty() {
+            self.inline.as_ptr()
+        } else {
+            self.heap.as_ptr()
+        }
+    }
+}
+
 impl Table<'_> {
     /// Rotary attention with KV caches (`rotor_attention_forward`): for each batch entry b,
     /// rotates its new queries and keys at positions len_b .., appends keys and values to
@@ -148,27 +210,36 @@ impl Table<'_> {
     pub fn attention_forward(&self, caches: &mut [&mut KvCache<'_>], q: &Tensor<'_>, k: &Tensor<'_>, v: &Tensor<'_>,
                              out: &mut TensorMut<'_>, scale: f32, workspace: &mut [u8], pool: Option<&Pool>)
                              -> Result<()> {
-        // The library reads batch cache pointers: the slice must have exactly that many.
-        if caches.len() as u64 != q.raw().batch as u64 {
-            return Err(Error::InvalidArgument);
-        }
-        let mut inline = [ptr::null_mut(); INLINE_CACHES];
-        let heap: Vec<*mut sys::rotor_kv_cache>;
-        let pointers: &[*mut sys::rotor_kv_cache] = if caches.len() <= INLINE_CACHES {
-            for (slot, cache) in inline.iter_mut().zip(caches.iter()) {
-                *slot = cache.as_ptr();
-            }
-            &inline[..caches.len()]
-        } else {
-            heap = caches.iter().map(|c| c.as_ptr()).collect();
-            &heap
-        };
+        let pointers = CachePointers::new(caches, q.raw().batch)?;
         // SAFETY: pointers holds batch live caches, each exclusively borrowed (distinct: two
         // &mut of one cache cannot coexist); q, k, v are read, out written within its checked
         // extent (the library rejects overlaps); workspace is writable for its length.
         check(unsafe {
             sys::rotor_attention_forward(self.as_ptr(), pointers.as_ptr(), q.raw(), k.raw(), v.raw(), out.raw(), scale,
                                          workspace.as_mut_ptr() as *mut c_void, workspace.len(), Pool::ptr(pool))
+        })
+    }
+
+    /// [`Table::attention_forward`] with the new tokens rotated by the caller's ids
+    /// (`rotor_attention_forward_axes`): `positions` is `[axes][batch * s]` as in
+    /// [`Table::apply_axes`] (M-RoPE ids of a VL model; for a 1-D table, each token's own
+    /// position instead of len_b + i). The cache index still orders the tokens (the causal
+    /// mask), and cached keys keep the rotation they were stored with. Tables whose rows change
+    /// (NTK, dynamic NTK, LongRoPE) are refused (`Error::InvalidArgument`): a re-rotation would
+    /// need each cached key's ids. `Error::InvalidArgument` too when `positions` does not hold
+    /// exactly axes * batch * s ids.
+    #[allow(clippy::too_many_arguments)]
+    pub fn attention_forward_axes(&self, caches: &mut [&mut KvCache<'_>], q: &Tensor<'_>, k: &Tensor<'_>,
+                                  v: &Tensor<'_>, out: &mut TensorMut<'_>, positions: &[i32], scale: f32,
+                                  workspace: &mut [u8], pool: Option<&Pool>) -> Result<()> {
+        let pointers = CachePointers::new(caches, q.raw().batch)?;
+        // The library takes batch and s from q (k, v and out must agree, which it checks).
+        let pos = self.axes_positions(positions, q.raw().batch, q.raw().seq)?;
+        // SAFETY: as in attention_forward; pos holds exactly the axes * batch * s ids read.
+        check(unsafe {
+            sys::rotor_attention_forward_axes(self.as_ptr(), pointers.as_ptr(), q.raw(), k.raw(), v.raw(), out.raw(),
+                                              pos, scale, workspace.as_mut_ptr() as *mut c_void, workspace.len(),
+                                              Pool::ptr(pool))
         })
     }
 

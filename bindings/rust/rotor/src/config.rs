@@ -64,7 +64,35 @@ c_enum!(
     Llama3 = sys::ROTOR_SCALING_LLAMA3,
     /// LongRoPE (Phi-3).
     LongRope = sys::ROTOR_SCALING_LONGROPE,
+    /// Hugging Face "proportional" (Gemma 4): only the first `rope_pairs` pairs rotate.
+    Proportional = sys::ROTOR_SCALING_PROPORTIONAL,
 );
+c_enum!(
+    /// Which position id each rotary pair takes its angle from (rotor.h, `rotor_layout`). Named
+    /// `RopeLayout` because [`Layout`](crate::Layout) is a tensor's memory order.
+    RopeLayout:
+    /// One position per token (plain RoPE).
+    OneD = sys::ROTOR_LAYOUT_1D,
+    /// Qwen2-VL / Qwen2.5-VL M-RoPE: ids (t, h, w), `mrope_section` pairs per axis in order.
+    Mrope = sys::ROTOR_LAYOUT_MROPE,
+    /// Qwen3-VL: the three axes interleaved pair by pair.
+    MropeInterleaved = sys::ROTOR_LAYOUT_MROPE_INTERLEAVED,
+    /// Qwen2-VL vision tower: ids (row, column), each on half the pairs.
+    VisionHalves = sys::ROTOR_LAYOUT_VISION_HALVES,
+    /// Pixtral's vision encoder: (row, column) on the even and odd frequencies.
+    VisionAlternate = sys::ROTOR_LAYOUT_VISION_ALTERNATE,
+);
+
+impl RopeLayout {
+    /// Position ids per token this layout takes: 1, 3 (M-RoPE) or 2 (vision).
+    pub fn axes(self) -> u32 {
+        match self {
+            RopeLayout::OneD => 1,
+            RopeLayout::Mrope | RopeLayout::MropeInterleaved => 3,
+            RopeLayout::VisionHalves | RopeLayout::VisionAlternate => 2,
+        }
+    }
+}
 c_enum!(
     /// Element type of a tensor: `f32` slices are F32, `u16` slices hold F16 or BF16 bit patterns.
     Dtype:
@@ -154,7 +182,11 @@ impl Config {
 
     /// A model's RoPE config (`rotor_config_preset_sized`): "llama-2-7b", "llama-3.1-8b",
     /// "mistral-7b", "mistral-7b-v0.3", "qwen2-7b", "phi-3-mini-128k", "deepseek-v3",
-    /// "gpt-j-6b", "gpt-neox-20b" (case-insensitive). `Error::InvalidArgument` for others.
+    /// "gpt-j-6b", "gpt-neox-20b", and since 1.1 "qwen2-vl-7b", "qwen2.5-vl-7b", "qwen3-vl-8b"
+    /// (M-RoPE), "qwen2-vl-vision", "pixtral-12b-vision", "command-r", "command-r7b",
+    /// "glm-4-9b", "llama-4-scout" and per layer type "gemma-3-4b/local", "gemma-3-4b/global",
+    /// "gemma-4/sliding", "gemma-4/full" (case-insensitive; see [`presets`](crate::presets) for
+    /// which layer takes which). `Error::InvalidArgument` for others.
     pub fn preset(model_name: &str) -> Result<Config> {
         let name = CString::new(model_name).map_err(|_| Error::InvalidArgument)?;
         let mut cfg = Config::new(0);
@@ -247,6 +279,26 @@ impl Config {
     pub fn llama3(mut self, low_freq_factor: f32, high_freq_factor: f32) -> Config {
         self.raw.low_freq_factor = low_freq_factor;
         self.raw.high_freq_factor = high_freq_factor;
+        self
+    }
+    /// Which id each pair takes (default [`RopeLayout::OneD`]); multi-axis tables are applied
+    /// with [`Table::apply_axes`](crate::Table::apply_axes) and friends.
+    pub fn rope_layout(mut self, layout: RopeLayout) -> Config {
+        self.raw.layout = layout.raw();
+        self
+    }
+    /// M-RoPE: pairs per axis (t, h, w), summing to rotary_dim/2 (Qwen2-VL: [16, 24, 24]).
+    pub fn mrope_section(mut self, section: [u32; 3]) -> Config {
+        self.raw.mrope_section = section;
+        self
+    }
+    /// [`RopeLayout::Mrope`] with these sections: the usual pair of the two setters above.
+    pub fn mrope(self, section: [u32; 3]) -> Config {
+        self.rope_layout(RopeLayout::Mrope).mrope_section(section)
+    }
+    /// PROPORTIONAL: pairs that rotate (0 = all rotary_dim/2).
+    pub fn rope_pairs(mut self, pairs: u32) -> Config {
+        self.raw.rope_pairs = pairs;
         self
     }
     /// LongRoPE's short and long factors (rotary_dim/2 each: checked here, as the library would

@@ -21,6 +21,12 @@
 //!   patterns), any non-negative strides with each head's head_dim contiguous; every element a
 //!   view addresses is checked to lie inside its slice. Nothing is copied: the library works on
 //!   your memory.
+//! - Multi-axis RoPE (Qwen2-VL / Qwen3-VL M-RoPE, 2-D vision RoPE): a config with a
+//!   [`RopeLayout`], then [`Table::apply_axes`], [`Table::apply_qk_axes`] and
+//!   [`Table::attention_forward_axes`] with one id per axis and token.
+//! - Context shift and StreamingLLM: [`KvCache::evict`] drops cached tokens and moves the later
+//!   keys to their new positions.
+//! - Models whose layers use different tables (Gemma 3 / 4, Llama 4, Command R7B): [`presets`].
 //! - Errors are [`Error`], one variant per `rotor_status`.
 //! - Linking: see rotor-sys's build.rs (builds the static library from the repository, or uses
 //!   an installed one through `ROTOR_LIB_DIR` or pkg-config).
@@ -30,13 +36,14 @@ mod attention;
 mod config;
 mod error;
 mod memory;
+pub mod presets;
 mod table;
 mod tensor;
 
 use std::ffi::{CStr, CString};
 
 pub use attention::{attention_workspace_size, rerotate_workspace_size, KvCache};
-pub use config::{Config, Direction, Dtype, EventReason, Growth, Pairing, RescalePolicy, Scaling};
+pub use config::{Config, Direction, Dtype, EventReason, Growth, Pairing, RescalePolicy, RopeLayout, Scaling};
 pub use error::{Error, Result};
 pub use memory::Arena;
 pub use rotor_sys as sys;
@@ -54,7 +61,8 @@ fn static_str(text: *const std::os::raw::c_char) -> Option<&'static str> {
     if text.is_null() {
         return None;
     }
-    // SAFETY: the kernel name functions return NULL or NUL-terminated strings in static storage.
+    // SAFETY: callers pass what the kernel name and preset functions return: NULL or a
+    // NUL-terminated string in the library's static storage.
     unsafe { CStr::from_ptr(text) }.to_str().ok()
 }
 

@@ -9,7 +9,7 @@ use rotor_sys as sys;
 
 use crate::error::check;
 use crate::{Config, Direction, Dtype, Element, Error, EventReason, Pairing, Positions, RescalePolicy, Result,
-            Tensor, TensorMut};
+            RopeLayout, Tensor, TensorMut};
 
 /// Persistent worker threads (`rotor_pool`): pass `Some(&pool)` to spread a call over them.
 #[derive(Debug)]
@@ -113,6 +113,7 @@ pub struct Table<'arena> {
     raw: NonNull<sys::rotor_table>,
     rotary_dim: u32,
     pairing: Pairing,
+    rope_layout: RopeLayout,
     // Boxed twice so the C side holds a thin pointer that stays put while the table moves.
     callback: Option<Box<Box<Callback>>>,
     _arena: PhantomData<&'arena mut [u8]>,
@@ -159,6 +160,8 @@ impl<'arena> Table<'arena> {
             raw: NonNull::new(raw).expect("rotor returned OK and a NULL table"),
             rotary_dim: cfg.rotary_dim,
             pairing: Pairing::from_raw(cfg.pairing).unwrap_or(Pairing::Half),
+            // The library refused any layout it does not know, and this crate knows all of 1.1's.
+            rope_layout: RopeLayout::from_raw(cfg.layout).unwrap_or(RopeLayout::OneD),
             callback: None,
             _arena: PhantomData,
         }
@@ -177,6 +180,25 @@ impl<'arena> Table<'arena> {
     /// The config's pairing.
     pub fn pairing(&self) -> Pairing {
         self.pairing
+    }
+
+    /// The config's rope layout.
+    pub fn rope_layout(&self) -> RopeLayout {
+        self.rope_layout
+    }
+
+    /// Position ids per token the `*_axes` calls take: 1, 2 (vision) or 3 (M-RoPE).
+    pub fn axes(&self) -> u32 {
+        self.rope_layout.axes()
+    }
+
+    /// The ids of an `*_axes` call, checked to hold exactly axes * batch * seq values: the
+    /// library reads that many and cannot know the slice's length.
+    pub(crate) fn axes_positions(&self, positions: &[i32], batch: u32, seq: u32) -> Result<*const i32> {
+        if positions.len() as u64 != self.axes() as u64 * batch as u64 * seq as u64 {
+            return Err(Error::InvalidArgument);
+        }
+        Ok(positions.as_ptr())
     }
 
     /// Makes rows [0, positions) ready now (`Error::OutOfRange` past max_len).
@@ -273,6 +295,43 @@ impl<'arena> Table<'arena> {
         // SAFETY: as in apply; the library rejects q and k of different batch or seq (so pos
         // has the length it reads) and views that overlap.
         check(unsafe { sys::rotor_apply_qk(self.as_ptr(), q.raw(), k.raw(), pos, offset, dir.raw(), Pool::ptr(pool)) })
+    }
+
+    /// Rotates `x` in place by one id per axis and token (`rotor_apply_axes`): `positions` is
+    /// axis-major, `[axes][batch * seq]` (token (b, s) at `b * seq + s` of each axis), with
+    /// [`Table::axes`] axes: (t, h, w) for M-RoPE, (row, column) for vision layouts, one for a
+    /// 1-D table (then it equals [`Table::apply`] with those positions). A token whose ids are
+    /// all equal gets the table's row, bit for bit 1-D RoPE. `Error::InvalidArgument` when
+    /// `positions` does not hold exactly axes * batch * seq ids; `Error::OutOfRange` for an
+    /// id < 0 or >= max_len (nothing is changed then).
+    ///
+    /// ```
+    /// use rotor::{Config, Direction, Dtype, Layout, Table, TensorMut};
+    /// // Qwen2-VL: 64 pairs in sections of 16 (t), 24 (h), 24 (w).
+    /// let table = Table::create(&Config::new(128).base(1e6).mrope([16, 24, 24]))?;
+    /// let mut x = vec![0.5f32; 4 * 2 * 128]; // [1, 4 tokens, 2 heads, 128]
+    /// let mut view = TensorMut::new(&mut x, Dtype::F32, [1, 4, 2, 128], Layout::Bshd)?;
+    /// // Two text tokens (ids 0, 1 on every axis), then a 1 x 1 x 2 image grid at 2.
+    /// let ids = [0, 1, 2, 2, /* h */ 0, 1, 2, 2, /* w */ 0, 1, 2, 3];
+    /// table.apply_axes(&mut view, &ids, Direction::Forward, None)?;
+    /// # Ok::<(), rotor::Error>(())
+    /// ```
+    pub fn apply_axes(&self, x: &mut TensorMut<'_>, positions: &[i32], dir: Direction, pool: Option<&Pool>)
+                      -> Result<()> {
+        let pos = self.axes_positions(positions, x.raw().batch, x.raw().seq)?;
+        // SAFETY: x addresses only elements of its exclusively borrowed slice; pos holds exactly
+        // the axes * batch * seq ids the library reads; table and pool are live.
+        check(unsafe { sys::rotor_apply_axes(self.as_ptr(), x.raw(), pos, dir.raw(), Pool::ptr(pool)) })
+    }
+
+    /// [`Table::apply_axes`] on q and k together (`rotor_apply_qk_axes`): they share batch,
+    /// seq and ids (heads may differ), and must not overlap.
+    pub fn apply_qk_axes(&self, q: &mut TensorMut<'_>, k: &mut TensorMut<'_>, positions: &[i32], dir: Direction,
+                         pool: Option<&Pool>) -> Result<()> {
+        let pos = self.axes_positions(positions, q.raw().batch, q.raw().seq)?;
+        // SAFETY: as in apply_axes; the library rejects a k whose batch or seq differ from q's
+        // (so pos has the length it reads) and views that overlap.
+        check(unsafe { sys::rotor_apply_qk_axes(self.as_ptr(), q.raw(), k.raw(), pos, dir.raw(), Pool::ptr(pool)) })
     }
 
     /// Rotates `input` into `out` (same shape and dtype; dims past rotary_dim copied)
