@@ -91,6 +91,9 @@ pub unsafe fn force_kernel(name: Option<&str>) -> Result<()> {
         None => None,
     };
     // SAFETY: NULL or a NUL-terminated string alive for the call; the caller guarantees no
-    // concurrent applies.
-    error::check(unsafe { sys::rotor_kernel_force(name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr())) })
+    // concurrent applies. The block is explicit for compilers that lint unsafe operations in
+    // unsafe fns (unsafe_op_in_unsafe_fn); older ones (rustc 1.63) call it unused.
+    #[allow(unused_unsafe)]
+    let status = unsafe { sys::rotor_kernel_force(name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr())) };
+    error::check(status)
 }
