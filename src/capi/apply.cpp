@@ -40,18 +40,23 @@ TensorPass make_pass(const rotor_tensor &in, const rotor_tensor &out, rotor_pair
   return TensorPass{in, out, active_kernels().rotate[in.dtype][pairing]};
 }
 
-// Shared tail of every table-backed entry point: positions checked, rows leased, plan run.
-rotor_status run_with_table(Table &table, ApplyPlan &plan, Pool *pool) {
-  uint32_t seq_len = 0;
-  rotor_status status =
-      check_positions(plan.positions, plan.offset, plan.batch, plan.seq, table.max_len(), &seq_len);
-  if (status != ROTOR_OK) return status;
+// Rows leased to serve positions [0, seq_len), the plan run over them, the lease returned.
+rotor_status run_leased(Table &table, ApplyPlan &plan, uint32_t seq_len, Pool *pool) {
   RowsLease lease;
   table.lease(seq_len, &lease);
   plan.rows = RowSource{lease.rows, lease.rows + lease.half, uint64_t{2} * lease.half, lease.half};
   run_plan(plan, pool);
   table.release(&lease);
   return ROTOR_OK;
+}
+
+// Shared tail of every table-backed entry point: positions checked, then run_leased.
+rotor_status run_with_table(Table &table, ApplyPlan &plan, Pool *pool) {
+  uint32_t seq_len = 0;
+  rotor_status status =
+      check_positions(plan.positions, plan.offset, plan.batch, plan.seq, table.max_len(), &seq_len);
+  if (status != ROTOR_OK) return status;
+  return run_leased(table, plan, seq_len, pool);
 }
 
 // Every id of every axis checked (OUT_OF_RANGE before anything is written); the rows leased
@@ -66,12 +71,7 @@ rotor_status run_axes_with_table(Table &table, ApplyPlan &plan, const int32_t *i
     seq_len = axis_len > seq_len ? axis_len : seq_len;
   }
   plan.axes = AxisPositions{ids, table.axes(), table.pair_axis()};
-  RowsLease lease;
-  table.lease(seq_len, &lease);
-  plan.rows = RowSource{lease.rows, lease.rows + lease.half, uint64_t{2} * lease.half, lease.half};
-  run_plan(plan, pool);
-  table.release(&lease);
-  return ROTOR_OK;
+  return run_leased(table, plan, seq_len, pool);
 }
 
 ApplyPlan base_plan(const rotor_tensor &first, const int32_t *positions, uint32_t offset,
