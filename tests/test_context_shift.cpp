@@ -25,22 +25,12 @@
 #include "support/reference.hpp"
 #include "rotor/rotor.h"
 #include "support/compare.hpp"
+#include "support/kv_model.hpp"
 #include "support/scaling_reference.hpp"
 
 namespace {
 
 using sref::LD;
-
-struct FreeDeleter {
-  void operator()(void *p) const { std::free(p); }
-};
-using Buffer = std::unique_ptr<unsigned char, FreeDeleter>;
-Buffer aligned_buffer(size_t bytes) {
-  const size_t rounded = (bytes + 63) / 64 * 64 + 64;
-  Buffer b(static_cast<unsigned char *>(std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, rounded)));
-  std::memset(b.get(), 0x5A, rounded);
-  return b;
-}
 
 constexpr uint32_t kRotary = 16;    // r
 constexpr uint32_t kHeadDim = 20;   // d: the last 4 dims are not rotated
@@ -119,32 +109,16 @@ double unit_roundoff(rotor_dtype dtype) {
 
 // ---- a sequence on a table and a cache ---------------------------------------------------------
 
-// One table (and optional pool) plus raw q, k, v for token ids 0 .. total-1; forward() runs any
-// list of ids through one call, so a fresh prefill of non-contiguous kept tokens is one call.
-class Model {
+// The shared model (support/kv_model.hpp) plus what a context shift needs: the token ids each
+// cached slot holds, the rows the reference expects its keys to carry, eviction, and a long
+// double attention over keys at chosen positions.
+class Model : public test_support::KvModel {
  public:
   Model(const rotor_config &cfg, uint32_t hq, uint32_t hk, uint32_t total, unsigned seed,
         rotor_dtype cache_dtype = ROTOR_DTYPE_F32, uint32_t threads = 1)
-      : cfg_(cfg), hq_(hq), hk_(hk), threads_(threads), cache_dtype_(cache_dtype) {
-    EXPECT_EQ(rotor_table_create(&table_, &cfg), ROTOR_OK);
-    if (threads > 1) EXPECT_EQ(rotor_pool_create(&pool_, threads), ROTOR_OK);
-    q_ = ref::random_floats(size_t{total} * hq * kHeadDim, seed, -1.0f, 1.0f);
-    k_ = ref::random_floats(size_t{total} * hk * kHeadDim, seed + 1, -1.0f, 1.0f);
-    v_ = ref::random_floats(size_t{total} * hk * kHeadDim, seed + 2, -1.0f, 1.0f);
-    scale_ = 1.0f / std::sqrt(float(kHeadDim));
-    state_ = sref::initial_state(cfg);
-  }
-  ~Model() {
-    rotor_pool_destroy(pool_);
-    rotor_table_destroy(table_);
-  }
-  Model(const Model &) = delete;
-  Model &operator=(const Model &) = delete;
+      : KvModel(cfg, hq, hk, kHeadDim, total, seed, cache_dtype, threads), state_(sref::initial_state(cfg)) {}
 
-  struct Cache {
-    Buffer arena;
-    size_t bytes = 0;
-    rotor_kv_cache *cache = nullptr;
+  struct Cache : test_support::KvArena {
     std::vector<uint32_t> ids;  // the token id each cached slot holds
     sref::State rows;           // the rows its keys carry (the reference's bookkeeping)
     const rotor::KvCache &internal() const { return *reinterpret_cast<const rotor::KvCache *>(cache); }
@@ -152,9 +126,7 @@ class Model {
 
   Cache new_cache(uint32_t max_len = kMaxLen) {
     Cache c;
-    c.bytes = rotor_kv_cache_arena_size(hk_, kHeadDim, max_len, cache_dtype_);
-    c.arena = aligned_buffer(c.bytes);
-    EXPECT_EQ(rotor_kv_cache_init(&c.cache, hk_, kHeadDim, max_len, cache_dtype_, c.arena.get(), c.bytes), ROTOR_OK);
+    init_cache(&c, max_len);
     return c;
   }
 
@@ -162,23 +134,9 @@ class Model {
   // the reference expects the cache to carry afterwards under the table's policy.
   void forward(Cache &c, const std::vector<uint32_t> &ids, std::vector<float> *out,
                rotor_rescale_policy policy = ROTOR_RESCALE_REROTATE) {
-    const uint32_t s = uint32_t(ids.size()), d = kHeadDim;
-    std::vector<float> q, k, v;
-    for (uint32_t id : ids) {
-      q.insert(q.end(), q_.begin() + ptrdiff_t(size_t{id} * hq_ * d), q_.begin() + ptrdiff_t(size_t{id + 1} * hq_ * d));
-      k.insert(k.end(), k_.begin() + ptrdiff_t(size_t{id} * hk_ * d), k_.begin() + ptrdiff_t(size_t{id + 1} * hk_ * d));
-      v.insert(v.end(), v_.begin() + ptrdiff_t(size_t{id} * hk_ * d), v_.begin() + ptrdiff_t(size_t{id + 1} * hk_ * d));
-    }
-    out->assign(size_t{s} * hq_ * d, 7.0f);
-    const rotor_tensor tq = rotor_tensor_bshd(q.data(), ROTOR_DTYPE_F32, 1, s, hq_, d);
-    const rotor_tensor tk = rotor_tensor_bshd(k.data(), ROTOR_DTYPE_F32, 1, s, hk_, d);
-    const rotor_tensor tv = rotor_tensor_bshd(v.data(), ROTOR_DTYPE_F32, 1, s, hk_, d);
-    const rotor_tensor to = rotor_tensor_bshd(out->data(), ROTOR_DTYPE_F32, 1, s, hq_, d);
-    const size_t ws_bytes = rotor_attention_workspace_size(hq_, hk_, d, s, threads_);
-    Buffer ws = aligned_buffer(ws_bytes);
+    const uint32_t s = uint32_t(ids.size());
     ASSERT_EQ(rotor_table_set_rescale_policy(table_, policy), ROTOR_OK);
-    rotor_kv_cache *caches[1] = {c.cache};
-    ASSERT_EQ(rotor_attention_forward(table_, caches, &tq, &tk, &tv, &to, scale_, ws.get(), ws_bytes, pool_), ROTOR_OK);
+    ASSERT_EQ(forward_ids(c.cache, ids, out), ROTOR_OK);
     const uint32_t seq_len = uint32_t(c.ids.size()) + s;
     const sref::State used = sref::call_state(cfg_, state_, seq_len);
     state_ = sref::after_call(cfg_, state_, seq_len);
@@ -220,27 +178,13 @@ class Model {
   }
 
   const float *raw_key(uint32_t id, uint32_t head) const { return &k_[(size_t{id} * hk_ + head) * kHeadDim]; }
-  rotor_table *table() { return table_; }
-  const rotor_config &config() const { return cfg_; }
   const sref::State &last_rows() const { return last_rows_; }  // rows of the last forward call
-  uint32_t kv_heads() const { return hk_; }
 
  private:
-  rotor_config cfg_;
-  uint32_t hq_, hk_, threads_;
-  rotor_dtype cache_dtype_;
-  rotor_table *table_ = nullptr;
-  rotor_pool *pool_ = nullptr;
-  std::vector<float> q_, k_, v_;
-  float scale_;
   sref::State state_, last_rows_;
 };
 
-std::vector<uint32_t> iota_ids(uint32_t first, uint32_t last) {
-  std::vector<uint32_t> ids;
-  for (uint32_t i = first; i < last; ++i) ids.push_back(i);
-  return ids;
-}
+using test_support::token_ids;
 
 
 // Per cached key and pair: the distance to the exact key at the slot's position, and the pair's
@@ -309,8 +253,8 @@ class ContextShift : public ::testing::TestWithParam<ShiftParam> {};
 
 void fill(Model &m, Model::Cache &c, rotor_rescale_policy policy) {
   std::vector<float> out;
-  m.forward(c, iota_ids(0, kFirstCall), &out, policy);
-  m.forward(c, iota_ids(kFirstCall, kTotal), &out, policy);
+  m.forward(c, token_ids(0, kFirstCall), &out, policy);
+  m.forward(c, token_ids(kFirstCall, kTotal), &out, policy);
 }
 
 // (1) Every moved key is within one rounding (of the cache's dtype) of where it was: its
@@ -330,14 +274,12 @@ TEST_P(ContextShift, MovedKeysAreWithinOneRoundingOfTheExactKeysAtTheirNewPositi
       fill(m, c, tc.policy);
       const std::vector<PairError> before = key_errors(m, c);
       const std::vector<unsigned char> arena_before(c.arena.get(), c.arena.get() + c.bytes);
-      uint64_t epoch_before = 0, epoch_after = 1;
-      ASSERT_EQ(rotor_kv_cache_epoch(c.cache, &epoch_before), ROTOR_OK);
+      const uint64_t epoch_before = test_support::cache_epoch(c.cache);
       ASSERT_EQ(m.evict(c, range.start, range.count), ROTOR_OK);
       uint32_t length = 0;
       ASSERT_EQ(rotor_kv_cache_get_length(c.cache, &length), ROTOR_OK);
       ASSERT_EQ(length, kTotal - range.count);
-      ASSERT_EQ(rotor_kv_cache_epoch(c.cache, &epoch_after), ROTOR_OK);
-      EXPECT_EQ(epoch_after, epoch_before) << "a shift keeps the rows the keys carry";
+      EXPECT_EQ(test_support::cache_epoch(c.cache), epoch_before) << "a shift keeps the rows the keys carry";
       const std::vector<PairError> after = key_errors(m, c);
       const size_t per_token = size_t{m.kv_heads()} * kRotary / 2;
       double worst_excess = 0;  // in units of u |pair|
@@ -467,7 +409,7 @@ TEST(ContextShiftErrors, EveryErrorChangesNothing) {
   Model m(cfg, 4, 2, 24, 7u);
   Model::Cache c = m.new_cache();
   std::vector<float> out;
-  m.forward(c, iota_ids(0, 20), &out);
+  m.forward(c, token_ids(0, 20), &out);
   const std::vector<unsigned char> before(c.arena.get(), c.arena.get() + c.bytes);
   auto unchanged = [&] { return std::memcmp(before.data(), c.arena.get(), c.bytes) == 0; };
   EXPECT_EQ(rotor_kv_cache_evict(nullptr, c.cache, 2, 3, nullptr), ROTOR_ERR_INVALID_ARGUMENT);
@@ -509,7 +451,7 @@ TEST(ContextShiftThreads, PoolsGiveIdenticalBits) {
         Model m(cfg, 8, 4, 200, 31u, dt);
         Model::Cache c = m.new_cache();
         std::vector<float> out;
-        m.forward(c, iota_ids(0, 200), &out);
+        m.forward(c, token_ids(0, 200), &out);
         rotor_pool *pool = nullptr;
         if (threads > 0) ASSERT_EQ(rotor_pool_create(&pool, threads), ROTOR_OK);
         ASSERT_EQ(m.evict(c, 4, 50, pool), ROTOR_OK);
@@ -534,7 +476,7 @@ TEST(ContextShiftStreaming, SinkAndWindowDecodeLoop) {
     Model a(cfg, 4, 2, total, 55u), b(cfg, 4, 2, total, 55u);
     Model::Cache c = a.new_cache(cache_len);
     std::vector<float> out;
-    a.forward(c, iota_ids(0, 10), &out);
+    a.forward(c, token_ids(0, 10), &out);
     uint32_t evictions = 0;
     for (uint32_t id = 10; id < total; ++id) {
       uint32_t len = 0;

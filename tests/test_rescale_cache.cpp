@@ -17,20 +17,14 @@
 #include <vector>
 
 #include "rotor/rotor.h"
+#include "support/aligned_buffer.hpp"
 #include "support/compare.hpp"
+#include "support/kv_model.hpp"
 
 namespace {
 
-struct FreeDeleter {
-  void operator()(void *p) const { std::free(p); }
-};
-using Buffer = std::unique_ptr<unsigned char, FreeDeleter>;
-Buffer aligned_buffer(size_t bytes) {
-  const size_t rounded = (bytes + 63) / 64 * 64 + 64;
-  Buffer b(static_cast<unsigned char *>(std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, rounded)));
-  std::memset(b.get(), 0x5A, rounded);
-  return b;
-}
+using test_support::AlignedBuffer;
+using test_support::aligned_buffer;
 
 constexpr uint32_t kOriginal = 16;  // L0 of every adaptive config here
 constexpr uint32_t kRotary = 16;    // rotary_dim r
@@ -141,64 +135,31 @@ std::vector<double> reference_attention(const std::vector<float> &q, const std::
 
 // ---- the library side ------------------------------------------------------------------------
 
-struct Cache {
-  Buffer arena;
-  rotor_kv_cache *cache = nullptr;
-};
+using Cache = test_support::KvArena;
 
-// One table (and optional pool) plus a sequence's raw q, k, v for every position.
-class Model {
+// The shared model (support/kv_model.hpp) with contiguous calls, the double reference of this
+// file, and the table's epoch and re-rotation count.
+class Model : public test_support::KvModel {
  public:
   Model(const rotor_config &cfg, uint32_t hq, uint32_t hk, uint32_t threads, uint32_t total, unsigned seed,
         rotor_dtype cache_dtype = ROTOR_DTYPE_F32)
-      : cfg_(cfg), hq_(hq), hk_(hk), threads_(threads), cache_dtype_(cache_dtype) {
-    EXPECT_EQ(rotor_table_create(&table_, &cfg), ROTOR_OK);
-    if (threads > 1) EXPECT_EQ(rotor_pool_create(&pool_, threads), ROTOR_OK);
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    for (auto *vec : {&q_, &k_, &v_}) {
-      vec->resize(size_t{total} * (vec == &q_ ? hq : hk) * kHeadDim);
-      for (float &x : *vec) x = dist(rng);
-    }
-    scale_ = 1.0f / std::sqrt(float(kHeadDim));
-  }
-  ~Model() {
-    rotor_pool_destroy(pool_);
-    rotor_table_destroy(table_);
-  }
-  Model(const Model &) = delete;
-  Model &operator=(const Model &) = delete;
+      : KvModel(cfg, hq, hk, kHeadDim, total, seed, cache_dtype, threads) {}
 
   Cache new_cache(uint32_t max_len = 256) {
     Cache c;
-    const size_t bytes = rotor_kv_cache_arena_size(hk_, kHeadDim, max_len, cache_dtype_);
-    c.arena = aligned_buffer(bytes);
-    EXPECT_EQ(rotor_kv_cache_init(&c.cache, hk_, kHeadDim, max_len, cache_dtype_, c.arena.get(), bytes), ROTOR_OK);
+    init_cache(&c, max_len);
     return c;
   }
 
   // Tokens [first, first + s) of this model's sequence through one forward call on `cache`.
   rotor_status forward(Cache &cache, uint32_t first, uint32_t s, std::vector<float> *out) {
-    const uint32_t d = kHeadDim;
-    std::vector<float> q(q_.begin() + ptrdiff_t(size_t{first} * hq_ * d), q_.begin() + ptrdiff_t(size_t{first + s} * hq_ * d));
-    std::vector<float> k(k_.begin() + ptrdiff_t(size_t{first} * hk_ * d), k_.begin() + ptrdiff_t(size_t{first + s} * hk_ * d));
-    std::vector<float> v(v_.begin() + ptrdiff_t(size_t{first} * hk_ * d), v_.begin() + ptrdiff_t(size_t{first + s} * hk_ * d));
-    out->assign(size_t{s} * hq_ * d, 7.0f);
-    const rotor_tensor tq = rotor_tensor_bshd(q.data(), ROTOR_DTYPE_F32, 1, s, hq_, d);
-    const rotor_tensor tk = rotor_tensor_bshd(k.data(), ROTOR_DTYPE_F32, 1, s, hk_, d);
-    const rotor_tensor tv = rotor_tensor_bshd(v.data(), ROTOR_DTYPE_F32, 1, s, hk_, d);
-    const rotor_tensor to = rotor_tensor_bshd(out->data(), ROTOR_DTYPE_F32, 1, s, hq_, d);
-    const size_t ws_bytes = rotor_attention_workspace_size(hq_, hk_, d, s, threads_);
-    Buffer ws = aligned_buffer(ws_bytes);
-    rotor_kv_cache *caches[1] = {cache.cache};
-    return rotor_attention_forward(table_, caches, &tq, &tk, &tv, &to, scale_, ws.get(), ws_bytes, pool_);
+    return forward_ids(cache.cache, test_support::token_ids(first, first + s), out);
   }
 
   std::vector<double> reference(uint32_t first, uint32_t total, const Rope &rope) const {
     return reference_attention(q_, k_, v_, first, total, hq_, hk_, cfg_, rope, scale_);
   }
 
-  rotor_table *table() { return table_; }
   uint64_t epoch() {
     uint64_t e = 0;
     EXPECT_EQ(rotor_table_epoch(table_, &e), ROTOR_OK);
@@ -210,28 +171,10 @@ class Model {
     EXPECT_EQ(rotor_table_stats_get(table_, &stats), ROTOR_OK);
     return stats.key_rerotations;
   }
-  const rotor_config &config() const { return cfg_; }
-
- private:
-  rotor_config cfg_;
-  uint32_t hq_, hk_, threads_;
-  rotor_dtype cache_dtype_;
-  rotor_table *table_ = nullptr;
-  rotor_pool *pool_ = nullptr;
-  std::vector<float> q_, k_, v_;
-  float scale_;
 };
 
-uint64_t rerotations(const Cache &c) {
-  uint64_t n = 0;
-  EXPECT_EQ(rotor_kv_cache_rerotations(c.cache, &n), ROTOR_OK);
-  return n;
-}
-uint64_t cache_epoch(const Cache &c) {
-  uint64_t e = 0;
-  EXPECT_EQ(rotor_kv_cache_epoch(c.cache, &e), ROTOR_OK);
-  return e;
-}
+uint64_t rerotations(const Cache &c) { return test_support::cache_rerotations(c.cache); }
+uint64_t cache_epoch(const Cache &c) { return test_support::cache_epoch(c.cache); }
 
 // The last `count` tokens' rows of a prefill output of `total` tokens.
 std::vector<float> tail(const std::vector<float> &all, uint32_t total, uint32_t count, uint32_t hq) {
@@ -483,7 +426,7 @@ TEST(RerotateKeys, MatchesAFreshRotationWithTheNewRows) {
       ASSERT_EQ(rotor_table_epoch(table, &now), ROTOR_OK);
       ASSERT_EQ(now, 1u);
       const size_t ws_bytes = rotor_rerotate_workspace_size(kHeadDim, threads);
-      Buffer ws = aligned_buffer(ws_bytes);
+      AlignedBuffer ws = aligned_buffer(ws_bytes);
       ASSERT_EQ(rotor_rerotate_keys(table, &view, nullptr, 0, 0, &to, ws.get(), ws_bytes, pool), ROTOR_OK);
       EXPECT_EQ(to, 1u);
       // The first 16 of `other` were rotated with epoch 1's rows directly.
@@ -524,7 +467,7 @@ TEST(RerotateKeys, ExplicitPositionsAndErrors) {
   rotor_tensor long_view = rotor_tensor_bshd(scratch.data(), ROTOR_DTYPE_F32, 1, 20, heads, kHeadDim);
   ASSERT_EQ(rotor_apply(table, &long_view, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_OK);  // long
   const size_t ws_bytes = rotor_rerotate_workspace_size(kHeadDim, 1);
-  Buffer ws = aligned_buffer(ws_bytes);
+  AlignedBuffer ws = aligned_buffer(ws_bytes);
   uint64_t to = 42;
   const std::vector<float> before = keys;
   const int32_t bad[6] = {3, 15, 0, 9, 256, 1};
@@ -591,7 +534,7 @@ TEST(RerotateKeys, EpochOlderThanTheHistoryIsRescaled) {
   ASSERT_EQ(epoch, uint64_t{ROTOR_EPOCH_HISTORY});
   rotor_tensor view = rotor_tensor_bshd(keys.data(), ROTOR_DTYPE_F32, 1, 4, 1, kHeadDim);
   const size_t ws_bytes = rotor_rerotate_workspace_size(kHeadDim, 1);
-  Buffer ws = aligned_buffer(ws_bytes);
+  AlignedBuffer ws = aligned_buffer(ws_bytes);
   EXPECT_EQ(rotor_rerotate_keys(table, &view, nullptr, 0, 0, &to, ws.get(), ws_bytes, nullptr), ROTOR_ERR_RESCALED);
   EXPECT_EQ(rotor_rerotate_keys(table, &view, nullptr, 0, 1, &to, ws.get(), ws_bytes, nullptr), ROTOR_OK);
   rotor_table_destroy(table);

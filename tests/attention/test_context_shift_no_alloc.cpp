@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "support/aligned_buffer.hpp"
 #include "support/attention_inputs.hpp"
 #include "support/counting_malloc.hpp"
 #include "rotor/rotor.h"
@@ -20,29 +21,19 @@ namespace {
 // Returns the allocations counted, or -1 when a call failed or did not do what it should.
 long run(rotor_dtype cache_dtype) {
   const uint32_t q_heads = 8, kv_heads = 4, d = 64, r = 32, prompt = 256, threads = 3, max_len = 512;
-  static float short_factor[16], long_factor[16];
-  for (uint32_t i = 0; i < 16; ++i) {
-    short_factor[i] = 1.0f + 0.05f * float(i);
-    long_factor[i] = 1.0f + 0.5f * float(i);
-  }
-  rotor_config cfg;
-  rotor_config_init(&cfg, r);
-  cfg.max_len = max_len;
-  cfg.initial_len = 16;
-  cfg.scaling = ROTOR_SCALING_LONGROPE;
-  cfg.original_max_len = 128;  // the prompt takes the long factors; 100 tokens later, the short ones
-  cfg.factor = 4.0f;
-  cfg.short_factor = short_factor;
-  cfg.long_factor = long_factor;
+  // The prompt takes the long factors; 100 tokens later, the short ones.
+  const rotor_config cfg = test_support::adaptive_config(r, ROTOR_SCALING_LONGROPE, max_len, 128);
   rotor_table *table = nullptr;
   rotor_pool *pool = nullptr;
   if (rotor_table_create(&table, &cfg) != ROTOR_OK || rotor_pool_create(&pool, threads) != ROTOR_OK) return -1;
   const size_t cache_bytes = rotor_kv_cache_arena_size(kv_heads, d, max_len, cache_dtype);
   const size_t ws_bytes = rotor_attention_workspace_size(q_heads, kv_heads, d, prompt, threads);
-  void *cache_arena = std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, (cache_bytes + 63) / 64 * 64);
-  void *workspace = std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, (ws_bytes + 63) / 64 * 64);
+  const test_support::AlignedBuffer cache_arena = test_support::aligned_buffer(cache_bytes);
+  const test_support::AlignedBuffer workspace_buffer = test_support::aligned_buffer(ws_bytes);
+  void *const workspace = workspace_buffer.get();
   rotor_kv_cache *cache = nullptr;
-  if (rotor_kv_cache_init(&cache, kv_heads, d, max_len, cache_dtype, cache_arena, cache_bytes) != ROTOR_OK) return -1;
+  if (rotor_kv_cache_init(&cache, kv_heads, d, max_len, cache_dtype, cache_arena.get(), cache_bytes) != ROTOR_OK)
+    return -1;
   test_support::AttentionInputs in(prompt, q_heads, kv_heads, d);
   std::vector<float> &q = in.q, &k = in.k, &v = in.v, &out = in.out;
   const rotor_tensor &tq = in.tq, &tk = in.tk, &tv = in.tv, &to = in.to;
@@ -64,8 +55,6 @@ long run(rotor_dtype cache_dtype) {
   counting = false;
   rotor_pool_destroy(pool);
   rotor_table_destroy(table);
-  std::free(cache_arena);
-  std::free(workspace);
   if (status != ROTOR_OK || length != prompt - 136 + 3 || rerotations != 1) return -1;
   return counted;
 }
@@ -80,11 +69,7 @@ int main() {
                 int(dtype), counted);
     if (counted != 0) return test_support::report_failure("context_shift_no_alloc", "allocated while shifting");
   }
-  const long before = allocations.load();
-  counting = true;
-  void *volatile probe = std::malloc(32);  // the counter itself works
-  counting = false;
-  std::free(probe);
-  if (allocations.load() != before + 1) return test_support::report_failure("context_shift_no_alloc", "the counting malloc was not used");
+  if (!counting_malloc::counter_sees_allocations())
+    return test_support::report_failure("context_shift_no_alloc", "the counting malloc was not used");
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "support/aligned_buffer.hpp"
 #include "support/attention_inputs.hpp"
 #include "support/counting_malloc.hpp"
 #include "rotor/rotor.h"
@@ -23,31 +24,21 @@ namespace {
 // -1 on a failure, and the cache's re-rotation count.
 long run(rotor_scaling scaling, uint64_t *cache_rerotations) {
   const uint32_t q_heads = 8, kv_heads = 2, d = 64, r = 32, prompt = 64, steps = 4, threads = 3;
-  static float short_factor[16], long_factor[16];
-  for (uint32_t i = 0; i < 16; ++i) {
-    short_factor[i] = 1.0f + 0.05f * float(i);
-    long_factor[i] = 1.0f + 0.5f * float(i);
-  }
-  rotor_config cfg;
-  rotor_config_init(&cfg, r);
-  cfg.max_len = 512;
-  cfg.initial_len = 16;
-  cfg.scaling = scaling;
-  cfg.original_max_len = prompt;  // the first decode step is original_max_len + 1
-  cfg.factor = 4.0f;
-  cfg.short_factor = short_factor;
-  cfg.long_factor = long_factor;
+  // The first decode step is original_max_len + 1.
+  const rotor_config cfg = test_support::adaptive_config(r, scaling, 512, prompt);
   rotor_table *table = nullptr;
   rotor_pool *pool = nullptr;
   if (rotor_table_create(&table, &cfg) != ROTOR_OK || rotor_pool_create(&pool, threads) != ROTOR_OK) return -1;
   const size_t cache_bytes = rotor_kv_cache_arena_size(kv_heads, d, 512, ROTOR_DTYPE_F32);
   const size_t ws_bytes = rotor_attention_workspace_size(q_heads, kv_heads, d, prompt, threads);
   const size_t rerotate_bytes = rotor_rerotate_workspace_size(d, threads);
-  void *cache_arena = std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, (cache_bytes + 63) / 64 * 64);
-  void *workspace = std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, (ws_bytes + 63) / 64 * 64);
-  void *rerotate_ws = std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, (rerotate_bytes + 63) / 64 * 64);
+  const test_support::AlignedBuffer cache_arena = test_support::aligned_buffer(cache_bytes);
+  const test_support::AlignedBuffer workspace_buffer = test_support::aligned_buffer(ws_bytes);
+  const test_support::AlignedBuffer rerotate_buffer = test_support::aligned_buffer(rerotate_bytes);
+  void *const workspace = workspace_buffer.get(), *const rerotate_ws = rerotate_buffer.get();
   rotor_kv_cache *cache = nullptr;
-  if (rotor_kv_cache_init(&cache, kv_heads, d, 512, ROTOR_DTYPE_F32, cache_arena, cache_bytes) != ROTOR_OK) return -1;
+  if (rotor_kv_cache_init(&cache, kv_heads, d, 512, ROTOR_DTYPE_F32, cache_arena.get(), cache_bytes) != ROTOR_OK)
+    return -1;
   test_support::AttentionInputs in(prompt, q_heads, kv_heads, d);
   std::vector<float> &q = in.q, &k = in.k, &v = in.v, &out = in.out;
   const rotor_tensor &tq = in.tq, &tk = in.tk, &tv = in.tv, &to = in.to;
@@ -72,9 +63,6 @@ long run(rotor_scaling scaling, uint64_t *cache_rerotations) {
   if (status == ROTOR_OK) status = rotor_kv_cache_rerotations(cache, cache_rerotations);
   rotor_pool_destroy(pool);
   rotor_table_destroy(table);
-  std::free(cache_arena);
-  std::free(workspace);
-  std::free(rerotate_ws);
   if (status != ROTOR_OK || to_epoch == 0 || stats.key_rerotations != *cache_rerotations + 1) return -1;
   return counted;
 }
@@ -91,12 +79,7 @@ int main() {
     if (rerotations == 0) return test_support::report_failure("rescale_cache_no_alloc", "the forward calls did not re-rotate");
     if (counted != 0) return test_support::report_failure("rescale_cache_no_alloc", "allocated while re-rotating");
   }
-  // The counter itself works: an allocation while counting is seen.
-  const long before = allocations.load();
-  counting = true;
-  void *volatile probe = std::malloc(32);  // volatile: the pair must not be optimised away
-  counting = false;
-  std::free(probe);
-  if (allocations.load() != before + 1) return test_support::report_failure("rescale_cache_no_alloc", "the counting malloc was not used");
+  if (!counting_malloc::counter_sees_allocations())
+    return test_support::report_failure("rescale_cache_no_alloc", "the counting malloc was not used");
   return 0;
 }

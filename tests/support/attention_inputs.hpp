@@ -1,7 +1,7 @@
 // Inputs of the attention programs that count allocations: one sequence of `prompt` tokens of
 // deterministic values (no RNG state, so every program sees the same numbers), f32 views for a
-// prefill of all of them and for a decode step of one, and the one way those programs report a
-// failure.
+// prefill of all of them and for a decode step of one, the adaptive config of those that cross
+// a rescale, and the one way those programs report a failure.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -32,6 +32,27 @@ struct AttentionInputs {
   AttentionInputs(const AttentionInputs &) = delete;
   AttentionInputs &operator=(const AttentionInputs &) = delete;
 };
+
+// The adaptive table of the programs that count allocations across rescales and context
+// shifts: rotary_dim r (at most 128), initial_len 16, factor 4, and LongRoPE factors far apart
+// (short 1 + 0.05 i, long 1 + 0.5 i) so a switch between them re-rotates every cached key.
+inline rotor_config adaptive_config(uint32_t r, rotor_scaling scaling, uint32_t max_len, uint32_t original_max_len) {
+  static float short_factor[64], long_factor[64];  // the config points at them: they outlive it
+  for (uint32_t i = 0; i < 64; ++i) {
+    short_factor[i] = 1.0f + 0.05f * float(i);
+    long_factor[i] = 1.0f + 0.5f * float(i);
+  }
+  rotor_config cfg;
+  rotor_config_init(&cfg, r);
+  cfg.max_len = max_len;
+  cfg.initial_len = 16;
+  cfg.scaling = scaling;
+  cfg.original_max_len = original_max_len;
+  cfg.factor = 4.0f;
+  cfg.short_factor = short_factor;
+  cfg.long_factor = long_factor;
+  return cfg;
+}
 
 // Prints "<program>: <what>" to stderr; returns the exit status of a failed check.
 inline int report_failure(const char *program, const char *what) {

@@ -5,6 +5,7 @@
 // it must never be linked into the shared test binary or a sanitizer build.
 #pragma once
 #include <atomic>
+#include <cstdlib>
 
 namespace counting_malloc {
 extern std::atomic<bool> counting;
@@ -22,5 +23,16 @@ class AllocationCounter {
   AllocationCounter &operator=(const AllocationCounter &) = delete;
   long count() const { return allocations.load(); }
 };
+
+// Whether an allocation made while counting is counted: the proof that this malloc, not libc's,
+// is the one linked in, without which a count of 0 would prove nothing.
+inline bool counter_sees_allocations() {
+  const long before = allocations.load();
+  counting = true;
+  void *volatile probe = std::malloc(32);  // volatile: the pair must not be optimised away
+  counting = false;
+  std::free(probe);
+  return allocations.load() == before + 1;
+}
 
 }  // namespace counting_malloc
