@@ -116,31 +116,6 @@ TEST(CudaHost, CreateWithoutADeviceFailsCleanly) {
   EXPECT_EQ(mirror, sentinel);
 }
 
-// The host-side choice between 16-byte vectors and element accesses (the kernels trust it:
-// a wrong "yes" would be a misaligned access on the GPU).
-TEST(CudaHost, VectorLoadsOnlyForAlignedStridesAndRotaryDims) {
-  alignas(16) static unsigned char storage[64];
-  void *aligned = storage;
-  void *off = storage + 2;
-  // f16 HALF: r/2 must be a multiple of 8, strides multiples of 8 elements.
-  EXPECT_TRUE(vector_loads_ok(DeviceTensor{aligned, 4096, 128, 128, 32}, ROTOR_DTYPE_F16, ROTOR_PAIRING_HALF, 64));
-  EXPECT_FALSE(vector_loads_ok(DeviceTensor{off, 4096, 128, 128, 32}, ROTOR_DTYPE_F16, ROTOR_PAIRING_HALF, 64));
-  EXPECT_FALSE(vector_loads_ok(DeviceTensor{aligned, 4096, 130, 128, 32}, ROTOR_DTYPE_F16, ROTOR_PAIRING_HALF, 64));
-  EXPECT_FALSE(vector_loads_ok(DeviceTensor{aligned, 4096, 128, 132, 32}, ROTOR_DTYPE_F16, ROTOR_PAIRING_HALF, 64));
-  EXPECT_FALSE(vector_loads_ok(DeviceTensor{aligned, 4100, 128, 128, 32}, ROTOR_DTYPE_F16, ROTOR_PAIRING_HALF, 64));
-  EXPECT_FALSE(vector_loads_ok(DeviceTensor{aligned, 4096, 128, 128, 32}, ROTOR_DTYPE_F16, ROTOR_PAIRING_HALF, 12));
-  // Partial rotary r = 32 of 128 dims (half 16) still qualifies; r = 24 (half 12) does not.
-  EXPECT_TRUE(vector_loads_ok(DeviceTensor{aligned, 4096, 128, 128, 32}, ROTOR_DTYPE_BF16, ROTOR_PAIRING_HALF, 16));
-  // INTERLEAVED f16: 4 pairs (8 elements) per vector, so r/2 a multiple of 4.
-  EXPECT_TRUE(vector_loads_ok(DeviceTensor{aligned, 64, 64, 8, 8}, ROTOR_DTYPE_F16, ROTOR_PAIRING_INTERLEAVED, 4));
-  EXPECT_FALSE(vector_loads_ok(DeviceTensor{aligned, 64, 64, 8, 8}, ROTOR_DTYPE_F16, ROTOR_PAIRING_INTERLEAVED, 2));
-  // f32: 4 elements per vector (HALF: r/2 multiple of 4; INTERLEAVED: of 2).
-  EXPECT_TRUE(vector_loads_ok(DeviceTensor{aligned, 64, 16, 4, 4}, ROTOR_DTYPE_F32, ROTOR_PAIRING_HALF, 4));
-  EXPECT_FALSE(vector_loads_ok(DeviceTensor{aligned, 64, 16, 4, 4}, ROTOR_DTYPE_F32, ROTOR_PAIRING_HALF, 2));
-  EXPECT_TRUE(vector_loads_ok(DeviceTensor{aligned, 64, 16, 4, 4}, ROTOR_DTYPE_F32, ROTOR_PAIRING_INTERLEAVED, 2));
-  EXPECT_FALSE(vector_loads_ok(DeviceTensor{storage + 8, 64, 16, 4, 4}, ROTOR_DTYPE_F32, ROTOR_PAIRING_HALF, 4));
-}
-
 // ------------------------------------------------------------------------------------------
 // GPU tests
 // ------------------------------------------------------------------------------------------
@@ -154,21 +129,6 @@ struct DeviceBuffer {
   ~DeviceBuffer() { cudaFree(ptr); }
   DeviceBuffer(const DeviceBuffer &) = delete;
   DeviceBuffer &operator=(const DeviceBuffer &) = delete;
-};
-
-struct Mirror {
-  rotor_cuda_table *t = nullptr;
-  Mirror(rotor_table *host, cudaStream_t stream) {
-    if (rotor_cuda_table_create(&t, host, stream) != ROTOR_OK) t = nullptr;
-  }
-  ~Mirror() { rotor_cuda_table_destroy(t); }
-  Mirror(const Mirror &) = delete;
-  Mirror &operator=(const Mirror &) = delete;
-  uint32_t rows() const {
-    uint32_t r = 0;
-    rotor_cuda_table_rows(t, &r);
-    return r;
-  }
 };
 
 class CudaGpu : public ::testing::Test {
@@ -203,58 +163,31 @@ TEST_F(CudaGpu, MatchesHostApplyOnRandomCases) {
   int vector_cases = 0, element_cases = 0;
   int64_t worst[3] = {0, 0, 0};  // largest distance seen per dtype (the design expects 0)
   for (int iteration = 0; iteration < 120; ++iteration) {
-    const Case c = random_case(rng);
+    const RandomCall call(rng, stream_);
+    const Case &c = call.c;
     SCOPED_TRACE(c.describe);
-    rotor_config cfg = ref::config(c.rotary_dim, c.pairing, 2048, 16);
-    cfg.base = std::uniform_real_distribution<double>(500.0, 1e6)(rng);
-    ref::Table table(cfg);
-    ASSERT_NE(table.t, nullptr);
-    Mirror mirror(table, stream_);
-    ASSERT_NE(mirror.t, nullptr);
+    ASSERT_EQ(call.problem, "");
+    const std::vector<unsigned char> expected = call.expected();  // rotor_apply(_qk) on the host
+    ASSERT_FALSE(expected.empty()) << "the host refused the call";
+    DeviceBuffer device_pos(call.positions.size() * sizeof(int32_t));
+    ASSERT_EQ(cudaMemcpy(device_pos.ptr, call.positions.data(), call.positions.size() * 4, cudaMemcpyHostToDevice),
+              cudaSuccess);
+    const int32_t *pos_dev = call.device_positions ? static_cast<const int32_t *>(device_pos.ptr) : nullptr;
 
-    const auto original = random_bytes(c.dtype, c.elems, rng);
-    const rotor_direction dir = rotor_direction(rng() % 2);
-    const bool device_positions = rng() % 2 == 0;
-    const uint32_t tokens = c.q.batch * c.q.seq;
-    std::vector<int32_t> positions(tokens);
-    uint32_t offset = 0;
-    if (device_positions) {
-      const uint32_t limit = 1 + uint32_t(rng() % 1500);
-      ASSERT_EQ(rotor_cuda_table_sync(mirror.t, limit, stream_), ROTOR_OK);
-      ASSERT_GE(mirror.rows(), limit);
-      for (int32_t &p : positions) p = int32_t(rng() % limit);
-    } else {
-      offset = uint32_t(rng() % (2048 - c.q.seq));
-    }
-    DeviceBuffer device_pos(positions.size() * sizeof(int32_t));
-    ASSERT_EQ(cudaMemcpy(device_pos.ptr, positions.data(), positions.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
-    const int32_t *pos_dev = device_positions ? static_cast<const int32_t *>(device_pos.ptr) : nullptr;
-    const int32_t *pos_host = device_positions ? positions.data() : nullptr;
-
-    // Host reference: rotor_apply / rotor_apply_qk on a copy of the same bytes.
-    std::vector<unsigned char> expected = original;
-    rotor_tensor hq = at(c.q, expected.data()), hk = at(c.k, expected.data());
-    ASSERT_EQ(c.qk ? rotor_apply_qk(table, &hq, &hk, pos_host, offset, dir, nullptr)
-                   : rotor_apply(table, &hq, pos_host, offset, dir, nullptr),
-              ROTOR_OK);
-
-    const auto got = on_device(original, [&](void *base) {
-      rotor_tensor dq = at(c.q, base), dk = at(c.k, base);
-      auto vec_ok = [&](const rotor_tensor &v) {
+    const auto got = on_device(call.original, [&](void *base) {
+      auto vec_ok = [&](const rotor_tensor &view) {
+        const rotor_tensor v = at(view, base);
         return vector_loads_ok(DeviceTensor{v.data, v.stride_batch, v.stride_seq, v.stride_head, v.heads}, c.dtype,
                                c.pairing, c.rotary_dim / 2);
       };
-      (vec_ok(dq) && (!c.qk || vec_ok(dk)) ? vector_cases : element_cases)++;
-      return c.qk ? rotor_cuda_apply_qk(mirror.t, &dq, &dk, pos_dev, offset, dir, stream_)
-                  : rotor_cuda_apply(mirror.t, &dq, pos_dev, offset, dir, stream_);
+      (vec_ok(c.q) && (!c.qk || vec_ok(c.k)) ? vector_cases : element_cases)++;
+      return apply_on_mirror(call.mirror.t, c, base, pos_dev, call.offset, call.dir, stream_);
     });
     size_t where = 0;
     const int64_t ulps = max_ulps(c.dtype, got, expected, &where);
     EXPECT_LE(ulps, allowed_ulps(c.dtype)) << "element " << where;
     worst[c.dtype] = std::max(worst[c.dtype], ulps);
-    uint32_t skipped = 1;
-    EXPECT_EQ(rotor_cuda_table_take_errors(mirror.t, stream_, &skipped, nullptr), ROTOR_OK);
-    EXPECT_EQ(skipped, 0u);
+    EXPECT_EQ(call.mirror.take_skipped(stream_), 0u);
   }
   // Both code paths of the kernels were exercised.
   EXPECT_GT(vector_cases, 5);
@@ -272,8 +205,8 @@ TEST_F(CudaGpu, F32MatchesIndependentDoubleReference) {
     const uint32_t d = 64, r = 48, s = 300, h = 3;
     rotor_config cfg = ref::config(r, pairing, 4096, 16);
     ref::Table table(cfg);
-    Mirror mirror(table, stream_);
-    ASSERT_NE(mirror.t, nullptr);
+    MirrorHandle mirror(table, stream_);
+    ASSERT_EQ(mirror.status, ROTOR_OK);
     std::vector<float> x = ref::random_floats(size_t(s) * h * d, 7 + pairing);
     std::vector<unsigned char> bytes(x.size() * 4);
     std::memcpy(bytes.data(), x.data(), bytes.size());
@@ -319,8 +252,8 @@ TEST_F(CudaGpu, MirrorRowsEqualHostRows) {
     }
     ref::Table table(cfg);
     ASSERT_NE(table.t, nullptr);
-    Mirror mirror(table, stream_);
-    ASSERT_NE(mirror.t, nullptr);
+    MirrorHandle mirror(table, stream_);
+    ASSERT_EQ(mirror.status, ROTOR_OK);
     std::vector<float> x(size_t(rows) * r, 0.0f);
     for (uint32_t p = 0; p < rows; ++p)
       for (uint32_t i = 0; i < r / 2; ++i) x[size_t(p) * r + i] = 1.0f;
@@ -349,8 +282,8 @@ TEST_F(CudaGpu, FollowsHostGrowthAcrossCallsAndStreams) {
   rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 8192, 16);
   cfg.growth = ROTOR_GROWTH_EXACT;
   ref::Table table(cfg);
-  Mirror mirror(table, stream_);
-  ASSERT_NE(mirror.t, nullptr);
+  MirrorHandle mirror(table, stream_);
+  ASSERT_EQ(mirror.status, ROTOR_OK);
   EXPECT_EQ(mirror.rows(), table.stats().rows);
   cudaStream_t other = nullptr;
   ASSERT_EQ(cudaStreamCreateWithFlags(&other, cudaStreamNonBlocking), cudaSuccess);
@@ -394,22 +327,14 @@ TEST_F(CudaGpu, FollowsHostGrowthAcrossCallsAndStreams) {
 // Adaptive scaling: each rescale of the host table makes the mirror copy the new rows; NTK
 // outliers (a one-off row set) are copied for their call and replaced by the table's own after.
 TEST_F(CudaGpu, FollowsRescalesAndOneOffRows) {
-  struct Setup {
-    rotor_scaling scaling;
-    int ntk_dynamic;
-  };
-  for (Setup setup : {Setup{ROTOR_SCALING_DYNAMIC_NTK, 0}, Setup{ROTOR_SCALING_NTK, 0}, Setup{ROTOR_SCALING_NTK, 1}}) {
-    SCOPED_TRACE(int(setup.scaling) * 10 + setup.ntk_dynamic);
+  for (Rescaling setup :
+       {Rescaling{ROTOR_SCALING_DYNAMIC_NTK, 0}, Rescaling{ROTOR_SCALING_NTK, 0}, Rescaling{ROTOR_SCALING_NTK, 1}}) {
+    SCOPED_TRACE(describe(setup));
     const uint32_t r = 32, d = 32, h = 2;
-    rotor_config cfg = ref::config(r, ROTOR_PAIRING_INTERLEAVED, 4096, 64);
-    cfg.scaling = setup.scaling;
-    cfg.factor = 2.0f;
-    cfg.original_max_len = 256;
-    cfg.ntk_dynamic = setup.ntk_dynamic;
-    ref::Table table(cfg);
+    ref::Table table(rescaling_config(r, ROTOR_PAIRING_INTERLEAVED, setup));
     ASSERT_NE(table.t, nullptr);
-    Mirror mirror(table, stream_);
-    ASSERT_NE(mirror.t, nullptr);
+    MirrorHandle mirror(table, stream_);
+    ASSERT_EQ(mirror.status, ROTOR_OK);
     std::mt19937 rng(11);
     // Short, long (past original_max_len * factor: a rescale or an outlier), short again, long.
     const uint32_t ends[] = {100, 1500, 50, 3000, 200};
@@ -433,29 +358,23 @@ TEST_F(CudaGpu, FollowsRescalesAndOneOffRows) {
 // Device positions outside [0, rows held) leave their token unchanged in every head of Q and
 // K, are counted once per token, and never make the kernel read past the mirrored rows.
 TEST_F(CudaGpu, DevicePositionsPastTheMirrorAreSkippedAndReported) {
-  const uint32_t r = 16, d = 16, hq = 4, hk = 2;
-  rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 4096, 16);
-  cfg.growth = ROTOR_GROWTH_EXACT;
-  cfg.growth_threshold = 1.0f;
-  ref::Table table(cfg);
-  Mirror mirror(table, stream_);
-  ASSERT_NE(mirror.t, nullptr);
-  const uint32_t held = mirror.rows();
-  ASSERT_EQ(held, 16u);
-  const std::vector<int32_t> positions = {0, int32_t(held) - 1, int32_t(held), -5, 4000, 3, INT32_MIN, 7};
-  const std::vector<bool> bad = {false, false, true, true, true, false, true, false};
-  const uint32_t s = uint32_t(positions.size());
+  const PastTheMirror past(stream_);
+  ASSERT_EQ(past.mirror.status, ROTOR_OK);
+  ASSERT_EQ(past.held, 16);
+  const MirrorHandle &mirror = past.mirror;
+  const uint32_t held = uint32_t(past.held), s = past.s, d = past.d, hq = past.hq, hk = past.hk;
+  const std::vector<int32_t> &positions = past.positions;
+  const std::vector<bool> &bad = past.bad;
   std::mt19937 rng(3);
-  const size_t q_elems = size_t(s) * hq * d, k_elems = size_t(s) * hk * d;
-  const auto original = random_bytes(ROTOR_DTYPE_F16, q_elems + k_elems, rng);
+  const size_t q_elems = past.q_elems();
+  const auto original = random_bytes(ROTOR_DTYPE_F16, past.elems(), rng);
   DeviceBuffer pos(positions.size() * 4);
   ASSERT_EQ(cudaMemcpy(pos.ptr, positions.data(), positions.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
   const int32_t *pos_dev = static_cast<const int32_t *>(pos.ptr);
 
   auto run = [&]() {
     return on_device(original, [&](void *base) {
-      rotor_tensor q = rotor_tensor_bshd(base, ROTOR_DTYPE_F16, 1, s, hq, d);
-      rotor_tensor k = rotor_tensor_bshd(static_cast<uint16_t *>(base) + q_elems, ROTOR_DTYPE_F16, 1, s, hk, d);
+      rotor_tensor q = past.q_at(base, ROTOR_DTYPE_F16), k = past.k_at(base, ROTOR_DTYPE_F16);
       return rotor_cuda_apply_qk(mirror.t, &q, &k, pos_dev, 0, ROTOR_FORWARD, stream_);
     });
   };
@@ -472,13 +391,8 @@ TEST_F(CudaGpu, DevicePositionsPastTheMirrorAreSkippedAndReported) {
 
   // Good tokens match the host (whose rows at those positions are the same); bad ones are
   // bit for bit the input.
-  std::vector<unsigned char> expected = original;
-  std::vector<int32_t> clipped = positions;
-  for (size_t i = 0; i < clipped.size(); ++i)
-    if (bad[i]) clipped[i] = 0;
-  rotor_tensor q = rotor_tensor_bshd(expected.data(), ROTOR_DTYPE_F16, 1, s, hq, d);
-  rotor_tensor k = rotor_tensor_bshd(expected.data() + q_elems * 2, ROTOR_DTYPE_F16, 1, s, hk, d);
-  ASSERT_EQ(rotor_apply_qk(table, &q, &k, clipped.data(), 0, ROTOR_FORWARD, nullptr), ROTOR_OK);
+  const std::vector<unsigned char> expected = past.expected(original, ROTOR_DTYPE_F16);
+  ASSERT_FALSE(expected.empty());
   for (uint32_t t = 0; t < s; ++t) {
     for (uint32_t part = 0; part < 2; ++part) {
       const uint32_t heads = part == 0 ? hq : hk;
@@ -507,24 +421,15 @@ TEST_F(CudaGpu, DevicePositionsPastTheMirrorAreSkippedAndReported) {
 }
 
 TEST_F(CudaGpu, InvalidCallsChangeNothing) {
-  const uint32_t r = 8, d = 8, s = 4, h = 2;
-  rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 64, 16);
-  ref::Table table(cfg);
-  Mirror mirror(table, stream_);
-  ASSERT_NE(mirror.t, nullptr);
-  std::mt19937 rng(1);
-  const auto original = random_bytes(ROTOR_DTYPE_F32, size_t(s) * h * d * 2, rng);
+  const InvalidCalls calls(stream_);
+  ASSERT_EQ(calls.mirror.status, ROTOR_OK);
+  const MirrorHandle &mirror = calls.mirror;
+  const std::vector<unsigned char> &original = calls.original;
   DeviceBuffer pos(64);
   const auto got = on_device(original, [&](void *base) {
-    float *f = static_cast<float *>(base);
-    rotor_tensor q = rotor_tensor_bshd(f, ROTOR_DTYPE_F32, 1, s, h, d);
-    rotor_tensor k = rotor_tensor_bshd(f + s * h * d, ROTOR_DTYPE_F32, 1, s, h, d);
-    rotor_tensor narrow = rotor_tensor_bshd(f, ROTOR_DTYPE_F32, 1, s, h * d / 4, 4);  // head_dim < r
-    rotor_tensor shifted = rotor_tensor_bshd(f + 4, ROTOR_DTYPE_F32, 1, s, h, d);      // overlaps q
-    rotor_tensor shorter = rotor_tensor_bshd(f + s * h * d, ROTOR_DTYPE_F32, 1, s - 1, h, d);
-    rotor_tensor other_type = rotor_tensor_bshd(f + s * h * d, ROTOR_DTYPE_F16, 1, s, h, d);
-    rotor_tensor bad_dtype = q;
-    bad_dtype.dtype = rotor_dtype(7);
+    const InvalidCalls::Views v = InvalidCalls::views(base);
+    const rotor_tensor &q = v.q, &k = v.k, &narrow = v.narrow, &shifted = v.shifted, &shorter = v.shorter,
+                       &other_type = v.other_type, &bad_dtype = v.bad_dtype;
     const int32_t *odd = reinterpret_cast<const int32_t *>(static_cast<char *>(pos.ptr) + 2);
     int failures = 0;
     auto expect = [&](rotor_status got_status, rotor_status want) {
@@ -549,11 +454,11 @@ TEST_F(CudaGpu, InvalidCallsChangeNothing) {
   EXPECT_EQ(rotor_cuda_table_sync(mirror.t, 0, stream_), ROTOR_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(rotor_cuda_table_sync(mirror.t, 65, stream_), ROTOR_ERR_OUT_OF_RANGE);
   // Only q (rotated at offset 60) changed; k is untouched.
-  const size_t k_bytes = size_t(s) * h * d * 4;
+  const size_t k_bytes = InvalidCalls::q_elems * 4;
   EXPECT_EQ(std::memcmp(got.data() + k_bytes, original.data() + k_bytes, k_bytes), 0);
   std::vector<unsigned char> expected = original;
-  rotor_tensor hq = rotor_tensor_bshd(expected.data(), ROTOR_DTYPE_F32, 1, s, h, d);
-  ASSERT_EQ(rotor_apply(table, &hq, nullptr, 60, ROTOR_FORWARD, nullptr), ROTOR_OK);
+  const rotor_tensor hq = InvalidCalls::views(expected.data()).q;
+  ASSERT_EQ(rotor_apply(calls.table, &hq, nullptr, 60, ROTOR_FORWARD, nullptr), ROTOR_OK);
   size_t where = 0;
   EXPECT_LE(max_ulps(ROTOR_DTYPE_F32, got, expected, &where), 2);
 }
@@ -563,10 +468,9 @@ TEST_F(CudaGpu, InvalidCallsChangeNothing) {
 // would fail the capture) it gives a graph of one kernel node.
 TEST_F(CudaGpu, DecodeStepIsOneKernelLaunch) {
   const uint32_t r = 128, d = 128, hq = 32, hk = 8;
-  rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 4096, 16);
-  ref::Table table(cfg);
-  Mirror mirror(table, stream_);
-  ASSERT_NE(mirror.t, nullptr);
+  ref::Table table(ref::config(r, ROTOR_PAIRING_HALF, 4096, 16));
+  MirrorHandle mirror(table, stream_);
+  ASSERT_EQ(mirror.status, ROTOR_OK);
   ASSERT_EQ(rotor_cuda_table_sync(mirror.t, 4096, stream_), ROTOR_OK);  // every row copied up front
   DeviceBuffer q(size_t(hq) * d * 2), k(size_t(hk) * d * 2);
   ASSERT_EQ(cudaMemsetAsync(q.ptr, 0x3c, size_t(hq) * d * 2, stream_), cudaSuccess);
@@ -593,10 +497,9 @@ TEST_F(CudaGpu, DecodeStepIsOneKernelLaunch) {
 // Forward then inverse on the device gives back the input to within rounding.
 TEST_F(CudaGpu, InverseUndoesForward) {
   const uint32_t r = 128, d = 128, s = 64, h = 8;
-  rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 4096, 16);
-  ref::Table table(cfg);
-  Mirror mirror(table, stream_);
-  ASSERT_NE(mirror.t, nullptr);
+  ref::Table table(ref::config(r, ROTOR_PAIRING_HALF, 4096, 16));
+  MirrorHandle mirror(table, stream_);
+  ASSERT_EQ(mirror.status, ROTOR_OK);
   std::vector<float> x = ref::random_floats(size_t(s) * h * d, 99);
   std::vector<unsigned char> bytes(x.size() * 4);
   std::memcpy(bytes.data(), x.data(), bytes.size());

@@ -8,6 +8,7 @@
 #include "host_device.hpp"
 #include "rotor/rotor.h"
 #include "rotor/rotor_cuda.h"
+#include "support/cuda_case.hpp"
 
 class CudaOnHost : public ::testing::Test {
  protected:
@@ -22,17 +23,5 @@ class CudaOnHost : public ::testing::Test {
   host_device::HostDevice device;
 };
 
-// A mirror that destroys itself.
-struct MirrorHandle {
-  rotor_cuda_table *t = nullptr;
-  rotor_status status = ROTOR_OK;
-  MirrorHandle(rotor_table *host, void *stream) { status = rotor_cuda_table_create(&t, host, stream); }
-  ~MirrorHandle() { rotor_cuda_table_destroy(t); }
-  MirrorHandle(const MirrorHandle &) = delete;
-  MirrorHandle &operator=(const MirrorHandle &) = delete;
-  uint32_t rows() const {
-    uint32_t r = 0;
-    rotor_cuda_table_rows(t, &r);
-    return r;
-  }
-};
+// The mirror handle the GPU tests use too (support/cuda_case.hpp).
+using cuda_case::MirrorHandle;

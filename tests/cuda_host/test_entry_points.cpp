@@ -117,9 +117,7 @@ TEST_F(CudaOnHost, CreateFailuresReportTheirStatusAndLeakNothing) {
 // its own (rotor_table_reserve) are copied by the next call, device positions included.
 TEST_F(CudaOnHost, GrowthCopiesOnlyTheNewRows) {
   const uint32_t r = 16, d = 16, h = 2;
-  rotor_config cfg = ref::config(r, ROTOR_PAIRING_INTERLEAVED, 8192, 16);
-  cfg.growth = ROTOR_GROWTH_EXACT;
-  cfg.growth_threshold = 1.0f;
+  rotor_config cfg = cuda_case::on_demand_config(r, ROTOR_PAIRING_INTERLEAVED, 8192, 16);
   ref::Table table(cfg);
   MirrorHandle mirror(table, kStreamA);
   ASSERT_EQ(mirror.status, ROTOR_OK);
@@ -183,19 +181,12 @@ TEST_F(CudaOnHost, GrowthCopiesOnlyTheNewRows) {
 // rows (an outlier under ntk_dynamic = 0) are copied for their call and replaced after. Each
 // call's results equal the host's for the same call.
 TEST_F(CudaOnHost, RescalesAndOneOffRowsAreCopiedWhole) {
-  struct Setup {
-    rotor_scaling scaling;
-    int ntk_dynamic;
-  };
-  for (Setup setup : {Setup{ROTOR_SCALING_DYNAMIC_NTK, 0}, Setup{ROTOR_SCALING_NTK, 0}, Setup{ROTOR_SCALING_NTK, 1},
-                      Setup{ROTOR_SCALING_LONGROPE, 0}}) {
-    SCOPED_TRACE(int(setup.scaling) * 10 + setup.ntk_dynamic);
+  using cuda_case::Rescaling;
+  for (Rescaling setup : {Rescaling{ROTOR_SCALING_DYNAMIC_NTK, 0}, Rescaling{ROTOR_SCALING_NTK, 0},
+                          Rescaling{ROTOR_SCALING_NTK, 1}, Rescaling{ROTOR_SCALING_LONGROPE, 0}}) {
+    SCOPED_TRACE(cuda_case::describe(setup));
     const uint32_t r = 32, d = 32, h = 2;
-    rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 4096, 64);
-    cfg.scaling = setup.scaling;
-    cfg.factor = 2.0f;
-    cfg.original_max_len = 256;
-    cfg.ntk_dynamic = setup.ntk_dynamic;
+    rotor_config cfg = cuda_case::rescaling_config(r, ROTOR_PAIRING_HALF, setup);
     std::vector<float> short_factor(r / 2, 1.0f), long_factor(r / 2, 3.0f);
     if (setup.scaling == ROTOR_SCALING_LONGROPE) {
       cfg.short_factor = short_factor.data();
@@ -226,22 +217,28 @@ TEST_F(CudaOnHost, RescalesAndOneOffRowsAreCopiedWhole) {
   }
 }
 
+// One token of ones (r = d = 8) against an on-demand table mirrored on stream A: the setup of
+// the tests that count what one call waits on and what fails it.
+struct OneToken {
+  static constexpr uint32_t d = 8;
+  ref::Table table{cuda_case::on_demand_config(d, ROTOR_PAIRING_HALF, 1024, 16)};
+  MirrorHandle mirror{table, kStreamA};
+  std::vector<float> x = std::vector<float>(d, 1.0f);
+  rotor_tensor v = rotor_tensor_bshd(x.data(), ROTOR_DTYPE_F32, 1, 1, 1, d);
+  OneToken() = default;
+  OneToken(const OneToken &) = delete;  // v points into x
+  OneToken &operator=(const OneToken &) = delete;
+};
+
 // Streams: a call on another stream than the last copy's waits on the copy's event (no host
 // synchronisation); calls on the copy's stream do not wait.
 TEST_F(CudaOnHost, AnotherStreamWaitsForTheLastCopy) {
-  const uint32_t r = 8, d = 8;
-  rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 1024, 16);
-  cfg.growth = ROTOR_GROWTH_EXACT;
-  cfg.growth_threshold = 1.0f;
-  ref::Table table(cfg);
-  MirrorHandle mirror(table, kStreamA);
-  ASSERT_EQ(mirror.status, ROTOR_OK);
-  std::vector<float> x(d, 1.0f);
-  rotor_tensor v = rotor_tensor_bshd(x.data(), ROTOR_DTYPE_F32, 1, 1, 1, d);
+  OneToken one;
+  ASSERT_EQ(one.mirror.status, ROTOR_OK);
   device.clear_log();
-  ASSERT_EQ(rotor_cuda_apply(mirror.t, &v, nullptr, 3, ROTOR_FORWARD, kStreamA), ROTOR_OK);
+  ASSERT_EQ(rotor_cuda_apply(one.mirror.t, &one.v, nullptr, 3, ROTOR_FORWARD, kStreamA), ROTOR_OK);
   EXPECT_TRUE(device.waits.empty());
-  ASSERT_EQ(rotor_cuda_apply(mirror.t, &v, nullptr, 3, ROTOR_FORWARD, kStreamB), ROTOR_OK);
+  ASSERT_EQ(rotor_cuda_apply(one.mirror.t, &one.v, nullptr, 3, ROTOR_FORWARD, kStreamB), ROTOR_OK);
   ASSERT_EQ(device.waits.size(), 1u);
   EXPECT_EQ(device.waits[0].stream, kStreamB);
   ASSERT_EQ(device.recorded_on.size(), 1u);
@@ -249,15 +246,15 @@ TEST_F(CudaOnHost, AnotherStreamWaitsForTheLastCopy) {
   EXPECT_EQ(device.recorded_on.begin()->second, kStreamA);
   // B copies new rows: now A waits for B's copy, and B does not.
   device.clear_log();
-  ASSERT_EQ(rotor_cuda_apply(mirror.t, &v, nullptr, 500, ROTOR_FORWARD, kStreamB), ROTOR_OK);
+  ASSERT_EQ(rotor_cuda_apply(one.mirror.t, &one.v, nullptr, 500, ROTOR_FORWARD, kStreamB), ROTOR_OK);
   EXPECT_TRUE(device.waits.empty());
   EXPECT_EQ(device.recorded_on.begin()->second, kStreamB);
-  ASSERT_EQ(rotor_cuda_apply(mirror.t, &v, nullptr, 500, ROTOR_FORWARD, kStreamA), ROTOR_OK);
+  ASSERT_EQ(rotor_cuda_apply(one.mirror.t, &one.v, nullptr, 500, ROTOR_FORWARD, kStreamA), ROTOR_OK);
   ASSERT_EQ(device.waits.size(), 1u);
   EXPECT_EQ(device.waits[0].stream, kStreamA);
   EXPECT_EQ(device.calls[host_device::kStreamSync], 0);
   device.fail(host_device::kStreamWait);
-  EXPECT_EQ(rotor_cuda_apply(mirror.t, &v, nullptr, 500, ROTOR_FORWARD, kStreamA), ROTOR_ERR_DEVICE)
+  EXPECT_EQ(rotor_cuda_apply(one.mirror.t, &one.v, nullptr, 500, ROTOR_FORWARD, kStreamA), ROTOR_ERR_DEVICE)
       << "a wait that cannot be enqueued fails the call before its launch";
   EXPECT_EQ(device.launches.size(), 2u);
 }
@@ -305,33 +302,13 @@ TEST_F(CudaOnHost, TakeErrorsReadsBackClearsAndSynchronises) {
 // Every invalid call: its status, and the caller's data, the mirror and the device untouched
 // (no copy, no launch).
 TEST_F(CudaOnHost, InvalidCallsReturnTheirStatusAndTouchNothing) {
-  const uint32_t r = 8, d = 8, s = 4, h = 2;
-  ref::Table table(ref::config(r, ROTOR_PAIRING_HALF, 64, 16));
-  MirrorHandle mirror(table, kStreamA);
-  ASSERT_EQ(mirror.status, ROTOR_OK);
-  std::mt19937 rng(1);
-  auto data = random_bytes(ROTOR_DTYPE_F32, size_t(s) * h * d * 2 + 4, rng);
-  const auto original = data;
-  float *f = reinterpret_cast<float *>(data.data());
-  rotor_tensor q = rotor_tensor_bshd(f, ROTOR_DTYPE_F32, 1, s, h, d);
-  rotor_tensor k = rotor_tensor_bshd(f + s * h * d, ROTOR_DTYPE_F32, 1, s, h, d);
-  rotor_tensor narrow = rotor_tensor_bshd(f, ROTOR_DTYPE_F32, 1, s, h * d / 4, 4);  // head_dim < r
-  rotor_tensor shifted = rotor_tensor_bshd(f + 4, ROTOR_DTYPE_F32, 1, s, h, d);      // shares elements with q
-  rotor_tensor shorter = rotor_tensor_bshd(f + s * h * d, ROTOR_DTYPE_F32, 1, s - 1, h, d);
-  rotor_tensor other_batch = rotor_tensor_bshd(f + s * h * d, ROTOR_DTYPE_F32, 2, s / 2, h, d);
-  rotor_tensor other_type = rotor_tensor_bshd(f + s * h * d, ROTOR_DTYPE_F16, 1, s, h, d);
-  rotor_tensor bad_dtype = q;
-  bad_dtype.dtype = rotor_dtype(7);
-  rotor_tensor null_data = q;
-  null_data.data = nullptr;
-  rotor_tensor zero_seq = q;
-  zero_seq.seq = 0;
-  rotor_tensor negative_stride = q;
-  negative_stride.stride_head = -8;
-  rotor_tensor overlapping_heads = q;
-  overlapping_heads.stride_head = 4;
-  rotor_tensor misaligned = q;
-  misaligned.data = data.data() + 2;
+  const cuda_case::InvalidCalls calls(kStreamA);
+  ASSERT_EQ(calls.mirror.status, ROTOR_OK);
+  const MirrorHandle &mirror = calls.mirror;
+  const std::vector<unsigned char> &original = calls.original;
+  std::vector<unsigned char> data = original;
+  const auto &[q, k, narrow, shifted, shorter, other_batch, other_type, bad_dtype, null_data, zero_seq, negative_stride,
+               overlapping_heads, misaligned] = cuda_case::InvalidCalls::views(data.data());
   const int32_t positions[8] = {};
   const int32_t *odd = reinterpret_cast<const int32_t *>(reinterpret_cast<const char *>(positions) + 2);
   const rotor_direction dirs_bad[] = {rotor_direction(2), rotor_direction(3), rotor_direction(0x7fffffff)};
@@ -381,8 +358,8 @@ TEST_F(CudaOnHost, InvalidCallsReturnTheirStatusAndTouchNothing) {
   // The last valid offset works and is the only call that writes.
   ASSERT_EQ(rotor_cuda_apply(mirror.t, &q, nullptr, 60, ROTOR_FORWARD, kStreamA), ROTOR_OK);
   std::vector<unsigned char> expected = original;
-  rotor_tensor e = rotor_tensor_bshd(expected.data(), ROTOR_DTYPE_F32, 1, s, h, d);
-  ASSERT_EQ(rotor_apply(table, &e, nullptr, 60, ROTOR_FORWARD, nullptr), ROTOR_OK);
+  const rotor_tensor e = cuda_case::InvalidCalls::views(expected.data()).q;
+  ASSERT_EQ(rotor_apply(calls.table, &e, nullptr, 60, ROTOR_FORWARD, nullptr), ROTOR_OK);
   EXPECT_TRUE(data == expected) << "results differ from rotor_apply";
 }
 
@@ -390,55 +367,44 @@ TEST_F(CudaOnHost, InvalidCallsReturnTheirStatusAndTouchNothing) {
 // mirror's device, copying new rows, recording the copy, launching. A failed full copy leaves
 // the mirror serving nothing until a copy succeeds (no rows of two epochs are ever mixed).
 TEST_F(CudaOnHost, DeviceFailuresReportDeviceAndWriteNothing) {
-  const uint32_t r = 8, d = 8;
-  rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 1024, 16);
-  cfg.growth = ROTOR_GROWTH_EXACT;
-  cfg.growth_threshold = 1.0f;
-  ref::Table table(cfg);
-  MirrorHandle mirror(table, kStreamA);
-  ASSERT_EQ(mirror.status, ROTOR_OK);
-  std::vector<float> x(d, 1.0f);
-  const std::vector<float> original = x;
-  rotor_tensor v = rotor_tensor_bshd(x.data(), ROTOR_DTYPE_F32, 1, 1, 1, d);
+  OneToken one;
+  ASSERT_EQ(one.mirror.status, ROTOR_OK);
+  const std::vector<float> original = one.x;
   for (host_device::Op op : {host_device::kCurrentDevice, host_device::kCopyToDevice, host_device::kEventRecord,
                              host_device::kLaunchRotate}) {
     SCOPED_TRACE(op);
     device.fail(op);
     const uint32_t offset = 100 + 50 * uint32_t(op);  // new rows each time: a copy is needed
-    EXPECT_EQ(rotor_cuda_apply(mirror.t, &v, nullptr, offset, ROTOR_FORWARD, kStreamA), ROTOR_ERR_DEVICE);
-    EXPECT_EQ(x, original);
+    EXPECT_EQ(rotor_cuda_apply(one.mirror.t, &one.v, nullptr, offset, ROTOR_FORWARD, kStreamA), ROTOR_ERR_DEVICE);
+    EXPECT_EQ(one.x, original);
   }
   device.fail(host_device::kCopyToDevice);
-  EXPECT_EQ(rotor_cuda_table_sync(mirror.t, 900, kStreamA), ROTOR_ERR_DEVICE);
+  EXPECT_EQ(rotor_cuda_table_sync(one.mirror.t, 900, kStreamA), ROTOR_ERR_DEVICE);
   // The mirror on device 0 while device 1 is current: the call switches and switches back.
   device.current_device = 1;
   device.clear_log();
-  ASSERT_EQ(rotor_cuda_table_sync(mirror.t, 900, kStreamA), ROTOR_OK);
+  ASSERT_EQ(rotor_cuda_table_sync(one.mirror.t, 900, kStreamA), ROTOR_OK);
   EXPECT_EQ(device.calls[host_device::kSetDevice], 2);
   EXPECT_EQ(device.current_device, 1);
   device.fail(host_device::kSetDevice);
-  EXPECT_EQ(rotor_cuda_apply(mirror.t, &v, nullptr, 0, ROTOR_FORWARD, kStreamA), ROTOR_ERR_DEVICE);
+  EXPECT_EQ(rotor_cuda_apply(one.mirror.t, &one.v, nullptr, 0, ROTOR_FORWARD, kStreamA), ROTOR_ERR_DEVICE);
   device.fail(host_device::kSetDevice);
   uint32_t skipped = 0;
-  EXPECT_EQ(rotor_cuda_table_take_errors(mirror.t, kStreamA, &skipped, nullptr), ROTOR_ERR_DEVICE);
-  EXPECT_EQ(x, original);
+  EXPECT_EQ(rotor_cuda_table_take_errors(one.mirror.t, kStreamA, &skipped, nullptr), ROTOR_ERR_DEVICE);
+  EXPECT_EQ(one.x, original);
   device.current_device = 0;
 
   // A failed full copy (a rescale's) leaves the mirror serving no rows; the next call recopies.
-  rotor_config dyn = ref::config(r, ROTOR_PAIRING_HALF, 4096, 64);
-  dyn.scaling = ROTOR_SCALING_DYNAMIC_NTK;
-  dyn.factor = 2.0f;
-  dyn.original_max_len = 256;
-  ref::Table dynamic(dyn);
+  ref::Table dynamic(cuda_case::rescaling_config(OneToken::d, ROTOR_PAIRING_HALF, {ROTOR_SCALING_DYNAMIC_NTK, 0}));
   MirrorHandle m2(dynamic, kStreamA);
   ASSERT_EQ(m2.status, ROTOR_OK);
   ASSERT_GT(m2.rows(), 0u);
   device.fail(host_device::kCopyToDevice);
-  EXPECT_EQ(rotor_cuda_apply(m2.t, &v, nullptr, 2000, ROTOR_FORWARD, kStreamA), ROTOR_ERR_DEVICE);
+  EXPECT_EQ(rotor_cuda_apply(m2.t, &one.v, nullptr, 2000, ROTOR_FORWARD, kStreamA), ROTOR_ERR_DEVICE);
   EXPECT_EQ(m2.rows(), 0u) << "rows of two epochs are never served";
-  EXPECT_EQ(x, original);
+  EXPECT_EQ(one.x, original);
   const int32_t zero = 0;
-  EXPECT_EQ(rotor_cuda_apply(m2.t, &v, &zero, 0, ROTOR_FORWARD, kStreamA), ROTOR_OK);
+  EXPECT_EQ(rotor_cuda_apply(m2.t, &one.v, &zero, 0, ROTOR_FORWARD, kStreamA), ROTOR_OK);
   EXPECT_GT(m2.rows(), 0u) << "the next call copies every row again";
 }
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "support/cuda_case.hpp"
@@ -20,6 +21,7 @@ using rotor::cuda::DeviceTensor;
 using rotor::cuda::KernelArgs;
 using rotor::cuda::unit_coords;
 using rotor::cuda::UnitCoords;
+using rotor::cuda::vector_loads_ok;
 
 void *const kStream = reinterpret_cast<void *>(uintptr_t{0x5100});
 
@@ -36,16 +38,12 @@ Outcome run_case(host_device::HostDevice &device, const Case &c, rotor_table *ta
                  rotor_direction dir) {
   Outcome out;
   out.host_bytes = original;
-  rotor_tensor hq = at(c.q, out.host_bytes.data()), hk = at(c.k, out.host_bytes.data());
-  out.host_status = c.qk ? rotor_apply_qk(table, &hq, &hk, positions, offset, dir, nullptr)
-                         : rotor_apply(table, &hq, positions, offset, dir, nullptr);
+  out.host_status = apply_on_host(table, c, out.host_bytes.data(), positions, offset, dir);
   // Device memory is host memory here: a buffer of its own, aligned as cudaMalloc aligns.
   void *buffer = device.allocate(original.size());
   std::memcpy(buffer, original.data(), original.size());
-  rotor_tensor dq = at(c.q, buffer), dk = at(c.k, buffer);
   const size_t launches = device.launches.size();
-  out.cuda_status = c.qk ? rotor_cuda_apply_qk(mirror, &dq, &dk, positions, offset, dir, kStream)
-                         : rotor_cuda_apply(mirror, &dq, positions, offset, dir, kStream);
+  out.cuda_status = apply_on_mirror(mirror, c, buffer, positions, offset, dir, kStream);
   if (device.launches.size() > launches) out.vec = device.launches.back().vec;
   out.cuda_bytes.assign(static_cast<unsigned char *>(buffer), static_cast<unsigned char *>(buffer) + original.size());
   device.release(buffer);
@@ -56,31 +54,13 @@ TEST_F(CudaOnHost, KernelUnitsMatchHostApplyBitForBitOnRandomCases) {
   std::mt19937 rng(20261123);
   int vector_cases = 0, element_cases = 0, fused_cases = 0, device_position_cases = 0;
   for (int iteration = 0; iteration < 400; ++iteration) {
-    const Case c = random_case(rng);
+    const RandomCall call(rng, kStream);
+    const Case &c = call.c;
     SCOPED_TRACE(c.describe);
-    rotor_config cfg = ref::config(c.rotary_dim, c.pairing, 2048, 16);
-    cfg.base = std::uniform_real_distribution<double>(500.0, 1e6)(rng);
-    ref::Table table(cfg);
-    ASSERT_NE(table.t, nullptr);
-    MirrorHandle mirror(table, kStream);
-    ASSERT_EQ(mirror.status, ROTOR_OK);
-
-    const auto original = random_bytes(c.dtype, c.elems, rng);
-    const rotor_direction dir = rotor_direction(rng() % 2);
-    const bool device_positions = rng() % 2 == 0;
-    std::vector<int32_t> positions(size_t(c.q.batch) * c.q.seq);
-    uint32_t offset = 0;
-    if (device_positions) {
-      const uint32_t limit = 1 + uint32_t(rng() % 1500);
-      ASSERT_EQ(rotor_cuda_table_sync(mirror.t, limit, kStream), ROTOR_OK);
-      ASSERT_GE(mirror.rows(), limit);
-      for (int32_t &p : positions) p = int32_t(rng() % limit);
-      ++device_position_cases;
-    } else {
-      offset = uint32_t(rng() % (2048 - c.q.seq));
-    }
-    const Outcome o = run_case(device, c, table, mirror.t, original, device_positions ? positions.data() : nullptr,
-                               offset, dir);
+    ASSERT_EQ(call.problem, "");
+    device_position_cases += call.device_positions;
+    const Outcome o = run_case(device, c, call.table, call.mirror.t, call.original, call.host_positions(), call.offset,
+                               call.dir);
     ASSERT_EQ(o.host_status, ROTOR_OK);
     ASSERT_EQ(o.cuda_status, ROTOR_OK) << "the host accepts this call: so must the CUDA path";
     size_t where = 0;
@@ -88,9 +68,7 @@ TEST_F(CudaOnHost, KernelUnitsMatchHostApplyBitForBitOnRandomCases) {
     EXPECT_EQ(std::memcmp(o.cuda_bytes.data(), o.host_bytes.data(), o.host_bytes.size()), 0);
     (o.vec ? vector_cases : element_cases)++;
     fused_cases += c.describe.rfind("fused-qkv", 0) == 0 && c.qk;
-    uint32_t skipped = 1;
-    ASSERT_EQ(rotor_cuda_table_take_errors(mirror.t, kStream, &skipped, nullptr), ROTOR_OK);
-    EXPECT_EQ(skipped, 0u);
+    EXPECT_EQ(call.mirror.take_skipped(kStream), 0u);
   }
   EXPECT_GT(vector_cases, 20);
   EXPECT_GT(element_cases, 20);
@@ -198,28 +176,22 @@ TEST_F(CudaOnHost, VectorPathExactlyAtItsBoundaries) {
 // Device positions out of [0, rows held): the token is left exactly as it was in every head of
 // Q and K, counted once per token, and its neighbours are rotated as on the host.
 TEST_F(CudaOnHost, DevicePositionsPastTheMirrorAreSkippedAndCountedOnce) {
-  const uint32_t r = 16, d = 16, hq = 4, hk = 2;
-  rotor_config cfg = ref::config(r, ROTOR_PAIRING_HALF, 4096, 16);
-  cfg.growth = ROTOR_GROWTH_EXACT;
-  cfg.growth_threshold = 1.0f;
-  ref::Table table(cfg);
-  MirrorHandle mirror(table, kStream);
-  ASSERT_EQ(mirror.status, ROTOR_OK);
-  const uint32_t held = mirror.rows();
-  ASSERT_EQ(held, 16u);
-  const std::vector<int32_t> positions = {0, int32_t(held) - 1, int32_t(held), -5, 4000, 3, INT32_MIN, 7};
-  const std::vector<bool> bad = {false, false, true, true, true, false, true, false};
+  const PastTheMirror past(kStream);
+  ASSERT_EQ(past.mirror.status, ROTOR_OK);
+  ASSERT_EQ(past.held, 16);
+  const MirrorHandle &mirror = past.mirror;
+  const int32_t held = past.held;
+  const uint32_t s = past.s, d = past.d, hq = past.hq, hk = past.hk;
+  const std::vector<bool> &bad = past.bad;
   for (rotor_dtype dtype : {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16}) {
     SCOPED_TRACE(dtype);
-    const uint32_t s = uint32_t(positions.size());
-    const size_t q_elems = size_t(s) * hq * d, k_elems = size_t(s) * hk * d, es = elem_size(dtype);
+    const size_t q_elems = past.q_elems(), es = elem_size(dtype);
     std::mt19937 rng(3);
-    const auto original = random_bytes(dtype, q_elems + k_elems, rng);
+    const auto original = random_bytes(dtype, past.elems(), rng);
     std::vector<unsigned char> got = original;
-    rotor_tensor q = rotor_tensor_bshd(got.data(), dtype, 1, s, hq, d);
-    rotor_tensor k = rotor_tensor_bshd(got.data() + q_elems * es, dtype, 1, s, hk, d);
-    ASSERT_EQ(rotor_cuda_apply_qk(mirror.t, &q, &k, positions.data(), 0, ROTOR_FORWARD, kStream), ROTOR_OK);
-    EXPECT_EQ(mirror.rows(), held) << "device positions grow nothing";
+    rotor_tensor q = past.q_at(got.data(), dtype), k = past.k_at(got.data(), dtype);
+    ASSERT_EQ(rotor_cuda_apply_qk(mirror.t, &q, &k, past.positions.data(), 0, ROTOR_FORWARD, kStream), ROTOR_OK);
+    EXPECT_EQ(mirror.rows(), uint32_t(held)) << "device positions grow nothing";
     uint32_t skipped = 0;
     int32_t position = 0;
     ASSERT_EQ(rotor_cuda_table_take_errors(mirror.t, kStream, &skipped, &position), ROTOR_OK);
@@ -229,13 +201,8 @@ TEST_F(CudaOnHost, DevicePositionsPastTheMirrorAreSkippedAndCountedOnce) {
     EXPECT_EQ(skipped, 0u) << "taking clears the record";
     EXPECT_EQ(position, -1);
 
-    std::vector<unsigned char> expected = original;
-    std::vector<int32_t> clipped = positions;
-    for (size_t i = 0; i < clipped.size(); ++i)
-      if (bad[i]) clipped[i] = 0;
-    rotor_tensor eq = rotor_tensor_bshd(expected.data(), dtype, 1, s, hq, d);
-    rotor_tensor ek = rotor_tensor_bshd(expected.data() + q_elems * es, dtype, 1, s, hk, d);
-    ASSERT_EQ(rotor_apply_qk(table, &eq, &ek, clipped.data(), 0, ROTOR_FORWARD, nullptr), ROTOR_OK);
+    const std::vector<unsigned char> expected = past.expected(original, dtype);
+    ASSERT_FALSE(expected.empty());
     for (uint32_t t = 0; t < s; ++t)
       for (uint32_t part = 0; part < 2; ++part) {
         const uint32_t heads = part == 0 ? hq : hk;
@@ -244,6 +211,34 @@ TEST_F(CudaOnHost, DevicePositionsPastTheMirrorAreSkippedAndCountedOnce) {
         EXPECT_EQ(std::memcmp(got.data() + first, want, bytes), 0) << "token " << t << (part ? " K" : " Q");
       }
   }
+}
+
+// The host-side choice between 16-byte vectors and element accesses (the kernels trust it: a
+// wrong "yes" would be a misaligned access on a GPU), for every dtype and pairing, from the
+// rule: the start on the 16-byte grid, every stride a whole number of vectors, and r/2 a whole
+// number of the pairs one vector holds (HALF: a lane per pair; INTERLEAVED: two). Here, not in
+// tests/test_cuda.cpp, so that every build runs it.
+TEST(CudaLaunchPlan, VectorLoadsOnlyForAlignedStridesAndRotaryDims) {
+  alignas(16) static unsigned char storage[64];
+  for (rotor_dtype dtype : {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16})
+    for (rotor_pairing pairing : {ROTOR_PAIRING_HALF, ROTOR_PAIRING_INTERLEAVED}) {
+      SCOPED_TRACE(std::to_string(dtype) + " pairing " + std::to_string(pairing));
+      const uint32_t lanes = uint32_t(16 / elem_size(dtype));
+      const uint32_t pairs = pairing == ROTOR_PAIRING_HALF ? lanes : lanes / 2;  // pairs in one vector
+      const DeviceTensor fit{storage, 64 * int64_t(lanes), 8 * int64_t(lanes), 2 * int64_t(lanes), 4};
+      EXPECT_TRUE(vector_loads_ok(fit, dtype, pairing, pairs));
+      EXPECT_TRUE(vector_loads_ok(fit, dtype, pairing, 4 * pairs)) << "partial rotary: any whole number";
+      EXPECT_FALSE(vector_loads_ok(fit, dtype, pairing, 3 * pairs / 2)) << "r/2 not a whole number of vectors";
+      // Each of the start and the three strides one element off the grid.
+      for (int field = 0; field < 4; ++field) {
+        DeviceTensor off = fit;
+        if (field == 0) off.data = storage + elem_size(dtype);
+        if (field == 1) off.stride_batch += 1;
+        if (field == 2) off.stride_seq += 1;
+        if (field == 3) off.stride_head += 1;
+        EXPECT_FALSE(vector_loads_ok(off, dtype, pairing, pairs)) << "field " << field;
+      }
+    }
 }
 
 // The index function: the 32-bit path (fewer than 2^32 units) and the 64-bit path give the
