@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "rotor/rotor.h"
+#include "scaling_reference.hpp"
 
 namespace test_support {
 
@@ -42,13 +43,7 @@ inline rotor_config adaptive_config(uint32_t r, rotor_scaling scaling, uint32_t 
     short_factor[i] = 1.0f + 0.05f * float(i);
     long_factor[i] = 1.0f + 0.5f * float(i);
   }
-  rotor_config cfg;
-  rotor_config_init(&cfg, r);
-  cfg.max_len = max_len;
-  cfg.initial_len = 16;
-  cfg.scaling = scaling;
-  cfg.original_max_len = original_max_len;
-  cfg.factor = 4.0f;
+  rotor_config cfg = sref::base_config(r, scaling, max_len, original_max_len, 4.0f);
   cfg.short_factor = short_factor;
   cfg.long_factor = long_factor;
   return cfg;
