@@ -3,14 +3,8 @@
 //! fresh prefill, per-layer presets, and the errors of each.
 use rotor::*;
 
-fn random(n: usize, mut seed: u32) -> Vec<f32> {
-    (0..n)
-        .map(|_| {
-            seed = seed.wrapping_mul(1103515245).wrapping_add(12345);
-            ((seed >> 8) & 0xffff) as f32 / 32768.0 - 1.0
-        })
-        .collect()
-}
+mod common;
+use common::random;
 
 /// bf16 bits of x (truncation: any finite pattern serves, the comparison is between two paths).
 fn bf16_bits(x: &[f32]) -> Vec<u16> {
