@@ -2,8 +2,8 @@
 //
 // Every build: the functions exist. Without CUDA they report UNSUPPORTED and touch nothing.
 // CUDA builds without a GPU: the host-side parts that need no device (device count, creation
-// failing cleanly, the choice of vector loads) run; every test that needs a GPU is skipped with
-// a message saying so. CUDA builds with a GPU: the kernels are compared with the host's
+// failing cleanly) run; every test that needs a GPU is skipped with a message saying so (the
+// choice of vector loads is tested in tests/cuda_host/, in every build). CUDA builds with a GPU: the kernels are compared with the host's
 // rotor_apply on the same data (f32 within 2 ulp, f16/bf16 within 1 ulp of their type, every
 // element of the buffer: gaps between heads, dims past rotary_dim and V of a fused QKV buffer
 // must come back untouched), on random shapes, strides, positions, pairings, dtypes and
