@@ -18,6 +18,7 @@
 #include "attention/kv_cache.hpp"
 #include "common/half.hpp"
 #include "rotor/rotor.h"
+#include "support/aligned_buffer.hpp"
 #include "support/compare.hpp"
 
 namespace {
@@ -91,17 +92,8 @@ std::vector<double> reference_attention(const float *q, uint32_t count, const Hi
 
 // ---- the library side ------------------------------------------------------------------------
 
-struct FreeDeleter {
-  void operator()(void *p) const { std::free(p); }
-};
-using Buffer = std::unique_ptr<unsigned char, FreeDeleter>;
-
-Buffer aligned_buffer(size_t bytes) {
-  const size_t rounded = (bytes + ROTOR_ARENA_ALIGNMENT - 1) / ROTOR_ARENA_ALIGNMENT * ROTOR_ARENA_ALIGNMENT;
-  Buffer b(static_cast<unsigned char *>(std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, rounded == 0 ? 64 : rounded)));
-  std::memset(b.get(), 0xA5, rounded == 0 ? 64 : rounded);
-  return b;
-}
+using Buffer = test_support::AlignedBuffer;
+using test_support::aligned_buffer;
 
 struct Cache {
   Buffer arena;

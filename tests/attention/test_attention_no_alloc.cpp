@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "support/aligned_buffer.hpp"
 #include "support/attention_inputs.hpp"
 #include "support/counting_malloc.hpp"
 #include "rotor/rotor.h"
@@ -30,10 +31,11 @@ int main() {
     return test_support::report_failure("attention_no_alloc", "setup");
   const size_t cache_bytes = rotor_kv_cache_arena_size(kv_heads, d, 1024, ROTOR_DTYPE_F16);
   const size_t ws_bytes = rotor_attention_workspace_size(q_heads, kv_heads, d, prompt, threads);
-  void *cache_arena = std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, (cache_bytes + 63) / 64 * 64);
-  void *workspace = std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, (ws_bytes + 63) / 64 * 64);
+  const test_support::AlignedBuffer cache_arena = test_support::aligned_buffer(cache_bytes);
+  const test_support::AlignedBuffer workspace_buffer = test_support::aligned_buffer(ws_bytes);
+  void *workspace = workspace_buffer.get();
   rotor_kv_cache *cache = nullptr;
-  if (rotor_kv_cache_init(&cache, kv_heads, d, 1024, ROTOR_DTYPE_F16, cache_arena, cache_bytes) != ROTOR_OK)
+  if (rotor_kv_cache_init(&cache, kv_heads, d, 1024, ROTOR_DTYPE_F16, cache_arena.get(), cache_bytes) != ROTOR_OK)
     return test_support::report_failure("attention_no_alloc", "cache");
   test_support::AttentionInputs in(prompt, q_heads, kv_heads, d);
   std::vector<float> &q = in.q, &k = in.k, &v = in.v, &out = in.out;
@@ -56,15 +58,9 @@ int main() {
               steps, threads, counted);
   rotor_pool_destroy(pool);
   rotor_table_destroy(table);
-  std::free(cache_arena);
-  std::free(workspace);
   if (counted != 0) return test_support::report_failure("attention_no_alloc", "allocated during forward calls");
 
   // The counter itself works: an allocation while counting is seen.
-  counting = true;
-  void *volatile probe = std::malloc(32);  // volatile: the pair must not be optimised away
-  counting = false;
-  std::free(probe);
-  if (allocations.load() != 1) return test_support::report_failure("attention_no_alloc", "the counting malloc was not used");
+  if (!counting_malloc::counter_sees_allocations()) return test_support::report_failure("attention_no_alloc", "the counting malloc was not used");
   return 0;
 }
