@@ -293,7 +293,10 @@ TEST(LayerPresets, TablesPerLayer) {
     for (uint32_t i = 0; rotor_preset_table_name(model, i, &name) == ROTOR_OK; ++i) {
       rotor_config cfg;
       EXPECT_EQ(rotor_config_preset(&cfg, name), ROTOR_OK) << name;
-      EXPECT_GT(rotor_table_arena_size(&cfg), 0u) << name;
+      // Llama 4 Scout's 10 485 760 positions need ~5 GiB of rows: no 32-bit address space holds
+      // them (arena size 0, as documented), every 64-bit one does.
+      const bool fits = sizeof(size_t) > 4 || uint64_t{cfg.max_len} * cfg.rotary_dim * sizeof(float) < (uint64_t{1} << 31);
+      EXPECT_EQ(rotor_table_arena_size(&cfg) > 0u, fits) << name;
     }
 }
 

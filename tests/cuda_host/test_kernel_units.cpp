@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "support/aligned_buffer.hpp"
 #include "support/cuda_case.hpp"
 #include "host_fixture.hpp"
 #include "support/reference.hpp"
@@ -313,21 +314,26 @@ TEST_F(CudaOnHost, WideIndexPathRunsLikeTheSmallOne) {
     ASSERT_EQ(mirror.status, ROTOR_OK);
     const auto original = random_bytes(c.dtype, c.elems, rng);
     // One launch through the entry point gives the plan (small: fewer than 2^32 units).
-    std::vector<unsigned char> small = original;
-    rotor_tensor q = at(c.q, small.data()), k = at(c.k, small.data());
+    // Both copies 64-byte aligned, as device memory is: the plan's vector loads were chosen for
+    // the first one's alignment (plain vectors are only 8-byte aligned on 32-bit targets).
+    const test_support::AlignedBuffer small_buffer = test_support::aligned_buffer(original.size());
+    const test_support::AlignedBuffer wide_buffer = test_support::aligned_buffer(original.size());
+    unsigned char *small = small_buffer.get(), *wide = wide_buffer.get();
+    std::memcpy(small, original.data(), original.size());
+    std::memcpy(wide, original.data(), original.size());
+    rotor_tensor q = at(c.q, small), k = at(c.k, small);
     ASSERT_EQ(c.qk ? rotor_cuda_apply_qk(mirror.t, &q, &k, nullptr, 100, ROTOR_FORWARD, kStream)
                    : rotor_cuda_apply(mirror.t, &q, nullptr, 100, ROTOR_FORWARD, kStream),
               ROTOR_OK);
     rotor::cuda::LaunchPlan plan = device.launches.back();
     ASSERT_TRUE(plan.args.small);
     // The same plan, rebased onto a fresh copy, through the 64-bit path.
-    std::vector<unsigned char> wide = original;
-    const std::ptrdiff_t shift = wide.data() - small.data();
+    const std::ptrdiff_t shift = wide - small;
     plan.args.t0.data = static_cast<unsigned char *>(plan.args.t0.data) + shift;
     plan.args.t1.data = static_cast<unsigned char *>(plan.args.t1.data) + shift;
     plan.args.small = false;
     host_device::run_plan(plan, 12345);
-    EXPECT_TRUE(wide == small);
+    EXPECT_EQ(std::memcmp(wide, small, original.size()), 0);
   }
 }
 
