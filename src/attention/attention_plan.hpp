@@ -25,6 +25,7 @@ struct AttentionPlan {
   size_t scores;    // rows x kKeyBlock floats: one block of scores, then weights
   size_t keys;      // kKeyBlock x d floats: a block of keys converted from f16/bf16
   size_t values;    // kKeyBlock x d floats: the same for values
+  size_t packed;    // kKeyBlock x d floats: a block of keys in the layout of the scores kernel
   size_t rotation;  // max(group, kv_heads) x d x 4 bytes: rotated heads before conversion
   size_t slot_bytes;
 };
