@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/attention_kernels.hpp"
@@ -15,6 +16,14 @@ namespace {
 
 using Arch = xsimd::neon64;
 float attn_hsum(xsimd::batch<float, Arch> v) { return xsimd::hadd(v); }
+// The largest lane: pairwise, a > b ? a : b.
+float attn_hmax(xsimd::batch<float, Arch> v) {
+  alignas(64) float lanes[xsimd::batch<float, Arch>::size];
+  v.store_aligned(lanes);
+  for (size_t width = xsimd::batch<float, Arch>::size; width > 1; width /= 2)
+    for (size_t i = 0; i < width / 2; ++i) lanes[i] = lanes[2 * i + 1] > lanes[2 * i] ? lanes[2 * i + 1] : lanes[2 * i];
+  return lanes[0];
+}
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
   return vfmaq_f32(c, a, b);

@@ -5,6 +5,7 @@
 // file includes this inside its own anonymous namespace after defining `Arch` (an xsimd
 // architecture with a fused multiply-add), `kAttnRegisters` (vector registers the tiles may use),
 // `float attn_hsum(batch<float, Arch>)` (a horizontal sum in a fixed order),
+// `float attn_hmax(batch<float, Arch>)` (the largest lane, by pairwise a > b ? a : b),
 // `attn_fma(a, b, c)` (a * b + c rounded once: xsimd's own fma is a separate multiply and add on
 // some architectures, avx512f among them) and
 // `attn_transpose(src, src_stride, dst, dst_stride)` (one kAttnLanes x kAttnLanes block of floats
@@ -114,55 +115,85 @@ void attn_accumulate_tile(const float *w, uint32_t stride, const float *values, 
     for (uint32_t v = 0; v < V; ++v) a[r][v].store_unaligned(acc + size_t{r} * d + v * kAttnLanes);
 }
 
-template <uint32_t R>
-void attn_accumulate_rows(const float *w, uint32_t stride, const float *values, uint32_t n, uint32_t d, float *acc) {
-  constexpr uint32_t kWide = kAttnKeyVectors * kAttnLanes;
-  const uint32_t full = d - d % kAttnLanes;
-  uint32_t i = 0;
-  for (; i + kWide <= full; i += kWide) attn_accumulate_tile<R, kAttnKeyVectors>(w, stride, values + i, n, d, acc + i);
-  for (; i < full; i += kAttnLanes) attn_accumulate_tile<R, 1>(w, stride, values + i, n, d, acc + i);
-  for (; i < d; ++i)
-    for (uint32_t j = 0; j < n; ++j)
-      for (uint32_t r = 0; r < R; ++r)
-        acc[size_t{r} * d + i] = std::fma(w[size_t{r} * stride + j], values[size_t{j} * d + i], acc[size_t{r} * d + i]);
-}
-
-void attn_accumulate(const float *w, uint32_t stride, uint32_t rows, const float *values, uint32_t n, uint32_t d,
-                     float *acc) {
+// Rows [0, rows) x V vectors of d starting at acc / values, tiles of kAttnTileRows rows.
+template <uint32_t V>
+void attn_accumulate_columns(const float *w, uint32_t stride, uint32_t rows, const float *values, uint32_t n,
+                             uint32_t d, float *acc) {
   uint32_t r0 = 0;
   for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows)
-    attn_accumulate_rows<kAttnTileRows>(w + size_t{r0} * stride, stride, values, n, d, acc + size_t{r0} * d);
+    attn_accumulate_tile<kAttnTileRows, V>(w + size_t{r0} * stride, stride, values, n, d, acc + size_t{r0} * d);
   const float *wr = w + size_t{r0} * stride;
   float *a = acc + size_t{r0} * d;
   switch (rows - r0) {
     case 0: break;
-    case 1: attn_accumulate_rows<1>(wr, stride, values, n, d, a); break;
-    case 2: attn_accumulate_rows<2>(wr, stride, values, n, d, a); break;
-    case 3: attn_accumulate_rows<3>(wr, stride, values, n, d, a); break;
-    case 4: attn_accumulate_rows<4>(wr, stride, values, n, d, a); break;
-    default: attn_accumulate_rows<5>(wr, stride, values, n, d, a); break;
+    case 1: attn_accumulate_tile<1, V>(wr, stride, values, n, d, a); break;
+    case 2: attn_accumulate_tile<2, V>(wr, stride, values, n, d, a); break;
+    case 3: attn_accumulate_tile<3, V>(wr, stride, values, n, d, a); break;
+    case 4: attn_accumulate_tile<4, V>(wr, stride, values, n, d, a); break;
+    default: attn_accumulate_tile<5, V>(wr, stride, values, n, d, a); break;
   }
 }
 
+// Columns of d outermost: one slice of the values block (n x kAttnKeyVectors vectors) stays in
+// L1 while every row tile passes over it.
+void attn_accumulate(const float *w, uint32_t stride, uint32_t rows, const float *values, uint32_t n, uint32_t d,
+                     float *acc) {
+  constexpr uint32_t kWide = kAttnKeyVectors * kAttnLanes;
+  const uint32_t full = d - d % kAttnLanes;
+  uint32_t i = 0;
+  for (; i + kWide <= full; i += kWide) attn_accumulate_columns<kAttnKeyVectors>(w, stride, rows, values + i, n, d, acc + i);
+  for (; i < full; i += kAttnLanes) attn_accumulate_columns<1>(w, stride, rows, values + i, n, d, acc + i);
+  for (; i < d; ++i)
+    for (uint32_t r = 0; r < rows; ++r)
+      for (uint32_t j = 0; j < n; ++j)
+        acc[size_t{r} * d + i] = std::fma(w[size_t{r} * stride + j], values[size_t{j} * d + i], acc[size_t{r} * d + i]);
+}
+
+// Lane-wise a > b ? a : b and 2^n from the bits of n + 1.5 * 2^23, in the compiler's vector
+// extensions: GCC 12's AVX-512 max and shift intrinsics (which xsimd calls) trip
+// -Wuninitialized inside its own header.
+using AttnFloatBits = float __attribute__((vector_size(kAttnLanes * sizeof(float))));
+using AttnIntBits = uint32_t __attribute__((vector_size(kAttnLanes * sizeof(float))));
+AttnV attn_max(AttnV a, AttnV b) {
+  AttnFloatBits x, y;
+  std::memcpy(&x, &a, sizeof x);
+  std::memcpy(&y, &b, sizeof y);
+  const AttnFloatBits m = x > y ? x : y;
+  AttnV out;
+  std::memcpy(&out, &m, sizeof m);
+  return out;
+}
+AttnV attn_pow2_of_shifted(AttnV shifted) {
+  AttnIntBits bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  // (bits + 127) << 23: the bits of 1.5 * 2^23 shift out of the word, n + 127 becomes the exponent.
+  bits = (bits + 127u) << 23;
+  AttnV out;
+  std::memcpy(&out, &bits, sizeof bits);
+  return out;
+}
+
 // exp(x) for x <= 0 with the formulas of src/kernels/online_softmax.hpp (Cody-Waite reduction,
-// Cephes expf polynomial, 2^n built in the exponent bits), lane by lane: exp(0) = 1 exactly,
+// Cephes expf polynomial, evaluated with fused multiply-adds; 2^n built in the exponent bits),
+// lane by lane: exp(0) = 1 exactly,
 // x < -87 gives 0, NaN stays NaN.
 AttnV attn_exp_nonpositive(AttnV x) {
-  using IntV = xsimd::batch<int32_t, Arch>;
-  const AttnV clamped = xsimd::select(x > AttnV(-87.0f), x, AttnV(-87.0f));
+  // NaN fails the comparison and stays NaN through every step below.
+  const AttnV clamped = xsimd::select(x < AttnV(-87.0f), AttnV(-87.0f), x);
   const AttnV shifter(12582912.0f);
-  const AttnV n = (clamped * AttnV(1.44269504088896341f) + shifter) - shifter;
-  const AttnV r = (clamped - n * AttnV(0.693359375f)) - n * AttnV(-2.12194440e-4f);
+  // n + 1.5 * 2^23 holds the integer n in its low mantissa bits.
+  const AttnV shifted = attn_fma(clamped, AttnV(1.44269504088896341f), shifter);
+  const AttnV n = shifted - shifter;
+  const AttnV r = attn_fma(n, AttnV(2.12194440e-4f), attn_fma(n, AttnV(-0.693359375f), clamped));
   AttnV p(1.9875691500e-4f);
-  p = p * r + AttnV(1.3981999507e-3f);
-  p = p * r + AttnV(8.3334519073e-3f);
-  p = p * r + AttnV(4.1665795894e-2f);
-  p = p * r + AttnV(1.6666665459e-1f);
-  p = p * r + AttnV(5.0000001201e-1f);
-  const AttnV e_r = (p * (r * r) + r) + AttnV(1.0f);
-  const IntV exponent = (xsimd::to_int(n) + IntV(127)) << 23;
-  const AttnV result = e_r * xsimd::bitwise_cast<AttnV>(exponent);
-  return xsimd::select(x >= AttnV(-87.0f), result, xsimd::select(x < AttnV(-87.0f), AttnV(0.0f), x));
+  p = attn_fma(p, r, AttnV(1.3981999507e-3f));
+  p = attn_fma(p, r, AttnV(8.3334519073e-3f));
+  p = attn_fma(p, r, AttnV(4.1665795894e-2f));
+  p = attn_fma(p, r, AttnV(1.6666665459e-1f));
+  p = attn_fma(p, r, AttnV(5.0000001201e-1f));
+  const AttnV e_r = attn_fma(p, r * r, r) + AttnV(1.0f);
+  const AttnV result = e_r * attn_pow2_of_shifted(shifted);
+  return xsimd::select(x < AttnV(-87.0f), AttnV(0.0f), result);
 }
 
 // Pairwise (tree) reductions of kFoldVectors vectors, then of the lanes: a short dependency chain
@@ -176,55 +207,75 @@ AttnV attn_tree(AttnV *v, Op op) {
   return v[0];
 }
 
-float attn_lane_max(AttnV v) {
-  alignas(64) float lanes[kAttnLanes];
-  v.store_aligned(lanes);
-  for (uint32_t width = kAttnLanes; width > 1; width /= 2)
-    for (uint32_t i = 0; i < width / 2; ++i) lanes[i] = lanes[2 * i + 1] > lanes[2 * i] ? lanes[2 * i + 1] : lanes[2 * i];
-  return lanes[0];
-}
-
-// The online softmax step of one row, vectorised. The whole block (n <= 64 scores) is held in
-// registers; lanes past n hold -inf (weight exactly 0, no effect on the maximum).
-void attn_fold(float *scores, uint32_t n, float *running_max, float *running_sum, float *acc, uint32_t d) {
+// The online softmax step of R rows with the same n, interleaved so that one row's chain of
+// dependent steps (maximum, exp, sum) overlaps the others'. Each row's block (n <= 64 scores) is
+// held in registers; lanes past n hold -inf (weight exactly 0, no effect on the maximum).
+template <uint32_t R>
+void attn_fold_rows(float *scores, uint32_t stride, uint32_t n, float *running_max, float *running_sum, float *acc,
+                    uint32_t d) {
   const uint32_t full = n - n % kAttnLanes, rest = n - full;
-  AttnV s[kFoldVectors], t[kFoldVectors];
-  for (uint32_t v = 0; v < kFoldVectors; ++v)
-    s[v] = v * kAttnLanes < full ? AttnV::load_unaligned(scores + v * kAttnLanes) : AttnV(-INFINITY);
-  if (rest > 0) {
-    alignas(64) float tail[kAttnLanes];
-    for (uint32_t l = 0; l < kAttnLanes; ++l) tail[l] = l < rest ? scores[full + l] : -INFINITY;
-    s[full / kAttnLanes] = AttnV::load_aligned(tail);
-  }
-  for (uint32_t v = 0; v < kFoldVectors; ++v) t[v] = s[v];
-  const float block_max = attn_lane_max(attn_tree(t, [](AttnV a, AttnV b) { return xsimd::max(a, b); }));
-  const float new_max = block_max > *running_max ? block_max : *running_max;
-
-  const AttnV m(new_max);
-  for (uint32_t v = 0; v < kFoldVectors; ++v) s[v] = attn_exp_nonpositive(s[v] - m);
-  for (uint32_t v = 0; v * kAttnLanes < n; ++v) {
-    if ((v + 1) * kAttnLanes <= n) {
-      s[v].store_unaligned(scores + v * kAttnLanes);
-    } else {
+  AttnV s[R][kFoldVectors];
+  float new_max[R], block_sum[R];
+  for (uint32_t r = 0; r < R; ++r) {
+    const float *row = scores + size_t{r} * stride;
+    for (uint32_t v = 0; v < kFoldVectors; ++v)
+      s[r][v] = v * kAttnLanes < full ? AttnV::load_unaligned(row + v * kAttnLanes) : AttnV(-INFINITY);
+    if (rest > 0) {
       alignas(64) float tail[kAttnLanes];
-      s[v].store_aligned(tail);
-      for (uint32_t l = 0; v * kAttnLanes + l < n; ++l) scores[v * kAttnLanes + l] = tail[l];
+      for (uint32_t l = 0; l < kAttnLanes; ++l) tail[l] = l < rest ? row[full + l] : -INFINITY;
+      s[r][full / kAttnLanes] = AttnV::load_aligned(tail);
     }
   }
-  const float block_sum = attn_hsum(attn_tree(s, [](AttnV a, AttnV b) { return a + b; }));
-  if (new_max != *running_max) {
-    // The first block finds running_max = -inf: the factor is 0 and so are sum and acc.
-    const AttnV factor = attn_exp_nonpositive(AttnV(*running_max - new_max));
-    alignas(64) float lanes[kAttnLanes];
-    factor.store_aligned(lanes);
-    const float f = lanes[0];
-    *running_sum *= f;
-    const uint32_t acc_full = d - d % kAttnLanes;
-    for (uint32_t i = 0; i < acc_full; i += kAttnLanes) (AttnV::load_unaligned(acc + i) * factor).store_unaligned(acc + i);
-    for (uint32_t i = acc_full; i < d; ++i) acc[i] *= f;
-    *running_max = new_max;
+  for (uint32_t r = 0; r < R; ++r) {
+    AttnV t[kFoldVectors];
+    for (uint32_t v = 0; v < kFoldVectors; ++v) t[v] = s[r][v];
+    const float block_max = attn_hmax(attn_tree(t, [](AttnV a, AttnV b) { return attn_max(a, b); }));
+    new_max[r] = block_max > running_max[r] ? block_max : running_max[r];
   }
-  *running_sum += block_sum;
+  for (uint32_t r = 0; r < R; ++r) {
+    const AttnV m(new_max[r]);
+    for (uint32_t v = 0; v < kFoldVectors; ++v) s[r][v] = attn_exp_nonpositive(s[r][v] - m);
+  }
+  for (uint32_t r = 0; r < R; ++r) {
+    float *row = scores + size_t{r} * stride;
+    for (uint32_t v = 0; v * kAttnLanes < n; ++v) {
+      if ((v + 1) * kAttnLanes <= n) {
+        s[r][v].store_unaligned(row + v * kAttnLanes);
+      } else {
+        alignas(64) float tail[kAttnLanes];
+        s[r][v].store_aligned(tail);
+        for (uint32_t l = 0; v * kAttnLanes + l < n; ++l) row[v * kAttnLanes + l] = tail[l];
+      }
+    }
+    block_sum[r] = attn_hsum(attn_tree(s[r], [](AttnV a, AttnV b) { return a + b; }));
+  }
+  for (uint32_t r = 0; r < R; ++r) {
+    if (new_max[r] != running_max[r]) {
+      // The first block finds running_max = -inf: the factor is 0 and so are sum and acc.
+      const AttnV factor = attn_exp_nonpositive(AttnV(running_max[r] - new_max[r]));
+      alignas(64) float lanes[kAttnLanes];
+      factor.store_aligned(lanes);
+      const float f = lanes[0];
+      running_sum[r] *= f;
+      float *a = acc + size_t{r} * d;
+      const uint32_t acc_full = d - d % kAttnLanes;
+      for (uint32_t i = 0; i < acc_full; i += kAttnLanes) (AttnV::load_unaligned(a + i) * factor).store_unaligned(a + i);
+      for (uint32_t i = acc_full; i < d; ++i) a[i] *= f;
+      running_max[r] = new_max[r];
+    }
+    running_sum[r] += block_sum[r];
+  }
+}
+
+constexpr uint32_t kFoldRows = kAttnRegisters >= 32 ? 2 : 1;
+
+void attn_fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
+               float *acc, uint32_t d) {
+  uint32_t r = 0;
+  for (; r + kFoldRows <= rows; r += kFoldRows)
+    attn_fold_rows<kFoldRows>(scores + size_t{r} * stride, stride, n, running_max + r, running_sum + r, acc + size_t{r} * d, d);
+  for (; r < rows; ++r)
+    attn_fold_rows<1>(scores + size_t{r} * stride, stride, n, running_max + r, running_sum + r, acc + size_t{r} * d, d);
 }
 
 const AttentionKernels kAttentionKernelSet = {attn_pack_keys, attn_scores, attn_accumulate, attn_fold};

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/attention_kernels.hpp"
@@ -16,6 +17,14 @@ namespace {
 // fma3<avx2>: xsimd's plain avx2 fma is a separate multiply and add.
 using Arch = xsimd::fma3<xsimd::avx2>;
 float attn_hsum(xsimd::batch<float, Arch> v) { return xsimd::hadd(v); }
+// The largest lane: pairwise, a > b ? a : b.
+float attn_hmax(xsimd::batch<float, Arch> v) {
+  alignas(64) float lanes[xsimd::batch<float, Arch>::size];
+  v.store_aligned(lanes);
+  for (size_t width = xsimd::batch<float, Arch>::size; width > 1; width /= 2)
+    for (size_t i = 0; i < width / 2; ++i) lanes[i] = lanes[2 * i + 1] > lanes[2 * i] ? lanes[2 * i + 1] : lanes[2 * i];
+  return lanes[0];
+}
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
   return xsimd::fma(a, b, c);  // vfmadd with fma3<avx2>

@@ -27,6 +27,16 @@ float attn_hsum(xsimd::batch<float, Arch> v) {
   const V4 s4 = __builtin_shufflevector(s8, s8, 0, 1, 2, 3) + __builtin_shufflevector(s8, s8, 4, 5, 6, 7);
   return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
+// The largest lane: halves compared pairwise (a > b ? a : b), as attn_hsum folds them.
+float attn_hmax(xsimd::batch<float, Arch> v) {
+  const V16 x = static_cast<V16>(static_cast<__m512>(v));
+  const V8 lo8 = __builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7), hi8 = __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15);
+  const V8 m8 = hi8 > lo8 ? hi8 : lo8;
+  const V4 lo4 = __builtin_shufflevector(m8, m8, 0, 1, 2, 3), hi4 = __builtin_shufflevector(m8, m8, 4, 5, 6, 7);
+  const V4 m4 = hi4 > lo4 ? hi4 : lo4;
+  const float a = m4[1] > m4[0] ? m4[1] : m4[0], b = m4[3] > m4[2] ? m4[3] : m4[2];
+  return b > a ? b : a;
+}
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
   return _mm512_fmadd_ps(a, b, c);

@@ -180,10 +180,13 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
     // past its own position are computed and never read.
     kernels.scores(queries + uint64_t{first_row} * d, rows - first_row, score_keys, block_keys, d, c.scale,
                    scores + uint64_t{first_row} * kKeyBlock, kKeyBlock);
-    for (uint32_t r = first_row; r < rows; ++r)
-      kernels.fold(scores + uint64_t{r} * kKeyBlock, visible(r), &maxima[r], &sums[r], acc + uint64_t{r} * d, d);
-    for (uint32_t r = first_row; r < full_row; r += group)
+    for (uint32_t r = first_row; r < full_row; r += group) {
+      kernels.fold(scores + uint64_t{r} * kKeyBlock, kKeyBlock, group, visible(r), maxima + r, sums + r,
+                   acc + uint64_t{r} * d, d);
       kernels.accumulate(scores + uint64_t{r} * kKeyBlock, kKeyBlock, group, values, visible(r), d, acc + uint64_t{r} * d);
+    }
+    kernels.fold(scores + uint64_t{full_row} * kKeyBlock, kKeyBlock, rows - full_row, block_keys, maxima + full_row,
+                 sums + full_row, acc + uint64_t{full_row} * d, d);
     kernels.accumulate(scores + uint64_t{full_row} * kKeyBlock, kKeyBlock, rows - full_row, values, block_keys, d,
                        acc + uint64_t{full_row} * d);
   }

@@ -23,10 +23,12 @@ struct AttentionKernels {
   // For r < rows and each j < n in turn: acc[r * d + i] += weights[r * stride + j] * values[j * d + i].
   void (*accumulate)(const float *weights, uint32_t stride, uint32_t rows, const float *values, uint32_t n,
                      uint32_t d, float *acc);
-  // Online softmax step of one row (see online_softmax.hpp): n > 0 scores become the weights
-  // exp(s - m_new); *running_sum and acc[0 .. d) are rescaled by exp(m_old - m_new), then the
-  // block's weights are added to *running_sum.
-  void (*fold)(float *scores, uint32_t n, float *running_max, float *running_sum, float *acc, uint32_t d);
+  // Online softmax step of `rows` rows that all see n > 0 keys (see online_softmax.hpp): row r's
+  // scores (scores + r * stride) become the weights exp(s - m_new); running_sum[r] and its
+  // accumulator (acc + r * d, d floats) are rescaled by exp(m_old - m_new), then the block's
+  // weights are added to running_sum[r]. Each row's result depends on its own data only.
+  void (*fold)(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
+               float *acc, uint32_t d);
 };
 
 // Plain C++ written so the compiler vectorises it at baseline flags; always available.

@@ -60,10 +60,16 @@ void accumulate(const float *weights, uint32_t stride, uint32_t rows, const floa
   }
 }
 
+void fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
+          float *acc, uint32_t d) {
+  for (uint32_t r = 0; r < rows; ++r)
+    fold_scores(scores + size_t{r} * stride, n, running_max + r, running_sum + r, acc + size_t{r} * d, d);
+}
+
 }  // namespace
 
 const AttentionKernels &portable_attention_kernels() {
-  static const AttentionKernels kernels = {nullptr, scores, accumulate, fold_scores};
+  static const AttentionKernels kernels = {nullptr, scores, accumulate, fold};
   return kernels;
 }
 
