@@ -24,6 +24,15 @@ float attn_hmax(xsimd::batch<float, Arch> v) {
     for (size_t i = 0; i < width / 2; ++i) lanes[i] = lanes[2 * i + 1] > lanes[2 * i] ? lanes[2 * i + 1] : lanes[2 * i];
   return lanes[0];
 }
+// f16 to float with the hardware conversion (exact; a NaN stays a NaN).
+void attn_widen_f16(const uint16_t *from, uint32_t count, float *to) {
+  uint32_t i = 0;
+  for (; i + 4 <= count; i += 4) vst1q_f32(to + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(from + i))));
+  for (; i < count; ++i) {
+    const float16x4_t h = vreinterpret_f16_u16(vdup_n_u16(from[i]));
+    to[i] = vgetq_lane_f32(vcvt_f32_f16(h), 0);
+  }
+}
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
   return vfmaq_f32(c, a, b);

@@ -6,6 +6,7 @@
 // architecture with a fused multiply-add), `kAttnRegisters` (vector registers the tiles may use),
 // `float attn_hsum(batch<float, Arch>)` (a horizontal sum in a fixed order),
 // `float attn_hmax(batch<float, Arch>)` (the largest lane, by pairwise a > b ? a : b),
+// `attn_widen_f16(from, count, to)` (f16 to float with the hardware conversion),
 // `attn_fma(a, b, c)` (a * b + c rounded once: xsimd's own fma is a separate multiply and add on
 // some architectures, avx512f among them) and
 // `attn_transpose(src, src_stride, dst, dst_stride)` (one kAttnLanes x kAttnLanes block of floats
@@ -278,4 +279,4 @@ void attn_fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float 
     attn_fold_rows<1>(scores + size_t{r} * stride, stride, n, running_max + r, running_sum + r, acc + size_t{r} * d, d);
 }
 
-const AttentionKernels kAttentionKernelSet = {attn_pack_keys, attn_scores, attn_accumulate, attn_fold};
+const AttentionKernels kAttentionKernelSet = {attn_pack_keys, attn_scores, attn_accumulate, attn_fold, attn_widen_f16};

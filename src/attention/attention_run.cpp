@@ -126,10 +126,14 @@ void load_queries(const ForwardCall &c, const Task &task, uint32_t length, unsig
 
 // Keys (or values) [first, first + n) of one kv head as float rows: in place for an f32 cache,
 // converted into the slot otherwise.
-const float *float_rows(const KvCache &cache, void *base, uint32_t head, uint32_t first, uint32_t n, float *buffer) {
+const float *float_rows(const AttentionKernels &kernels, const KvCache &cache, void *base, uint32_t head,
+                        uint32_t first, uint32_t n, float *buffer) {
   const void *rows = cache_ptr(base, cache, head, first);
   if (cache.dtype == ROTOR_DTYPE_F32) return static_cast<const float *>(rows);
-  to_float(rows, cache.dtype, n * cache.head_dim, buffer);
+  if (cache.dtype == ROTOR_DTYPE_F16 && kernels.widen_f16 != nullptr)
+    kernels.widen_f16(static_cast<const uint16_t *>(rows), n * cache.head_dim, buffer);
+  else
+    to_float(rows, cache.dtype, n * cache.head_dim, buffer);
   return buffer;
 }
 
@@ -155,9 +159,9 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   const uint32_t keys_end = first_position + task.tokens;
   for (uint32_t block = 0; block < keys_end; block += kKeyBlock) {
     const uint32_t block_keys = min_u32(kKeyBlock, keys_end - block);
-    const float *keys = float_rows(cache, cache.keys, task.kv_head, block, block_keys,
+    const float *keys = float_rows(kernels, cache, cache.keys, task.kv_head, block, block_keys,
                                    reinterpret_cast<float *>(slot + c.plan.keys));
-    const float *values = float_rows(cache, cache.values, task.kv_head, block, block_keys,
+    const float *values = float_rows(kernels, cache, cache.values, task.kv_head, block, block_keys,
                                      reinterpret_cast<float *>(slot + c.plan.values));
     auto visible = [&](uint32_t r) {
       const uint32_t last = first_position + r / group;  // inclusive

@@ -29,6 +29,9 @@ struct AttentionKernels {
   // weights are added to running_sum[r]. Each row's result depends on its own data only.
   void (*fold)(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
                float *acc, uint32_t d);
+  // Optional (nullptr: the portable loop of common/element_convert.hpp). count f16 values to
+  // float, exactly (every f16 is a float); a NaN stays a NaN. Widens f16 cache blocks.
+  void (*widen_f16)(const uint16_t *from, uint32_t count, float *to);
 };
 
 // Plain C++ written so the compiler vectorises it at baseline flags; always available.

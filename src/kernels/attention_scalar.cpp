@@ -69,7 +69,7 @@ void fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *runn
 }  // namespace
 
 const AttentionKernels &portable_attention_kernels() {
-  static const AttentionKernels kernels = {nullptr, scores, accumulate, fold};
+  static const AttentionKernels kernels = {nullptr, scores, accumulate, fold, nullptr};
   return kernels;
 }
 
