@@ -32,49 +32,76 @@ constexpr uint32_t kAttnKeyTile = kAttnKeyVectors * kAttnLanes;
 constexpr uint32_t kAttnTileRows = (kAttnRegisters - kAttnKeyVectors - 1) / kAttnKeyVectors;
 static_assert(64 % kAttnKeyTile == 0, "a block of 64 keys is a whole number of key tiles");
 static_assert(kAttnTileRows == 6, "the row tails below are written for tiles of 6 rows");
+static_assert(kAttnKeyVectors <= 4, "the key-vector cases of attn_scores go up to 4");
 
 // Keys [0, n) into tiles of kAttnKeyTile keys: tile t holds d rows of kAttnKeyTile floats,
-// element (i, j) = dimension i of key t * kAttnKeyTile + j; keys past n are zeros (their scores
-// are computed and never read).
+// element (i, j) = dimension i of key t * kAttnKeyTile + j. Only the key vectors that hold a key
+// are written (a decode step's last block is short); keys past n in the last of them are zeros
+// (their scores are computed and never read).
 void attn_pack_keys(const float *keys, uint32_t n, uint32_t d, float *packed) {
   const uint32_t d_blocks = d - d % kAttnLanes;
-  for (uint32_t t = 0; t * kAttnKeyTile < n; ++t) {
-    float *tile = packed + size_t{t} * d * kAttnKeyTile;
-    for (uint32_t v = 0; v < kAttnKeyVectors; ++v) {
-      const uint32_t first = t * kAttnKeyTile + v * kAttnLanes;
-      float *column = tile + v * kAttnLanes;
-      if (first + kAttnLanes <= n) {
-        const float *src = keys + size_t{first} * d;
-        for (uint32_t i = 0; i < d_blocks; i += kAttnLanes)
-          attn_transpose(src + i, d, column + size_t{i} * kAttnKeyTile, kAttnKeyTile);
-        for (uint32_t i = d_blocks; i < d; ++i)
-          for (uint32_t l = 0; l < kAttnLanes; ++l) column[size_t{i} * kAttnKeyTile + l] = src[size_t{l} * d + i];
-      } else {
-        for (uint32_t i = 0; i < d; ++i)
-          for (uint32_t l = 0; l < kAttnLanes; ++l)
-            column[size_t{i} * kAttnKeyTile + l] = first + l < n ? keys[size_t{first + l} * d + i] : 0.0f;
-      }
+  for (uint32_t first = 0; first < n; first += kAttnLanes) {
+    const uint32_t t = first / kAttnKeyTile, v = first % kAttnKeyTile / kAttnLanes;
+    float *column = packed + size_t{t} * d * kAttnKeyTile + v * kAttnLanes;
+    const float *src = keys + size_t{first} * d;
+    // A partial vector of keys (the end of a decode step's cache) is transposed from a
+    // zero-padded copy on the stack, up to 128 dims (8 KiB with 16 lanes); wider heads take the
+    // element loop.
+    alignas(64) float padded[kAttnLanes * 128];
+    const uint32_t src_stride = d;
+    if (first + kAttnLanes > n && d <= 128) {
+      const uint32_t present = n - first;
+      std::memcpy(padded, src, size_t{present} * d * sizeof(float));
+      std::memset(padded + size_t{present} * d, 0, size_t{kAttnLanes - present} * d * sizeof(float));
+      src = padded;
+    } else if (first + kAttnLanes > n) {
+      for (uint32_t i = 0; i < d; ++i)
+        for (uint32_t l = 0; l < kAttnLanes; ++l)
+          column[size_t{i} * kAttnKeyTile + l] = first + l < n ? src[size_t{l} * d + i] : 0.0f;
+      continue;
     }
+    for (uint32_t i = 0; i < d_blocks; i += kAttnLanes)
+      attn_transpose(src + i, src_stride, column + size_t{i} * kAttnKeyTile, kAttnKeyTile);
+    for (uint32_t i = d_blocks; i < d; ++i)
+      for (uint32_t l = 0; l < kAttnLanes; ++l) column[size_t{i} * kAttnKeyTile + l] = src[size_t{l} * src_stride + i];
   }
 }
 
-// R rows x one key tile (kAttnKeyTile scores per row, written whole).
-template <uint32_t R>
+// R rows x V key vectors of one tile (V * kAttnLanes scores per row, written whole).
+template <uint32_t R, uint32_t V>
 void attn_score_tile(const float *q, uint32_t d, const float *tile, float scale, float *out, uint32_t stride) {
-  AttnV acc[R][kAttnKeyVectors];
+  AttnV acc[R][V];
   for (uint32_t r = 0; r < R; ++r)
-    for (uint32_t v = 0; v < kAttnKeyVectors; ++v) acc[r][v] = AttnV(0.0f);
+    for (uint32_t v = 0; v < V; ++v) acc[r][v] = AttnV(0.0f);
   for (uint32_t i = 0; i < d; ++i) {
-    AttnV k[kAttnKeyVectors];
-    for (uint32_t v = 0; v < kAttnKeyVectors; ++v) k[v] = AttnV::load_aligned(tile + size_t{i} * kAttnKeyTile + v * kAttnLanes);
+    AttnV k[V];
+    for (uint32_t v = 0; v < V; ++v) k[v] = AttnV::load_aligned(tile + size_t{i} * kAttnKeyTile + v * kAttnLanes);
     for (uint32_t r = 0; r < R; ++r) {
       const AttnV x(q[size_t{r} * d + i]);
-      for (uint32_t v = 0; v < kAttnKeyVectors; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
+      for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
     }
   }
   const AttnV s(scale);
   for (uint32_t r = 0; r < R; ++r)
-    for (uint32_t v = 0; v < kAttnKeyVectors; ++v) (acc[r][v] * s).store_unaligned(out + size_t{r} * stride + v * kAttnLanes);
+    for (uint32_t v = 0; v < V; ++v) (acc[r][v] * s).store_unaligned(out + size_t{r} * stride + v * kAttnLanes);
+}
+
+template <uint32_t V>
+void attn_score_vectors(const float *q, uint32_t rows, uint32_t d, const float *tile, float scale, float *out,
+                        uint32_t stride) {
+  uint32_t r0 = 0;
+  for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows)
+    attn_score_tile<kAttnTileRows, V>(q + size_t{r0} * d, d, tile, scale, out + size_t{r0} * stride, stride);
+  const float *qr = q + size_t{r0} * d;
+  float *o = out + size_t{r0} * stride;
+  switch (rows - r0) {
+    case 0: break;
+    case 1: attn_score_tile<1, V>(qr, d, tile, scale, o, stride); break;
+    case 2: attn_score_tile<2, V>(qr, d, tile, scale, o, stride); break;
+    case 3: attn_score_tile<3, V>(qr, d, tile, scale, o, stride); break;
+    case 4: attn_score_tile<4, V>(qr, d, tile, scale, o, stride); break;
+    default: attn_score_tile<5, V>(qr, d, tile, scale, o, stride); break;
+  }
 }
 
 void attn_scores(const float *q, uint32_t rows, const float *packed, uint32_t n, uint32_t d, float scale, float *out,
@@ -82,18 +109,15 @@ void attn_scores(const float *q, uint32_t rows, const float *packed, uint32_t n,
   for (uint32_t t = 0; t * kAttnKeyTile < n; ++t) {
     const float *tile = packed + size_t{t} * d * kAttnKeyTile;
     float *tile_out = out + t * kAttnKeyTile;
-    uint32_t r0 = 0;
-    for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows)
-      attn_score_tile<kAttnTileRows>(q + size_t{r0} * d, d, tile, scale, tile_out + size_t{r0} * stride, stride);
-    const float *qr = q + size_t{r0} * d;
-    float *o = tile_out + size_t{r0} * stride;
-    switch (rows - r0) {
-      case 0: break;
-      case 1: attn_score_tile<1>(qr, d, tile, scale, o, stride); break;
-      case 2: attn_score_tile<2>(qr, d, tile, scale, o, stride); break;
-      case 3: attn_score_tile<3>(qr, d, tile, scale, o, stride); break;
-      case 4: attn_score_tile<4>(qr, d, tile, scale, o, stride); break;
-      default: attn_score_tile<5>(qr, d, tile, scale, o, stride); break;
+    // The last tile of a short block: only the key vectors that hold keys.
+    const uint32_t left = n - t * kAttnKeyTile;
+    const uint32_t vectors = left >= kAttnKeyTile ? kAttnKeyVectors : (left + kAttnLanes - 1) / kAttnLanes;
+    // (pack_keys wrote exactly these vectors; a case past kAttnKeyVectors never happens.)
+    switch (vectors) {
+      case 1: attn_score_vectors<1>(q, rows, d, tile, scale, tile_out, stride); break;
+      case 2: attn_score_vectors<(2 <= kAttnKeyVectors ? 2 : 1)>(q, rows, d, tile, scale, tile_out, stride); break;
+      case 3: attn_score_vectors<(3 <= kAttnKeyVectors ? 3 : 1)>(q, rows, d, tile, scale, tile_out, stride); break;
+      default: attn_score_vectors<kAttnKeyVectors>(q, rows, d, tile, scale, tile_out, stride); break;
     }
   }
 }
