@@ -163,7 +163,8 @@ def report(title: str, times: dict, threads: int, flops: float | None = None):
         if flops:
             line += f"  {flops / low * 1e-9:6.1f} GFLOP/s (min)"
         if name != "rotor":
-            line += (f"  ratio peer/rotor: median {med / statistics.median(rotor_wall):5.2f}"
+            what = "ratio to rotor" if name.startswith("rotor") else "ratio peer/rotor"
+            line += (f"  {what}: median {med / statistics.median(rotor_wall):5.2f}"
                      f" min {low / min(rotor_wall):5.2f}")
             if threads == 1:
                 line += f" cpu {statistics.median(cpu) / statistics.median(times['rotor'][1]):5.2f}"
