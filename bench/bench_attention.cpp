@@ -1,11 +1,21 @@
-// rotor_attention_forward: a 512-token prefill against 512 decode steps through the same call
-// (32 q heads, 8 kv heads, 128 dims, f32, 1 and 2 threads), and, with --peak-memory, the
-// resident memory of a prefill against the minimum it needs.
+// rotor_attention_forward (32 q heads, 8 kv heads, 128 dims, causal):
+//  - Prefill512 / Decode512: a 512-token prefill against 512 decode steps through the same call
+//    (f32, 1 and 2 threads);
+//  - Prefill/<tokens>/<threads>/<cache dtype>: GFLOP/s of one prefill (counting a causal prefill
+//    as 2 x 2 x q_heads x head_dim x S(S+1)/2 flops) against an FMA-throughput loop of the active
+//    kernel set's vector width on as many threads, measured in the same benchmark just before
+//    and after the timed calls (frac_cpu from CPU time, frac_real from wall time);
+//  - DecodeStep/<context>/<threads>/<cache dtype>: one token against a cache of `context` tokens:
+//    cache bytes read per step / time, against a streaming read of as many bytes measured right
+//    after the steps;
+//  - with --peak-memory, the resident memory of a prefill against the minimum it needs.
 //
 //   build/bench/rotor_bench_attention                 # the timings
 //   build/bench/rotor_bench_attention --peak-memory   # the memory report (fresh process)
 #include <benchmark/benchmark.h>
+#include <time.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "rooflines.hpp"
 #include "rotor/rotor.h"
 
 namespace {
@@ -35,22 +46,28 @@ void fill(float *p, size_t n, uint32_t seed) {
   }
 }
 
-// Everything one sequence of kTokens needs, allocated and written once.
+size_t dtype_bytes(rotor_dtype dtype) { return dtype == ROTOR_DTYPE_F32 ? 4 : 2; }
+
+// Everything one sequence of `tokens` tokens needs (q, k, v, out in f32; the cache in
+// `cache_dtype`), allocated and written once.
 struct Layer {
+  uint32_t tokens;
+  rotor_dtype cache_dtype;
   rotor_table *table = nullptr;
   rotor_pool *pool = nullptr;
   size_t cache_bytes, ws_bytes;
   Aligned q, k, v, out, cache_arena, workspace;
   rotor_kv_cache *cache = nullptr;
 
-  explicit Layer(uint32_t threads)
-      : cache_bytes(rotor_kv_cache_arena_size(kKvHeads, kDim, kTokens, ROTOR_DTYPE_F32)),
-        ws_bytes(rotor_attention_workspace_size(kQHeads, kKvHeads, kDim, kTokens, threads)),
+  Layer(uint32_t tokens_, uint32_t threads, rotor_dtype cache_dtype_ = ROTOR_DTYPE_F32)
+      : tokens(tokens_), cache_dtype(cache_dtype_),
+        cache_bytes(rotor_kv_cache_arena_size(kKvHeads, kDim, tokens, cache_dtype)),
+        ws_bytes(rotor_attention_workspace_size(kQHeads, kKvHeads, kDim, tokens, threads)),
         q(q_bytes()), k(kv_bytes()), v(kv_bytes()), out(q_bytes()), cache_arena(cache_bytes), workspace(ws_bytes) {
     rotor_config cfg;
     rotor_config_init(&cfg, kDim);
-    cfg.max_len = kTokens;
-    cfg.initial_len = kTokens;
+    cfg.max_len = tokens;
+    cfg.initial_len = tokens;
     rotor_table_create(&table, &cfg);
     if (threads > 1) rotor_pool_create(&pool, threads);
     fill(static_cast<float *>(q.p), q_bytes() / 4, 1);
@@ -58,14 +75,14 @@ struct Layer {
     fill(static_cast<float *>(v.p), kv_bytes() / 4, 3);
     std::memset(out.p, 0, q_bytes());
     std::memset(workspace.p, 0, ws_bytes);
-    rotor_kv_cache_init(&cache, kKvHeads, kDim, kTokens, ROTOR_DTYPE_F32, cache_arena.p, cache_bytes);
+    rotor_kv_cache_init(&cache, kKvHeads, kDim, tokens, cache_dtype, cache_arena.p, cache_bytes);
   }
   ~Layer() {
     rotor_pool_destroy(pool);
     rotor_table_destroy(table);
   }
-  static size_t q_bytes() { return size_t{kTokens} * kQHeads * kDim * 4; }
-  static size_t kv_bytes() { return size_t{kTokens} * kKvHeads * kDim * 4; }
+  size_t q_bytes() const { return size_t{tokens} * kQHeads * kDim * 4; }
+  size_t kv_bytes() const { return size_t{tokens} * kKvHeads * kDim * 4; }
 
   // Tokens [first, first + count) of the sequence in one call.
   rotor_status forward(uint32_t first, uint32_t count) {
@@ -81,8 +98,72 @@ struct Layer {
   }
 };
 
+double process_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// The vector width of the active kernel set (the FMA loop that is its peak).
+int kernel_vector_bits() {
+  const std::string name = rotor_kernel_name();
+  return name == "avx512" ? 512 : name == "avx2" ? 256 : 0;
+}
+
+const char *dtype_name(rotor_dtype dtype) {
+  return dtype == ROTOR_DTYPE_F32 ? "f32" : dtype == ROTOR_DTYPE_F16 ? "f16" : "bf16";
+}
+
+// Args: tokens, threads, cache dtype.
+void BM_Prefill(benchmark::State &state) {
+  const uint32_t tokens = uint32_t(state.range(0)), threads = uint32_t(state.range(1));
+  Layer layer(tokens, threads, rotor_dtype(state.range(2)));
+  const int bits = kernel_vector_bits();
+  const double peak_before = bench::fma_peak_gflops(bits, int(threads));
+  double cpu = 0.0, real = 0.0;
+  for (auto _ : state) {
+    rotor_kv_cache_reset(layer.cache);
+    const double c0 = process_seconds();
+    const auto r0 = std::chrono::steady_clock::now();
+    if (layer.forward(0, tokens) != ROTOR_OK) state.SkipWithError("forward failed");
+    real += std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count();
+    cpu += process_seconds() - c0;
+  }
+  const double peak = (peak_before + bench::fma_peak_gflops(bits, int(threads))) / 2;
+  const double flops = 4.0 * kQHeads * kDim * double(tokens) * (double(tokens) + 1) / 2 * double(state.iterations());
+  const double gflops_real = flops / real * 1e-9, gflops_cpu = flops / (cpu / threads) * 1e-9;
+  state.counters["GFLOPs_real"] = gflops_real;
+  state.counters["GFLOPs_cpu"] = gflops_cpu;
+  state.counters["peak_GFLOPs"] = peak;
+  state.counters["frac_real"] = peak > 0 ? gflops_real / peak : 0.0;
+  state.counters["frac_cpu"] = peak > 0 ? gflops_cpu / peak : 0.0;
+  state.SetLabel(std::string(rotor_kernel_name()) + " cache " + dtype_name(layer.cache_dtype));
+}
+
+constexpr uint32_t kDecodeSteps = 64;
+
+// Args: cached tokens, threads, cache dtype. Each iteration is one step (the cache grows by one).
+void BM_DecodeStep(benchmark::State &state) {
+  const uint32_t context = uint32_t(state.range(0)), threads = uint32_t(state.range(1));
+  Layer layer(context + kDecodeSteps, threads, rotor_dtype(state.range(2)));
+  if (layer.forward(0, context) != ROTOR_OK) state.SkipWithError("prefill failed");
+  uint32_t t = context;
+  for (auto _ : state)
+    if (layer.forward(t++, 1) != ROTOR_OK) state.SkipWithError("forward failed");
+  // Bytes of keys and values a step reads (the mean cache length of the steps).
+  const double per_step = 2.0 * kKvHeads * kDim * double(dtype_bytes(layer.cache_dtype)) * (context + kDecodeSteps / 2.0);
+  const size_t read_bytes = size_t(2) * kKvHeads * kDim * dtype_bytes(layer.cache_dtype) * context;
+  Aligned buffer(read_bytes);
+  std::memset(buffer.p, 1, read_bytes);
+  const void *range = buffer.p;
+  const double read = bench::read_seconds(&range, 1, read_bytes, 5);
+  state.counters["GBps"] = benchmark::Counter(per_step, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["read_GBps"] = double(read_bytes) / read;
+  state.SetLabel(std::string(rotor_kernel_name()) + " cache " + dtype_name(layer.cache_dtype));
+}
+
 void BM_AttentionPrefill512(benchmark::State &state) {
-  Layer layer(uint32_t(state.range(0)));
+  Layer layer(kTokens, uint32_t(state.range(0)));
   for (auto _ : state) {
     rotor_kv_cache_reset(layer.cache);
     if (layer.forward(0, kTokens) != ROTOR_OK) state.SkipWithError("forward failed");
@@ -94,7 +175,7 @@ void BM_AttentionPrefill512(benchmark::State &state) {
 }
 
 void BM_AttentionDecode512(benchmark::State &state) {
-  Layer layer(uint32_t(state.range(0)));
+  Layer layer(kTokens, uint32_t(state.range(0)));
   for (auto _ : state) {
     rotor_kv_cache_reset(layer.cache);
     for (uint32_t t = 0; t < kTokens; ++t)
@@ -108,6 +189,21 @@ void BM_AttentionDecode512(benchmark::State &state) {
 
 BENCHMARK(BM_AttentionPrefill512)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_AttentionDecode512)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void prefill_args(benchmark::internal::Benchmark *b) {
+  for (int64_t threads : {1, 2}) {
+    for (int64_t tokens : {512, 2048})
+      for (int64_t dtype : {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16}) b->Args({tokens, threads, dtype});
+  }
+}
+BENCHMARK(BM_Prefill)->Apply(prefill_args)->Unit(benchmark::kMillisecond)->UseRealTime();
+// 8192 tokens: one call is 1.1 T flops (several seconds on one core).
+BENCHMARK(BM_Prefill)->Args({8192, 1, ROTOR_DTYPE_F32})->Args({8192, 2, ROTOR_DTYPE_F32})->Iterations(1)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_DecodeStep)
+    ->Args({2048, 1, ROTOR_DTYPE_F32})->Args({2048, 2, ROTOR_DTYPE_F32})->Args({8192, 1, ROTOR_DTYPE_F32})
+    ->Args({8192, 2, ROTOR_DTYPE_F32})->Args({8192, 1, ROTOR_DTYPE_F16})->Args({8192, 1, ROTOR_DTYPE_BF16})
+    ->Iterations(kDecodeSteps)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // kB of a "VmRSS:"-style line of /proc/self/status.
 long status_kb(const char *key) {
@@ -125,16 +221,16 @@ int peak_memory_report(uint32_t threads) {
   long peak_kb;
   size_t minimum;
   {
-    Layer layer(threads);
+    Layer layer(kTokens, threads);
     if (layer.forward(0, kTokens) != ROTOR_OK) return std::fprintf(stderr, "forward failed\n"), 1;
     peak_kb = status_kb("VmHWM:");
     rotor_table_stats stats{};
     stats.struct_size = sizeof stats;
     rotor_table_stats_get(layer.table, &stats);
-    minimum = 2 * Layer::q_bytes() + 2 * Layer::kv_bytes() + layer.cache_bytes + layer.ws_bytes + stats.bytes_in_use;
+    minimum = 2 * layer.q_bytes() + 2 * layer.kv_bytes() + layer.cache_bytes + layer.ws_bytes + stats.bytes_in_use;
     std::printf("prefill of %u tokens (32 q heads, 8 kv heads, 128 dims, f32), %u thread(s):\n", kTokens, threads);
     std::printf("  q+k+v+out %zu B, cache %zu B, workspace %zu B, table %llu B: minimum %zu B\n",
-                2 * Layer::q_bytes() + 2 * Layer::kv_bytes(), layer.cache_bytes, layer.ws_bytes,
+                2 * layer.q_bytes() + 2 * layer.kv_bytes(), layer.cache_bytes, layer.ws_bytes,
                 (unsigned long long)stats.bytes_in_use, minimum);
   }
   const double grown = double(peak_kb - baseline_kb) * 1024.0;

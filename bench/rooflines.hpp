@@ -15,4 +15,15 @@ double rmw_seconds(void *p, size_t bytes, int threads, int passes);
 // Mean seconds per memcpy of `bytes` from src to dst.
 double memcpy_seconds(void *dst, const void *src, size_t bytes, int passes);
 
+// Seconds of one streaming read (a vectorised sum) of each of `ranges` ranges [p[i], p[i] + bytes),
+// the mean of `passes` passes, after one pass that warms the caches as a decode step finds them.
+double read_seconds(const void *const *p, size_t ranges, size_t bytes, int passes);
+
+// Single-precision fused multiply-add throughput in GFLOP/s (2 flops per lane) of `threads`
+// threads running together, each an unrolled loop of 12 independent chains on the widest vectors
+// of `vector_bits` (512: AVX-512F, 256: AVX2+FMA; other values and CPUs: 0). Per thread the rate
+// is taken from its own CPU time (CLOCK_THREAD_CPUTIME_ID), so time the scheduler gives other
+// processes on a shared machine does not count; the threads' rates are summed.
+double fma_peak_gflops(int vector_bits, int threads);
+
 }  // namespace bench

@@ -61,8 +61,8 @@ if(_rotor_cpu MATCHES "^(x86_64|amd64)$")
   # -Wmaybe-uninitialized reports at -O2 (a false positive inside the compiler's own header).
   rotor_add_arch_source(x86/rope_avx512.cpp ROTOR_HAVE_AVX512 -mavx512f -mavx2 -mfma -mf16c
                         $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
-  rotor_add_arch_source(x86/attention_avx2.cpp ROTOR_HAVE_AVX2 -mavx2 -mfma)
-  rotor_add_arch_source(x86/attention_avx512.cpp ROTOR_HAVE_AVX512 -mavx512f -mavx2 -mfma
+  rotor_add_arch_source(x86/attention_avx2.cpp ROTOR_HAVE_AVX2 -mavx2 -mfma -mf16c)
+  rotor_add_arch_source(x86/attention_avx512.cpp ROTOR_HAVE_AVX512 -mavx512f -mavx2 -mfma -mf16c
                         $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
 elseif(_rotor_cpu MATCHES "^(aarch64|arm64)$")
   rotor_add_arch_source(arm/rope_neon64.cpp ROTOR_HAVE_NEON64)

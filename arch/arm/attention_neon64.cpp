@@ -1,8 +1,11 @@
 // Attention kernels for AArch64 Advanced SIMD: the shared xsimd body instantiated for this
 // architecture, compiled with this file's flags only.
+#include <arm_neon.h>
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/attention_kernels.hpp"
@@ -13,6 +16,40 @@ namespace {
 
 using Arch = xsimd::neon64;
 float attn_hsum(xsimd::batch<float, Arch> v) { return xsimd::hadd(v); }
+// The largest lane: pairwise, a > b ? a : b.
+float attn_hmax(xsimd::batch<float, Arch> v) {
+  alignas(64) float lanes[xsimd::batch<float, Arch>::size];
+  v.store_aligned(lanes);
+  for (size_t width = xsimd::batch<float, Arch>::size; width > 1; width /= 2)
+    for (size_t i = 0; i < width / 2; ++i) lanes[i] = lanes[2 * i + 1] > lanes[2 * i] ? lanes[2 * i + 1] : lanes[2 * i];
+  return lanes[0];
+}
+// f16 to float with the hardware conversion (exact; a NaN stays a NaN).
+void attn_widen_f16(const uint16_t *from, uint32_t count, float *to) {
+  uint32_t i = 0;
+  for (; i + 4 <= count; i += 4) vst1q_f32(to + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(from + i))));
+  for (; i < count; ++i) {
+    const float16x4_t h = vreinterpret_f16_u16(vdup_n_u16(from[i]));
+    to[i] = vgetq_lane_f32(vcvt_f32_f16(h), 0);
+  }
+}
+using AttnFmaV = xsimd::batch<float, Arch>;
+AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
+  return vfmaq_f32(c, a, b);
+}
+constexpr uint32_t kAttnRegisters = 32;
+
+// 4 x 4 floats: rows of src (src_stride apart) become columns of dst.
+void attn_transpose(const float *src, size_t src_stride, float *dst, size_t dst_stride) {
+  const float32x4_t r0 = vld1q_f32(src), r1 = vld1q_f32(src + src_stride), r2 = vld1q_f32(src + 2 * src_stride),
+                    r3 = vld1q_f32(src + 3 * src_stride);
+  const float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(r0, r1)), t1 = vreinterpretq_f64_f32(vtrn2q_f32(r0, r1));
+  const float64x2_t t2 = vreinterpretq_f64_f32(vtrn1q_f32(r2, r3)), t3 = vreinterpretq_f64_f32(vtrn2q_f32(r2, r3));
+  vst1q_f32(dst, vreinterpretq_f32_f64(vtrn1q_f64(t0, t2)));
+  vst1q_f32(dst + dst_stride, vreinterpretq_f32_f64(vtrn1q_f64(t1, t3)));
+  vst1q_f32(dst + 2 * dst_stride, vreinterpretq_f32_f64(vtrn2q_f64(t0, t2)));
+  vst1q_f32(dst + 3 * dst_stride, vreinterpretq_f32_f64(vtrn2q_f64(t1, t3)));
+}
 #include "../common/attention_kernel_body.hpp"
 
 }  // namespace

@@ -3,188 +3,304 @@
 //
 // No include guard and no namespace of its own, on purpose (like rope_kernel_body.hpp): each arch
 // file includes this inside its own anonymous namespace after defining `Arch` (an xsimd
-// architecture with a fused multiply-add), and `float attn_hsum(batch<float, Arch>)`
-// (a horizontal sum in a fixed order), so every function has internal
-// linkage and is compiled with that file's flags only.
+// architecture with a fused multiply-add), `kAttnRegisters` (vector registers the tiles may use),
+// `float attn_hsum(batch<float, Arch>)` (a horizontal sum in a fixed order),
+// `float attn_hmax(batch<float, Arch>)` (the largest lane, by pairwise a > b ? a : b),
+// `attn_widen_f16(from, count, to)` (f16 to float with the hardware conversion),
+// `attn_fma(a, b, c)` (a * b + c rounded once: xsimd's own fma is a separate multiply and add on
+// some architectures, avx512f among them) and
+// `attn_transpose(src, src_stride, dst, dst_stride)` (one kAttnLanes x kAttnLanes block of floats
+// transposed), so every function has internal linkage and is compiled with that file's flags only.
 //
-// Per (row, key) arithmetic never depends on how many rows or keys a call has (the contract of
-// the kernel set): a score is lane-wise fused multiply-adds over the full vectors of d, then
-// attn_hsum, plus the tail elements' fused multiply-adds in order; an accumulator
-// element gets one fused multiply-add per key, keys ascending.
+// Scores are computed with keys in the vector lanes: a block of keys is transposed once
+// (pack_keys) into tiles of kAttnKeyTile keys x d, and a register tile of kAttnTileRows query
+// rows x one key tile accumulates over the d dimensions with one broadcast query element per row
+// and one fused multiply-add per (row, key vector). No horizontal sum per score, and each key
+// vector loaded feeds kAttnTileRows rows. The values keep head_dim in the lanes: a register tile
+// of rows x kAttnKeyVectors vectors of d takes one broadcast weight per row and key.
+//
+// Per (row, key) arithmetic never depends on how many rows or keys a call has, nor on the tile a
+// pair lands in (the contract of the kernel set): a score is d fused multiply-adds in ascending
+// order of the dimension, starting from 0, times the scale; an accumulator element gets one fused
+// multiply-add per key, keys ascending.
 
 using AttnV = xsimd::batch<float, Arch>;
 constexpr uint32_t kAttnLanes = static_cast<uint32_t>(AttnV::size);
+// 4 key vectors with 32 registers (24 accumulators + 4 keys + 1 broadcast), 2 with 16.
+constexpr uint32_t kAttnKeyVectors = kAttnRegisters >= 32 ? 4 : 2;
+constexpr uint32_t kAttnKeyTile = kAttnKeyVectors * kAttnLanes;
+constexpr uint32_t kAttnTileRows = (kAttnRegisters - kAttnKeyVectors - 1) / kAttnKeyVectors;
+static_assert(64 % kAttnKeyTile == 0, "a block of 64 keys is a whole number of key tiles");
+static_assert(kAttnTileRows == 6, "the row tails below are written for tiles of 6 rows");
+static_assert(kAttnKeyVectors <= 4, "the key-vector cases of attn_scores go up to 4");
 
-// R query rows against keys two at a time (each loaded vector of a key feeds R rows).
-template <uint32_t R>
-void attn_scores_rows(const float *q, const float *keys, uint32_t n, uint32_t d, float scale, float *out,
-                      uint32_t stride) {
-  const uint32_t full = d - d % kAttnLanes;
-  uint32_t j = 0;
-  for (; j + 2 <= n; j += 2) {
-    const float *k0 = keys + size_t{j} * d, *k1 = k0 + d;
-    AttnV acc0[R], acc1[R];
-    for (uint32_t r = 0; r < R; ++r) acc0[r] = acc1[r] = AttnV(0.0f);
-    for (uint32_t i = 0; i < full; i += kAttnLanes) {
-      const AttnV a = AttnV::load_unaligned(k0 + i), b = AttnV::load_unaligned(k1 + i);
-      for (uint32_t r = 0; r < R; ++r) {
-        const AttnV x = AttnV::load_unaligned(q + size_t{r} * d + i);
-        acc0[r] = xsimd::fma(x, a, acc0[r]);
-        acc1[r] = xsimd::fma(x, b, acc1[r]);
-      }
+// Keys [0, n) into tiles of kAttnKeyTile keys: tile t holds d rows of kAttnKeyTile floats,
+// element (i, j) = dimension i of key t * kAttnKeyTile + j. Only the key vectors that hold a key
+// are written (a decode step's last block is short); keys past n in the last of them are zeros
+// (their scores are computed and never read).
+void attn_pack_keys(const float *keys, uint32_t n, uint32_t d, float *packed) {
+  const uint32_t d_blocks = d - d % kAttnLanes;
+  for (uint32_t first = 0; first < n; first += kAttnLanes) {
+    const uint32_t t = first / kAttnKeyTile, v = first % kAttnKeyTile / kAttnLanes;
+    float *column = packed + size_t{t} * d * kAttnKeyTile + v * kAttnLanes;
+    const float *src = keys + size_t{first} * d;
+    // A partial vector of keys (the end of a decode step's cache) is transposed from a
+    // zero-padded copy on the stack, up to 128 dims (8 KiB with 16 lanes); wider heads take the
+    // element loop.
+    alignas(64) float padded[kAttnLanes * 128];
+    const uint32_t src_stride = d;
+    if (first + kAttnLanes > n && d <= 128) {
+      const uint32_t present = n - first;
+      std::memcpy(padded, src, size_t{present} * d * sizeof(float));
+      std::memset(padded + size_t{present} * d, 0, size_t{kAttnLanes - present} * d * sizeof(float));
+      src = padded;
+    } else if (first + kAttnLanes > n) {
+      for (uint32_t i = 0; i < d; ++i)
+        for (uint32_t l = 0; l < kAttnLanes; ++l)
+          column[size_t{i} * kAttnKeyTile + l] = first + l < n ? src[size_t{l} * d + i] : 0.0f;
+      continue;
     }
-    for (uint32_t r = 0; r < R; ++r) {
-      const float *qr = q + size_t{r} * d;
-      float t0 = 0.0f, t1 = 0.0f;
-      for (uint32_t i = full; i < d; ++i) {
-        t0 = std::fma(qr[i], k0[i], t0);
-        t1 = std::fma(qr[i], k1[i], t1);
-      }
-      out[size_t{r} * stride + j] = (attn_hsum(acc0[r]) + t0) * scale;
-      out[size_t{r} * stride + j + 1] = (attn_hsum(acc1[r]) + t1) * scale;
-    }
-  }
-  for (; j < n; ++j) {
-    const float *k0 = keys + size_t{j} * d;
-    AttnV acc0[R];
-    for (uint32_t r = 0; r < R; ++r) acc0[r] = AttnV(0.0f);
-    for (uint32_t i = 0; i < full; i += kAttnLanes) {
-      const AttnV a = AttnV::load_unaligned(k0 + i);
-      for (uint32_t r = 0; r < R; ++r) acc0[r] = xsimd::fma(AttnV::load_unaligned(q + size_t{r} * d + i), a, acc0[r]);
-    }
-    for (uint32_t r = 0; r < R; ++r) {
-      const float *qr = q + size_t{r} * d;
-      float t0 = 0.0f;
-      for (uint32_t i = full; i < d; ++i) t0 = std::fma(qr[i], k0[i], t0);
-      out[size_t{r} * stride + j] = (attn_hsum(acc0[r]) + t0) * scale;
-    }
+    for (uint32_t i = 0; i < d_blocks; i += kAttnLanes)
+      attn_transpose(src + i, src_stride, column + size_t{i} * kAttnKeyTile, kAttnKeyTile);
+    for (uint32_t i = d_blocks; i < d; ++i)
+      for (uint32_t l = 0; l < kAttnLanes; ++l) column[size_t{i} * kAttnKeyTile + l] = src[size_t{l} * src_stride + i];
   }
 }
 
-void attn_scores(const float *q, uint32_t rows, const float *keys, uint32_t n, uint32_t d, float scale, float *out,
+// R rows x V key vectors of one tile (V * kAttnLanes scores per row, written whole).
+template <uint32_t R, uint32_t V>
+void attn_score_tile(const float *q, uint32_t d, const float *tile, float scale, float *out, uint32_t stride) {
+  AttnV acc[R][V];
+  for (uint32_t r = 0; r < R; ++r)
+    for (uint32_t v = 0; v < V; ++v) acc[r][v] = AttnV(0.0f);
+  for (uint32_t i = 0; i < d; ++i) {
+    AttnV k[V];
+    for (uint32_t v = 0; v < V; ++v) k[v] = AttnV::load_aligned(tile + size_t{i} * kAttnKeyTile + v * kAttnLanes);
+    for (uint32_t r = 0; r < R; ++r) {
+      const AttnV x(q[size_t{r} * d + i]);
+      for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
+    }
+  }
+  const AttnV s(scale);
+  for (uint32_t r = 0; r < R; ++r)
+    for (uint32_t v = 0; v < V; ++v) (acc[r][v] * s).store_unaligned(out + size_t{r} * stride + v * kAttnLanes);
+}
+
+template <uint32_t V>
+void attn_score_vectors(const float *q, uint32_t rows, uint32_t d, const float *tile, float scale, float *out,
+                        uint32_t stride) {
+  uint32_t r0 = 0;
+  for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows)
+    attn_score_tile<kAttnTileRows, V>(q + size_t{r0} * d, d, tile, scale, out + size_t{r0} * stride, stride);
+  const float *qr = q + size_t{r0} * d;
+  float *o = out + size_t{r0} * stride;
+  switch (rows - r0) {
+    case 0: break;
+    case 1: attn_score_tile<1, V>(qr, d, tile, scale, o, stride); break;
+    case 2: attn_score_tile<2, V>(qr, d, tile, scale, o, stride); break;
+    case 3: attn_score_tile<3, V>(qr, d, tile, scale, o, stride); break;
+    case 4: attn_score_tile<4, V>(qr, d, tile, scale, o, stride); break;
+    default: attn_score_tile<5, V>(qr, d, tile, scale, o, stride); break;
+  }
+}
+
+void attn_scores(const float *q, uint32_t rows, const float *packed, uint32_t n, uint32_t d, float scale, float *out,
                  uint32_t stride) {
-  switch (rows) {
-    case 1: return attn_scores_rows<1>(q, keys, n, d, scale, out, stride);
-    case 2: return attn_scores_rows<2>(q, keys, n, d, scale, out, stride);
-    case 3: return attn_scores_rows<3>(q, keys, n, d, scale, out, stride);
-    default: return attn_scores_rows<4>(q, keys, n, d, scale, out, stride);
+  for (uint32_t t = 0; t * kAttnKeyTile < n; ++t) {
+    const float *tile = packed + size_t{t} * d * kAttnKeyTile;
+    float *tile_out = out + t * kAttnKeyTile;
+    // The last tile of a short block: only the key vectors that hold keys.
+    const uint32_t left = n - t * kAttnKeyTile;
+    const uint32_t vectors = left >= kAttnKeyTile ? kAttnKeyVectors : (left + kAttnLanes - 1) / kAttnLanes;
+    // (pack_keys wrote exactly these vectors; a case past kAttnKeyVectors never happens.)
+    switch (vectors) {
+      case 1: attn_score_vectors<1>(q, rows, d, tile, scale, tile_out, stride); break;
+      case 2: attn_score_vectors<(2 <= kAttnKeyVectors ? 2 : 1)>(q, rows, d, tile, scale, tile_out, stride); break;
+      case 3: attn_score_vectors<(3 <= kAttnKeyVectors ? 3 : 1)>(q, rows, d, tile, scale, tile_out, stride); break;
+      default: attn_score_vectors<kAttnKeyVectors>(q, rows, d, tile, scale, tile_out, stride); break;
+    }
   }
 }
 
-// R rows' accumulators for two vectors of d stay in registers while the keys stream past.
-template <uint32_t R>
-void attn_accumulate_rows(const float *w, uint32_t stride, const float *values, uint32_t n, uint32_t d, float *acc) {
+// R rows x V vectors of d starting at acc / values (already offset to the first dimension).
+template <uint32_t R, uint32_t V>
+void attn_accumulate_tile(const float *w, uint32_t stride, const float *values, uint32_t n, uint32_t d, float *acc) {
+  AttnV a[R][V];
+  for (uint32_t r = 0; r < R; ++r)
+    for (uint32_t v = 0; v < V; ++v) a[r][v] = AttnV::load_unaligned(acc + size_t{r} * d + v * kAttnLanes);
+  for (uint32_t j = 0; j < n; ++j) {
+    AttnV x[V];
+    for (uint32_t v = 0; v < V; ++v) x[v] = AttnV::load_unaligned(values + size_t{j} * d + v * kAttnLanes);
+    for (uint32_t r = 0; r < R; ++r) {
+      const AttnV weight(w[size_t{r} * stride + j]);
+      for (uint32_t v = 0; v < V; ++v) a[r][v] = attn_fma(weight, x[v], a[r][v]);
+    }
+  }
+  for (uint32_t r = 0; r < R; ++r)
+    for (uint32_t v = 0; v < V; ++v) a[r][v].store_unaligned(acc + size_t{r} * d + v * kAttnLanes);
+}
+
+// Rows [0, rows) x V vectors of d starting at acc / values, tiles of kAttnTileRows rows.
+template <uint32_t V>
+void attn_accumulate_columns(const float *w, uint32_t stride, uint32_t rows, const float *values, uint32_t n,
+                             uint32_t d, float *acc) {
+  uint32_t r0 = 0;
+  for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows)
+    attn_accumulate_tile<kAttnTileRows, V>(w + size_t{r0} * stride, stride, values, n, d, acc + size_t{r0} * d);
+  const float *wr = w + size_t{r0} * stride;
+  float *a = acc + size_t{r0} * d;
+  switch (rows - r0) {
+    case 0: break;
+    case 1: attn_accumulate_tile<1, V>(wr, stride, values, n, d, a); break;
+    case 2: attn_accumulate_tile<2, V>(wr, stride, values, n, d, a); break;
+    case 3: attn_accumulate_tile<3, V>(wr, stride, values, n, d, a); break;
+    case 4: attn_accumulate_tile<4, V>(wr, stride, values, n, d, a); break;
+    default: attn_accumulate_tile<5, V>(wr, stride, values, n, d, a); break;
+  }
+}
+
+// Columns of d outermost: one slice of the values block (n x kAttnKeyVectors vectors) stays in
+// L1 while every row tile passes over it.
+void attn_accumulate(const float *w, uint32_t stride, uint32_t rows, const float *values, uint32_t n, uint32_t d,
+                     float *acc) {
+  constexpr uint32_t kWide = kAttnKeyVectors * kAttnLanes;
   const uint32_t full = d - d % kAttnLanes;
   uint32_t i = 0;
-  for (; i + 2 * kAttnLanes <= full; i += 2 * kAttnLanes) {
-    AttnV a0[R], a1[R];
-    for (uint32_t r = 0; r < R; ++r) {
-      a0[r] = AttnV::load_unaligned(acc + size_t{r} * d + i);
-      a1[r] = AttnV::load_unaligned(acc + size_t{r} * d + i + kAttnLanes);
-    }
-    for (uint32_t j = 0; j < n; ++j) {
-      const float *v = values + size_t{j} * d + i;
-      const AttnV v0 = AttnV::load_unaligned(v), v1 = AttnV::load_unaligned(v + kAttnLanes);
-      for (uint32_t r = 0; r < R; ++r) {
-        const AttnV weight(w[size_t{r} * stride + j]);
-        a0[r] = xsimd::fma(weight, v0, a0[r]);
-        a1[r] = xsimd::fma(weight, v1, a1[r]);
-      }
-    }
-    for (uint32_t r = 0; r < R; ++r) {
-      a0[r].store_unaligned(acc + size_t{r} * d + i);
-      a1[r].store_unaligned(acc + size_t{r} * d + i + kAttnLanes);
-    }
-  }
-  for (; i < full; i += kAttnLanes) {
-    AttnV a0[R];
-    for (uint32_t r = 0; r < R; ++r) a0[r] = AttnV::load_unaligned(acc + size_t{r} * d + i);
-    for (uint32_t j = 0; j < n; ++j) {
-      const AttnV v0 = AttnV::load_unaligned(values + size_t{j} * d + i);
-      for (uint32_t r = 0; r < R; ++r) a0[r] = xsimd::fma(AttnV(w[size_t{r} * stride + j]), v0, a0[r]);
-    }
-    for (uint32_t r = 0; r < R; ++r) a0[r].store_unaligned(acc + size_t{r} * d + i);
-  }
+  for (; i + kWide <= full; i += kWide) attn_accumulate_columns<kAttnKeyVectors>(w, stride, rows, values + i, n, d, acc + i);
+  for (; i < full; i += kAttnLanes) attn_accumulate_columns<1>(w, stride, rows, values + i, n, d, acc + i);
   for (; i < d; ++i)
-    for (uint32_t j = 0; j < n; ++j)
-      for (uint32_t r = 0; r < R; ++r)
+    for (uint32_t r = 0; r < rows; ++r)
+      for (uint32_t j = 0; j < n; ++j)
         acc[size_t{r} * d + i] = std::fma(w[size_t{r} * stride + j], values[size_t{j} * d + i], acc[size_t{r} * d + i]);
 }
 
-void attn_accumulate(const float *w, uint32_t stride, uint32_t rows, const float *values, uint32_t n, uint32_t d,
-                     float *acc) {
-  switch (rows) {
-    case 1: return attn_accumulate_rows<1>(w, stride, values, n, d, acc);
-    case 2: return attn_accumulate_rows<2>(w, stride, values, n, d, acc);
-    case 3: return attn_accumulate_rows<3>(w, stride, values, n, d, acc);
-    default: return attn_accumulate_rows<4>(w, stride, values, n, d, acc);
-  }
+// Lane-wise a > b ? a : b and 2^n from the bits of n + 1.5 * 2^23, in the compiler's vector
+// extensions: GCC 12's AVX-512 max and shift intrinsics (which xsimd calls) trip
+// -Wuninitialized inside its own header.
+using AttnFloatBits = float __attribute__((vector_size(kAttnLanes * sizeof(float))));
+using AttnIntBits = uint32_t __attribute__((vector_size(kAttnLanes * sizeof(float))));
+AttnV attn_max(AttnV a, AttnV b) {
+  AttnFloatBits x, y;
+  std::memcpy(&x, &a, sizeof x);
+  std::memcpy(&y, &b, sizeof y);
+  const AttnFloatBits m = x > y ? x : y;
+  AttnV out;
+  std::memcpy(&out, &m, sizeof m);
+  return out;
+}
+AttnV attn_pow2_of_shifted(AttnV shifted) {
+  AttnIntBits bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  // (bits + 127) << 23: the bits of 1.5 * 2^23 shift out of the word, n + 127 becomes the exponent.
+  bits = (bits + 127u) << 23;
+  AttnV out;
+  std::memcpy(&out, &bits, sizeof bits);
+  return out;
 }
 
 // exp(x) for x <= 0 with the formulas of src/kernels/online_softmax.hpp (Cody-Waite reduction,
-// Cephes expf polynomial, 2^n built in the exponent bits), lane by lane: exp(0) = 1 exactly,
+// Cephes expf polynomial, evaluated with fused multiply-adds; 2^n built in the exponent bits),
+// lane by lane: exp(0) = 1 exactly,
 // x < -87 gives 0, NaN stays NaN.
 AttnV attn_exp_nonpositive(AttnV x) {
-  using IntV = xsimd::batch<int32_t, Arch>;
-  const AttnV clamped = xsimd::select(x > AttnV(-87.0f), x, AttnV(-87.0f));
+  // NaN fails the comparison and stays NaN through every step below.
+  const AttnV clamped = xsimd::select(x < AttnV(-87.0f), AttnV(-87.0f), x);
   const AttnV shifter(12582912.0f);
-  const AttnV n = (clamped * AttnV(1.44269504088896341f) + shifter) - shifter;
-  const AttnV r = (clamped - n * AttnV(0.693359375f)) - n * AttnV(-2.12194440e-4f);
+  // n + 1.5 * 2^23 holds the integer n in its low mantissa bits.
+  const AttnV shifted = attn_fma(clamped, AttnV(1.44269504088896341f), shifter);
+  const AttnV n = shifted - shifter;
+  const AttnV r = attn_fma(n, AttnV(2.12194440e-4f), attn_fma(n, AttnV(-0.693359375f), clamped));
   AttnV p(1.9875691500e-4f);
-  p = p * r + AttnV(1.3981999507e-3f);
-  p = p * r + AttnV(8.3334519073e-3f);
-  p = p * r + AttnV(4.1665795894e-2f);
-  p = p * r + AttnV(1.6666665459e-1f);
-  p = p * r + AttnV(5.0000001201e-1f);
-  const AttnV e_r = (p * (r * r) + r) + AttnV(1.0f);
-  const IntV exponent = (xsimd::to_int(n) + IntV(127)) << 23;
-  const AttnV result = e_r * xsimd::bitwise_cast<AttnV>(exponent);
-  return xsimd::select(x >= AttnV(-87.0f), result, xsimd::select(x < AttnV(-87.0f), AttnV(0.0f), x));
+  p = attn_fma(p, r, AttnV(1.3981999507e-3f));
+  p = attn_fma(p, r, AttnV(8.3334519073e-3f));
+  p = attn_fma(p, r, AttnV(4.1665795894e-2f));
+  p = attn_fma(p, r, AttnV(1.6666665459e-1f));
+  p = attn_fma(p, r, AttnV(5.0000001201e-1f));
+  const AttnV e_r = attn_fma(p, r * r, r) + AttnV(1.0f);
+  const AttnV result = e_r * attn_pow2_of_shifted(shifted);
+  return xsimd::select(x < AttnV(-87.0f), AttnV(0.0f), result);
 }
 
-// The online softmax step of one row, vectorised. A partial last vector is padded with -inf
-// (weight exactly 0, no effect on the maximum) through a small buffer.
-void attn_fold(float *scores, uint32_t n, float *running_max, float *running_sum, float *acc, uint32_t d) {
+// Pairwise (tree) reductions of kFoldVectors vectors, then of the lanes: a short dependency chain
+// for every row's fold. Maximum and sum of a row depend only on its block's scores.
+constexpr uint32_t kFoldVectors = 64 / kAttnLanes;
+
+template <typename Op>
+AttnV attn_tree(AttnV *v, Op op) {
+  for (uint32_t width = kFoldVectors; width > 1; width /= 2)
+    for (uint32_t i = 0; i < width / 2; ++i) v[i] = op(v[2 * i], v[2 * i + 1]);
+  return v[0];
+}
+
+// The online softmax step of R rows with the same n, interleaved so that one row's chain of
+// dependent steps (maximum, exp, sum) overlaps the others'. Each row's block (n <= 64 scores) is
+// held in registers; lanes past n hold -inf (weight exactly 0, no effect on the maximum).
+template <uint32_t R>
+void attn_fold_rows(float *scores, uint32_t stride, uint32_t n, float *running_max, float *running_sum, float *acc,
+                    uint32_t d) {
   const uint32_t full = n - n % kAttnLanes, rest = n - full;
-  alignas(64) float tail[kAttnLanes];
-  auto load_tail = [&]() {
-    for (uint32_t l = 0; l < kAttnLanes; ++l) tail[l] = l < rest ? scores[full + l] : -INFINITY;
-    return AttnV::load_aligned(tail);
-  };
-  AttnV top(*running_max);
-  for (uint32_t j = 0; j < full; j += kAttnLanes) top = xsimd::max(top, AttnV::load_unaligned(scores + j));
-  if (rest > 0) top = xsimd::max(top, load_tail());
-  alignas(64) float lanes[kAttnLanes];
-  top.store_aligned(lanes);
-  float new_max = lanes[0];
-  for (uint32_t l = 1; l < kAttnLanes; ++l) new_max = lanes[l] > new_max ? lanes[l] : new_max;
-
-  const AttnV m(new_max);
-  AttnV sum(0.0f);
-  for (uint32_t j = 0; j < full; j += kAttnLanes) {
-    const AttnV w = attn_exp_nonpositive(AttnV::load_unaligned(scores + j) - m);
-    w.store_unaligned(scores + j);
-    sum += w;
+  AttnV s[R][kFoldVectors];
+  float new_max[R], block_sum[R];
+  for (uint32_t r = 0; r < R; ++r) {
+    const float *row = scores + size_t{r} * stride;
+    for (uint32_t v = 0; v < kFoldVectors; ++v)
+      s[r][v] = v * kAttnLanes < full ? AttnV::load_unaligned(row + v * kAttnLanes) : AttnV(-INFINITY);
+    if (rest > 0) {
+      alignas(64) float tail[kAttnLanes];
+      for (uint32_t l = 0; l < kAttnLanes; ++l) tail[l] = l < rest ? row[full + l] : -INFINITY;
+      s[r][full / kAttnLanes] = AttnV::load_aligned(tail);
+    }
   }
-  if (rest > 0) {
-    const AttnV w = attn_exp_nonpositive(load_tail() - m);
-    w.store_aligned(tail);
-    for (uint32_t l = 0; l < rest; ++l) scores[full + l] = tail[l];
-    sum += w;
+  for (uint32_t r = 0; r < R; ++r) {
+    AttnV t[kFoldVectors];
+    for (uint32_t v = 0; v < kFoldVectors; ++v) t[v] = s[r][v];
+    const float block_max = attn_hmax(attn_tree(t, [](AttnV a, AttnV b) { return attn_max(a, b); }));
+    new_max[r] = block_max > running_max[r] ? block_max : running_max[r];
   }
-  const float block_sum = attn_hsum(sum);
-  if (new_max != *running_max) {
-    // The first block finds running_max = -inf: the factor is 0 and so are sum and acc.
-    const AttnV factor = attn_exp_nonpositive(AttnV(*running_max - new_max));
-    factor.store_aligned(lanes);
-    const float f = lanes[0];
-    *running_sum *= f;
-    const uint32_t acc_full = d - d % kAttnLanes;
-    for (uint32_t i = 0; i < acc_full; i += kAttnLanes) (AttnV::load_unaligned(acc + i) * factor).store_unaligned(acc + i);
-    for (uint32_t i = acc_full; i < d; ++i) acc[i] *= f;
-    *running_max = new_max;
+  for (uint32_t r = 0; r < R; ++r) {
+    const AttnV m(new_max[r]);
+    for (uint32_t v = 0; v < kFoldVectors; ++v) s[r][v] = attn_exp_nonpositive(s[r][v] - m);
   }
-  *running_sum += block_sum;
+  for (uint32_t r = 0; r < R; ++r) {
+    float *row = scores + size_t{r} * stride;
+    for (uint32_t v = 0; v * kAttnLanes < n; ++v) {
+      if ((v + 1) * kAttnLanes <= n) {
+        s[r][v].store_unaligned(row + v * kAttnLanes);
+      } else {
+        alignas(64) float tail[kAttnLanes];
+        s[r][v].store_aligned(tail);
+        for (uint32_t l = 0; v * kAttnLanes + l < n; ++l) row[v * kAttnLanes + l] = tail[l];
+      }
+    }
+    block_sum[r] = attn_hsum(attn_tree(s[r], [](AttnV a, AttnV b) { return a + b; }));
+  }
+  for (uint32_t r = 0; r < R; ++r) {
+    if (new_max[r] != running_max[r]) {
+      // The first block finds running_max = -inf: the factor is 0 and so are sum and acc.
+      const AttnV factor = attn_exp_nonpositive(AttnV(running_max[r] - new_max[r]));
+      alignas(64) float lanes[kAttnLanes];
+      factor.store_aligned(lanes);
+      const float f = lanes[0];
+      running_sum[r] *= f;
+      float *a = acc + size_t{r} * d;
+      const uint32_t acc_full = d - d % kAttnLanes;
+      for (uint32_t i = 0; i < acc_full; i += kAttnLanes) (AttnV::load_unaligned(a + i) * factor).store_unaligned(a + i);
+      for (uint32_t i = acc_full; i < d; ++i) a[i] *= f;
+      running_max[r] = new_max[r];
+    }
+    running_sum[r] += block_sum[r];
+  }
 }
 
-const AttentionKernels kAttentionKernelSet = {attn_scores, attn_accumulate, attn_fold};
+constexpr uint32_t kFoldRows = kAttnRegisters >= 32 ? 2 : 1;
+
+void attn_fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
+               float *acc, uint32_t d) {
+  uint32_t r = 0;
+  for (; r + kFoldRows <= rows; r += kFoldRows)
+    attn_fold_rows<kFoldRows>(scores + size_t{r} * stride, stride, n, running_max + r, running_sum + r, acc + size_t{r} * d, d);
+  for (; r < rows; ++r)
+    attn_fold_rows<1>(scores + size_t{r} * stride, stride, n, running_max + r, running_sum + r, acc + size_t{r} * d, d);
+}
+
+const AttentionKernels kAttentionKernelSet = {attn_pack_keys, attn_scores, attn_accumulate, attn_fold, attn_widen_f16};

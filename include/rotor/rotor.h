@@ -561,8 +561,9 @@ ROTOR_API rotor_status rotor_kv_cache_reset(rotor_kv_cache *c);
    Per thread it holds the rotated queries of one task (a block of tokens x the q heads that
    share one kv head) as float, their output accumulators, running maxima and sums, one block
    of scores, one block of keys and values converted to float (used when the cache is f16 or
-   bf16) and a rotation buffer; about 150 KiB per thread at 32 q heads, 8 kv heads, 128 dims,
-   whatever the sequence length, plus one table row and its corrections for rescales (under
+   bf16), that block of keys transposed for the score kernel and a rotation buffer; about
+   424 KiB per thread at 32 q heads, 8 kv heads, 128 dims (tasks of 256 query rows), whatever
+   the sequence length, plus one table row and its corrections for rescales (under
    2 KiB at 128 dims; see "Rescales and cached keys"). 0 when an argument is zero, q_heads is not a multiple of
    kv_heads, or the size does not fit in size_t. Never allocates. */
 ROTOR_API size_t rotor_attention_workspace_size(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim,

@@ -135,10 +135,14 @@ void load_queries(const ForwardCall &c, const Task &task, uint32_t length, unsig
 
 // Keys (or values) [first, first + n) of one kv head as float rows: in place for an f32 cache,
 // converted into the slot otherwise.
-const float *float_rows(const KvCache &cache, void *base, uint32_t head, uint32_t first, uint32_t n, float *buffer) {
+const float *float_rows(const AttentionKernels &kernels, const KvCache &cache, void *base, uint32_t head,
+                        uint32_t first, uint32_t n, float *buffer) {
   const void *rows = cache_ptr(base, cache, head, first);
   if (cache.dtype == ROTOR_DTYPE_F32) return static_cast<const float *>(rows);
-  to_float(rows, cache.dtype, n * cache.head_dim, buffer);
+  if (cache.dtype == ROTOR_DTYPE_F16 && kernels.widen_f16 != nullptr)
+    kernels.widen_f16(static_cast<const uint16_t *>(rows), n * cache.head_dim, buffer);
+  else
+    to_float(rows, cache.dtype, n * cache.head_dim, buffer);
   return buffer;
 }
 
@@ -164,40 +168,40 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   const uint32_t keys_end = first_position + task.tokens;
   for (uint32_t block = 0; block < keys_end; block += kKeyBlock) {
     const uint32_t block_keys = min_u32(kKeyBlock, keys_end - block);
-    const float *keys = float_rows(cache, cache.keys, task.kv_head, block, block_keys,
+    const float *keys = float_rows(kernels, cache, cache.keys, task.kv_head, block, block_keys,
                                    reinterpret_cast<float *>(slot + c.plan.keys));
-    const float *values = float_rows(cache, cache.values, task.kv_head, block, block_keys,
+    const float *values = float_rows(kernels, cache, cache.values, task.kv_head, block, block_keys,
                                      reinterpret_cast<float *>(slot + c.plan.values));
     auto visible = [&](uint32_t r) {
       const uint32_t last = first_position + r / group;  // inclusive
       return last < block ? 0u : min_u32(block_keys, last + 1 - block);
     };
-    // Rows come in token order, so within a group of rows the first sees the fewest keys: the
-    // group shares the keys all its rows see, then each row finishes its own.
-    for (uint32_t r0 = 0; r0 < rows; r0 += kAttentionMaxRows) {
-      const uint32_t n = min_u32(kAttentionMaxRows, rows - r0), shared = visible(r0);
-      if (shared > 0) kernels.scores(queries + uint64_t{r0} * d, n, keys, shared, d, c.scale, scores + uint64_t{r0} * kKeyBlock, kKeyBlock);
-      for (uint32_t r = r0; r < r0 + n; ++r) {
-        const uint32_t own = visible(r);
-        if (own > shared)
-          kernels.scores(queries + uint64_t{r} * d, 1, keys + uint64_t{shared} * d, own - shared, d, c.scale,
-                         scores + uint64_t{r} * kKeyBlock + shared, kKeyBlock);
-      }
+    // Rows come in token order (a token's group of rows sees the same keys): the rows that see
+    // none of this block are a prefix, those that see all of it a suffix (the last row always
+    // does), and only the rows of the tokens in between, on the diagonal, see part of it.
+    uint32_t first_row = 0;
+    while (visible(first_row) == 0) first_row += group;
+    uint32_t full_row = first_row;
+    while (visible(full_row) < block_keys) full_row += group;
+    const float *score_keys = keys;
+    if (kernels.pack_keys != nullptr) {
+      float *packed = reinterpret_cast<float *>(slot + c.plan.packed);
+      kernels.pack_keys(keys, block_keys, d, packed);
+      score_keys = packed;
     }
-    for (uint32_t r = 0; r < rows; ++r) {
-      const uint32_t own = visible(r);
-      if (own > 0) kernels.fold(scores + uint64_t{r} * kKeyBlock, own, &maxima[r], &sums[r], acc + uint64_t{r} * d, d);
+    // Every row that sees the block is scored against all of its keys; a diagonal row's scores
+    // past its own position are computed and never read.
+    kernels.scores(queries + uint64_t{first_row} * d, rows - first_row, score_keys, block_keys, d, c.scale,
+                   scores + uint64_t{first_row} * kKeyBlock, kKeyBlock);
+    for (uint32_t r = first_row; r < full_row; r += group) {
+      kernels.fold(scores + uint64_t{r} * kKeyBlock, kKeyBlock, group, visible(r), maxima + r, sums + r,
+                   acc + uint64_t{r} * d, d);
+      kernels.accumulate(scores + uint64_t{r} * kKeyBlock, kKeyBlock, group, values, visible(r), d, acc + uint64_t{r} * d);
     }
-    for (uint32_t r0 = 0; r0 < rows; r0 += kAttentionMaxRows) {
-      const uint32_t n = min_u32(kAttentionMaxRows, rows - r0), shared = visible(r0);
-      if (shared > 0) kernels.accumulate(scores + uint64_t{r0} * kKeyBlock, kKeyBlock, n, values, shared, d, acc + uint64_t{r0} * d);
-      for (uint32_t r = r0; r < r0 + n; ++r) {
-        const uint32_t own = visible(r);
-        if (own > shared)
-          kernels.accumulate(scores + uint64_t{r} * kKeyBlock + shared, kKeyBlock, 1, values + uint64_t{shared} * d,
-                             own - shared, d, acc + uint64_t{r} * d);
-      }
-    }
+    kernels.fold(scores + uint64_t{full_row} * kKeyBlock, kKeyBlock, rows - full_row, block_keys, maxima + full_row,
+                 sums + full_row, acc + uint64_t{full_row} * d, d);
+    kernels.accumulate(scores + uint64_t{full_row} * kKeyBlock, kKeyBlock, rows - full_row, values, block_keys, d,
+                       acc + uint64_t{full_row} * d);
   }
 
   // out = acc / sum, in the output's dtype (the accumulator row is reused as the staging row).

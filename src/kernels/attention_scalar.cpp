@@ -33,13 +33,18 @@ void scores_rows(const float *q, const float *keys, uint32_t n, uint32_t d, floa
   }
 }
 
+// Rows four at a time: each key is read once per four rows.
 void scores(const float *q, uint32_t rows, const float *keys, uint32_t n, uint32_t d, float scale,
             float *out, uint32_t stride) {
-  switch (rows) {
-    case 1: return scores_rows<1>(q, keys, n, d, scale, out, stride);
-    case 2: return scores_rows<2>(q, keys, n, d, scale, out, stride);
-    case 3: return scores_rows<3>(q, keys, n, d, scale, out, stride);
-    default: return scores_rows<4>(q, keys, n, d, scale, out, stride);
+  for (uint32_t r0 = 0; r0 < rows; r0 += 4) {
+    const float *qr = q + size_t{r0} * d;
+    float *o = out + size_t{r0} * stride;
+    switch (rows - r0) {
+      case 1: scores_rows<1>(qr, keys, n, d, scale, o, stride); break;
+      case 2: scores_rows<2>(qr, keys, n, d, scale, o, stride); break;
+      case 3: scores_rows<3>(qr, keys, n, d, scale, o, stride); break;
+      default: scores_rows<4>(qr, keys, n, d, scale, o, stride); break;
+    }
   }
 }
 
@@ -55,10 +60,16 @@ void accumulate(const float *weights, uint32_t stride, uint32_t rows, const floa
   }
 }
 
+void fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
+          float *acc, uint32_t d) {
+  for (uint32_t r = 0; r < rows; ++r)
+    fold_scores(scores + size_t{r} * stride, n, running_max + r, running_sum + r, acc + size_t{r} * d, d);
+}
+
 }  // namespace
 
 const AttentionKernels &portable_attention_kernels() {
-  static const AttentionKernels kernels = {scores, accumulate, fold_scores};
+  static const AttentionKernels kernels = {nullptr, scores, accumulate, fold, nullptr};
   return kernels;
 }
 
