@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """rotor against its peers on the same inputs, in one process, alternating systems.
 
-    ROTOR_LIBRARY=build-bench/librotor.so python3 bench/peers.py            # 1 and 2 threads
-    ROTOR_LIBRARY=build-bench/librotor.so python3 bench/peers.py --long     # + 8192-token rows
+    pip install ./bindings/python   # or ROTOR_LIBRARY=build-bench/librotor.so with PYTHONPATH=bindings/python/src
+    python3 bench/peers.py            # 1 and 2 threads
+    python3 bench/peers.py --long     # + 8192-token rows
 
 Systems (each measured on the same numpy inputs, one after the other, round after round):
-  - rotor through ctypes (examples/python/rotor.py for tables; rotor_attention_forward directly);
+  - rotor through its Python package (bindings/python: ctypes, arrays used in place);
   - onnxruntime (pip onnxruntime + onnx): the contrib GroupQueryAttention operator
     (com.microsoft, do_rotary=1, rotate_half, cos/sin caches taken from rotor's own table so both
     rotate identically) and the ONNX RotaryEmbedding operator (opset 23);
@@ -31,37 +32,14 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "examples", "python"))
-import rotor  # noqa: E402
+try:
+    import rotor  # the installed package (pip install ./bindings/python)
+except ImportError:  # the source tree, with ROTOR_LIBRARY naming a built librotor.so
+    sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python", "src"))
+    import rotor  # noqa: E402
 
 Q_HEADS, KV_HEADS, DIM = 32, 8, 128
 SCALE = 1.0 / np.sqrt(DIM)
-
-
-def lib():
-    return rotor.load_library()
-
-
-def setup_prototypes():
-    l = lib()
-    l.rotor_kv_cache_arena_size.restype = ctypes.c_size_t
-    l.rotor_kv_cache_arena_size.argtypes = [ctypes.c_uint32] * 3 + [ctypes.c_uint32]
-    l.rotor_kv_cache_init.restype = ctypes.c_int
-    l.rotor_kv_cache_init.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_uint32, ctypes.c_uint32,
-                                      ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t]
-    l.rotor_kv_cache_reset.restype = ctypes.c_int
-    l.rotor_kv_cache_reset.argtypes = [ctypes.c_void_p]
-    l.rotor_attention_workspace_size.restype = ctypes.c_size_t
-    l.rotor_attention_workspace_size.argtypes = [ctypes.c_uint32] * 5
-    l.rotor_attention_forward.restype = ctypes.c_int
-    l.rotor_attention_forward.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)] + \
-        [ctypes.c_void_p] * 4 + [ctypes.c_float, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
-
-
-def aligned(nbytes: int) -> np.ndarray:
-    raw = np.zeros(nbytes + 64, dtype=np.uint8)
-    offset = (-raw.ctypes.data) % 64
-    return raw[offset:offset + nbytes]
 
 
 class RotorAttention:
@@ -70,27 +48,16 @@ class RotorAttention:
     def __init__(self, max_len: int, new_tokens: int, threads: int):
         self.table = rotor.Table(DIM, max_len=max_len, initial_len=max_len)
         self.pool = rotor.Pool(threads) if threads > 1 else None
-        l = lib()
-        arena_bytes = l.rotor_kv_cache_arena_size(KV_HEADS, DIM, max_len, rotor._DTYPE_F32)
-        self.arena = aligned(arena_bytes)
-        self.cache = ctypes.c_void_p()
-        status = l.rotor_kv_cache_init(ctypes.byref(self.cache), KV_HEADS, DIM, max_len, rotor._DTYPE_F32,
-                                       self.arena.ctypes.data, arena_bytes)
-        rotor._check(status, "rotor_kv_cache_init")
-        self.ws_bytes = l.rotor_attention_workspace_size(Q_HEADS, KV_HEADS, DIM, new_tokens, threads)
-        self.workspace = aligned(self.ws_bytes)
+        self.cache = rotor.KVCache(KV_HEADS, DIM, max_len, np.float32)
+        self.workspace = rotor.aligned_buffer(
+            rotor.attention_workspace_size(Q_HEADS, KV_HEADS, DIM, new_tokens, threads))
 
     def reset(self):
-        lib().rotor_kv_cache_reset(self.cache)
+        self.cache.reset()
 
     def forward(self, q, k, v, out):
-        views = [rotor._view(a, "bshd") for a in (q, k, v, out)]
-        caches = (ctypes.c_void_p * 1)(self.cache)
-        status = lib().rotor_attention_forward(
-            self.table.handle, caches, *[ctypes.byref(x) for x in views], ctypes.c_float(SCALE),
-            self.workspace.ctypes.data, self.ws_bytes, rotor._pool_handle(self.pool))
-        rotor._check(status, "rotor_attention_forward")
-        return out
+        return self.table.attention(q, k, v, [self.cache], out=out, scale=SCALE, workspace=self.workspace,
+                                    pool=self.pool)
 
 
 def ort_session(model, threads: int):
@@ -247,7 +214,7 @@ def rope_case(seq: int, threads: int, rounds: int, rng):
     table = rotor.Table(DIM, max_len=seq, initial_len=seq)
     pool = rotor.Pool(threads) if threads > 1 else None
     cos, sin = table.cos_sin(0, seq)
-    systems = {"rotor": lambda: table.apply(x, out=out, pool=pool)}
+    systems = {"rotor": lambda: table.apply_to(x, out, pool=pool)}
     session = ort_session(rope_model(seq, Q_HEADS), threads)
     feeds = {"X": x.reshape(1, seq, -1), "cos_cache": cos[None], "sin_cache": sin[None]}
     ort_y = session.run(["Y"], feeds)[0]
@@ -256,7 +223,7 @@ def rope_case(seq: int, threads: int, rounds: int, rng):
     systems["onnxruntime RotaryEmbedding"] = lambda: session.run(["Y"], feeds)
     # rotor's usual mode (rotate q/k where they lie): half the memory traffic of out of place.
     inplace = x.copy()
-    systems["rotor in place"] = lambda: table.apply(inplace, out=inplace, pool=pool)
+    systems["rotor in place"] = lambda: table.apply(inplace, pool=pool)
     try:
         import torch
         torch.set_num_threads(threads)
@@ -285,7 +252,6 @@ def main():
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    setup_prototypes()
     import onnxruntime
     print(f"rotor {rotor.version()} kernel {rotor.kernel_name()}, onnxruntime {onnxruntime.__version__}, "
           f"numpy {np.__version__}")
