@@ -10,6 +10,18 @@
 //          bf16 (converting in registers), and, when
 //          ROTOR_ARCH_HAS_DOUBLE is 1, store_as_float (double lanes rounded to float),
 // so that every function here has internal linkage and is compiled with that file's flags.
+// Ops holds only what xsimd 8.1 (Debian 12's) does not provide, or provides differently:
+//   load_words/store_words  16-bit data as 32-bit lanes: xsimd would need the uint16_t pointer
+//                           cast to int32_t* (an aliasing violation); the intrinsics' vector
+//                           types may alias anything
+//   swap_pairs, split_pairs no pairwise swap or even/odd de-interleave of floats in xsimd 8.1
+//                           (its swizzle needs a compile-time lane table per width; uzp does not
+//                           exist)
+//   dup_lo, dup_hi          xsimd 8.1's zip_lo/zip_hi for AVX and AVX-512 floats interleave
+//                           within each 128-bit lane (unpacklo), not the low half of the vector
+//   load/store f16, bf16    xsimd 8.1 has no half-precision types (F16C, vcvt, or integer code)
+//   store_as_float          no narrowing double -> float conversion across lane counts
+// Everything else (arithmetic, loads, stores, compares, selects, any/all) is xsimd's.
 // xsimd 8.1 marks its helpers plain `inline`: were these functions shared between files, the
 // linker could keep the AVX-512 copy and crash an older CPU.
 //
