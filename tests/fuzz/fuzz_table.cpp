@@ -213,6 +213,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
 
+  // The library accepted the config: it reads the caller's struct_size bytes over the defaults
+  // (an older, smaller struct leaves the rest at their defaults). From here on the harness
+  // passes, and checks against, that full config: the same table the small struct describes.
+  if (cfg.struct_size < sizeof cfg) {
+    rotor_config seen;
+    rotor_config_init(&seen, cfg.rotary_dim);
+    std::memcpy(&seen, &cfg, cfg.struct_size);
+    seen.struct_size = sizeof seen;
+    require(rotor_table_arena_size(&seen) == arena_bytes, "an older struct and its full reading differ");
+    cfg = seen;
+  }
+
   // One byte short, and misaligned: refused, nothing written.
   {
     Block arena(arena_bytes + 64);
