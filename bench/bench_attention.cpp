@@ -25,18 +25,14 @@
 
 #include "rooflines.hpp"
 #include "rotor/rotor.h"
+#include "support/aligned_buffer.hpp"
 
 namespace {
 
 constexpr uint32_t kQHeads = 32, kKvHeads = 8, kDim = 128, kTokens = 512;
 
-struct Aligned {
-  void *p = nullptr;
-  explicit Aligned(size_t bytes) : p(std::aligned_alloc(64, (bytes + 63) / 64 * 64)) {}
-  ~Aligned() { std::free(p); }
-  Aligned(const Aligned &) = delete;
-  Aligned &operator=(const Aligned &) = delete;
-};
+using test_support::aligned_buffer;
+using test_support::AlignedBuffer;
 
 void fill(float *p, size_t n, uint32_t seed) {
   uint32_t x = seed;
@@ -56,26 +52,27 @@ struct Layer {
   rotor_table *table = nullptr;
   rotor_pool *pool = nullptr;
   size_t cache_bytes, ws_bytes;
-  Aligned q, k, v, out, cache_arena, workspace;
+  AlignedBuffer q, k, v, out, cache_arena, workspace;
   rotor_kv_cache *cache = nullptr;
 
   Layer(uint32_t tokens_, uint32_t threads, rotor_dtype cache_dtype_ = ROTOR_DTYPE_F32)
       : tokens(tokens_), cache_dtype(cache_dtype_),
         cache_bytes(rotor_kv_cache_arena_size(kKvHeads, kDim, tokens, cache_dtype)),
         ws_bytes(rotor_attention_workspace_size(kQHeads, kKvHeads, kDim, tokens, threads)),
-        q(q_bytes()), k(kv_bytes()), v(kv_bytes()), out(q_bytes()), cache_arena(cache_bytes), workspace(ws_bytes) {
+        q(aligned_buffer(q_bytes())), k(aligned_buffer(kv_bytes())), v(aligned_buffer(kv_bytes())),
+        out(aligned_buffer(q_bytes())), cache_arena(aligned_buffer(cache_bytes)), workspace(aligned_buffer(ws_bytes)) {
     rotor_config cfg;
     rotor_config_init(&cfg, kDim);
     cfg.max_len = tokens;
     cfg.initial_len = tokens;
     rotor_table_create(&table, &cfg);
     if (threads > 1) rotor_pool_create(&pool, threads);
-    fill(static_cast<float *>(q.p), q_bytes() / 4, 1);
-    fill(static_cast<float *>(k.p), kv_bytes() / 4, 2);
-    fill(static_cast<float *>(v.p), kv_bytes() / 4, 3);
-    std::memset(out.p, 0, q_bytes());
-    std::memset(workspace.p, 0, ws_bytes);
-    rotor_kv_cache_init(&cache, kKvHeads, kDim, tokens, cache_dtype, cache_arena.p, cache_bytes);
+    fill(reinterpret_cast<float *>(q.get()), q_bytes() / 4, 1);
+    fill(reinterpret_cast<float *>(k.get()), kv_bytes() / 4, 2);
+    fill(reinterpret_cast<float *>(v.get()), kv_bytes() / 4, 3);
+    std::memset(out.get(), 0, q_bytes());
+    std::memset(workspace.get(), 0, ws_bytes);
+    rotor_kv_cache_init(&cache, kKvHeads, kDim, tokens, cache_dtype, cache_arena.get(), cache_bytes);
   }
   ~Layer() {
     rotor_pool_destroy(pool);
@@ -86,15 +83,15 @@ struct Layer {
 
   // Tokens [first, first + count) of the sequence in one call.
   rotor_status forward(uint32_t first, uint32_t count) {
-    float *qf = static_cast<float *>(q.p) + size_t{first} * kQHeads * kDim;
-    float *kf = static_cast<float *>(k.p) + size_t{first} * kKvHeads * kDim;
-    float *vf = static_cast<float *>(v.p) + size_t{first} * kKvHeads * kDim;
-    float *of = static_cast<float *>(out.p) + size_t{first} * kQHeads * kDim;
+    float *qf = reinterpret_cast<float *>(q.get()) + size_t{first} * kQHeads * kDim;
+    float *kf = reinterpret_cast<float *>(k.get()) + size_t{first} * kKvHeads * kDim;
+    float *vf = reinterpret_cast<float *>(v.get()) + size_t{first} * kKvHeads * kDim;
+    float *of = reinterpret_cast<float *>(out.get()) + size_t{first} * kQHeads * kDim;
     const rotor_tensor tq = rotor_tensor_bshd(qf, ROTOR_DTYPE_F32, 1, count, kQHeads, kDim);
     const rotor_tensor tk = rotor_tensor_bshd(kf, ROTOR_DTYPE_F32, 1, count, kKvHeads, kDim);
     const rotor_tensor tv = rotor_tensor_bshd(vf, ROTOR_DTYPE_F32, 1, count, kKvHeads, kDim);
     const rotor_tensor to = rotor_tensor_bshd(of, ROTOR_DTYPE_F32, 1, count, kQHeads, kDim);
-    return rotor_attention_forward(table, &cache, &tq, &tk, &tv, &to, 0.08838834764f, workspace.p, ws_bytes, pool);
+    return rotor_attention_forward(table, &cache, &tq, &tk, &tv, &to, 0.08838834764f, workspace.get(), ws_bytes, pool);
   }
 };
 
@@ -153,9 +150,9 @@ void BM_DecodeStep(benchmark::State &state) {
   // Bytes of keys and values a step reads (the mean cache length of the steps).
   const double per_step = 2.0 * kKvHeads * kDim * double(dtype_bytes(layer.cache_dtype)) * (context + kDecodeSteps / 2.0);
   const size_t read_bytes = size_t(2) * kKvHeads * kDim * dtype_bytes(layer.cache_dtype) * context;
-  Aligned buffer(read_bytes);
-  std::memset(buffer.p, 1, read_bytes);
-  const void *range = buffer.p;
+  const AlignedBuffer buffer = aligned_buffer(read_bytes);
+  std::memset(buffer.get(), 1, read_bytes);
+  const void *range = buffer.get();
   const double read = bench::read_seconds(&range, 1, read_bytes, 5);
   state.counters["GBps"] = benchmark::Counter(per_step, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["read_GBps"] = double(read_bytes) / read;

@@ -16,6 +16,7 @@
 
 #include "rooflines.hpp"
 #include "rotor/rotor.h"
+#include "support/aligned_buffer.hpp"
 
 namespace {
 
@@ -24,13 +25,8 @@ using clock_type = std::chrono::steady_clock;
 const char *dtype_name(rotor_dtype dt) { return dt == ROTOR_DTYPE_F32 ? "f32" : dt == ROTOR_DTYPE_F16 ? "f16" : "bf16"; }
 size_t dtype_bytes(rotor_dtype dt) { return dt == ROTOR_DTYPE_F32 ? 4 : 2; }
 
-struct Aligned {
-  void *p = nullptr;
-  explicit Aligned(size_t bytes) : p(std::aligned_alloc(64, (bytes + 63) / 64 * 64)) {}
-  ~Aligned() { std::free(p); }
-  Aligned(const Aligned &) = delete;
-  Aligned &operator=(const Aligned &) = delete;
-};
+using test_support::aligned_buffer;
+using test_support::AlignedBuffer;
 
 // Finite values of every dtype (rotations keep them bounded across iterations).
 void fill(void *p, rotor_dtype dt, size_t n) {
@@ -83,9 +79,9 @@ void BM_Apply(benchmark::State &state, rotor_dtype dt, rotor_pairing pairing, ui
     for (uint32_t rows : {100u, 1000u, 2500u, 4096u}) rotor_table_reserve(table, rows);
   rotor_pool *pool = nullptr;
   if (threads > 1) rotor_pool_create(&pool, threads);
-  Aligned buf(bytes), copy(bytes);
-  fill(buf.p, dt, elements);
-  rotor_tensor x = rotor_tensor_bshd(buf.p, dt, 1, tokens, heads, dim);
+  const AlignedBuffer buf = aligned_buffer(bytes), copy = aligned_buffer(bytes);
+  fill(buf.get(), dt, elements);
+  rotor_tensor x = rotor_tensor_bshd(buf.get(), dt, 1, tokens, heads, dim);
   rotor_apply(table, &x, nullptr, 0, ROTOR_FORWARD, pool);  // warm
   const auto start = clock_type::now();
   for (auto _ : state) {
@@ -95,8 +91,8 @@ void BM_Apply(benchmark::State &state, rotor_dtype dt, rotor_pairing pairing, ui
   const double seconds =
       std::chrono::duration<double>(clock_type::now() - start).count() / double(state.iterations());
   const int passes = std::max(5, std::min(2000, int(0.2 / seconds)));
-  const double rmw = bench::rmw_seconds(buf.p, bytes, int(threads), passes);
-  const double copy_s = bench::memcpy_seconds(copy.p, buf.p, bytes, passes);
+  const double rmw = bench::rmw_seconds(buf.get(), bytes, int(threads), passes);
+  const double copy_s = bench::memcpy_seconds(copy.get(), buf.get(), bytes, passes);
   const double traffic = 2.0 * double(bytes);
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(traffic));
   state.counters["GBps"] = traffic / seconds / 1e9;
@@ -104,7 +100,7 @@ void BM_Apply(benchmark::State &state, rotor_dtype dt, rotor_pairing pairing, ui
   state.counters["memcpy_GBps"] = traffic / copy_s / 1e9;
   state.counters["frac_rmw"] = rmw / seconds;
   if (threads > 1) {
-    const double rmw1 = bench::rmw_seconds(buf.p, bytes, 1, passes);
+    const double rmw1 = bench::rmw_seconds(buf.get(), bytes, 1, passes);
     state.counters["rmw1_GBps"] = traffic / rmw1 / 1e9;
     state.counters["frac_rmw1"] = rmw1 / seconds;
   }
@@ -118,10 +114,10 @@ void BM_Apply(benchmark::State &state, rotor_dtype dt, rotor_pairing pairing, ui
 void BM_DecodeQK(benchmark::State &state, rotor_dtype dt, rotor_pairing pairing, const char *kernel) {
   if (!use_kernel(state, kernel)) return;
   rotor_table *table = make_table(pairing, 128, 4096);
-  Aligned q(32 * 128 * 4), k(8 * 128 * 4);
-  fill(q.p, dt, 32 * 128);
-  fill(k.p, dt, 8 * 128);
-  rotor_tensor tq = rotor_tensor_bshd(q.p, dt, 1, 1, 32, 128), tk = rotor_tensor_bshd(k.p, dt, 1, 1, 8, 128);
+  const AlignedBuffer q = aligned_buffer(32 * 128 * 4), k = aligned_buffer(8 * 128 * 4);
+  fill(q.get(), dt, 32 * 128);
+  fill(k.get(), dt, 8 * 128);
+  rotor_tensor tq = rotor_tensor_bshd(q.get(), dt, 1, 1, 32, 128), tk = rotor_tensor_bshd(k.get(), dt, 1, 1, 8, 128);
   uint32_t position = 1000;
   for (auto _ : state) {
     rotor_apply_qk(table, &tq, &tk, nullptr, position, ROTOR_FORWARD, nullptr);
@@ -142,13 +138,13 @@ void BM_TableGrowth(benchmark::State &state, const char *kernel) {
   cfg.initial_len = 1;
   cfg.max_len = 32768;
   const size_t arena_size = rotor_table_arena_size(&cfg);
-  Aligned arena(arena_size);
-  std::memset(arena.p, 0, arena_size);
+  const AlignedBuffer arena = aligned_buffer(arena_size);
+  std::memset(arena.get(), 0, arena_size);
   const double entries = double(cfg.max_len - 1) * 64;
   double total = 0;
   for (auto _ : state) {
     rotor_table *t = nullptr;
-    rotor_table_init(&t, &cfg, arena.p, arena_size);
+    rotor_table_init(&t, &cfg, arena.get(), arena_size);
     const auto start = clock_type::now();
     rotor_table_reserve(t, cfg.max_len);
     const double seconds = std::chrono::duration<double>(clock_type::now() - start).count();

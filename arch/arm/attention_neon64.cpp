@@ -16,14 +16,8 @@ namespace {
 
 using Arch = xsimd::neon64;
 float attn_hsum(xsimd::batch<float, Arch> v) { return xsimd::hadd(v); }
-// The largest lane: pairwise, a > b ? a : b.
-float attn_hmax(xsimd::batch<float, Arch> v) {
-  alignas(64) float lanes[xsimd::batch<float, Arch>::size];
-  v.store_aligned(lanes);
-  for (size_t width = xsimd::batch<float, Arch>::size; width > 1; width /= 2)
-    for (size_t i = 0; i < width / 2; ++i) lanes[i] = lanes[2 * i + 1] > lanes[2 * i] ? lanes[2 * i + 1] : lanes[2 * i];
-  return lanes[0];
-}
+#include "../common/attention_lanes.hpp"
+float attn_hmax(xsimd::batch<float, Arch> v) { return lanewise_hmax(v); }
 // f16 to float with the hardware conversion (exact; a NaN stays a NaN).
 void attn_widen_f16(const uint16_t *from, uint32_t count, float *to) {
   uint32_t i = 0;

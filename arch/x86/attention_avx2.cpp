@@ -17,21 +17,9 @@ namespace {
 // fma3<avx2>: xsimd's plain avx2 fma is a separate multiply and add.
 using Arch = xsimd::fma3<xsimd::avx2>;
 float attn_hsum(xsimd::batch<float, Arch> v) { return xsimd::hadd(v); }
-// The largest lane: pairwise, a > b ? a : b.
-float attn_hmax(xsimd::batch<float, Arch> v) {
-  alignas(64) float lanes[xsimd::batch<float, Arch>::size];
-  v.store_aligned(lanes);
-  for (size_t width = xsimd::batch<float, Arch>::size; width > 1; width /= 2)
-    for (size_t i = 0; i < width / 2; ++i) lanes[i] = lanes[2 * i + 1] > lanes[2 * i] ? lanes[2 * i + 1] : lanes[2 * i];
-  return lanes[0];
-}
-// f16 to float with F16C (exact, like the portable conversion; a NaN stays a NaN).
-void attn_widen_f16(const uint16_t *from, uint32_t count, float *to) {
-  uint32_t i = 0;
-  for (; i + 8 <= count; i += 8)
-    _mm256_storeu_ps(to + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(from + i))));
-  for (; i < count; ++i) to[i] = _cvtsh_ss(from[i]);
-}
+#include "../common/attention_lanes.hpp"
+float attn_hmax(xsimd::batch<float, Arch> v) { return lanewise_hmax(v); }
+#include "f16c_widen.hpp"
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
   return xsimd::fma(a, b, c);  // vfmadd with fma3<avx2>

@@ -37,13 +37,7 @@ float attn_hmax(xsimd::batch<float, Arch> v) {
   const float a = m4[1] > m4[0] ? m4[1] : m4[0], b = m4[3] > m4[2] ? m4[3] : m4[2];
   return b > a ? b : a;
 }
-// f16 to float with F16C (exact, like the portable conversion; a NaN stays a NaN).
-void attn_widen_f16(const uint16_t *from, uint32_t count, float *to) {
-  uint32_t i = 0;
-  for (; i + 8 <= count; i += 8)
-    _mm256_storeu_ps(to + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(from + i))));
-  for (; i < count; ++i) to[i] = _cvtsh_ss(from[i]);
-}
+#include "f16c_widen.hpp"
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
   return _mm512_fmadd_ps(a, b, c);
