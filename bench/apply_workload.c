@@ -13,7 +13,8 @@ int main(void) {
   cfg.initial_len = 4096;
   rotor_table *t;
   if (rotor_table_create(&t, &cfg) != ROTOR_OK) return 1;
-  float *q = aligned_alloc(64, (size_t)2048 * 32 * 128 * 4), *k = aligned_alloc(64, (size_t)2048 * 8 * 128 * 4);
+  float *q = malloc((size_t)2048 * 32 * 128 * 4), *k = malloc((size_t)2048 * 8 * 128 * 4);
+  if (q == NULL || k == NULL) return 4;
   for (size_t i = 0; i < (size_t)2048 * 32 * 128; ++i) q[i] = (float)(i % 97) / 97.0f;
   for (size_t i = 0; i < (size_t)2048 * 8 * 128; ++i) k[i] = (float)(i % 89) / 89.0f;
   rotor_tensor tq = rotor_tensor_bshd(q, ROTOR_DTYPE_F32, 1, 2048, 32, 128), tk = rotor_tensor_bshd(k, ROTOR_DTYPE_F32, 1, 2048, 8, 128);
@@ -23,6 +24,8 @@ int main(void) {
   for (int s = 0; s < 512; ++s)
     if (rotor_apply_qk(t, &dq, &dk, NULL, 2048 + s, ROTOR_FORWARD, NULL) != ROTOR_OK) return 3;
   printf("%f\n", q[12345] + k[999]);
+  free(q);
+  free(k);
   rotor_table_destroy(t);
   return 0;
 }
