@@ -63,8 +63,18 @@ def test_strided_views_without_copies_and_refusals_instead_of_copies():
     as_bshd = bhsd.transpose(0, 2, 1, 3)  # a non-contiguous view
     np.testing.assert_array_equal(table.apply_to(bhsd, layout="bhsd").transpose(0, 2, 1, 3),
                                   table.apply(as_bshd.copy()))
+    # Negative strides (reversed seq, batch or heads): the same memory turned around, each token
+    # at its own position, bit for bit the result of the copy.
+    for index in ((slice(None), slice(None, None, -1)), (slice(None, None, -1),),
+                  (slice(None), slice(None), slice(None, None, -1))):
+        backwards = rng.standard_normal((2, 5, 3, 32)).astype(np.float32)
+        want = table.apply(np.ascontiguousarray(backwards[index]), offset=4)
+        np.testing.assert_array_equal(table.apply(backwards[index], offset=4), want)
+        positions = rng.integers(0, 100, size=(2, 5))
+        want = table.apply_to(np.ascontiguousarray(backwards[index]), positions=positions)
+        np.testing.assert_array_equal(table.apply_to(backwards[index], positions=positions), want)
     with pytest.raises(ValueError, match="negative"):
-        table.apply(as_bshd[:, ::-1])
+        table.apply_to(as_bshd[:, ::-1], np.zeros((2, 5, 3, 32), np.float32))  # signs disagree
     with pytest.raises(ValueError, match="contiguous"):
         table.apply(np.zeros((1, 1, 2, 64), np.float32)[..., ::2])
     frozen = np.zeros((1, 1, 1, 32), np.float32)

@@ -228,7 +228,8 @@ def _view(x: Array, layout: str, what: str = "x", writable: bool = True) -> _cap
     if shape[3] > 1 and strides[3] != 1:
         raise ValueError(f"{what}: each head's head_dim elements must be contiguous (stride {strides[3]})")
     if any(s < 0 for s in strides):
-        raise ValueError(f"{what}: negative strides cannot be passed to rotor (rotor_tensor strides are >= 0)")
+        raise ValueError(f"{what}: negative strides cannot be passed to this call (rotor_tensor strides are >= 0; "
+                         f"apply, apply_qk and apply_to turn such axes around)")
     a = _layout_axes(layout)
     view = _capi.rotor_tensor()
     view.data, view.dtype = address, _rotor_dtype(dtype)
@@ -262,6 +263,46 @@ def _positions(positions: Positions, view: _capi.rotor_tensor) -> Tuple[Any, Any
     # The only copy the binding may make: positions become the int32 [batch, seq] the C API reads.
     pos = np.ascontiguousarray(pos, dtype=np.int32)
     return pos, pos.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+
+
+def _with_positive_strides(arrays: Sequence[Array], layout: str, positions: Positions,
+                           offset: int) -> Tuple[list, Positions, int, Tuple[int, ...]]:
+    """numpy allows negative strides (x[:, ::-1]); rotor_tensor does not. An axis (batch, seq
+    or heads) that runs backwards in every array is turned around (np.flip: the same memory, a
+    positive stride) and, for batch and seq, the positions with it, so every token still gets
+    its own position (None becomes the explicit offset + s). Arrays whose strides on one axis
+    disagree in sign cannot be described together and are refused (ValueError). Torch tensors
+    never have negative strides. Also returns the array axes turned around."""
+    arrays = list(arrays)
+    if not all(isinstance(a, np.ndarray) and a.ndim == 4 for a in arrays):
+        return arrays, positions, offset, ()
+    axes = _layout_axes(layout)
+    flipped = []  # which of (batch, seq) were turned around
+    turned = []   # the array axes turned around
+    for role, axis in enumerate(axes):
+        backwards = [a.shape[axis] > 1 and a.strides[axis] < 0 for a in arrays]
+        if not any(backwards):
+            continue
+        if not all(backwards):
+            raise ValueError("negative strides on one axis of some arrays and not of the others: rotor "
+                             "cannot address them together")
+        arrays = [np.flip(a, axis) for a in arrays]
+        turned.append(axis)
+        if role < 2:
+            flipped.append(role)
+    if flipped:
+        batch, seq = arrays[0].shape[axes[0]], arrays[0].shape[axes[1]]
+        if positions is None:
+            pos = int(offset) + np.arange(seq, dtype=np.int64)
+        else:
+            pos = positions.cpu().numpy() if _is_torch(positions) else np.asarray(positions)
+        pos = np.broadcast_to(pos, (batch, seq)) if pos.ndim == 1 else pos
+        if pos.shape != (batch, seq):
+            raise ValueError(f"positions must have shape ({batch}, {seq}) or ({seq},), got {pos.shape}")
+        for role in flipped:
+            pos = np.flip(pos, role)
+        positions, offset = pos, 0
+    return arrays, positions, offset, tuple(turned)
 
 
 def _direction(inverse: bool) -> int:
@@ -507,8 +548,10 @@ class Table(_Handle):
     def apply(self, x: Array, positions: Positions = None, offset: int = 0, *, inverse: bool = False,
               layout: str = "bshd", pool: Optional[Pool] = None) -> Array:
         """Rotates x in place (rotor_apply) and returns it. positions: [batch, seq] or [seq]
-        integers, or None for offset + s."""
-        view = _view(x, layout)
+        integers, or None for offset + s. Any numpy strides (negative ones included) as long
+        as each head's head_dim elements are contiguous."""
+        (flat,), positions, offset, _ = _with_positive_strides([x], layout, positions, offset)
+        view = _view(flat, layout)
         _, pos = _positions(positions, view)
         _check(_library().rotor_apply(self.handle, ctypes.byref(view), pos, int(offset), _direction(inverse),
                                       _pool_handle(pool)), "rotor_apply")
@@ -518,7 +561,8 @@ class Table(_Handle):
                  layout: str = "bshd", pool: Optional[Pool] = None) -> Tuple[Array, Array]:
         """Rotates q and k in place in one pass (heads may differ: grouped-query attention);
         q and k may be slices of one fused QKV buffer. Returns (q, k)."""
-        q_view, k_view = _view(q, layout, "q"), _view(k, layout, "k")
+        (q_flat, k_flat), positions, offset, _ = _with_positive_strides([q, k], layout, positions, offset)
+        q_view, k_view = _view(q_flat, layout, "q"), _view(k_flat, layout, "k")
         _, pos = _positions(positions, q_view)
         _check(_library().rotor_apply_qk(self.handle, ctypes.byref(q_view), ctypes.byref(k_view), pos, int(offset),
                                          _direction(inverse), _pool_handle(pool)), "rotor_apply_qk")
@@ -568,8 +612,15 @@ class Table(_Handle):
                  inverse: bool = False, layout: str = "bshd", pool: Optional[Pool] = None) -> Array:
         """Rotates x into out (rotor_apply_to; a new array when out is None) and returns out.
         Dims past rotary_dim are copied. x itself is not modified (unless out is x)."""
-        result = _like(x) if out is None else out
-        x_view, out_view = _view(x, layout, "x", writable=False), _view(result, layout, "out")
+        if out is None:
+            # A new array laid out like x turned around, returned turned back: result[i] is x[i]'s.
+            (x_flat,), positions, offset, turned = _with_positive_strides([x], layout, positions, offset)
+            out_flat = _like(x_flat)
+            result = np.flip(out_flat, turned) if turned else out_flat
+        else:
+            result = out
+            (x_flat, out_flat), positions, offset, _ = _with_positive_strides([x, out], layout, positions, offset)
+        x_view, out_view = _view(x_flat, layout, "x", writable=False), _view(out_flat, layout, "out")
         _, pos = _positions(positions, x_view)
         _check(_library().rotor_apply_to(self.handle, ctypes.byref(x_view), ctypes.byref(out_view), pos, int(offset),
                                          _direction(inverse), _pool_handle(pool)), "rotor_apply_to")
