@@ -1,10 +1,7 @@
 // The C entry points of tables: thin wrappers that validate and call rotor::Table.
 #include <cstdlib>
-#include <cstring>
-#include <new>
 
 #include "table/config.hpp"
-#include "common/half.hpp"
 #include "table/cos_sin.hpp"
 #include "table/table.hpp"
 

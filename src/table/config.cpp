@@ -38,13 +38,12 @@ rotor_config default_config(uint32_t rotary_dim) {
   return cfg;
 }
 
-// A caller's struct is a prefix of this one that ends where one of its fields ends (rotor 1.0's
-// ends at short_factor; later versions append). A size cutting a field in two is refused: half
-// a double or pointer from the caller and half from the defaults would be garbage.
-bool accepted_config_size(size_t size) {
+namespace {
+
+// Where each field of rotor_config ends: the sizes a caller's struct may have.
 #define ROTOR_FIELD_END(field) offsetof(rotor_config, field) + sizeof(rotor_config::field)
-  static constexpr size_t kFieldEnds[] = {
-      ROTOR_FIELD_END(rotary_dim), ROTOR_FIELD_END(pairing), ROTOR_FIELD_END(reserved_0),
+constexpr size_t kFieldEnds[] = {
+    ROTOR_FIELD_END(rotary_dim), ROTOR_FIELD_END(pairing), ROTOR_FIELD_END(reserved_0),
       ROTOR_FIELD_END(base), ROTOR_FIELD_END(initial_len), ROTOR_FIELD_END(max_len),
       ROTOR_FIELD_END(growth), ROTOR_FIELD_END(growth_increment), ROTOR_FIELD_END(growth_margin),
       ROTOR_FIELD_END(growth_threshold), ROTOR_FIELD_END(scaling), ROTOR_FIELD_END(factor),
@@ -57,14 +56,26 @@ bool accepted_config_size(size_t size) {
       ROTOR_FIELD_END(layout), ROTOR_FIELD_END(mrope_section), ROTOR_FIELD_END(rope_pairs),
       ROTOR_FIELD_END(reserved_2)};
 #undef ROTOR_FIELD_END
-  size_t largest = 0;  // reserved_1 sits before the pointers on 64-bit targets, after on 32-bit
-  bool listed = false;
-  for (size_t end : kFieldEnds) {
-    largest = end > largest ? end : largest;
-    listed = listed || size == end;
-  }
-  // Every field is listed: the last one ends the struct (checked once; the list is constant).
-  return listed && largest == sizeof(rotor_config);
+
+// reserved_1 sits before the pointers on 64-bit targets and after them on 32-bit ones, so the
+// last field is found as the largest end rather than the last entry.
+constexpr size_t largest_field_end() {
+  size_t largest = 0;
+  for (size_t end : kFieldEnds) largest = end > largest ? end : largest;
+  return largest;
+}
+static_assert(largest_field_end() == sizeof(rotor_config),
+              "every field of rotor_config is in kFieldEnds (a struct without tail padding)");
+
+}  // namespace
+
+// A caller's struct is a prefix of this one that ends where one of its fields ends (rotor 1.0's
+// ends at short_factor; later versions append). A size cutting a field in two is refused: half
+// a double or pointer from the caller and half from the defaults would be garbage.
+bool accepted_config_size(size_t size) {
+  for (size_t end : kFieldEnds)
+    if (size == end) return true;
+  return false;
 }
 
 rotor_status read_config(const rotor_config *cfg, rotor_config *full) {
