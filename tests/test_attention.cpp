@@ -210,9 +210,10 @@ class Attention {
 // Same length and the same bytes of keys and values (every slot, the unused ones included).
 bool same_contents(const Cache &a, const Cache &b) {
   const rotor::KvCache &x = *as_cache(a.cache), &y = *as_cache(b.cache);
-  const size_t bytes = x.kv_heads * x.head_stride() * (x.dtype == ROTOR_DTYPE_F32 ? 4 : 2);
-  return x.length == y.length && x.max_len == y.max_len && std::memcmp(x.keys, y.keys, bytes) == 0 &&
-         std::memcmp(x.values, y.values, bytes) == 0;
+  const size_t elem = x.dtype == ROTOR_DTYPE_F32 ? 4 : 2;
+  return x.length == y.length && x.max_len == y.max_len &&
+         std::memcmp(x.keys, y.keys, x.kv_heads * x.key_head_stride() * elem) == 0 &&
+         std::memcmp(x.values, y.values, x.kv_heads * x.value_head_stride() * elem) == 0;
 }
 
 // ---- prefill == decode == reference ---------------------------------------------------------
@@ -463,6 +464,49 @@ TEST(KvCache, ResetStartsANewSequence) {
   EXPECT_EQ(rotor_kv_cache_length(reused->cache), 0u);
   const std::vector<float> q = model.random_q(1, 6, rng), k = model.random_kv(1, 6, rng), v = model.random_kv(1, 6, rng);
   EXPECT_EQ(max_abs_diff(model.forward({reused.get()}, q, k, v, 6), model.forward({fresh.get()}, q, k, v, 6)), 0.0f);
+}
+
+// Key blocks hold 64 tokens; a call clears each block it starts, and the kernels compute scores
+// for a block's columns past the cache length without reading them. So a cache whose storage
+// was full of NaN (0xFF bytes: NaN in f32, f16 and bf16) before its first call gives the same
+// bits as one that was zero, and the started blocks' bytes end up the same too.
+TEST(KvCache, StoragePastTheLengthNeverReachesResults) {
+  const RopeSpec rope{64, ROTOR_PAIRING_HALF, 10000.0};
+  for (rotor_dtype dtype : {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16}) {
+    SCOPED_TRACE(int(dtype));
+    Attention model(8, 2, 64, rope, 256, 1, dtype);
+    std::mt19937 rng(11);
+    const uint32_t prefill = 70, steps = 3;  // ends inside the second block
+    const std::vector<float> q = model.random_q(1, prefill + steps, rng), k = model.random_kv(1, prefill + steps, rng),
+                             v = model.random_kv(1, prefill + steps, rng);
+    auto clean = model.make_cache(), poisoned = model.make_cache();
+    const rotor::KvCache &pc = *as_cache(poisoned->cache), &cc = *as_cache(clean->cache);
+    unsigned char *storage = static_cast<unsigned char *>(pc.keys);
+    std::memset(storage, 0xFF, size_t(poisoned->arena.get() + poisoned->bytes - storage));
+    std::vector<float> outputs[2];
+    for (int i = 0; i < 2; ++i) {
+      Cache &c = i == 0 ? *clean : *poisoned;
+      const size_t qt = size_t{8} * 64, kt = size_t{2} * 64;
+      outputs[i] = model.forward({&c}, std::vector<float>(q.begin(), q.begin() + prefill * qt),
+                                 std::vector<float>(k.begin(), k.begin() + prefill * kt),
+                                 std::vector<float>(v.begin(), v.begin() + prefill * kt), prefill);
+      const std::vector<float> decoded =
+          model.decode_steps(c, std::vector<float>(q.begin() + prefill * qt, q.end()),
+                             std::vector<float>(k.begin() + prefill * kt, k.end()),
+                             std::vector<float>(v.begin() + prefill * kt, v.end()), steps);
+      outputs[i].insert(outputs[i].end(), decoded.begin(), decoded.end());
+    }
+    ASSERT_EQ(outputs[0].size(), outputs[1].size());
+    EXPECT_EQ(std::memcmp(outputs[0].data(), outputs[1].data(), outputs[0].size() * sizeof(float)), 0);
+    for (float x : outputs[1]) ASSERT_TRUE(std::isfinite(x));
+    const size_t elem = dtype == ROTOR_DTYPE_F32 ? 4 : 2;
+    for (uint32_t h = 0; h < 2; ++h)
+      EXPECT_EQ(std::memcmp(static_cast<const unsigned char *>(pc.keys) + pc.key_block_offset(h, 0) * elem,
+                            static_cast<const unsigned char *>(cc.keys) + cc.key_block_offset(h, 0) * elem,
+                            size_t{2} * rotor::kKeyBlock * 64 * elem),
+                0)
+          << "head " << h << ": the two started blocks, columns past the length included";
+  }
 }
 
 // ---- errors: the status, and nothing the caller owns changed ---------------------------------

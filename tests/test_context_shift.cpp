@@ -95,10 +95,11 @@ std::vector<LD> rotate_exact(const float *raw, const rotor_config &cfg, const Ro
   return head;
 }
 
-double element(const rotor::KvCache &c, const void *array, uint32_t head, uint32_t token, uint32_t dim) {
-  const uint64_t i = c.offset(head, token) + dim;
-  if (c.dtype == ROTOR_DTYPE_F32) return static_cast<const float *>(array)[i];
-  const uint16_t bits = static_cast<const uint16_t *>(array)[i];
+// Dimension dim of the key (head, token), from the cache's key blocks.
+double key_element(const rotor::KvCache &c, uint32_t head, uint32_t token, uint32_t dim) {
+  const uint64_t i = c.key_offset(head, token) + uint64_t{dim} * rotor::kKeyBlock;
+  if (c.dtype == ROTOR_DTYPE_F32) return static_cast<const float *>(c.keys)[i];
+  const uint16_t bits = static_cast<const uint16_t *>(c.keys)[i];
   return c.dtype == ROTOR_DTYPE_F16 ? ref::f16_value(bits) : ref::bf16_value(bits);
 }
 
@@ -202,7 +203,7 @@ std::vector<PairError> key_errors(const Model &m, const Model::Cache &c) {
       for (uint32_t i = 0; i < kRotary / 2; ++i) {
         uint32_t a, b;
         pair_dims(m.config(), i, &a, &b);
-        const double x = element(kc, kc.keys, h, slot, a), y = element(kc, kc.keys, h, slot, b);
+        const double x = key_element(kc, h, slot, a), y = key_element(kc, h, slot, b);
         errors.push_back({std::hypot(double(x - exact[a]), double(y - exact[b])), std::hypot(x, y)});
       }
     }
@@ -234,7 +235,7 @@ const TypeCase kTypes[] = {
     {"longrope_pinned", ROTOR_SCALING_LONGROPE, false, ROTOR_RESCALE_PIN},
     {"dynamic_ntk_pinned", ROTOR_SCALING_DYNAMIC_NTK, false, ROTOR_RESCALE_PIN},
 };
-constexpr uint32_t kFirstCall = 12, kTotal = 40;
+constexpr uint32_t kFirstCall = 12, kTotal = 150;  // keys span three 64-token blocks
 
 // (start, count) of the evictions: sinks and a middle range; a long range that brings the
 // length back under L0 (LongRoPE returns to its short factors at the next call); no sinks; the
@@ -242,7 +243,8 @@ constexpr uint32_t kFirstCall = 12, kTotal = 40;
 struct Range {
   uint32_t start, count;
 };
-const Range kRanges[] = {{4, 10}, {2, 26}, {0, 5}, {35, 5}};
+// Moves within a block, across one and two block boundaries, by more than a block, and none.
+const Range kRanges[] = {{4, 10}, {2, 90}, {0, 5}, {60, 7}, {145, 5}};
 
 struct ShiftParam {
   rotor_pairing pairing;
@@ -302,12 +304,15 @@ TEST_P(ContextShift, MovedKeysAreWithinOneRoundingOfTheExactKeysAtTheirNewPositi
       for (uint32_t h = 0; h < kc.kv_heads; ++h)
         for (uint32_t slot = 0; slot < length; ++slot) {
           const uint32_t old_slot = slot < range.start ? slot : slot + range.count;
-          const size_t now = size_t(kc.offset(h, slot)) * elem, then = size_t(kc.offset(h, old_slot)) * elem;
+          const size_t now = size_t(kc.value_offset(h, slot)) * elem, then = size_t(kc.value_offset(h, old_slot)) * elem;
           EXPECT_EQ(std::memcmp(c.arena.get() + values_at + now, arena_before.data() + values_at + then, kHeadDim * elem), 0);
-          const size_t first_dim = slot < range.start ? 0 : kRotary;  // moved keys: the unrotated tail
-          EXPECT_EQ(std::memcmp(c.arena.get() + keys_at + now + first_dim * elem,
-                                arena_before.data() + keys_at + then + first_dim * elem, (kHeadDim - first_dim) * elem), 0)
-              << "head " << h << " slot " << slot;
+          const uint32_t first_dim = slot < range.start ? 0 : kRotary;  // moved keys: the unrotated tail
+          for (uint32_t dim = first_dim; dim < kHeadDim; ++dim) {
+            const size_t key_now = size_t(kc.key_offset(h, slot) + uint64_t{dim} * rotor::kKeyBlock) * elem;
+            const size_t key_then = size_t(kc.key_offset(h, old_slot) + uint64_t{dim} * rotor::kKeyBlock) * elem;
+            ASSERT_EQ(std::memcmp(c.arena.get() + keys_at + key_now, arena_before.data() + keys_at + key_then, elem), 0)
+                << "head " << h << " slot " << slot << " dim " << dim;
+          }
         }
     }
   std::printf("[ context shift ] dtype %d pairing %d: moved keys' error grew by at most %.3f roundings\n",

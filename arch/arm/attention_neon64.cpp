@@ -33,17 +33,6 @@ AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
 }
 constexpr uint32_t kAttnRegisters = 32;
 
-// 4 x 4 floats: rows of src (src_stride apart) become columns of dst.
-void attn_transpose(const float *src, size_t src_stride, float *dst, size_t dst_stride) {
-  const float32x4_t r0 = vld1q_f32(src), r1 = vld1q_f32(src + src_stride), r2 = vld1q_f32(src + 2 * src_stride),
-                    r3 = vld1q_f32(src + 3 * src_stride);
-  const float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(r0, r1)), t1 = vreinterpretq_f64_f32(vtrn2q_f32(r0, r1));
-  const float64x2_t t2 = vreinterpretq_f64_f32(vtrn1q_f32(r2, r3)), t3 = vreinterpretq_f64_f32(vtrn2q_f32(r2, r3));
-  vst1q_f32(dst, vreinterpretq_f32_f64(vtrn1q_f64(t0, t2)));
-  vst1q_f32(dst + dst_stride, vreinterpretq_f32_f64(vtrn1q_f64(t1, t3)));
-  vst1q_f32(dst + 2 * dst_stride, vreinterpretq_f32_f64(vtrn2q_f64(t0, t2)));
-  vst1q_f32(dst + 3 * dst_stride, vreinterpretq_f32_f64(vtrn2q_f64(t1, t3)));
-}
 #include "../common/attention_kernel_body.hpp"
 
 }  // namespace

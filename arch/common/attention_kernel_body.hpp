@@ -8,14 +8,14 @@
 // `float attn_hmax(batch<float, Arch>)` (the largest lane, by pairwise a > b ? a : b),
 // `attn_widen_f16(from, count, to)` (f16 to float with the hardware conversion),
 // `attn_fma(a, b, c)` (a * b + c rounded once: xsimd's own fma is a separate multiply and add on
-// some architectures, avx512f among them) and
-// `attn_transpose(src, src_stride, dst, dst_stride)` (one kAttnLanes x kAttnLanes block of floats
-// transposed), so every function has internal linkage and is compiled with that file's flags only.
+// some architectures, avx512f among them), so every function has internal linkage and is
+// compiled with that file's flags only.
 //
-// Scores are computed with keys in the vector lanes: a block of keys is transposed once
-// (pack_keys) into tiles of kAttnKeyTile keys x d, and a register tile of kAttnTileRows query
-// rows x one key tile accumulates over the d dimensions with one broadcast query element per row
-// and one fused multiply-add per (row, key vector). No horizontal sum per score, and each key
+// Scores are computed with keys in the vector lanes: key blocks are dimension-major
+// (kernels/attention_kernels.hpp), so a tile of kAttnKeyTile keys is kAttnKeyVectors aligned
+// vectors per dimension, and a register tile of kAttnTileRows query rows x one key tile
+// accumulates over the d dimensions with one broadcast query element per row and one fused
+// multiply-add per (row, key vector). No horizontal sum per score, no transpose, and each key
 // vector loaded feeds kAttnTileRows rows. The values keep head_dim in the lanes: a register tile
 // of rows x kAttnKeyVectors vectors of d takes one broadcast weight per row and key.
 //
@@ -30,42 +30,9 @@ constexpr uint32_t kAttnLanes = static_cast<uint32_t>(AttnV::size);
 constexpr uint32_t kAttnKeyVectors = kAttnRegisters >= 32 ? 4 : 2;
 constexpr uint32_t kAttnKeyTile = kAttnKeyVectors * kAttnLanes;
 constexpr uint32_t kAttnTileRows = (kAttnRegisters - kAttnKeyVectors - 1) / kAttnKeyVectors;
-static_assert(64 % kAttnKeyTile == 0, "a block of 64 keys is a whole number of key tiles");
+static_assert(kKeyBlock % kAttnKeyTile == 0, "a key block is a whole number of key tiles");
 static_assert(kAttnTileRows == 6, "the row tails below are written for tiles of 6 rows");
 static_assert(kAttnKeyVectors <= 4, "the key-vector cases of attn_scores go up to 4");
-
-// Keys [0, n) into tiles of kAttnKeyTile keys: tile t holds d rows of kAttnKeyTile floats,
-// element (i, j) = dimension i of key t * kAttnKeyTile + j. Only the key vectors that hold a key
-// are written (a decode step's last block is short); keys past n in the last of them are zeros
-// (their scores are computed and never read).
-void attn_pack_keys(const float *keys, uint32_t n, uint32_t d, float *packed) {
-  const uint32_t d_blocks = d - d % kAttnLanes;
-  for (uint32_t first = 0; first < n; first += kAttnLanes) {
-    const uint32_t t = first / kAttnKeyTile, v = first % kAttnKeyTile / kAttnLanes;
-    float *column = packed + size_t{t} * d * kAttnKeyTile + v * kAttnLanes;
-    const float *src = keys + size_t{first} * d;
-    // A partial vector of keys (the end of a decode step's cache) is transposed from a
-    // zero-padded copy on the stack, up to 128 dims (8 KiB with 16 lanes); wider heads take the
-    // element loop.
-    alignas(64) float padded[kAttnLanes * 128];
-    const uint32_t src_stride = d;
-    if (first + kAttnLanes > n && d <= 128) {
-      const uint32_t present = n - first;
-      std::memcpy(padded, src, size_t{present} * d * sizeof(float));
-      std::memset(padded + size_t{present} * d, 0, size_t{kAttnLanes - present} * d * sizeof(float));
-      src = padded;
-    } else if (first + kAttnLanes > n) {
-      for (uint32_t i = 0; i < d; ++i)
-        for (uint32_t l = 0; l < kAttnLanes; ++l)
-          column[size_t{i} * kAttnKeyTile + l] = first + l < n ? src[size_t{l} * d + i] : 0.0f;
-      continue;
-    }
-    for (uint32_t i = 0; i < d_blocks; i += kAttnLanes)
-      attn_transpose(src + i, src_stride, column + size_t{i} * kAttnKeyTile, kAttnKeyTile);
-    for (uint32_t i = d_blocks; i < d; ++i)
-      for (uint32_t l = 0; l < kAttnLanes; ++l) column[size_t{i} * kAttnKeyTile + l] = src[size_t{l} * src_stride + i];
-  }
-}
 
 // R rows x V key vectors of one tile (V * kAttnLanes scores per row, written whole).
 template <uint32_t R, uint32_t V>
@@ -75,7 +42,7 @@ void attn_score_tile(const float *q, uint32_t d, const float *tile, float scale,
     for (uint32_t v = 0; v < V; ++v) acc[r][v] = AttnV(0.0f);
   for (uint32_t i = 0; i < d; ++i) {
     AttnV k[V];
-    for (uint32_t v = 0; v < V; ++v) k[v] = AttnV::load_aligned(tile + size_t{i} * kAttnKeyTile + v * kAttnLanes);
+    for (uint32_t v = 0; v < V; ++v) k[v] = AttnV::load_aligned(tile + size_t{i} * kKeyBlock + v * kAttnLanes);
     for (uint32_t r = 0; r < R; ++r) {
       const AttnV x(q[size_t{r} * d + i]);
       for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
@@ -104,15 +71,15 @@ void attn_score_vectors(const float *q, uint32_t rows, uint32_t d, const float *
   }
 }
 
-void attn_scores(const float *q, uint32_t rows, const float *packed, uint32_t n, uint32_t d, float scale, float *out,
-                 uint32_t stride) {
+void attn_scores(const float *q, uint32_t rows, const float *key_block, uint32_t n, uint32_t d, float scale,
+                 float *out, uint32_t stride) {
   for (uint32_t t = 0; t * kAttnKeyTile < n; ++t) {
-    const float *tile = packed + size_t{t} * d * kAttnKeyTile;
+    const float *tile = key_block + t * kAttnKeyTile;
     float *tile_out = out + t * kAttnKeyTile;
-    // The last tile of a short block: only the key vectors that hold keys.
+    // The last tile of a short block (a decode step's end of the cache): only the key vectors
+    // that hold keys.
     const uint32_t left = n - t * kAttnKeyTile;
     const uint32_t vectors = left >= kAttnKeyTile ? kAttnKeyVectors : (left + kAttnLanes - 1) / kAttnLanes;
-    // (pack_keys wrote exactly these vectors; a case past kAttnKeyVectors never happens.)
     switch (vectors) {
       case 1: attn_score_vectors<1>(q, rows, d, tile, scale, tile_out, stride); break;
       case 2: attn_score_vectors<(2 <= kAttnKeyVectors ? 2 : 1)>(q, rows, d, tile, scale, tile_out, stride); break;
@@ -303,4 +270,4 @@ void attn_fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float 
     attn_fold_rows<1>(scores + size_t{r} * stride, stride, n, running_max + r, running_sum + r, acc + size_t{r} * d, d);
 }
 
-const AttentionKernels kAttentionKernelSet = {attn_pack_keys, attn_scores, attn_accumulate, attn_fold, attn_widen_f16};
+const AttentionKernels kAttentionKernelSet = {attn_scores, attn_accumulate, attn_fold, attn_widen_f16};

@@ -44,37 +44,6 @@ AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
 }
 constexpr uint32_t kAttnRegisters = 32;
 
-// 16 x 16 floats: rows of src (src_stride apart) become columns of dst. Unpack pairs of rows,
-// then quads (the shufps pattern), then exchange 128-bit lanes twice: 64 shuffles in all. Vector
-// extensions rather than intrinsics for the reason given at attn_hsum.
-void attn_transpose(const float *src, size_t src_stride, float *dst, size_t dst_stride) {
-  V16 r[16], t[16], s[16];
-  for (size_t i = 0; i < 16; ++i) std::memcpy(&r[i], src + i * src_stride, sizeof(V16));
-  for (int k = 0; k < 8; ++k) {
-    const V16 a = r[2 * k], b = r[2 * k + 1];
-    t[2 * k] = __builtin_shufflevector(a, b, 0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);
-    t[2 * k + 1] = __builtin_shufflevector(a, b, 2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);
-  }
-  // s[4k + c], 128-bit lane m: rows 4k .. 4k+3 of column c + 4m.
-  for (int k = 0; k < 4; ++k)
-    for (int h = 0; h < 2; ++h) {
-      const V16 a = t[4 * k + h], b = t[4 * k + h + 2];
-      s[4 * k + 2 * h] = __builtin_shufflevector(a, b, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
-      s[4 * k + 2 * h + 1] = __builtin_shufflevector(a, b, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
-    }
-  auto even_lanes = [](V16 a, V16 b) {
-    return __builtin_shufflevector(a, b, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-  };
-  auto odd_lanes = [](V16 a, V16 b) {
-    return __builtin_shufflevector(a, b, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-  };
-  for (size_t c = 0; c < 4; ++c) {
-    const V16 x0 = even_lanes(s[c], s[4 + c]), y0 = even_lanes(s[8 + c], s[12 + c]);
-    const V16 x1 = odd_lanes(s[c], s[4 + c]), y1 = odd_lanes(s[8 + c], s[12 + c]);
-    const V16 out[4] = {even_lanes(x0, y0), even_lanes(x1, y1), odd_lanes(x0, y0), odd_lanes(x1, y1)};
-    for (size_t m = 0; m < 4; ++m) std::memcpy(dst + (c + 4 * m) * dst_stride, &out[m], sizeof(V16));
-  }
-}
 #include "../common/attention_kernel_body.hpp"
 
 }  // namespace

@@ -529,14 +529,16 @@ typedef struct rotor_kv_cache rotor_kv_cache;
 
 /* Bytes of an arena that holds a cache (header, keys and values), all included; 0 when an
    argument is invalid (a zero count, max_len > 2^31 - 1, bad dtype) or the size does not fit
-   in size_t. Never allocates. */
+   in size_t. Never allocates. Keys are stored in blocks of 64 tokens, so their part is sized for
+   max_len rounded up to a multiple of 64 (the layout is internal and may change). */
 ROTOR_API size_t rotor_kv_cache_arena_size(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
                                            rotor_dtype dtype);
 
 /* Builds an empty cache (length 0) inside arena, which must be ROTOR_ARENA_ALIGNMENT-aligned,
    at least rotor_kv_cache_arena_size(...) bytes, outlive the cache and not be touched while it
    lives (there is nothing to destroy: the caller frees the arena). Never allocates; the key and
-   value storage is not written until tokens are appended.
+   value storage is not written until a call appends tokens (which clears each 64-token block of
+   keys it starts).
    Errors: INVALID_ARGUMENT (NULL, zero count, max_len > 2^31 - 1, bad dtype, misaligned
    arena), OUT_OF_MEMORY (arena too small). On error *out is left as it was. */
 ROTOR_API rotor_status rotor_kv_cache_init(rotor_kv_cache **out, uint32_t kv_heads, uint32_t head_dim,

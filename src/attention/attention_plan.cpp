@@ -37,7 +37,6 @@ bool plan_attention(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim, uint
       !carve(p.rows, sizeof(float), &cursor, &p.maxima) || !carve(p.rows, sizeof(float), &cursor, &p.sums) ||
       !carve(uint64_t{p.rows} * kKeyBlock, sizeof(float), &cursor, &p.scores) ||
       !carve(block_floats, sizeof(float), &cursor, &p.keys) || !carve(block_floats, sizeof(float), &cursor, &p.values) ||
-      !carve(block_floats, sizeof(float), &cursor, &p.packed) ||
       !carve(rotated_heads * head_dim, sizeof(float), &cursor, &p.rotation) ||
       !align_up(cursor, ROTOR_ARENA_ALIGNMENT, &end) || end > SIZE_MAX)
     return false;

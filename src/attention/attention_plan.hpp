@@ -4,13 +4,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/attention_kernels.hpp"  // kKeyBlock
+
 namespace rotor {
 
-// Keys per softmax block. Blocks start at multiples of this absolute key index for every query,
-// which is what keeps a prefill's arithmetic identical to decode steps.
-constexpr uint32_t kKeyBlock = 64;
-// Query rows (tokens x grouped heads) a task aims for: enough that a block of keys, transposed
-// once, and of values is reused by many row tiles from L1/L2 (256 rows: 7% faster than 64 at
+// Query rows (tokens x grouped heads) a task aims for: enough that a block of keys and of values is reused by many row tiles from L1/L2 (256 rows: 7% faster than 64 at
 // 2048 tokens, docs/performance.md), small enough that queries and accumulators (2 x 128 KiB at
 // head_dim 128) stay in L2.
 constexpr uint32_t kTaskRows = 256;
@@ -25,9 +23,9 @@ struct AttentionPlan {
   size_t maxima;    // rows floats: running maxima
   size_t sums;      // rows floats: running sums
   size_t scores;    // rows x kKeyBlock floats: one block of scores, then weights
-  size_t keys;      // kKeyBlock x d floats: a block of keys converted from f16/bf16
-  size_t values;    // kKeyBlock x d floats: the same for values
-  size_t packed;    // kKeyBlock x d floats: a block of keys in the layout of the scores kernel
+  size_t keys;      // kKeyBlock x d floats: a key block converted from f16/bf16; while
+                    // appending, one head of keys converted to the cache's type
+  size_t values;    // kKeyBlock x d floats: a block of values converted from f16/bf16
   size_t rotation;  // max(group, kv_heads) x d x 4 bytes: rotated heads before conversion
   size_t slot_bytes;
 };

@@ -28,8 +28,8 @@ const void *head_ptr(const rotor_tensor &t, uint32_t b, uint32_t token, uint32_t
   const int64_t element = b * t.stride_batch + token * t.stride_seq + head * t.stride_head;
   return static_cast<const unsigned char *>(t.data) + element * int64_t(dtype_size(t.dtype));
 }
-void *cache_ptr(void *base, const KvCache &c, uint32_t head, uint32_t token) {
-  return static_cast<unsigned char *>(base) + c.offset(head, token) * dtype_size(c.dtype);
+void *value_ptr(const KvCache &c, uint32_t head, uint32_t token) {
+  return static_cast<unsigned char *>(c.values) + c.value_offset(head, token) * dtype_size(c.dtype);
 }
 
 // The row of `position` for entry b: the table's, or, for a cache pinned to rows the table has
@@ -75,24 +75,25 @@ void append_token(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_
   KvCache &cache = *c.caches[b];
   const uint32_t position = cache.length + token, d = cache.head_dim;
   const rotor_dtype dtype = c.k.dtype;
+  // Rotate in the tensors' type (as rotor_apply would), store in the cache's type, then into the
+  // key blocks' columns.
   TokenHeads job =
       rotation_job(c, b, slot, token, cache.length, head_ptr(c.k, b, token, 0), c.k.stride_head, cache.kv_heads);
-  if (dtype == cache.dtype) {
-    job.out = cache_ptr(cache.keys, cache, 0, position);
-    job.out_head_stride = int64_t(cache.head_stride());
-    c.rotate(job);
-  } else {
-    // Rotate in the tensors' type (as rotor_apply would), then store in the cache's type.
-    void *rotated = slot + c.plan.rotation;
-    job.out = rotated;
-    job.out_head_stride = d;
-    c.rotate(job);
-    for (uint32_t h = 0; h < cache.kv_heads; ++h)
-      convert_elements(static_cast<unsigned char *>(rotated) + uint64_t{h} * d * dtype_size(dtype), dtype, d,
-                       cache_ptr(cache.keys, cache, h, position), cache.dtype);
+  unsigned char *rotated = slot + c.plan.rotation;
+  job.out = rotated;
+  job.out_head_stride = d;
+  c.rotate(job);
+  unsigned char *converted = slot + c.plan.keys;
+  for (uint32_t h = 0; h < cache.kv_heads; ++h) {
+    const unsigned char *key = rotated + uint64_t{h} * d * dtype_size(dtype);
+    if (dtype != cache.dtype) {
+      convert_elements(key, dtype, d, converted, cache.dtype);
+      key = converted;
+    }
+    store_key(cache, h, position, key);
   }
   for (uint32_t h = 0; h < cache.kv_heads; ++h)
-    convert_elements(head_ptr(c.v, b, token, h), dtype, d, cache_ptr(cache.values, cache, h, position), cache.dtype);
+    convert_elements(head_ptr(c.v, b, token, h), dtype, d, value_ptr(cache, h, position), cache.dtype);
 }
 
 void append_share(void *context, uint32_t slot_index, uint32_t slots) {
@@ -133,17 +134,32 @@ void load_queries(const ForwardCall &c, const Task &task, uint32_t length, unsig
   }
 }
 
-// Keys (or values) [first, first + n) of one kv head as float rows: in place for an f32 cache,
-// converted into the slot otherwise.
-const float *float_rows(const AttentionKernels &kernels, const KvCache &cache, void *base, uint32_t head,
-                        uint32_t first, uint32_t n, float *buffer) {
-  const void *rows = cache_ptr(base, cache, head, first);
-  if (cache.dtype == ROTOR_DTYPE_F32) return static_cast<const float *>(rows);
-  if (cache.dtype == ROTOR_DTYPE_F16 && kernels.widen_f16 != nullptr)
-    kernels.widen_f16(static_cast<const uint16_t *>(rows), n * cache.head_dim, buffer);
+// count elements of the cache's type as floats: in place for f32, converted into `buffer`
+// otherwise (f16 with the kernel set's hardware conversion when it has one).
+const float *as_floats(const AttentionKernels &kernels, rotor_dtype dtype, const void *elements, uint64_t count,
+                       float *buffer) {
+  if (dtype == ROTOR_DTYPE_F32) return static_cast<const float *>(elements);
+  if (dtype == ROTOR_DTYPE_F16 && kernels.widen_f16 != nullptr)
+    kernels.widen_f16(static_cast<const uint16_t *>(elements), uint32_t(count), buffer);
   else
-    to_float(rows, cache.dtype, n * cache.head_dim, buffer);
+    to_float(elements, dtype, uint32_t(count), buffer);
   return buffer;
+}
+
+// Values [first, first + n) of one kv head as float rows: in place for an f32 cache, converted
+// into `buffer` otherwise.
+const float *value_rows(const AttentionKernels &kernels, const KvCache &cache, uint32_t head, uint32_t first,
+                        uint32_t n, float *buffer) {
+  return as_floats(kernels, cache.dtype, value_ptr(cache, head, first), uint64_t{n} * cache.head_dim, buffer);
+}
+
+// Key block `block` of one kv head as floats: in place for an f32 cache, converted otherwise
+// (the whole block: every column the score kernels may compute is defined).
+const float *key_block(const AttentionKernels &kernels, const KvCache &cache, uint32_t head, uint32_t block,
+                       float *buffer) {
+  const void *keys = static_cast<const unsigned char *>(cache.keys) +
+                     cache.key_block_offset(head, block) * dtype_size(cache.dtype);
+  return as_floats(kernels, cache.dtype, keys, uint64_t{kKeyBlock} * cache.head_dim, buffer);
 }
 
 void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
@@ -168,9 +184,9 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   const uint32_t keys_end = first_position + task.tokens;
   for (uint32_t block = 0; block < keys_end; block += kKeyBlock) {
     const uint32_t block_keys = min_u32(kKeyBlock, keys_end - block);
-    const float *keys = float_rows(kernels, cache, cache.keys, task.kv_head, block, block_keys,
-                                   reinterpret_cast<float *>(slot + c.plan.keys));
-    const float *values = float_rows(kernels, cache, cache.values, task.kv_head, block, block_keys,
+    const float *keys = key_block(kernels, cache, task.kv_head, block / kKeyBlock,
+                                  reinterpret_cast<float *>(slot + c.plan.keys));
+    const float *values = value_rows(kernels, cache, task.kv_head, block, block_keys,
                                      reinterpret_cast<float *>(slot + c.plan.values));
     auto visible = [&](uint32_t r) {
       const uint32_t last = first_position + r / group;  // inclusive
@@ -183,15 +199,9 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
     while (visible(first_row) == 0) first_row += group;
     uint32_t full_row = first_row;
     while (visible(full_row) < block_keys) full_row += group;
-    const float *score_keys = keys;
-    if (kernels.pack_keys != nullptr) {
-      float *packed = reinterpret_cast<float *>(slot + c.plan.packed);
-      kernels.pack_keys(keys, block_keys, d, packed);
-      score_keys = packed;
-    }
     // Every row that sees the block is scored against all of its keys; a diagonal row's scores
     // past its own position are computed and never read.
-    kernels.scores(queries + uint64_t{first_row} * d, rows - first_row, score_keys, block_keys, d, c.scale,
+    kernels.scores(queries + uint64_t{first_row} * d, rows - first_row, keys, block_keys, d, c.scale,
                    scores + uint64_t{first_row} * kKeyBlock, kKeyBlock);
     for (uint32_t r = first_row; r < full_row; r += group) {
       kernels.fold(scores + uint64_t{r} * kKeyBlock, kKeyBlock, group, visible(r), maxima + r, sums + r,
@@ -237,6 +247,7 @@ void attend_share(void *context, uint32_t slot_index, uint32_t) {
 
 void run_forward(const ForwardCall &call, Pool *pool) {
   const uint32_t batch = call.q.batch, seq = call.q.seq;
+  for (uint32_t b = 0; b < batch; ++b) clear_started_key_blocks(*call.caches[b], call.caches[b]->length, seq);
   Phase append;
   append.call = &call;
   append.tasks = uint64_t{batch} * seq;

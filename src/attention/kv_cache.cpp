@@ -1,6 +1,7 @@
 // KV caches: their size and their construction in the caller's arena (the C entry points: src/capi/attention.cpp).
 #include "attention/kv_cache.hpp"
 
+#include <cstring>
 #include <new>
 
 #include "common/checked_math.hpp"
@@ -9,13 +10,36 @@
 
 namespace rotor {
 
-bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, rotor_dtype dtype,
-                    size_t *header_bytes, size_t *array_bytes) {
+namespace {
+
+bool array_bytes(uint64_t elements_per_head, uint32_t kv_heads, rotor_dtype dtype, uint64_t *aligned) {
+  uint64_t elements, bytes;
+  return !mul_overflows(elements_per_head, kv_heads, &elements) &&
+         !mul_overflows(elements, dtype_size(dtype), &bytes) && align_up(bytes, ROTOR_ARENA_ALIGNMENT, aligned);
+}
+
+// d elements (of Word's size, any alignment) into one column of a key block: element i goes
+// kKeyBlock elements after element i - 1. Typed per size so each copy is one load and one store.
+template <typename Word>
+void scatter_column(const void *from, uint32_t d, unsigned char *to) {
+  const unsigned char *src = static_cast<const unsigned char *>(from);
+  for (uint32_t i = 0; i < d; ++i) {
+    Word w;
+    std::memcpy(&w, src + size_t{i} * sizeof(Word), sizeof(Word));
+    std::memcpy(to + size_t{i} * kKeyBlock * sizeof(Word), &w, sizeof(Word));
+  }
+}
+
+}  // namespace
+
+bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, rotor_dtype dtype, KvCacheSizes *sizes) {
   if (kv_heads == 0 || head_dim == 0 || max_len == 0 || max_len > uint32_t{INT32_MAX}) return false;
   if (!valid_dtype(dtype)) return false;
-  uint64_t elements, bytes, aligned, header;
-  if (mul_overflows(uint64_t{kv_heads} * head_dim, max_len, &elements)) return false;
-  if (mul_overflows(elements, dtype_size(dtype), &bytes) || !align_up(bytes, ROTOR_ARENA_ALIGNMENT, &aligned))
+  // Keys fill whole blocks: max_len rounded up to kKeyBlock (< 2^31 + 64, no overflow).
+  const uint64_t key_slots = uint64_t{KvCache::key_blocks(max_len)} * kKeyBlock;
+  uint64_t keys, values, header;
+  if (!array_bytes(key_slots * head_dim, kv_heads, dtype, &keys) ||
+      !array_bytes(uint64_t{max_len} * head_dim, kv_heads, dtype, &values))
     return false;
   uint64_t freqs, coeff;  // the scratch of rescales and shifts (KvCache::freqs, KvCache::pair_coeff)
   if (!align_up(sizeof(KvCache), ROTOR_ARENA_ALIGNMENT, &header) ||
@@ -24,15 +48,15 @@ bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, roto
     return false;
   header += freqs + coeff;
   uint64_t total;
-  if (add_overflows(header, aligned, &total) || add_overflows(total, aligned, &total) || total > SIZE_MAX)
-    return false;
-  *header_bytes = static_cast<size_t>(header);
-  *array_bytes = static_cast<size_t>(aligned);
+  if (add_overflows(header, keys, &total) || add_overflows(total, values, &total) || total > SIZE_MAX) return false;
+  sizes->header = static_cast<size_t>(header);
+  sizes->keys = static_cast<size_t>(keys);
+  sizes->values = static_cast<size_t>(values);
   return true;
 }
 
 KvCache *build_kv_cache(void *arena, uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
-                        rotor_dtype dtype, size_t header_bytes, size_t array_bytes) {
+                        rotor_dtype dtype, const KvCacheSizes &sizes) {
   unsigned char *base = static_cast<unsigned char *>(arena);
   KvCache *cache = new (base) KvCache;
   cache->kv_heads = kv_heads;
@@ -40,14 +64,29 @@ KvCache *build_kv_cache(void *arena, uint32_t kv_heads, uint32_t head_dim, uint3
   cache->max_len = max_len;
   cache->dtype = dtype;
   cache->length = 0;
-  cache->keys = base + header_bytes;
-  cache->values = base + header_bytes + array_bytes;
+  cache->keys = base + sizes.header;
+  cache->values = base + sizes.header + sizes.keys;
   const size_t struct_bytes = (sizeof(KvCache) + ROTOR_ARENA_ALIGNMENT - 1) / ROTOR_ARENA_ALIGNMENT * ROTOR_ARENA_ALIGNMENT;
   const size_t freqs_bytes = ((size_t{head_dim} / 2 + 1) * sizeof(double) + ROTOR_ARENA_ALIGNMENT - 1) /
                              ROTOR_ARENA_ALIGNMENT * ROTOR_ARENA_ALIGNMENT;
   cache->freqs = reinterpret_cast<double *>(base + struct_bytes);
   cache->pair_coeff = reinterpret_cast<double *>(base + struct_bytes + freqs_bytes);
   return cache;
+}
+
+void clear_started_key_blocks(KvCache &cache, uint32_t first, uint32_t count) {
+  const size_t elem = dtype_size(cache.dtype), block_bytes = size_t{kKeyBlock} * cache.head_dim * elem;
+  const uint32_t end = first + count;  // <= max_len, checked by the caller
+  for (uint32_t block = KvCache::key_blocks(first); uint64_t{block} * kKeyBlock < end; ++block)
+    for (uint32_t h = 0; h < cache.kv_heads; ++h)
+      std::memset(static_cast<unsigned char *>(cache.keys) + cache.key_block_offset(h, block) * elem, 0, block_bytes);
+}
+
+void store_key(KvCache &cache, uint32_t head, uint32_t token, const void *key) {
+  const size_t elem = dtype_size(cache.dtype);
+  unsigned char *to = static_cast<unsigned char *>(cache.keys) + cache.key_offset(head, token) * elem;
+  if (elem == sizeof(float)) scatter_column<float>(key, cache.head_dim, to);
+  else scatter_column<uint16_t>(key, cache.head_dim, to);
 }
 
 }  // namespace rotor

@@ -1,10 +1,19 @@
 // The KV cache of one sequence: a header and two head-major arrays in the caller's arena.
 //
-// Layout: keys [kv_heads][max_len][head_dim], then values with the same shape, each 64-byte
-// aligned. Head-major so the keys one kv head's queries scan are contiguous.
+// Layout, each array 64-byte aligned, head-major so the keys one kv head's queries scan are
+// contiguous:
+//   keys   [kv_heads][ceil(max_len / kKeyBlock)][head_dim][kKeyBlock]: key blocks, the layout the
+//          score kernels read (src/kernels/attention_kernels.hpp). Stored this way so that neither
+//          a prefill nor a decode step transposes keys: a decode step uses each key for only the
+//          group's few query rows, and transposing cost it more than scoring (docs/performance.md).
+//   values [kv_heads][max_len][head_dim]: rows, the layout the value kernels read.
+// A block's columns past the cache length hold zeros (a block is cleared when a call appends its
+// first key) or keys a context shift moved away; kernels compute scores for them and never read them.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+
+#include "kernels/attention_kernels.hpp"  // kKeyBlock
 
 #include "table/scaling.hpp"
 #include "rotor/rotor.h"
@@ -31,22 +40,44 @@ struct KvCache {
   // caller's workspace because a cache is used by one call at a time anyway.
   double *pair_coeff = nullptr;
 
-  // Elements between consecutive heads of keys (and of values).
-  uint64_t head_stride() const { return uint64_t{max_len} * head_dim; }
-  // Element offset of (head, token) in keys or values.
-  uint64_t offset(uint32_t head, uint32_t token) const {
-    return head * head_stride() + uint64_t{token} * head_dim;
+  // Elements between consecutive heads of keys, and of values.
+  uint64_t key_head_stride() const { return uint64_t{key_blocks(max_len)} * kKeyBlock * head_dim; }
+  uint64_t value_head_stride() const { return uint64_t{max_len} * head_dim; }
+  // Element offset of dimension 0 of key (head, token); dimension i is kKeyBlock * i further.
+  uint64_t key_offset(uint32_t head, uint32_t token) const {
+    return head * key_head_stride() + uint64_t{token / kKeyBlock} * kKeyBlock * head_dim + token % kKeyBlock;
   }
+  // Element offset of the key block holding keys [block * kKeyBlock, (block + 1) * kKeyBlock).
+  uint64_t key_block_offset(uint32_t head, uint32_t block) const {
+    return head * key_head_stride() + uint64_t{block} * kKeyBlock * head_dim;
+  }
+  // Element offset of the value row (head, token).
+  uint64_t value_offset(uint32_t head, uint32_t token) const {
+    return head * value_head_stride() + uint64_t{token} * head_dim;
+  }
+  static uint32_t key_blocks(uint32_t tokens) { return (tokens + kKeyBlock - 1) / kKeyBlock; }
 };
 
-// Bytes of the header (the struct, then its frequency and pair-rotation scratch), and of each of keys and values (rounded up to 64), or false when an
-// argument is invalid or a size does not fit.
-bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, rotor_dtype dtype,
-                    size_t *header_bytes, size_t *array_bytes);
+// Bytes of the header (the struct, then its frequency and pair-rotation scratch), of the keys
+// and of the values (each rounded up to 64), or false when an argument is invalid or a size does
+// not fit.
+struct KvCacheSizes {
+  size_t header, keys, values;
+  size_t total() const { return header + keys + values; }
+};
+bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, rotor_dtype dtype, KvCacheSizes *sizes);
 
 // Places an empty cache (length 0) at arena, whose size kv_cache_sizes gave; arguments valid.
 KvCache *build_kv_cache(void *arena, uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
-                        rotor_dtype dtype, size_t header_bytes, size_t array_bytes);
+                        rotor_dtype dtype, const KvCacheSizes &sizes);
+
+// Clears the key blocks that keys [first, first + count) start (those whose first key is in the
+// range), so that no column a kernel computes was never written. Called before they are appended.
+void clear_started_key_blocks(KvCache &cache, uint32_t first, uint32_t count);
+
+// Copies one head of one token's key, head_dim elements of the cache's type, into its column of
+// the key block.
+void store_key(KvCache &cache, uint32_t head, uint32_t token, const void *key);
 
 }  // namespace rotor
 

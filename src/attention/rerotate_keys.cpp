@@ -9,6 +9,7 @@
 #include "apply/positions.hpp"
 #include "table/row_compute.hpp"
 #include "table/table.hpp"
+#include "attention/kv_cache.hpp"
 #include "apply/tensor_view.hpp"
 
 namespace rotor {
@@ -41,9 +42,14 @@ void rerotate_token(const RerotateJob &job, unsigned char *slot, uint32_t b, uin
   }
   const size_t elem = dtype_size(k.dtype);
   for (uint32_t h = 0; h < k.heads; ++h) {
+    if (job.cache != nullptr) {
+      unsigned char *key = static_cast<unsigned char *>(job.cache->keys) + job.cache->key_offset(h, s) * elem;
+      rotate_pairs_in_place(key, k.dtype, job.pairing, half, coeff, kKeyBlock);
+      continue;
+    }
     const int64_t first = int64_t(b) * k.stride_batch + int64_t(s) * k.stride_seq + int64_t(h) * k.stride_head;
     rotate_pairs_in_place(static_cast<unsigned char *>(k.data) + first * int64_t(elem), k.dtype, job.pairing, half,
-                          coeff);
+                          coeff, 1);
   }
 }
 
@@ -60,11 +66,11 @@ void rerotate_share(void *context, uint32_t slot_index, uint32_t slots) {
 }  // namespace
 
 void rotate_pairs_in_place(unsigned char *head, rotor_dtype dtype, rotor_pairing pairing, uint32_t half,
-                           const double *coeff) {
+                           const double *coeff, uint32_t dim_stride) {
   const size_t elem = dtype_size(dtype);
   for (uint32_t i = 0; i < half; ++i) {
-    const uint32_t ia = pairing == ROTOR_PAIRING_HALF ? i : 2 * i;
-    const uint32_t ib = pairing == ROTOR_PAIRING_HALF ? i + half : 2 * i + 1;
+    const size_t ia = size_t{dim_stride} * (pairing == ROTOR_PAIRING_HALF ? i : 2 * i);
+    const size_t ib = size_t{dim_stride} * (pairing == ROTOR_PAIRING_HALF ? i + half : 2 * i + 1);
     const double x = load_element(head, dtype, ia), y = load_element(head, dtype, ib);
     const double a = coeff[2 * i], c = coeff[2 * i + 1];
     const float xs = static_cast<float>(a * x - c * y), ys = static_cast<float>(c * x + a * y);

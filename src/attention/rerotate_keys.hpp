@@ -41,11 +41,17 @@ inline unsigned char *rerotate_thread_slot(unsigned char *slots, uint32_t head_d
 //   (a x - c y, c x + a y),  a = coeff[2 i], c = coeff[2 i + 1],
 // computed in double from the stored values and rounded once to dtype (through float: a float
 // ulp is 2^-13 of an f16 ulp, 2^-16 of a bf16 one). Dims past r = 2 * half are untouched.
+// Dimension i of the head is dim_stride * i elements after dimension 0 (1 for a tensor's head,
+// kKeyBlock for a key in a KV cache's key blocks).
 void rotate_pairs_in_place(unsigned char *head, rotor_dtype dtype, rotor_pairing pairing, uint32_t half,
-                           const double *coeff);
+                           const double *coeff, uint32_t dim_stride);
+
+struct KvCache;
 
 struct RerotateJob {
   rotor_tensor keys;           // a validated view, rotated FORWARD with the old rows
+  const KvCache *cache;        // or NULL; else keys gives only the shape and the keys are this
+                               // cache's (in its key blocks), tokens [0, keys.seq)
   const int32_t *positions;    // [batch][seq], or NULL for offset + s
   uint32_t offset;
   const double *old_freqs;     // half frequencies of the old state

@@ -110,8 +110,9 @@ void settle_caches(Table &table, rotor_rescale_policy policy, KvCache *const *ca
       continue;
     }
     RerotateJob job{};
-    job.keys = rotor_tensor{cache.keys, cache.dtype, 1, cache.length, cache.kv_heads, cache.head_dim, 0,
-                            int64_t(cache.head_dim), int64_t(cache.head_stride())};
+    // The shape of the cache's keys; their addresses come from the cache (key blocks).
+    job.keys = rotor_tensor{cache.keys, cache.dtype, 1, cache.length, cache.kv_heads, cache.head_dim, 0, 0, 0};
+    job.cache = &cache;
     job.positions = nullptr;
     job.offset = 0;
     job.old_freqs = cache.freqs;
@@ -227,26 +228,26 @@ extern "C" {
 
 ROTOR_API size_t rotor_kv_cache_arena_size(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
                                            rotor_dtype dtype) {
-  size_t header, array;
+  KvCacheSizes sizes;
   if (!valid_dtype(enum_bits(dtype))) return 0;  // read as int until valid (any int may come from C)
-  if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &header, &array)) return 0;
-  return header + 2 * array;
+  if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &sizes)) return 0;
+  return sizes.total();
 }
 
 ROTOR_API rotor_status rotor_kv_cache_init(rotor_kv_cache **out, uint32_t kv_heads, uint32_t head_dim,
                                            uint32_t max_len, rotor_dtype dtype, void *arena,
                                            size_t arena_size) {
   if (out == nullptr || arena == nullptr || !valid_dtype(enum_bits(dtype))) return ROTOR_ERR_INVALID_ARGUMENT;
-  size_t header, array;
-  if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &header, &array)) {
+  KvCacheSizes sizes;
+  if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &sizes)) {
     // Valid arguments whose size overflows cannot be held by any arena.
     const bool args_valid = kv_heads != 0 && head_dim != 0 && max_len != 0 &&
                             max_len <= uint32_t{INT32_MAX} && valid_dtype(dtype);
     return args_valid ? ROTOR_ERR_OUT_OF_MEMORY : ROTOR_ERR_INVALID_ARGUMENT;
   }
   if (reinterpret_cast<uintptr_t>(arena) % ROTOR_ARENA_ALIGNMENT != 0) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (arena_size < header + 2 * array) return ROTOR_ERR_OUT_OF_MEMORY;
-  KvCache *cache = build_kv_cache(arena, kv_heads, head_dim, max_len, dtype, header, array);
+  if (arena_size < sizes.total()) return ROTOR_ERR_OUT_OF_MEMORY;
+  KvCache *cache = build_kv_cache(arena, kv_heads, head_dim, max_len, dtype, sizes);
   *out = reinterpret_cast<rotor_kv_cache *>(cache);
   return ROTOR_OK;
 }

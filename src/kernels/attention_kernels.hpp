@@ -1,5 +1,6 @@
 // The inner loops of attention as a kernel set: the portable one in this folder, SIMD ones
-// under arch/. Every kernel works in float on contiguous rows of head_dim floats.
+// under arch/. Every kernel works in float. Queries, values and accumulators are rows of
+// head_dim floats; keys come as a key block (below), the layout the KV cache stores them in.
 //
 // The contract that makes a prefill equal to decode steps: the value a kernel produces for one
 // (query row, key) pair must not depend on how many rows are passed together nor on n, nor on
@@ -11,14 +12,20 @@
 
 namespace rotor {
 
+// Keys per block. A key block is dimension-major: dimension i of key j at block[i * kKeyBlock + j]
+// (64-byte aligned, all kKeyBlock columns readable), so a vector load of a row holds consecutive
+// keys and the score kernels put keys in the vector lanes without transposing anything. The KV
+// cache keeps its keys in such blocks (src/attention/kv_cache.hpp) and the softmax of a forward
+// call runs over the same absolute blocks, which keeps a prefill's arithmetic equal to decode
+// steps'.
+constexpr uint32_t kKeyBlock = 64;
+
 struct AttentionKernels {
-  // Optional (nullptr: `scores` reads keys as they are, n rows of d floats). Rearranges n <= 64
-  // keys of d floats into the layout `scores` reads, in `packed` (64 x d floats, 64-byte
-  // aligned). Called once per block of keys; the block is then scored against every query row.
-  void (*pack_keys)(const float *keys, uint32_t n, uint32_t d, float *packed);
-  // scores[r * stride + j] = dot(q + r * d, key j) * scale for r < rows, j < n (any rows; n <= 64,
-  // stride >= 64: a kernel may write scores up to the next multiple of its key tile, never past 64).
-  void (*scores)(const float *q, uint32_t rows, const float *keys, uint32_t n, uint32_t d, float scale,
+  // scores[r * stride + j] = dot(q + r * d, key j of the block) * scale for r < rows, j < n (any
+  // rows; n <= kKeyBlock, stride >= kKeyBlock). A kernel may compute keys past n up to the next
+  // multiple of its key tile (their columns hold any finite or non-finite values) and write
+  // those scores, never past kKeyBlock.
+  void (*scores)(const float *q, uint32_t rows, const float *key_block, uint32_t n, uint32_t d, float scale,
                  float *scores, uint32_t stride);
   // For r < rows and each j < n in turn: acc[r * d + i] += weights[r * stride + j] * values[j * d + i].
   void (*accumulate)(const float *weights, uint32_t stride, uint32_t rows, const float *values, uint32_t n,
@@ -30,7 +37,7 @@ struct AttentionKernels {
   void (*fold)(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
                float *acc, uint32_t d);
   // Optional (nullptr: the portable loop of common/element_convert.hpp). count f16 values to
-  // float, exactly (every f16 is a float); a NaN stays a NaN. Widens f16 cache blocks.
+  // float, exactly (every f16 is a float); a NaN stays a NaN. Widens f16 key and value blocks.
   void (*widen_f16)(const uint16_t *from, uint32_t count, float *to);
 };
 

@@ -1,6 +1,8 @@
-// The portable attention kernels. Dot products keep 8 partial sums (element i goes to lane
-// i % 8) and add them in a fixed tree, so GCC vectorises them without reassociating anything
-// and a score is the same number whichever rows it is computed with.
+// The portable attention kernels. A score accumulates q[i] * key[i] over the dimensions in
+// ascending order, one product and one add per step, in the lane of its key: key blocks are
+// dimension-major (kernels/attention_kernels.hpp), so GCC vectorises the loop over a chunk of
+// contiguous keys at baseline flags without reassociating anything, and a score is the same
+// number whichever rows or keys it is computed with.
 #include <cstddef>
 
 #include "kernels/attention_kernels.hpp"
@@ -9,41 +11,39 @@
 namespace rotor {
 namespace {
 
-constexpr uint32_t kLanes = 8;
-
-// (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)): the order a 256-bit register folds in.
-inline float fold_lanes(const float *lane) {
-  const float s0 = lane[0] + lane[4], s1 = lane[1] + lane[5], s2 = lane[2] + lane[6], s3 = lane[3] + lane[7];
-  return (s0 + s2) + (s1 + s3);
-}
+constexpr uint32_t kKeyChunk = 16;
+static_assert(kKeyBlock % kKeyChunk == 0, "a key block is a whole number of chunks");
 
 template <uint32_t R>
-void scores_rows(const float *q, const float *keys, uint32_t n, uint32_t d, float scale, float *scores,
+void scores_rows(const float *q, const float *block, uint32_t n, uint32_t d, float scale, float *scores,
                  uint32_t stride) {
-  const uint32_t full = d - d % kLanes;
-  for (uint32_t j = 0; j < n; ++j) {
-    const float *k = keys + size_t{j} * d;
-    float lane[R][kLanes] = {};
-    for (uint32_t i = 0; i < full; i += kLanes)
-      for (uint32_t r = 0; r < R; ++r)
-        for (uint32_t l = 0; l < kLanes; ++l) lane[r][l] += q[size_t{r} * d + i + l] * k[i + l];
-    for (uint32_t l = 0; full + l < d; ++l)
-      for (uint32_t r = 0; r < R; ++r) lane[r][l] += q[size_t{r} * d + full + l] * k[full + l];
-    for (uint32_t r = 0; r < R; ++r) scores[size_t{r} * stride + j] = fold_lanes(lane[r]) * scale;
+  for (uint32_t j0 = 0; j0 < n; j0 += kKeyChunk) {
+    float acc[R][kKeyChunk] = {};
+    for (uint32_t i = 0; i < d; ++i) {
+      // Columns past n (up to the chunk's end, inside the block) are computed and not stored.
+      const float *k = block + size_t{i} * kKeyBlock + j0;
+      for (uint32_t r = 0; r < R; ++r) {
+        const float x = q[size_t{r} * d + i];
+        for (uint32_t l = 0; l < kKeyChunk; ++l) acc[r][l] += x * k[l];
+      }
+    }
+    const uint32_t keys = n - j0 < kKeyChunk ? n - j0 : kKeyChunk;
+    for (uint32_t r = 0; r < R; ++r)
+      for (uint32_t l = 0; l < keys; ++l) scores[size_t{r} * stride + j0 + l] = acc[r][l] * scale;
   }
 }
 
-// Rows four at a time: each key is read once per four rows.
-void scores(const float *q, uint32_t rows, const float *keys, uint32_t n, uint32_t d, float scale,
+// Rows four at a time: each key vector is read once per four rows.
+void scores(const float *q, uint32_t rows, const float *block, uint32_t n, uint32_t d, float scale,
             float *out, uint32_t stride) {
   for (uint32_t r0 = 0; r0 < rows; r0 += 4) {
     const float *qr = q + size_t{r0} * d;
     float *o = out + size_t{r0} * stride;
     switch (rows - r0) {
-      case 1: scores_rows<1>(qr, keys, n, d, scale, o, stride); break;
-      case 2: scores_rows<2>(qr, keys, n, d, scale, o, stride); break;
-      case 3: scores_rows<3>(qr, keys, n, d, scale, o, stride); break;
-      default: scores_rows<4>(qr, keys, n, d, scale, o, stride); break;
+      case 1: scores_rows<1>(qr, block, n, d, scale, o, stride); break;
+      case 2: scores_rows<2>(qr, block, n, d, scale, o, stride); break;
+      case 3: scores_rows<3>(qr, block, n, d, scale, o, stride); break;
+      default: scores_rows<4>(qr, block, n, d, scale, o, stride); break;
     }
   }
 }
@@ -69,7 +69,7 @@ void fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *runn
 }  // namespace
 
 const AttentionKernels &portable_attention_kernels() {
-  static const AttentionKernels kernels = {nullptr, scores, accumulate, fold, nullptr};
+  static const AttentionKernels kernels = {scores, accumulate, fold, nullptr};
   return kernels;
 }
 
