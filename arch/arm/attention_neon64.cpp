@@ -8,6 +8,7 @@
 #include <cstring>
 #include <xsimd/xsimd.hpp>
 
+#include "common/half.hpp"
 #include "kernels/attention_kernels.hpp"
 
 namespace rotor {
@@ -18,15 +19,10 @@ using Arch = xsimd::neon64;
 float attn_hsum(xsimd::batch<float, Arch> v) { return xsimd::hadd(v); }
 #include "../common/attention_lanes.hpp"
 float attn_hmax(xsimd::batch<float, Arch> v) { return lanewise_hmax(v); }
-// f16 to float with the hardware conversion (exact; a NaN stays a NaN).
-void attn_widen_f16(const uint16_t *from, uint32_t count, float *to) {
-  uint32_t i = 0;
-  for (; i + 4 <= count; i += 4) vst1q_f32(to + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(from + i))));
-  for (; i < count; ++i) {
-    const float16x4_t h = vreinterpret_f16_u16(vdup_n_u16(from[i]));
-    to[i] = vgetq_lane_f32(vcvt_f32_f16(h), 0);
-  }
-}
+// f16 with the hardware conversion (exact; a NaN stays a NaN), bf16 by moving its bits to the
+// top half.
+xsimd::batch<float, Arch> attn_load_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+xsimd::batch<float, Arch> attn_load_bf16(const uint16_t *p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
   return vfmaq_f32(c, a, b);

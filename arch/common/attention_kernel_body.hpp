@@ -6,7 +6,9 @@
 // architecture with a fused multiply-add), `kAttnRegisters` (vector registers the tiles may use),
 // `float attn_hsum(batch<float, Arch>)` (a horizontal sum in a fixed order),
 // `float attn_hmax(batch<float, Arch>)` (the largest lane, by pairwise a > b ? a : b),
-// `attn_widen_f16(from, count, to)` (f16 to float with the hardware conversion),
+// `attn_load_f16(p)` and `attn_load_bf16(p)` (kAttnLanes f16 / bf16 elements at p, any
+// alignment, widened exactly to a float batch: the hardware conversion for f16, a 16-bit shift
+// for bf16),
 // `attn_fma(a, b, c)` (a * b + c rounded once: xsimd's own fma is a separate multiply and add on
 // some architectures, avx512f among them), so every function has internal linkage and is
 // compiled with that file's flags only.
@@ -22,7 +24,10 @@
 // Per (row, key) arithmetic never depends on how many rows or keys a call has, nor on the tile a
 // pair lands in (the contract of the kernel set): a score is d fused multiply-adds in ascending
 // order of the dimension, starting from 0, times the scale; an accumulator element gets one fused
-// multiply-add per key, keys ascending.
+// multiply-add per key, keys ascending. Keys and values are read in the cache's type and
+// widened as they are loaded (exactly: every f16 and bf16 is a float), so the three element
+// types give the same arithmetic on the same values, and an f16/bf16 block never makes a float
+// copy of itself that would double what passes through L1.
 
 using AttnV = xsimd::batch<float, Arch>;
 constexpr uint32_t kAttnLanes = static_cast<uint32_t>(AttnV::size);
@@ -34,15 +39,33 @@ static_assert(kKeyBlock % kAttnKeyTile == 0, "a key block is a whole number of k
 static_assert(kAttnTileRows == 6, "the row tails below are written for tiles of 6 rows");
 static_assert(kAttnKeyVectors <= 4, "the key-vector cases of attn_scores go up to 4");
 
+// How each element type of a cache is loaded: a batch of kAttnLanes, or one element (the tail of
+// a head_dim that is not a multiple of kAttnLanes).
+struct AttnF32 {
+  using T = float;
+  static AttnV load(const float *p) { return AttnV::load_unaligned(p); }
+  static float one(float x) { return x; }
+};
+struct AttnF16 {
+  using T = uint16_t;
+  static AttnV load(const uint16_t *p) { return attn_load_f16(p); }
+  static float one(uint16_t x) { return f16_to_float(x); }
+};
+struct AttnBF16 {
+  using T = uint16_t;
+  static AttnV load(const uint16_t *p) { return attn_load_bf16(p); }
+  static float one(uint16_t x) { return bf16_to_float(x); }
+};
+
 // R rows x V key vectors of one tile (V * kAttnLanes scores per row, written whole).
-template <uint32_t R, uint32_t V>
-void attn_score_tile(const float *q, uint32_t d, const float *tile, float scale, float *out, uint32_t stride) {
+template <typename E, uint32_t R, uint32_t V>
+void attn_score_tile(const float *q, uint32_t d, const typename E::T *tile, float scale, float *out, uint32_t stride) {
   AttnV acc[R][V];
   for (uint32_t r = 0; r < R; ++r)
     for (uint32_t v = 0; v < V; ++v) acc[r][v] = AttnV(0.0f);
   for (uint32_t i = 0; i < d; ++i) {
     AttnV k[V];
-    for (uint32_t v = 0; v < V; ++v) k[v] = AttnV::load_aligned(tile + size_t{i} * kKeyBlock + v * kAttnLanes);
+    for (uint32_t v = 0; v < V; ++v) k[v] = E::load(tile + size_t{i} * kKeyBlock + v * kAttnLanes);
     for (uint32_t r = 0; r < R; ++r) {
       const AttnV x(q[size_t{r} * d + i]);
       for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
@@ -53,51 +76,54 @@ void attn_score_tile(const float *q, uint32_t d, const float *tile, float scale,
     for (uint32_t v = 0; v < V; ++v) (acc[r][v] * s).store_unaligned(out + size_t{r} * stride + v * kAttnLanes);
 }
 
-template <uint32_t V>
-void attn_score_vectors(const float *q, uint32_t rows, uint32_t d, const float *tile, float scale, float *out,
+template <typename E, uint32_t V>
+void attn_score_vectors(const float *q, uint32_t rows, uint32_t d, const typename E::T *tile, float scale, float *out,
                         uint32_t stride) {
   uint32_t r0 = 0;
   for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows)
-    attn_score_tile<kAttnTileRows, V>(q + size_t{r0} * d, d, tile, scale, out + size_t{r0} * stride, stride);
+    attn_score_tile<E, kAttnTileRows, V>(q + size_t{r0} * d, d, tile, scale, out + size_t{r0} * stride, stride);
   const float *qr = q + size_t{r0} * d;
   float *o = out + size_t{r0} * stride;
   switch (rows - r0) {
     case 0: break;
-    case 1: attn_score_tile<1, V>(qr, d, tile, scale, o, stride); break;
-    case 2: attn_score_tile<2, V>(qr, d, tile, scale, o, stride); break;
-    case 3: attn_score_tile<3, V>(qr, d, tile, scale, o, stride); break;
-    case 4: attn_score_tile<4, V>(qr, d, tile, scale, o, stride); break;
-    default: attn_score_tile<5, V>(qr, d, tile, scale, o, stride); break;
+    case 1: attn_score_tile<E, 1, V>(qr, d, tile, scale, o, stride); break;
+    case 2: attn_score_tile<E, 2, V>(qr, d, tile, scale, o, stride); break;
+    case 3: attn_score_tile<E, 3, V>(qr, d, tile, scale, o, stride); break;
+    case 4: attn_score_tile<E, 4, V>(qr, d, tile, scale, o, stride); break;
+    default: attn_score_tile<E, 5, V>(qr, d, tile, scale, o, stride); break;
   }
 }
 
-void attn_scores(const float *q, uint32_t rows, const float *key_block, uint32_t n, uint32_t d, float scale,
+template <typename E>
+void attn_scores(const float *q, uint32_t rows, const void *key_block, uint32_t n, uint32_t d, float scale,
                  float *out, uint32_t stride) {
+  const typename E::T *block = static_cast<const typename E::T *>(key_block);
   for (uint32_t t = 0; t * kAttnKeyTile < n; ++t) {
-    const float *tile = key_block + t * kAttnKeyTile;
+    const typename E::T *tile = block + t * kAttnKeyTile;
     float *tile_out = out + t * kAttnKeyTile;
     // The last tile of a short block (a decode step's end of the cache): only the key vectors
     // that hold keys.
     const uint32_t left = n - t * kAttnKeyTile;
     const uint32_t vectors = left >= kAttnKeyTile ? kAttnKeyVectors : (left + kAttnLanes - 1) / kAttnLanes;
     switch (vectors) {
-      case 1: attn_score_vectors<1>(q, rows, d, tile, scale, tile_out, stride); break;
-      case 2: attn_score_vectors<(2 <= kAttnKeyVectors ? 2 : 1)>(q, rows, d, tile, scale, tile_out, stride); break;
-      case 3: attn_score_vectors<(3 <= kAttnKeyVectors ? 3 : 1)>(q, rows, d, tile, scale, tile_out, stride); break;
-      default: attn_score_vectors<kAttnKeyVectors>(q, rows, d, tile, scale, tile_out, stride); break;
+      case 1: attn_score_vectors<E, 1>(q, rows, d, tile, scale, tile_out, stride); break;
+      case 2: attn_score_vectors<E, (2 <= kAttnKeyVectors ? 2 : 1)>(q, rows, d, tile, scale, tile_out, stride); break;
+      case 3: attn_score_vectors<E, (3 <= kAttnKeyVectors ? 3 : 1)>(q, rows, d, tile, scale, tile_out, stride); break;
+      default: attn_score_vectors<E, kAttnKeyVectors>(q, rows, d, tile, scale, tile_out, stride); break;
     }
   }
 }
 
 // R rows x V vectors of d starting at acc / values (already offset to the first dimension).
-template <uint32_t R, uint32_t V>
-void attn_accumulate_tile(const float *w, uint32_t stride, const float *values, uint32_t n, uint32_t d, float *acc) {
+template <typename E, uint32_t R, uint32_t V>
+void attn_accumulate_tile(const float *w, uint32_t stride, const typename E::T *values, uint32_t n, uint32_t d,
+                          float *acc) {
   AttnV a[R][V];
   for (uint32_t r = 0; r < R; ++r)
     for (uint32_t v = 0; v < V; ++v) a[r][v] = AttnV::load_unaligned(acc + size_t{r} * d + v * kAttnLanes);
   for (uint32_t j = 0; j < n; ++j) {
     AttnV x[V];
-    for (uint32_t v = 0; v < V; ++v) x[v] = AttnV::load_unaligned(values + size_t{j} * d + v * kAttnLanes);
+    for (uint32_t v = 0; v < V; ++v) x[v] = E::load(values + size_t{j} * d + v * kAttnLanes);
     for (uint32_t r = 0; r < R; ++r) {
       const AttnV weight(w[size_t{r} * stride + j]);
       for (uint32_t v = 0; v < V; ++v) a[r][v] = attn_fma(weight, x[v], a[r][v]);
@@ -108,37 +134,41 @@ void attn_accumulate_tile(const float *w, uint32_t stride, const float *values, 
 }
 
 // Rows [0, rows) x V vectors of d starting at acc / values, tiles of kAttnTileRows rows.
-template <uint32_t V>
-void attn_accumulate_columns(const float *w, uint32_t stride, uint32_t rows, const float *values, uint32_t n,
+template <typename E, uint32_t V>
+void attn_accumulate_columns(const float *w, uint32_t stride, uint32_t rows, const typename E::T *values, uint32_t n,
                              uint32_t d, float *acc) {
   uint32_t r0 = 0;
   for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows)
-    attn_accumulate_tile<kAttnTileRows, V>(w + size_t{r0} * stride, stride, values, n, d, acc + size_t{r0} * d);
+    attn_accumulate_tile<E, kAttnTileRows, V>(w + size_t{r0} * stride, stride, values, n, d, acc + size_t{r0} * d);
   const float *wr = w + size_t{r0} * stride;
   float *a = acc + size_t{r0} * d;
   switch (rows - r0) {
     case 0: break;
-    case 1: attn_accumulate_tile<1, V>(wr, stride, values, n, d, a); break;
-    case 2: attn_accumulate_tile<2, V>(wr, stride, values, n, d, a); break;
-    case 3: attn_accumulate_tile<3, V>(wr, stride, values, n, d, a); break;
-    case 4: attn_accumulate_tile<4, V>(wr, stride, values, n, d, a); break;
-    default: attn_accumulate_tile<5, V>(wr, stride, values, n, d, a); break;
+    case 1: attn_accumulate_tile<E, 1, V>(wr, stride, values, n, d, a); break;
+    case 2: attn_accumulate_tile<E, 2, V>(wr, stride, values, n, d, a); break;
+    case 3: attn_accumulate_tile<E, 3, V>(wr, stride, values, n, d, a); break;
+    case 4: attn_accumulate_tile<E, 4, V>(wr, stride, values, n, d, a); break;
+    default: attn_accumulate_tile<E, 5, V>(wr, stride, values, n, d, a); break;
   }
 }
 
 // Columns of d outermost: one slice of the values block (n x kAttnKeyVectors vectors) stays in
 // L1 while every row tile passes over it.
-void attn_accumulate(const float *w, uint32_t stride, uint32_t rows, const float *values, uint32_t n, uint32_t d,
+template <typename E>
+void attn_accumulate(const float *w, uint32_t stride, uint32_t rows, const void *value_rows, uint32_t n, uint32_t d,
                      float *acc) {
+  const typename E::T *values = static_cast<const typename E::T *>(value_rows);
   constexpr uint32_t kWide = kAttnKeyVectors * kAttnLanes;
   const uint32_t full = d - d % kAttnLanes;
   uint32_t i = 0;
-  for (; i + kWide <= full; i += kWide) attn_accumulate_columns<kAttnKeyVectors>(w, stride, rows, values + i, n, d, acc + i);
-  for (; i < full; i += kAttnLanes) attn_accumulate_columns<1>(w, stride, rows, values + i, n, d, acc + i);
+  for (; i + kWide <= full; i += kWide)
+    attn_accumulate_columns<E, kAttnKeyVectors>(w, stride, rows, values + i, n, d, acc + i);
+  for (; i < full; i += kAttnLanes) attn_accumulate_columns<E, 1>(w, stride, rows, values + i, n, d, acc + i);
   for (; i < d; ++i)
     for (uint32_t r = 0; r < rows; ++r)
       for (uint32_t j = 0; j < n; ++j)
-        acc[size_t{r} * d + i] = std::fma(w[size_t{r} * stride + j], values[size_t{j} * d + i], acc[size_t{r} * d + i]);
+        acc[size_t{r} * d + i] =
+            std::fma(w[size_t{r} * stride + j], E::one(values[size_t{j} * d + i]), acc[size_t{r} * d + i]);
 }
 
 // Lane-wise a > b ? a : b and 2^n from the bits of n + 1.5 * 2^23, in the compiler's vector
@@ -270,4 +300,7 @@ void attn_fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float 
     attn_fold_rows<1>(scores + size_t{r} * stride, stride, n, running_max + r, running_sum + r, acc + size_t{r} * d, d);
 }
 
-const AttentionKernels kAttentionKernelSet = {attn_scores, attn_accumulate, attn_fold, attn_widen_f16};
+const AttentionKernels kAttentionKernelSet = {
+    {attn_scores<AttnF32>, attn_scores<AttnF16>, attn_scores<AttnBF16>},
+    {attn_accumulate<AttnF32>, attn_accumulate<AttnF16>, attn_accumulate<AttnBF16>},
+    attn_fold};

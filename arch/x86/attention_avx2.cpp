@@ -8,6 +8,7 @@
 #include <cstring>
 #include <xsimd/xsimd.hpp>
 
+#include "common/half.hpp"
 #include "kernels/attention_kernels.hpp"
 
 namespace rotor {
@@ -19,7 +20,15 @@ using Arch = xsimd::fma3<xsimd::avx2>;
 float attn_hsum(xsimd::batch<float, Arch> v) { return xsimd::hadd(v); }
 #include "../common/attention_lanes.hpp"
 float attn_hmax(xsimd::batch<float, Arch> v) { return lanewise_hmax(v); }
-#include "f16c_widen.hpp"
+// f16 with F16C (every CPU the registry gives this set has it), bf16 by moving its bits to the
+// top half.
+xsimd::batch<float, Arch> attn_load_f16(const uint16_t *p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+}
+xsimd::batch<float, Arch> attn_load_bf16(const uint16_t *p) {
+  const __m256i words = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(words, 16));
+}
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
   return xsimd::fma(a, b, c);  // vfmadd with fma3<avx2>

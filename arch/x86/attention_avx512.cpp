@@ -8,6 +8,7 @@
 #include <cstring>
 #include <xsimd/xsimd.hpp>
 
+#include "common/half.hpp"
 #include "kernels/attention_kernels.hpp"
 
 namespace rotor {
@@ -37,7 +38,14 @@ float attn_hmax(xsimd::batch<float, Arch> v) {
   const float a = m4[1] > m4[0] ? m4[1] : m4[0], b = m4[3] > m4[2] ? m4[3] : m4[2];
   return b > a ? b : a;
 }
-#include "f16c_widen.hpp"
+// f16 with the AVX-512 form of the F16C conversion, bf16 by moving its bits to the top half.
+xsimd::batch<float, Arch> attn_load_f16(const uint16_t *p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
+}
+xsimd::batch<float, Arch> attn_load_bf16(const uint16_t *p) {
+  const __m512i words = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(words, 16));
+}
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
   return _mm512_fmadd_ps(a, b, c);

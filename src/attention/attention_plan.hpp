@@ -23,7 +23,7 @@ struct AttentionPlan {
   size_t maxima;    // rows floats: running maxima
   size_t sums;      // rows floats: running sums
   size_t scores;    // rows x kKeyBlock floats: one block of scores, then weights
-  size_t keys;      // kKeyBlock x d floats: a key block converted from f16/bf16; while
+  size_t keys;      // kKeyBlock x d floats: a key block converted from f16/bf16 (portable set); while
                     // appending, one head of keys converted to the cache's type
   size_t values;    // kKeyBlock x d floats: a block of values converted from f16/bf16
   size_t rotation;  // max(group, kv_heads) x d x 4 bytes: rotated heads before conversion

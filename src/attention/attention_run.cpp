@@ -134,32 +134,31 @@ void load_queries(const ForwardCall &c, const Task &task, uint32_t length, unsig
   }
 }
 
-// count elements of the cache's type as floats: in place for f32, converted into `buffer`
-// otherwise (f16 with the kernel set's hardware conversion when it has one).
-const float *as_floats(const AttentionKernels &kernels, rotor_dtype dtype, const void *elements, uint64_t count,
-                       float *buffer) {
-  if (dtype == ROTOR_DTYPE_F32) return static_cast<const float *>(elements);
-  if (dtype == ROTOR_DTYPE_F16 && kernels.widen_f16 != nullptr)
-    kernels.widen_f16(static_cast<const uint16_t *>(elements), uint32_t(count), buffer);
-  else
-    to_float(elements, dtype, uint32_t(count), buffer);
-  return buffer;
-}
+// What the kernels read of one key block and the values beside it: the cache's own bytes when
+// the kernel set reads its type, else floats converted into the slot (the portable set with
+// f16/bf16 caches; the whole key block, so every column a score kernel may compute is defined).
+struct BlockInput {
+  const void *keys, *values;
+  AttentionScoresFn scores;
+  AttentionAccumulateFn accumulate;
+};
 
-// Values [first, first + n) of one kv head as float rows: in place for an f32 cache, converted
-// into `buffer` otherwise.
-const float *value_rows(const AttentionKernels &kernels, const KvCache &cache, uint32_t head, uint32_t first,
-                        uint32_t n, float *buffer) {
-  return as_floats(kernels, cache.dtype, value_ptr(cache, head, first), uint64_t{n} * cache.head_dim, buffer);
-}
-
-// Key block `block` of one kv head as floats: in place for an f32 cache, converted otherwise
-// (the whole block: every column the score kernels may compute is defined).
-const float *key_block(const AttentionKernels &kernels, const KvCache &cache, uint32_t head, uint32_t block,
-                       float *buffer) {
-  const void *keys = static_cast<const unsigned char *>(cache.keys) +
-                     cache.key_block_offset(head, block) * dtype_size(cache.dtype);
-  return as_floats(kernels, cache.dtype, keys, uint64_t{kKeyBlock} * cache.head_dim, buffer);
+BlockInput block_input(const ForwardCall &c, const KvCache &cache, uint32_t head, uint32_t block, uint32_t n,
+                       unsigned char *slot) {
+  const AttentionKernels &kernels = *c.kernels;
+  BlockInput in;
+  in.keys = static_cast<const unsigned char *>(cache.keys) + cache.key_block_offset(head, block / kKeyBlock) *
+                                                                   dtype_size(cache.dtype);
+  in.values = value_ptr(cache, head, block);
+  in.scores = kernels.scores[cache.dtype];
+  in.accumulate = kernels.accumulate[cache.dtype];
+  if (in.scores == nullptr || in.accumulate == nullptr) {
+    float *keys = reinterpret_cast<float *>(slot + c.plan.keys), *values = reinterpret_cast<float *>(slot + c.plan.values);
+    to_float(in.keys, cache.dtype, kKeyBlock * cache.head_dim, keys);
+    to_float(in.values, cache.dtype, n * cache.head_dim, values);
+    in = BlockInput{keys, values, kernels.scores[ROTOR_DTYPE_F32], kernels.accumulate[ROTOR_DTYPE_F32]};
+  }
+  return in;
 }
 
 void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
@@ -184,10 +183,7 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   const uint32_t keys_end = first_position + task.tokens;
   for (uint32_t block = 0; block < keys_end; block += kKeyBlock) {
     const uint32_t block_keys = min_u32(kKeyBlock, keys_end - block);
-    const float *keys = key_block(kernels, cache, task.kv_head, block / kKeyBlock,
-                                  reinterpret_cast<float *>(slot + c.plan.keys));
-    const float *values = value_rows(kernels, cache, task.kv_head, block, block_keys,
-                                     reinterpret_cast<float *>(slot + c.plan.values));
+    const BlockInput in = block_input(c, cache, task.kv_head, block, block_keys, slot);
     auto visible = [&](uint32_t r) {
       const uint32_t last = first_position + r / group;  // inclusive
       return last < block ? 0u : min_u32(block_keys, last + 1 - block);
@@ -201,17 +197,17 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
     while (visible(full_row) < block_keys) full_row += group;
     // Every row that sees the block is scored against all of its keys; a diagonal row's scores
     // past its own position are computed and never read.
-    kernels.scores(queries + uint64_t{first_row} * d, rows - first_row, keys, block_keys, d, c.scale,
-                   scores + uint64_t{first_row} * kKeyBlock, kKeyBlock);
+    in.scores(queries + uint64_t{first_row} * d, rows - first_row, in.keys, block_keys, d, c.scale,
+              scores + uint64_t{first_row} * kKeyBlock, kKeyBlock);
     for (uint32_t r = first_row; r < full_row; r += group) {
       kernels.fold(scores + uint64_t{r} * kKeyBlock, kKeyBlock, group, visible(r), maxima + r, sums + r,
                    acc + uint64_t{r} * d, d);
-      kernels.accumulate(scores + uint64_t{r} * kKeyBlock, kKeyBlock, group, values, visible(r), d, acc + uint64_t{r} * d);
+      in.accumulate(scores + uint64_t{r} * kKeyBlock, kKeyBlock, group, in.values, visible(r), d, acc + uint64_t{r} * d);
     }
     kernels.fold(scores + uint64_t{full_row} * kKeyBlock, kKeyBlock, rows - full_row, block_keys, maxima + full_row,
                  sums + full_row, acc + uint64_t{full_row} * d, d);
-    kernels.accumulate(scores + uint64_t{full_row} * kKeyBlock, kKeyBlock, rows - full_row, values, block_keys, d,
-                       acc + uint64_t{full_row} * d);
+    in.accumulate(scores + uint64_t{full_row} * kKeyBlock, kKeyBlock, rows - full_row, in.values, block_keys, d,
+                  acc + uint64_t{full_row} * d);
   }
 
   // out = acc / sum, in the output's dtype (the accumulator row is reused as the staging row).

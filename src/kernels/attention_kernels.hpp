@@ -20,25 +20,30 @@ namespace rotor {
 // steps'.
 constexpr uint32_t kKeyBlock = 64;
 
+// Indexed by rotor_dtype (f32, f16, bf16): the element type of the keys and values read.
+using AttentionScoresFn = void (*)(const float *q, uint32_t rows, const void *key_block, uint32_t n, uint32_t d,
+                                   float scale, float *scores, uint32_t stride);
+using AttentionAccumulateFn = void (*)(const float *weights, uint32_t stride, uint32_t rows, const void *values,
+                                       uint32_t n, uint32_t d, float *acc);
+
 struct AttentionKernels {
   // scores[r * stride + j] = dot(q + r * d, key j of the block) * scale for r < rows, j < n (any
   // rows; n <= kKeyBlock, stride >= kKeyBlock). A kernel may compute keys past n up to the next
   // multiple of its key tile (their columns hold any finite or non-finite values) and write
-  // those scores, never past kKeyBlock.
-  void (*scores)(const float *q, uint32_t rows, const float *key_block, uint32_t n, uint32_t d, float scale,
-                 float *scores, uint32_t stride);
-  // For r < rows and each j < n in turn: acc[r * d + i] += weights[r * stride + j] * values[j * d + i].
-  void (*accumulate)(const float *weights, uint32_t stride, uint32_t rows, const float *values, uint32_t n,
-                     uint32_t d, float *acc);
+  // those scores, never past kKeyBlock. Entry [dtype] reads a block of that type, widening each
+  // element exactly to float as it loads it (so the three give the same scores for the same
+  // values); an f16/bf16 entry may be nullptr: the caller then converts the block to floats and
+  // uses the f32 entry.
+  AttentionScoresFn scores[3];
+  // For r < rows and each j < n in turn: acc[r * d + i] += weights[r * stride + j] * values[j * d + i],
+  // values n rows of d elements of the entry's type (nullptr for f16/bf16 as for scores).
+  AttentionAccumulateFn accumulate[3];
   // Online softmax step of `rows` rows that all see n > 0 keys (see online_softmax.hpp): row r's
   // scores (scores + r * stride) become the weights exp(s - m_new); running_sum[r] and its
   // accumulator (acc + r * d, d floats) are rescaled by exp(m_old - m_new), then the block's
   // weights are added to running_sum[r]. Each row's result depends on its own data only.
   void (*fold)(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
                float *acc, uint32_t d);
-  // Optional (nullptr: the portable loop of common/element_convert.hpp). count f16 values to
-  // float, exactly (every f16 is a float); a NaN stays a NaN. Widens f16 key and value blocks.
-  void (*widen_f16)(const uint16_t *from, uint32_t count, float *to);
 };
 
 // Plain C++ written so the compiler vectorises it at baseline flags; always available.

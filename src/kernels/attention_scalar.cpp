@@ -34,8 +34,9 @@ void scores_rows(const float *q, const float *block, uint32_t n, uint32_t d, flo
 }
 
 // Rows four at a time: each key vector is read once per four rows.
-void scores(const float *q, uint32_t rows, const float *block, uint32_t n, uint32_t d, float scale,
+void scores(const float *q, uint32_t rows, const void *key_block, uint32_t n, uint32_t d, float scale,
             float *out, uint32_t stride) {
+  const float *block = static_cast<const float *>(key_block);
   for (uint32_t r0 = 0; r0 < rows; r0 += 4) {
     const float *qr = q + size_t{r0} * d;
     float *o = out + size_t{r0} * stride;
@@ -48,8 +49,9 @@ void scores(const float *q, uint32_t rows, const float *block, uint32_t n, uint3
   }
 }
 
-void accumulate(const float *weights, uint32_t stride, uint32_t rows, const float *values, uint32_t n,
+void accumulate(const float *weights, uint32_t stride, uint32_t rows, const void *value_rows, uint32_t n,
                 uint32_t d, float *acc) {
+  const float *values = static_cast<const float *>(value_rows);
   for (uint32_t j = 0; j < n; ++j) {
     const float *__restrict v = values + size_t{j} * d;
     for (uint32_t r = 0; r < rows; ++r) {
@@ -69,7 +71,8 @@ void fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *runn
 }  // namespace
 
 const AttentionKernels &portable_attention_kernels() {
-  static const AttentionKernels kernels = {scores, accumulate, fold, nullptr};
+    // f16/bf16 blocks are converted to floats by the caller (src/attention/attention_run.cpp).
+  static const AttentionKernels kernels = {{scores, nullptr, nullptr}, {accumulate, nullptr, nullptr}, fold};
   return kernels;
 }
 

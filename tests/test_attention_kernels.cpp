@@ -1,0 +1,83 @@
+// The attention kernels' f16 and bf16 readers against their own f32 reader: widening is exact,
+// so scoring an f16/bf16 key block, or accumulating f16/bf16 values, must give the very bits the
+// f32 entry gives on the widened block, for every kernel set this CPU runs, every head_dim shape
+// (whole vectors, a tail, shorter than a vector) and partial blocks (a decode step's last block).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "common/half.hpp"
+#include "kernels/attention_kernels.hpp"
+#include "kernels/registry.hpp"
+#include "support/aligned_buffer.hpp"
+
+namespace {
+
+struct Widened {
+  std::vector<uint16_t> words;
+  std::vector<float> floats;
+};
+
+// Random words of one type (finite: what a cache holds) and their exact float values.
+Widened random_words(size_t n, rotor_dtype dtype, std::mt19937 &rng) {
+  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
+  Widened w;
+  for (size_t i = 0; i < n; ++i) {
+    const float x = dist(rng);
+    const uint16_t h = dtype == ROTOR_DTYPE_F16 ? rotor::float_to_f16(x) : rotor::float_to_bf16(x);
+    w.words.push_back(h);
+    w.floats.push_back(dtype == ROTOR_DTYPE_F16 ? rotor::f16_to_float(h) : rotor::bf16_to_float(h));
+  }
+  return w;
+}
+
+TEST(AttentionKernels, HalfReadersGiveTheBitsOfTheFloatReader) {
+  std::mt19937 rng(23);
+  int checked = 0;
+  for (uint32_t k = 0; rotor::available_kernel(k) != nullptr; ++k) {
+    const rotor::KernelSet &set = *rotor::available_kernel(k);
+    const rotor::AttentionKernels &kernels = *set.attention;
+    SCOPED_TRACE(set.name);
+    for (rotor_dtype dtype : {ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16}) {
+      if (kernels.scores[dtype] == nullptr) continue;  // the caller converts (attention_run.cpp)
+      ASSERT_NE(kernels.accumulate[dtype], nullptr);
+      for (uint32_t d : {128u, 40u, 7u})
+        for (uint32_t n : {64u, 37u, 1u}) {
+          SCOPED_TRACE(::testing::Message() << "dtype " << dtype << " d " << d << " n " << n);
+          const uint32_t rows = 9;  // a tile of 6 and a tail of 3
+          const Widened keys = random_words(size_t{rotor::kKeyBlock} * d, dtype, rng);
+          const Widened values = random_words(size_t{n} * d, dtype, rng);
+          std::vector<float> q(size_t{rows} * d);
+          for (float &x : q) x = std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
+          // Key blocks are 64-byte aligned in the cache: the same here.
+          test_support::AlignedBuffer key_words = test_support::aligned_buffer(keys.words.size() * 2);
+          test_support::AlignedBuffer key_floats = test_support::aligned_buffer(keys.floats.size() * 4);
+          std::memcpy(key_words.get(), keys.words.data(), keys.words.size() * 2);
+          std::memcpy(key_floats.get(), keys.floats.data(), keys.floats.size() * 4);
+          std::vector<float> from_half(size_t{rows} * rotor::kKeyBlock, 0.0f), from_float(from_half);
+          kernels.scores[dtype](q.data(), rows, key_words.get(), n, d, 0.125f, from_half.data(), rotor::kKeyBlock);
+          kernels.scores[ROTOR_DTYPE_F32](q.data(), rows, key_floats.get(), n, d, 0.125f, from_float.data(),
+                                          rotor::kKeyBlock);
+          for (uint32_t r = 0; r < rows; ++r)
+            ASSERT_EQ(std::memcmp(&from_half[size_t{r} * rotor::kKeyBlock], &from_float[size_t{r} * rotor::kKeyBlock],
+                                  n * sizeof(float)),
+                      0)
+                << "scores of row " << r;
+          std::vector<float> acc_half(size_t{rows} * d, 0.5f), acc_float(acc_half);
+          kernels.accumulate[dtype](from_float.data(), rotor::kKeyBlock, rows, values.words.data(), n, d,
+                                    acc_half.data());
+          kernels.accumulate[ROTOR_DTYPE_F32](from_float.data(), rotor::kKeyBlock, rows, values.floats.data(), n, d,
+                                              acc_float.data());
+          ASSERT_EQ(std::memcmp(acc_half.data(), acc_float.data(), acc_half.size() * sizeof(float)), 0);
+          ++checked;
+        }
+    }
+  }
+  // Every SIMD set reads f16/bf16 itself; on a machine with only the portable set there is
+  // nothing to compare, which the skip says.
+  if (checked == 0) GTEST_SKIP() << "no kernel set of this CPU reads f16/bf16 blocks itself";
+}
+
+}  // namespace
