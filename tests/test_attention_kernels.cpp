@@ -1,4 +1,5 @@
-// The attention kernels' f16 and bf16 readers against their own f32 reader: widening is exact,
+// The attention kernels' f16 and bf16 readers against their own f32 reader (and their block
+// widening against the exact conversion): widening is exact,
 // so scoring an f16/bf16 key block, or accumulating f16/bf16 values, must give the very bits the
 // f32 entry gives on the widened block, for every kernel set this CPU runs, every head_dim shape
 // (whole vectors, a tail, shorter than a vector) and partial blocks (a decode step's last block).
@@ -71,6 +72,11 @@ TEST(AttentionKernels, HalfReadersGiveTheBitsOfTheFloatReader) {
           kernels.accumulate[ROTOR_DTYPE_F32](from_float.data(), rotor::kKeyBlock, rows, values.floats.data(), n, d,
                                               acc_float.data());
           ASSERT_EQ(std::memcmp(acc_half.data(), acc_float.data(), acc_half.size() * sizeof(float)), 0);
+          if (kernels.widen[dtype] != nullptr) {  // the prefill's once-per-block widening
+            std::vector<float> widened(values.floats.size(), -1.0f);
+            kernels.widen[dtype](values.words.data(), uint32_t(widened.size()), widened.data());
+            ASSERT_EQ(std::memcmp(widened.data(), values.floats.data(), widened.size() * sizeof(float)), 0);
+          }
           ++checked;
         }
     }

@@ -300,7 +300,16 @@ void attn_fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float 
     attn_fold_rows<1>(scores + size_t{r} * stride, stride, n, running_max + r, running_sum + r, acc + size_t{r} * d, d);
 }
 
+template <typename E>
+void attn_widen(const void *from, uint32_t count, float *to) {
+  const typename E::T *x = static_cast<const typename E::T *>(from);
+  uint32_t i = 0;
+  for (; i + kAttnLanes <= count; i += kAttnLanes) E::load(x + i).store_unaligned(to + i);
+  for (; i < count; ++i) to[i] = E::one(x[i]);
+}
+
 const AttentionKernels kAttentionKernelSet = {
     {attn_scores<AttnF32>, attn_scores<AttnF16>, attn_scores<AttnBF16>},
     {attn_accumulate<AttnF32>, attn_accumulate<AttnF16>, attn_accumulate<AttnBF16>},
+    {nullptr, attn_widen<AttnF16>, attn_widen<AttnBF16>},
     attn_fold};

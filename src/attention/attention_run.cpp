@@ -134,9 +134,16 @@ void load_queries(const ForwardCall &c, const Task &task, uint32_t length, unsig
   }
 }
 
-// What the kernels read of one key block and the values beside it: the cache's own bytes when
-// the kernel set reads its type, else floats converted into the slot (the portable set with
-// f16/bf16 caches; the whole key block, so every column a score kernel may compute is defined).
+// Query rows from which an f16/bf16 block is widened to floats once rather than at every load
+// of a row tile: converting in the tiles costs one conversion per key vector per tile of 6 rows,
+// which competes with the tile's FMAs (a 2048-token prefill ran at 0.54 of the FMA loop instead
+// of 0.67), while a decode step's few rows would spend more on writing and re-reading the copy
+// than on converting in place (docs/performance.md). The bits are the same either way.
+constexpr uint32_t kWidenOnceRows = 24;
+
+// What the kernels read of one key block and the values beside it: the cache's own bytes, or
+// floats widened into the slot (many rows, or a kernel set that does not read the type; the
+// whole key block, so every column a score kernel may compute is defined).
 struct BlockInput {
   const void *keys, *values;
   AttentionScoresFn scores;
@@ -144,21 +151,26 @@ struct BlockInput {
 };
 
 BlockInput block_input(const ForwardCall &c, const KvCache &cache, uint32_t head, uint32_t block, uint32_t n,
-                       unsigned char *slot) {
+                       uint32_t rows, unsigned char *slot) {
   const AttentionKernels &kernels = *c.kernels;
+  const rotor_dtype dtype = cache.dtype;
   BlockInput in;
   in.keys = static_cast<const unsigned char *>(cache.keys) + cache.key_block_offset(head, block / kKeyBlock) *
-                                                                   dtype_size(cache.dtype);
+                                                                   dtype_size(dtype);
   in.values = value_ptr(cache, head, block);
-  in.scores = kernels.scores[cache.dtype];
-  in.accumulate = kernels.accumulate[cache.dtype];
-  if (in.scores == nullptr || in.accumulate == nullptr) {
-    float *keys = reinterpret_cast<float *>(slot + c.plan.keys), *values = reinterpret_cast<float *>(slot + c.plan.values);
-    to_float(in.keys, cache.dtype, kKeyBlock * cache.head_dim, keys);
-    to_float(in.values, cache.dtype, n * cache.head_dim, values);
-    in = BlockInput{keys, values, kernels.scores[ROTOR_DTYPE_F32], kernels.accumulate[ROTOR_DTYPE_F32]};
+  in.scores = kernels.scores[dtype];
+  in.accumulate = kernels.accumulate[dtype];
+  if (dtype == ROTOR_DTYPE_F32 || (in.scores != nullptr && in.accumulate != nullptr && rows < kWidenOnceRows))
+    return in;
+  float *keys = reinterpret_cast<float *>(slot + c.plan.keys), *values = reinterpret_cast<float *>(slot + c.plan.values);
+  if (kernels.widen[dtype] != nullptr) {
+    kernels.widen[dtype](in.keys, kKeyBlock * cache.head_dim, keys);
+    kernels.widen[dtype](in.values, n * cache.head_dim, values);
+  } else {
+    to_float(in.keys, dtype, kKeyBlock * cache.head_dim, keys);
+    to_float(in.values, dtype, n * cache.head_dim, values);
   }
-  return in;
+  return BlockInput{keys, values, kernels.scores[ROTOR_DTYPE_F32], kernels.accumulate[ROTOR_DTYPE_F32]};
 }
 
 void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
@@ -183,7 +195,7 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   const uint32_t keys_end = first_position + task.tokens;
   for (uint32_t block = 0; block < keys_end; block += kKeyBlock) {
     const uint32_t block_keys = min_u32(kKeyBlock, keys_end - block);
-    const BlockInput in = block_input(c, cache, task.kv_head, block, block_keys, slot);
+    const BlockInput in = block_input(c, cache, task.kv_head, block, block_keys, rows, slot);
     auto visible = [&](uint32_t r) {
       const uint32_t last = first_position + r / group;  // inclusive
       return last < block ? 0u : min_u32(block_keys, last + 1 - block);

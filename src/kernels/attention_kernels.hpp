@@ -38,6 +38,10 @@ struct AttentionKernels {
   // For r < rows and each j < n in turn: acc[r * d + i] += weights[r * stride + j] * values[j * d + i],
   // values n rows of d elements of the entry's type (nullptr for f16/bf16 as for scores).
   AttentionAccumulateFn accumulate[3];
+  // Optional per type (f16, bf16; entry [f32] unused): count elements to float, exactly, with
+  // the loads `scores` and `accumulate` use. A block that many query rows see (a prefill) is
+  // widened once rather than at every row tile's load (attention_run.cpp).
+  void (*widen[3])(const void *from, uint32_t count, float *to);
   // Online softmax step of `rows` rows that all see n > 0 keys (see online_softmax.hpp): row r's
   // scores (scores + r * stride) become the weights exp(s - m_new); running_sum[r] and its
   // accumulator (acc + r * d, d floats) are rescaled by exp(m_old - m_new), then the block's
