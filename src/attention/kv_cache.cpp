@@ -18,15 +18,19 @@ bool array_bytes(uint64_t elements_per_head, uint32_t kv_heads, rotor_dtype dtyp
          !mul_overflows(elements, dtype_size(dtype), &bytes) && align_up(bytes, ROTOR_ARENA_ALIGNMENT, aligned);
 }
 
-// d elements (of Word's size, any alignment) into one column of a key block: element i goes
-// kKeyBlock elements after element i - 1. Typed per size so each copy is one load and one store.
+// n keys of d elements (of Word's size, key-major) into columns [0, n) of a key block row by
+// row: each row of the block is written in one stretch. Typed per size so each copy is one load
+// and one store.
 template <typename Word>
-void scatter_column(const void *from, uint32_t d, unsigned char *to) {
-  const unsigned char *src = static_cast<const unsigned char *>(from);
+void scatter_columns(const void *keys, uint32_t n, uint32_t d, unsigned char *columns) {
+  const unsigned char *src = static_cast<const unsigned char *>(keys);
   for (uint32_t i = 0; i < d; ++i) {
-    Word w;
-    std::memcpy(&w, src + size_t{i} * sizeof(Word), sizeof(Word));
-    std::memcpy(to + size_t{i} * kKeyBlock * sizeof(Word), &w, sizeof(Word));
+    unsigned char *row = columns + size_t{i} * kKeyBlock * sizeof(Word);
+    for (uint32_t j = 0; j < n; ++j) {
+      Word w;
+      std::memcpy(&w, src + (size_t{j} * d + i) * sizeof(Word), sizeof(Word));
+      std::memcpy(row + size_t{j} * sizeof(Word), &w, sizeof(Word));
+    }
   }
 }
 
@@ -74,19 +78,23 @@ KvCache *build_kv_cache(void *arena, uint32_t kv_heads, uint32_t head_dim, uint3
   return cache;
 }
 
-void clear_started_key_blocks(KvCache &cache, uint32_t first, uint32_t count) {
-  const size_t elem = dtype_size(cache.dtype), block_bytes = size_t{kKeyBlock} * cache.head_dim * elem;
+void clear_key_block_tail(KvCache &cache, uint32_t first, uint32_t count) {
   const uint32_t end = first + count;  // <= max_len, checked by the caller
-  for (uint32_t block = KvCache::key_blocks(first); uint64_t{block} * kKeyBlock < end; ++block)
-    for (uint32_t h = 0; h < cache.kv_heads; ++h)
-      std::memset(static_cast<unsigned char *>(cache.keys) + cache.key_block_offset(h, block) * elem, 0, block_bytes);
+  const uint32_t used = end % kKeyBlock;
+  if (count == 0 || used == 0 || end - used < first) return;  // a whole block, or one started earlier
+  const size_t elem = dtype_size(cache.dtype);
+  for (uint32_t h = 0; h < cache.kv_heads; ++h) {
+    unsigned char *tail = static_cast<unsigned char *>(cache.keys) + cache.key_offset(h, end) * elem;
+    for (uint32_t i = 0; i < cache.head_dim; ++i)
+      std::memset(tail + size_t{i} * kKeyBlock * elem, 0, size_t{kKeyBlock - used} * elem);
+  }
 }
 
-void store_key(KvCache &cache, uint32_t head, uint32_t token, const void *key) {
+void store_keys(KvCache &cache, uint32_t head, uint32_t first, uint32_t n, const void *keys) {
   const size_t elem = dtype_size(cache.dtype);
-  unsigned char *to = static_cast<unsigned char *>(cache.keys) + cache.key_offset(head, token) * elem;
-  if (elem == sizeof(float)) scatter_column<float>(key, cache.head_dim, to);
-  else scatter_column<uint16_t>(key, cache.head_dim, to);
+  unsigned char *columns = static_cast<unsigned char *>(cache.keys) + cache.key_offset(head, first) * elem;
+  if (elem == sizeof(float)) scatter_columns<float>(keys, n, cache.head_dim, columns);
+  else scatter_columns<uint16_t>(keys, n, cache.head_dim, columns);
 }
 
 }  // namespace rotor

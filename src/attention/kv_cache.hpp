@@ -7,8 +7,8 @@
 //          a prefill nor a decode step transposes keys: a decode step uses each key for only the
 //          group's few query rows, and transposing cost it more than scoring (docs/performance.md).
 //   values [kv_heads][max_len][head_dim]: rows, the layout the value kernels read.
-// A block's columns past the cache length hold zeros (a block is cleared when a call appends its
-// first key) or keys a context shift moved away; kernels compute scores for them and never read them.
+// A block's columns past the cache length hold zeros (cleared by the call that starts the block)
+// or keys a context shift moved away; kernels compute scores for them and never read them.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -71,13 +71,15 @@ bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, roto
 KvCache *build_kv_cache(void *arena, uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
                         rotor_dtype dtype, const KvCacheSizes &sizes);
 
-// Clears the key blocks that keys [first, first + count) start (those whose first key is in the
-// range), so that no column a kernel computes was never written. Called before they are appended.
-void clear_started_key_blocks(KvCache &cache, uint32_t first, uint32_t count);
+// Clears the columns past first + count of the key block that key first + count - 1 falls in,
+// when keys [first, first + count) start that block: with the keys about to be written, every
+// column of every started block is then defined (a block started earlier had its tail cleared
+// then). Called before the keys are appended.
+void clear_key_block_tail(KvCache &cache, uint32_t first, uint32_t count);
 
-// Copies one head of one token's key, head_dim elements of the cache's type, into its column of
-// the key block.
-void store_key(KvCache &cache, uint32_t head, uint32_t token, const void *key);
+// Copies the keys of tokens [first, first + n) of one head, all in one key block, into their
+// columns: `keys` holds n keys of head_dim elements of the cache's type, one after the other.
+void store_keys(KvCache &cache, uint32_t head, uint32_t first, uint32_t n, const void *keys);
 
 }  // namespace rotor
 
