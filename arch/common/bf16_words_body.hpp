@@ -19,7 +19,7 @@ constexpr uint32_t kWordPairs = 2 * kLanes;  // elements per vector of words
 inline IntV bf16_pack_word(FloatV even, FloatV odd) {
   IntV re = bf16_round_high_numbers(even), ro = bf16_round_high_numbers(odd);
   const FloatV sum = even + odd;
-  if (xsimd::any(sum != sum)) {
+  if (xsimd::any(xsimd::isnan(sum))) {
     re = bf16_quiet_nans(even, re);
     ro = bf16_quiet_nans(odd, ro);
   }
@@ -29,7 +29,7 @@ inline void bf16_pack_words(FloatV e0, FloatV o0, FloatV e1, FloatV o1, IntV *w0
   IntV re0 = bf16_round_high_numbers(e0), ro0 = bf16_round_high_numbers(o0);
   IntV re1 = bf16_round_high_numbers(e1), ro1 = bf16_round_high_numbers(o1);
   const FloatV sum = (e0 + o0) + (e1 + o1);
-  if (xsimd::any(sum != sum)) {
+  if (xsimd::any(xsimd::isnan(sum))) {
     re0 = bf16_quiet_nans(e0, re0);
     ro0 = bf16_quiet_nans(o0, ro0);
     re1 = bf16_quiet_nans(e1, re1);
