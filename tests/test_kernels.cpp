@@ -440,6 +440,10 @@ TEST(KernelApi, DetectionAgreesWithTheCompilersCpuChecks) {
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   EXPECT_EQ(kernel_available("avx2"), avx2);
   EXPECT_EQ(kernel_available("avx512"), avx2 && __builtin_cpu_supports("avx512f"));
+  const bool bf16 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+  // A build whose compiler lacks -mavx512bf16 has no such set even on a CPU that has the feature.
+  if (!bf16 || kernel_available("avx512bf16")) EXPECT_EQ(kernel_available("avx512bf16"), avx2 && bf16);
 }
 #endif
 
