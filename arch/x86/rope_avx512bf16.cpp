@@ -67,7 +67,8 @@ inline IntV bf16_pack_word(FloatV even, FloatV odd) {
 
 inline void bf16_pack_words(FloatV e0, FloatV o0, FloatV e1, FloatV o1, IntV *w0, IntV *w1) {
   const __m512i p0 = (__m512i)_mm512_cvtne2ps_pbh(o0, e0), p1 = (__m512i)_mm512_cvtne2ps_pbh(o1, e1);
-  if ((zero_results(p0) | zero_results(p1)) != 0 &&
+  // kortest, not two mask moves to general registers: those would take port 0 from the multiplies.
+  if (!_kortestz_mask32_u8(zero_results(p0), zero_results(p1)) &&
       (subnormal_lanes(e0) | subnormal_lanes(o0) | subnormal_lanes(e1) | subnormal_lanes(o1)) != 0) {
     bf16_pack_words_integer(e0, o0, e1, o1, w0, w1);
     return;
