@@ -178,8 +178,8 @@ class KernelByName : public ::testing::TestWithParam<const char *> {
     if (std::string(GetParam()) == "avx512bf16")
       GTEST_SKIP() << "kernel set 'avx512bf16' is not available: it needs AVX512_BF16 with AVX-512 F/BW/VL "
                       "(Cooper Lake, Sapphire Rapids, Zen 4 or later) and a compiler with -mavx512bf16. "
-                      "Elsewhere it is not run; test it on such a CPU, or under an emulator of one "
-                      "(Intel SDE: sde64 -spr -- ctest), where ROTOR_KERNEL=avx512bf16 selects it";
+                      "Elsewhere it is not run: test it on such a CPU, or under an emulator of one "
+                      "(Intel SDE: sde64 -spr -- <build>/tests/rotor_tests), where it is chosen first";
     GTEST_SKIP() << "kernel set '" << GetParam() << "' is not available on this CPU or in this build";
   }
 };
