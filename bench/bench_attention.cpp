@@ -104,7 +104,7 @@ double process_seconds() {
 // The vector width of the active kernel set (the FMA loop that is its peak).
 int kernel_vector_bits() {
   const std::string name = rotor_kernel_name();
-  return name == "avx512" ? 512 : name == "avx2" ? 256 : 0;
+  return name == "avx512" || name == "avx512bf16" ? 512 : name == "avx2" ? 256 : 0;
 }
 
 const char *dtype_name(rotor_dtype dtype) {

@@ -26,4 +26,13 @@ double read_seconds(const void *const *p, size_t ranges, size_t bytes, int passe
 // processes on a shared machine does not count; the threads' rates are summed.
 double fma_peak_gflops(int vector_bits, int threads);
 
+// The conversion-bound limit of a 16-bit apply: G elements per second of a loop that does
+// nothing but widen `elements` 16-bit values (an L1-resident buffer, one token of 32 x 128) to
+// float and narrow them back in place, again and again, on one thread, by its CPU time. f16:
+// vcvtph2ps / vcvtps2ph (F16C, AVX-512 forms); bf16: a shift and a mask to floats, then
+// vcvtne2ps2bf16 and the vpermw that puts the elements back in order (AVX512_BF16). 0 on CPUs
+// without the instructions.
+double f16_convert_gelems();
+double bf16_convert_gelems();
+
 }  // namespace bench

@@ -3,7 +3,10 @@
 //
 // Counters: GBps = bytes read + written by the call per second (2 x tensor bytes for in place);
 // rmw_GBps / memcpy_GBps = the rooflines on the same buffer (same thread count); frac_rmw =
-// GBps / rmw_GBps. Decode and table growth report time per call and per entry.
+// GBps / rmw_GBps. f16 and bf16 rows on one thread add Gelem_cpu (G elements per second of
+// process CPU time, which time given to other processes does not inflate) and frac_convert
+// (that rate over the conversion-bound limit of rooflines.hpp, measured in the same run).
+// Decode and table growth report time per call and per entry.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -13,6 +16,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include <time.h>
 
 #include "rooflines.hpp"
 #include "rotor/rotor.h"
@@ -57,6 +62,18 @@ rotor_table *make_table(rotor_pairing pairing, uint32_t rotary_dim, uint32_t ini
   return t;
 }
 
+double process_cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// Measured once per run, on first use.
+double convert_limit_gelems(rotor_dtype dt) {
+  static const double f16 = bench::f16_convert_gelems(), bf16 = bench::bf16_convert_gelems();
+  return dt == ROTOR_DTYPE_F16 ? f16 : dt == ROTOR_DTYPE_BF16 ? bf16 : 0.0;
+}
+
 // Forces `kernel` (nullptr: the automatic choice) and labels the run with the one in use.
 bool use_kernel(benchmark::State &state, const char *kernel) {
   if (rotor_kernel_force(kernel) != ROTOR_OK) {
@@ -84,10 +101,12 @@ void BM_Apply(benchmark::State &state, rotor_dtype dt, rotor_pairing pairing, ui
   rotor_tensor x = rotor_tensor_bshd(buf.get(), dt, 1, tokens, heads, dim);
   rotor_apply(table, &x, nullptr, 0, ROTOR_FORWARD, pool);  // warm
   const auto start = clock_type::now();
+  const double cpu_start = process_cpu_seconds();
   for (auto _ : state) {
     rotor_apply(table, &x, nullptr, 0, ROTOR_FORWARD, pool);
     benchmark::ClobberMemory();
   }
+  const double cpu_seconds = (process_cpu_seconds() - cpu_start) / double(state.iterations());
   const double seconds =
       std::chrono::duration<double>(clock_type::now() - start).count() / double(state.iterations());
   const int passes = std::max(5, std::min(2000, int(0.2 / seconds)));
@@ -99,6 +118,11 @@ void BM_Apply(benchmark::State &state, rotor_dtype dt, rotor_pairing pairing, ui
   state.counters["rmw_GBps"] = traffic / rmw / 1e9;
   state.counters["memcpy_GBps"] = traffic / copy_s / 1e9;
   state.counters["frac_rmw"] = rmw / seconds;
+  if (dt != ROTOR_DTYPE_F32 && threads == 1) {
+    const double gelems = double(elements) / cpu_seconds * 1e-9, limit = convert_limit_gelems(dt);
+    state.counters["Gelem_cpu"] = gelems;
+    if (limit > 0) state.counters["frac_convert"] = gelems / limit;
+  }
   if (threads > 1) {
     const double rmw1 = bench::rmw_seconds(buf.get(), bytes, 1, passes);
     state.counters["rmw1_GBps"] = traffic / rmw1 / 1e9;

@@ -61,6 +61,14 @@ if(_rotor_cpu MATCHES "^(x86_64|amd64)$")
   # -Wmaybe-uninitialized reports at -O2 (a false positive inside the compiler's own header).
   rotor_add_arch_source(x86/rope_avx512.cpp ROTOR_HAVE_AVX512 -mavx512f -mavx2 -mfma -mf16c
                         $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
+  # AVX512_BF16 conversions for the bf16 rotations; only with a compiler that has the flag (the
+  # registry then lists the set as not built).
+  include(CheckCXXCompilerFlag)
+  check_cxx_compiler_flag(-mavx512bf16 ROTOR_CXX_HAS_AVX512BF16)
+  if(ROTOR_CXX_HAS_AVX512BF16)
+    rotor_add_arch_source(x86/rope_avx512bf16.cpp ROTOR_HAVE_AVX512BF16 -mavx512f -mavx512bw -mavx512vl
+                          -mavx512bf16 -mavx2 -mfma -mf16c $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
+  endif()
   rotor_add_arch_source(x86/attention_avx2.cpp ROTOR_HAVE_AVX2 -mavx2 -mfma -mf16c)
   rotor_add_arch_source(x86/attention_avx512.cpp ROTOR_HAVE_AVX512 -mavx512f -mavx2 -mfma -mf16c
                         $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)

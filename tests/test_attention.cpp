@@ -227,7 +227,7 @@ struct Case {
 class PrefillDecode : public ::testing::TestWithParam<Case> {};
 
 // Every kernel set this CPU has (the attention kernels follow the rotation kernels: "scalar"
-// and "sse2" run the portable ones, "avx2"/"avx512"/"neon64" their own).
+// and "sse2" run the portable ones, "avx2"/"avx512"/"neon64" their own, "avx512bf16" avx512's).
 TEST_P(PrefillDecode, PrefillEqualsDecodeStepsAndReference) {
   const Case c = GetParam();
   for (uint32_t kernel = 0; kernel < rotor_kernel_count(); ++kernel) {
@@ -236,7 +236,7 @@ TEST_P(PrefillDecode, PrefillEqualsDecodeStepsAndReference) {
     SCOPED_TRACE(name);
     // RotorArch.cmake builds an arch's attention kernels with its rotation kernels: no fallback.
     const bool own_simd = std::strcmp(name, "avx2") == 0 || std::strcmp(name, "avx512") == 0 ||
-                          std::strcmp(name, "neon64") == 0;
+                          std::strcmp(name, "avx512bf16") == 0 || std::strcmp(name, "neon64") == 0;
     EXPECT_EQ(rotor::active_kernels().attention == &rotor::portable_attention_kernels(), !own_simd);
     const RopeSpec rope{c.rotary_dim, c.pairing, 10000.0};
     Attention model(c.q_heads, c.kv_heads, c.d, rope, 512, c.threads);

@@ -174,8 +174,13 @@ void compare_token(const rotor::KernelSet &tested, rotor_dtype dt, rotor_pairing
 class KernelByName : public ::testing::TestWithParam<const char *> {
  protected:
   void SetUp() override {
-    if (!kernel_available(GetParam()))
-      GTEST_SKIP() << "kernel set '" << GetParam() << "' is not available on this CPU or in this build";
+    if (kernel_available(GetParam())) return;
+    if (std::string(GetParam()) == "avx512bf16")
+      GTEST_SKIP() << "kernel set 'avx512bf16' is not available: it needs AVX512_BF16 with AVX-512 F/BW/VL "
+                      "(Cooper Lake, Sapphire Rapids, Zen 4 or later) and a compiler with -mavx512bf16. "
+                      "Elsewhere it is not run: test it on such a CPU, or under an emulator of one "
+                      "(Intel SDE: sde64 -spr -- <build>/tests/rotor_tests), where it is chosen first";
+    GTEST_SKIP() << "kernel set '" << GetParam() << "' is not available on this CPU or in this build";
   }
 };
 
@@ -195,6 +200,92 @@ TEST_P(KernelByName, MatchesScalarOnEveryShapeDtypePairingAndDirection) {
             for (int in_place = 0; in_place < 2; ++in_place)
               ASSERT_NO_FATAL_FAILURE(compare_token(tested, rotor_dtype(dt), rotor_pairing(pairing), inverse != 0,
                                                     shape, in_place != 0, specials != 0, rng));
+}
+
+// Rounding to bfloat16 at its edges, compared bit for bit (NaN payloads included: every NaN here
+// comes from one NaN operand, so the float arithmetic propagates it the same way in every
+// kernel). Pairs of a = b = 1 with s = 0 put the float R of their cos entry in both outputs, so
+// R is exactly what gets rounded: nonzero subnormals (which vcvtne2ps2bf16 would flush to zero),
+// values rounding into and out of the subnormal range, ties to even, overflow to infinity,
+// infinities, quiet and signalling NaNs. Pairs of a special bf16 input a with b = 0, c = 1,
+// s = 0 carry it through unchanged (subnormal, infinite, NaN inputs). Ordinary pairs between
+// them leave most vector groups with one special lane, and three sizes reach the word-pair
+// kernels, their tails and the general path of long rows.
+TEST_P(KernelByName, Bf16RoundingEdgesBitForBit) {
+  if (std::string(GetParam()) == "neon") GTEST_SKIP() << "ARMv7 NEON flushes subnormals (see the file comment)";
+  ForcedKernel forced(GetParam());
+  ASSERT_EQ(forced.status(), ROTOR_OK);
+  const rotor::KernelSet &tested = rotor::active_kernels();
+  const uint32_t kResults[] = {
+      0x00000001, 0x80000001, 0x00010000, 0x007f0000, 0x807f0000, 0x0000ffff, 0x00007fff, 0x00008000,
+      0x00018000, 0x80018000, 0x00408000, 0x007fffff, 0x807fffff, 0x007f8000, 0x00800000, 0x00800001,
+      0x3f808000, 0x3f818000, 0xbf808000, 0x3f808001, 0x3f80ffff, 0x7f7f7fff, 0x7f7f8000, 0xff7f8000,
+      0x7f7fffff, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc12345, 0x7f800001, 0x7fa00000, 0xff812345,
+      0x7fffffff, 0x00000000, 0x80000000};
+  const uint16_t kInputs[] = {0x0001, 0x8001, 0x007f, 0x807f, 0x0080, 0x7f80, 0xff80, 0x7f81,
+                              0xff81, 0xffc1, 0x7fff, 0x8000, 0x7f7f, 0x0040};
+  const size_t kResultCount = sizeof kResults / sizeof kResults[0];
+  const size_t kCases = kResultCount + sizeof kInputs / sizeof kInputs[0];
+  // Pair i: -1 ordinary, else the index of its case (results first, then inputs).
+  const auto case_of = [&](uint32_t i) { return i % 3 == 0 ? -1 : int64_t((i - i / 3 - 1) % kCases); };
+  for (uint32_t half : {96u, 40u, 600u}) {
+    const uint32_t heads = 2, head_dim = 2 * half + 4;
+    std::vector<uint16_t> input(size_t(heads) * head_dim);
+    std::vector<float> cos_row(half, 0.6f), sin_row(half, 0.8f);
+    for (uint32_t i = 0; i < half; ++i) {
+      const int64_t k = case_of(i);
+      if (k < 0) continue;
+      if (size_t(k) < kResultCount)
+        std::memcpy(&cos_row[i], &kResults[k], 4);
+      else
+        cos_row[i] = 1.0f;
+      sin_row[i] = 0.0f;
+    }
+    for (int pairing = 0; pairing < 2; ++pairing) {
+      for (uint32_t h = 0; h < heads; ++h)
+        for (uint32_t d = 2 * half; d < head_dim; ++d) input[size_t(h) * head_dim + d] = uint16_t(0x3f00 + d);
+      for (uint32_t i = 0; i < half; ++i) {
+        const int64_t k = case_of(i);
+        uint16_t a = 0x3fc0, b = 0xbf40;  // 1.5, -0.75
+        if (k >= 0 && size_t(k) < kResultCount) {
+          a = b = 0x3f80;  // 1
+        } else if (k >= 0) {
+          a = kInputs[size_t(k) - kResultCount];
+          b = 0x0000;
+        }
+        uint32_t ia, ib;
+        ref::pair_dims(rotor_pairing(pairing), 2 * half, i, &ia, &ib);
+        for (uint32_t h = 0; h < heads; ++h) {
+          input[size_t(h) * head_dim + ia] = a;
+          input[size_t(h) * head_dim + ib] = b;
+        }
+      }
+      for (int inverse = 0; inverse < 2; ++inverse) {
+        for (int in_place = 0; in_place < 2; ++in_place) {
+          rotor::TokenHeads job{};
+          job.cos = cos_row.data();
+          job.sin = sin_row.data();
+          job.half = half;
+          job.in_head_stride = job.out_head_stride = head_dim;
+          job.heads = heads;
+          job.head_dim = head_dim;
+          job.inverse = inverse != 0;
+          std::vector<uint16_t> expected(input.size(), 0xa5a5), actual = expected;
+          if (in_place) expected = actual = input;
+          job.in = in_place ? static_cast<const void *>(expected.data()) : input.data();
+          job.out = expected.data();
+          rotor::scalar_rotation_kernels().rotate[ROTOR_DTYPE_BF16][pairing](job);
+          job.in = in_place ? static_cast<const void *>(actual.data()) : input.data();
+          job.out = actual.data();
+          tested.rotate[ROTOR_DTYPE_BF16][pairing](job);
+          for (size_t e = 0; e < expected.size(); ++e)
+            ASSERT_EQ(actual[e], expected[e]) << GetParam() << " pairing " << pairing << " half " << half
+                                              << " inverse " << inverse << " in_place " << in_place << " element " << e
+                                              << " input " << input[e];
+        }
+      }
+    }
+  }
 }
 
 // Through the public API: per-token positions, Q and K fused, out of place into another
@@ -349,6 +440,10 @@ TEST(KernelApi, DetectionAgreesWithTheCompilersCpuChecks) {
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   EXPECT_EQ(kernel_available("avx2"), avx2);
   EXPECT_EQ(kernel_available("avx512"), avx2 && __builtin_cpu_supports("avx512f"));
+  const bool bf16 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+  // A build whose compiler lacks -mavx512bf16 has no such set even on a CPU that has the feature.
+  if (!bf16 || kernel_available("avx512bf16")) EXPECT_EQ(kernel_available("avx512bf16"), avx2 && bf16);
 }
 #endif
 

@@ -16,20 +16,20 @@ constexpr uint32_t kWordPairs = 2 * kLanes;  // elements per vector of words
 // test of a sum of the rotated vectors decides for all of them: a NaN lane in any of them makes
 // that lane of the sum NaN (inf - inf may flag a group too, which only costs the exact step).
 // Without NaN lanes, the first step alone is the reference's result.
-inline IntV bf16_pack_word(FloatV even, FloatV odd) {
+inline IntV bf16_pack_word_integer(FloatV even, FloatV odd) {
   IntV re = bf16_round_high_numbers(even), ro = bf16_round_high_numbers(odd);
   const FloatV sum = even + odd;
-  if (xsimd::any(sum != sum)) {
+  if (xsimd::any(xsimd::isnan(sum))) {
     re = bf16_quiet_nans(even, re);
     ro = bf16_quiet_nans(odd, ro);
   }
   return bf16_pack_high(re, ro);
 }
-inline void bf16_pack_words(FloatV e0, FloatV o0, FloatV e1, FloatV o1, IntV *w0, IntV *w1) {
+inline void bf16_pack_words_integer(FloatV e0, FloatV o0, FloatV e1, FloatV o1, IntV *w0, IntV *w1) {
   IntV re0 = bf16_round_high_numbers(e0), ro0 = bf16_round_high_numbers(o0);
   IntV re1 = bf16_round_high_numbers(e1), ro1 = bf16_round_high_numbers(o1);
   const FloatV sum = (e0 + o0) + (e1 + o1);
-  if (xsimd::any(sum != sum)) {
+  if (xsimd::any(xsimd::isnan(sum))) {
     re0 = bf16_quiet_nans(e0, re0);
     ro0 = bf16_quiet_nans(o0, ro0);
     re1 = bf16_quiet_nans(e1, re1);
@@ -38,6 +38,19 @@ inline void bf16_pack_words(FloatV e0, FloatV o0, FloatV e1, FloatV o1, IntV *w0
   *w0 = bf16_pack_high(re0, ro0);
   *w1 = bf16_pack_high(re1, ro1);
 }
+
+// An arch file may define ROTOR_ARCH_BF16_PACK and supply both packing functions itself (a
+// hardware conversion, say), falling back to the integer ones above wherever its results would
+// differ from the reference's.
+#ifdef ROTOR_ARCH_BF16_PACK
+inline IntV bf16_pack_word(FloatV even, FloatV odd);
+inline void bf16_pack_words(FloatV e0, FloatV o0, FloatV e1, FloatV o1, IntV *w0, IntV *w1);
+#else
+inline IntV bf16_pack_word(FloatV even, FloatV odd) { return bf16_pack_word_integer(even, odd); }
+inline void bf16_pack_words(FloatV e0, FloatV o0, FloatV e1, FloatV o1, IntV *w0, IntV *w1) {
+  bf16_pack_words_integer(e0, o0, e1, o1, w0, w1);
+}
+#endif
 
 template <bool Inverse>
 void rotate_interleaved_bf16_dir(const TokenHeads &job) {

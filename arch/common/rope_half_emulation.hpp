@@ -49,10 +49,13 @@ inline FloatV bf16_bits_to_float(IntV h) { return xsimd::bitwise_cast<FloatV>(h 
 // these pack into one word pair), in two steps:
 //   bf16_round_high_numbers: u + 0x7fff + the kept lsb (the reference's round to nearest even),
 //                            right for every lane that is not NaN;
-//   bf16_quiet_nans:         NaN lanes (a float self-comparison) replaced by u | 0x400000, whose
-//                            high half is the reference's (u >> 16) | 0x40.
+//   bf16_quiet_nans:         NaN lanes (xsimd::isnan, an unordered compare: xsimd 8.1's `f != f`
+//                            is an ordered one on AVX and AVX-512, false for NaN) replaced by
+//                            u | 0x400000, whose high half is the reference's (u >> 16) | 0x40.
+//                            Without it a NaN with low bits >= 0x8000 (0x7fffffff, say) would
+//                            carry into the sign and come out as -0.
 // The kernels skip the second step when no result of a group is NaN (see bf16_pack_words in
-// rope_kernel_body.hpp). An arch file may define ROTOR_ARCH_BF16_ROUND and supply both with
+// bf16_words_body.hpp). An arch file may define ROTOR_ARCH_BF16_ROUND and supply both with
 // the same results in fewer instructions.
 #ifdef ROTOR_ARCH_BF16_ROUND
 IntV bf16_round_high_numbers(FloatV f);
@@ -66,7 +69,7 @@ inline IntV bf16_round_high_numbers(FloatV f) {
 inline IntV bf16_quiet_nans(FloatV f, IntV rounded) {
   const IntV quiet = xsimd::bitwise_cast<IntV>(f) | splat(0x00400000);
   return xsimd::bitwise_cast<IntV>(
-      xsimd::select(f != f, xsimd::bitwise_cast<FloatV>(quiet), xsimd::bitwise_cast<FloatV>(rounded)));
+      xsimd::select(xsimd::isnan(f), xsimd::bitwise_cast<FloatV>(quiet), xsimd::bitwise_cast<FloatV>(rounded)));
 }
 #endif
 

@@ -501,10 +501,10 @@ ROTOR_API rotor_status rotor_preset_layer_table(const char *model_name, uint32_t
 /* Kernels                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-/* The kernel set in use: "scalar", "sse2", "avx2", "avx512", "neon", "neon64". Chosen once, on
-   first use, as the best one the CPU and OS support, unless the environment variable
-   ROTOR_KERNEL names another (read once, at that first use) or rotor_kernel_force is called.
-   Never NULL, static storage. */
+/* The kernel set in use: "scalar", "sse2", "avx2", "avx512", "avx512bf16", "neon", "neon64".
+   Chosen once, on first use, as the best one the CPU and OS support, unless the environment
+   variable ROTOR_KERNEL names another (read once, at that first use) or rotor_kernel_force is
+   called. Never NULL, static storage. */
 ROTOR_API const char *rotor_kernel_name(void);
 
 /* Number of kernel sets this CPU can run (the scalar reference included), and the name of the

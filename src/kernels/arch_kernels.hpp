@@ -3,7 +3,8 @@
 // after cpu_features.hpp said this CPU and OS run them.
 //
 // ROTOR_<ARCH>_KERNELS expands to the set's rotation and attention kernels, or to two nullptrs
-// when this build lacks the set, so the registry can list every set by name in one table.
+// when this build lacks the set, so the registry can list every set by name in one table. A set
+// that only replaces some kernels of another adds that other set's rotation kernels (the base).
 #pragma once
 #include "kernels/attention_kernels.hpp"
 #include "kernels/rotate_kernel.hpp"
@@ -16,6 +17,16 @@ const AttentionKernels &avx512_attention_kernels();
 #  define ROTOR_AVX512_KERNELS &avx512_rotation_kernels(), &avx512_attention_kernels()
 #else
 #  define ROTOR_AVX512_KERNELS nullptr, nullptr
+#endif
+
+// AVX512_BF16: its own bf16 rotations; the rest of the set (f32, f16, row combining, attention)
+// is the avx512 set's, the third value naming the set its empty entries come from.
+#if defined(ROTOR_HAVE_AVX512BF16) && defined(ROTOR_HAVE_AVX512)
+const RotationKernels &avx512bf16_rotation_kernels();
+#  define ROTOR_AVX512BF16_KERNELS \
+    &avx512bf16_rotation_kernels(), &avx512_attention_kernels(), &avx512_rotation_kernels()
+#else
+#  define ROTOR_AVX512BF16_KERNELS nullptr, nullptr, nullptr
 #endif
 
 #if defined(ROTOR_HAVE_AVX2)

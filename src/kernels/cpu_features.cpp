@@ -39,6 +39,11 @@ CpuFeatures detect_cpu_features() {
   const bool avx2 = (ebx7 >> 5) & 1u, avx512f = (ebx7 >> 16) & 1u;
   f.avx2 = ymm_state && avx2 && fma && f16c;
   f.avx512 = f.avx2 && zmm_state && avx512f;
+  // AVX512_BF16 is in sub-leaf 1, which only CPUs reporting it (EAX of sub-leaf 0) define.
+  const bool avx512bw = (ebx7 >> 30) & 1u, avx512vl = (ebx7 >> 31) & 1u;
+  unsigned eax71 = 0, ebx71 = 0, ecx71 = 0, edx71 = 0;
+  if (f.avx512 && avx512bw && avx512vl && eax7 >= 1 && __get_cpuid_count(7, 1, &eax71, &ebx71, &ecx71, &edx71))
+    f.avx512bf16 = (eax71 >> 5) & 1u;
   return f;
 }
 

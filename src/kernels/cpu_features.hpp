@@ -8,6 +8,7 @@ struct CpuFeatures {
   bool sse2 = false;
   bool avx2 = false;    // AVX2 + FMA3 + F16C, with the OS saving YMM state (XGETBV)
   bool avx512 = false;  // the above + AVX-512F, with the OS saving ZMM and opmask state
+  bool avx512bf16 = false;  // the above + AVX-512BW, AVX-512VL and AVX512_BF16
   bool neon = false;    // ARMv7 NEON (HWCAP)
   bool neon64 = false;  // AArch64 Advanced SIMD (always present)
 };

@@ -18,12 +18,14 @@ struct Candidate {
   bool (*runs_on)(const CpuFeatures &cpu);
   const RotationKernels *rotation;   // nullptr: not built here
   const AttentionKernels *attention;
+  const RotationKernels *base = nullptr;  // the kernels behind this set's nullptr entries, if any
 };
 
 // Every set rotor knows, best first; the scalar reference, always built and run, last.
 // A new architecture is one line here (and its ROTOR_<ARCH>_KERNELS in arch_kernels.hpp).
 const Candidate *candidates(uint32_t *count) {
   static const Candidate kAll[] = {
+      {"avx512bf16", [](const CpuFeatures &c) { return c.avx512bf16; }, ROTOR_AVX512BF16_KERNELS},
       {"avx512", [](const CpuFeatures &c) { return c.avx512; }, ROTOR_AVX512_KERNELS},
       {"avx2", [](const CpuFeatures &c) { return c.avx2; }, ROTOR_AVX2_KERNELS},
       {"sse2", [](const CpuFeatures &c) { return c.sse2; }, ROTOR_SSE2_KERNELS},
@@ -36,7 +38,7 @@ const Candidate *candidates(uint32_t *count) {
   return kAll;
 }
 
-constexpr uint32_t kMaxSets = 6;
+constexpr uint32_t kMaxSets = 7;
 
 struct Registry {
   KernelSet sets[kMaxSets] = {};  // available here, best first, scalar last
@@ -61,7 +63,7 @@ void initialise() {
   const CpuFeatures cpu = detect_cpu_features();
   uint32_t known = 0;
   const Candidate *all = candidates(&known);
-  static_assert(kMaxSets >= 6, "room for every candidate");
+  static_assert(kMaxSets >= 7, "room for every candidate");
   for (uint32_t i = 0; i < known; ++i) {
     const Candidate &c = all[i];
     if (c.rotation == nullptr || !c.runs_on(cpu)) continue;
@@ -69,6 +71,12 @@ void initialise() {
     set.name = c.name;
     std::memcpy(set.rotate, c.rotation->rotate, sizeof set.rotate);
     set.combine_rows = c.rotation->combine_rows;
+    if (c.base != nullptr) {
+      for (uint32_t dt = 0; dt < 3; ++dt)
+        for (uint32_t pairing = 0; pairing < 2; ++pairing)
+          if (set.rotate[dt][pairing] == nullptr) set.rotate[dt][pairing] = c.base->rotate[dt][pairing];
+      if (set.combine_rows == nullptr) set.combine_rows = c.base->combine_rows;
+    }
     set.attention = c.attention;
   }
   r.automatic = &r.sets[0];

@@ -13,7 +13,7 @@ namespace rotor {
 
 // What a call runs: all kernel families of one architecture, under one name.
 struct KernelSet {
-  const char *name;                    // "avx512", "avx2", "sse2", "neon64", "neon", "scalar"
+  const char *name;                    // "avx512bf16", "avx512", "avx2", "sse2", "neon64", "neon", "scalar"
   RotateTokenFn rotate[3][2];          // [rotor_dtype][rotor_pairing]
   RowCombineFn combine_rows;           // nullptr: the scalar loop in row_compute.cpp
   const AttentionKernels *attention;

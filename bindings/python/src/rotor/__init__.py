@@ -141,7 +141,7 @@ def version() -> Tuple[int, int, int]:
 
 
 def kernel_name() -> str:
-    """The kernel set in use: "scalar", "sse2", "avx2", "avx512", "neon", "neon64"."""
+    """The kernel set in use: "scalar", "sse2", "avx2", "avx512", "avx512bf16", "neon", "neon64"."""
     return _library().rotor_kernel_name().decode()
 
 
