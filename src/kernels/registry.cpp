@@ -69,6 +69,9 @@ void initialise() {
     set.name = c.name;
     std::memcpy(set.rotate, c.rotation->rotate, sizeof set.rotate);
     set.combine_rows = c.rotation->combine_rows;
+    set.copy_out = c.rotation->copy_out;
+    set.stream_fence = c.rotation->stream_fence;
+    set.vector_bytes = c.rotation->vector_bytes;
     set.attention = c.attention;
   }
   r.automatic = &r.sets[0];
