@@ -48,8 +48,10 @@ inline const unsigned char *element_at(const rotor_tensor &t, uint32_t b, uint32
 // the token's row is looked up once for Q and K.
 // An out-of-place pass's heads rotated into an aligned scratch, a few heads at a time, each
 // group copied to the output with line-aligned (and, streaming, non-temporal) stores. The kernel
-// computes exactly what it would write directly: same bits.
-void rotate_through_scratch(const TensorPass &pass, const TokenHeads &job, bool stream) {
+// computes exactly what it would write directly: same bits. Not inlined: its 16 KiB scratch
+// would otherwise enlarge run_token's frame (0x10c0 -> 0x5140 bytes) on every call, in place
+// and decode steps included.
+__attribute__((noinline)) void rotate_through_scratch(const TensorPass &pass, const TokenHeads &job, bool stream) {
   alignas(64) unsigned char scratch[kScratchBytes];
   const size_t elem = dtype_size(pass.in.dtype), head_bytes = size_t{job.head_dim} * elem;
   const uint32_t group = uint32_t(kScratchBytes / head_bytes);  // >= 1: run_plan checked
