@@ -4,6 +4,7 @@
     pip install ./bindings/python   # or ROTOR_LIBRARY=build-bench/librotor.so with PYTHONPATH=bindings/python/src
     python3 bench/peers.py            # 1 and 2 threads
     python3 bench/peers.py --long     # + 8192-token rows
+    python3 bench/peers.py --rope-only --threads 1 --rounds 30   # RotaryEmbedding rows only
 
 Systems (each measured on the same numpy inputs, one after the other, round after round):
   - rotor through its Python package (bindings/python: ctypes, arrays used in place);
@@ -130,7 +131,7 @@ def report(title: str, times: dict, threads: int, flops: float | None = None):
         if flops:
             line += f"  {flops / low * 1e-9:6.1f} GFLOP/s (min)"
         if name != "rotor":
-            what = "ratio to rotor" if name.startswith("rotor") else "ratio peer/rotor"
+            what = "ratio to rotor" if name.startswith(("rotor", "numpy")) else "ratio peer/rotor"
             line += (f"  {what}: median {med / statistics.median(rotor_wall):5.2f}"
                      f" min {low / min(rotor_wall):5.2f}")
             if threads == 1:
@@ -224,6 +225,9 @@ def rope_case(seq: int, threads: int, rounds: int, rng):
     # rotor's usual mode (rotate q/k where they lie): half the memory traffic of out of place.
     inplace = x.copy()
     systems["rotor in place"] = lambda: table.apply(inplace, pool=pool)
+    # The floor of any out-of-place pass: numpy's copy of the same bytes (glibc memcpy, one thread).
+    copy = np.empty_like(x)
+    systems["numpy copyto (memcpy)"] = lambda: np.copyto(copy, x)
     try:
         import torch
         torch.set_num_threads(threads)
@@ -251,10 +255,11 @@ def main():
     parser.add_argument("--long", action="store_true", help="add 8192-token prefill and decode rows")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rope-only", action="store_true", help="only the RotaryEmbedding rows")
     args = parser.parse_args()
     import onnxruntime
-    print(f"rotor {rotor.version()} kernel {rotor.kernel_name()}, onnxruntime {onnxruntime.__version__}, "
-          f"numpy {np.__version__}")
+    print(f"rotor {rotor.version()} kernel {rotor.kernel_name()} ({os.environ.get('ROTOR_LIBRARY', 'installed')}), "
+          f"onnxruntime {onnxruntime.__version__}, numpy {np.__version__}, load {os.getloadavg()[0]:.2f}")
     try:
         import torch
         print(f"torch {torch.__version__}")
@@ -264,6 +269,8 @@ def main():
     for threads in (int(t) for t in args.threads.split(",")):
         for seq in (128, 2048):
             rope_case(seq, threads, max(args.rounds, 15), rng)
+        if args.rope_only:
+            continue
         for seq in (512, 2048) + ((8192,) if args.long else ()):
             prefill_case(seq, threads, args.rounds if seq < 8192 else 3, rng)
         for context in (2048,) + ((8192,) if args.long else ()):

@@ -133,6 +133,43 @@ void BM_Apply(benchmark::State &state, rotor_dtype dt, rotor_pairing pairing, ui
   rotor_kernel_force(nullptr);
 }
 
+// Out of place (rotor_apply_to) from one buffer into another placed `out_offset` bytes past a
+// cache-line boundary (16: where numpy puts an array's data, so every 64-byte store of AVX-512
+// straddles two cache lines), f32. Counters as BM_Apply with the memcpy of the same bytes as the
+// roofline: frac_memcpy = memcpy time / call time (a rotation cannot beat the copy's streams).
+void BM_ApplyTo(benchmark::State &state, rotor_pairing pairing, uint32_t tokens, uint32_t threads, size_t out_offset) {
+  if (!use_kernel(state, nullptr)) return;
+  const uint32_t heads = 32, dim = 128;
+  const size_t elements = size_t(tokens) * heads * dim, bytes = elements * 4;
+  rotor_table *table = make_table(pairing, dim, 4096);
+  rotor_pool *pool = nullptr;
+  if (threads > 1) rotor_pool_create(&pool, threads);
+  const AlignedBuffer in_buf = aligned_buffer(bytes), out_buf = aligned_buffer(bytes + 4096), copy = aligned_buffer(bytes + 4096);
+  fill(in_buf.get(), ROTOR_DTYPE_F32, elements);
+  void *out_data = static_cast<unsigned char *>(out_buf.get()) + out_offset;
+  const rotor_tensor x = rotor_tensor_bshd(in_buf.get(), ROTOR_DTYPE_F32, 1, tokens, heads, dim);
+  const rotor_tensor y = rotor_tensor_bshd(out_data, ROTOR_DTYPE_F32, 1, tokens, heads, dim);
+  rotor_apply_to(table, &x, &y, nullptr, 0, ROTOR_FORWARD, pool);  // warm
+  const auto start = clock_type::now();
+  for (auto _ : state) {
+    rotor_apply_to(table, &x, &y, nullptr, 0, ROTOR_FORWARD, pool);
+    benchmark::ClobberMemory();
+  }
+  const double seconds =
+      std::chrono::duration<double>(clock_type::now() - start).count() / double(state.iterations());
+  const int passes = std::max(5, std::min(2000, int(0.2 / seconds)));
+  const double copy_s =
+      bench::memcpy_seconds(static_cast<unsigned char *>(copy.get()) + out_offset, in_buf.get(), bytes, passes);
+  const double traffic = 2.0 * double(bytes);
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(traffic));
+  state.counters["GBps"] = traffic / seconds / 1e9;
+  state.counters["memcpy_GBps"] = traffic / copy_s / 1e9;
+  state.counters["frac_memcpy"] = copy_s / seconds;
+  rotor_pool_destroy(pool);
+  rotor_table_destroy(table);
+  rotor_kernel_force(nullptr);
+}
+
 // One decode step of a Llama-sized model with grouped-query attention: Q [1,1,32,128] and
 // K [1,1,8,128] fused, on the calling thread.
 void BM_DecodeQK(benchmark::State &state, rotor_dtype dt, rotor_pairing pairing, const char *kernel) {
@@ -194,6 +231,19 @@ void register_all() {
         }
       }
       benchmark::RegisterBenchmark(("decode_qk/" + tag).c_str(), BM_DecodeQK, dt, pr, nullptr);
+    }
+  }
+  for (rotor_pairing pr : kPairings) {
+    const std::string tag = pr == ROTOR_PAIRING_HALF ? "half" : "interleaved";
+    for (uint32_t tokens : {2048u, 128u}) {
+      for (size_t offset : {size_t{0}, size_t{16}}) {
+        for (uint32_t threads : {1u, 2u}) {
+          if (threads == 2 && (tokens == 128 || offset == 0)) continue;
+          const std::string name = "apply_to/f32/" + tag + "/" + std::to_string(tokens) + "x32x128/out+" +
+                                   std::to_string(offset) + "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), BM_ApplyTo, pr, tokens, threads, offset)->UseRealTime();
+        }
+      }
     }
   }
   benchmark::RegisterBenchmark("apply/f32/half/2048x32x128/threads:1/grown_table", BM_Apply, ROTOR_DTYPE_F32,

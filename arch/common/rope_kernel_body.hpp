@@ -8,7 +8,9 @@
 //          split_pairs (2 * lanes floats from p into their even- and odd-indexed elements),
 //          load_words/store_words (16-bit pairs as 32-bit lanes), load/store for f16 and
 //          bf16 (converting in registers), and, when
-//          ROTOR_ARCH_HAS_DOUBLE is 1, store_as_float (double lanes rounded to float),
+//          ROTOR_ARCH_HAS_DOUBLE is 1, store_as_float (double lanes rounded to float), and,
+//          when ROTOR_ARCH_HAS_STREAM is defined, the aligned and non-temporal byte stores of
+//          copy_out_body.hpp,
 // so that every function here has internal linkage and is compiled with that file's flags.
 // Ops holds only what xsimd 8.1 (Debian 12's) does not provide, or provides differently:
 //   load_words/store_words  16-bit data as 32-bit lanes: xsimd would need the uint16_t pointer
@@ -31,12 +33,16 @@
 // Pairing identities used: a*c - b*s == a*c + b*(-s) exactly, and negation is exact.
 //
 // By concern: rotate_body.hpp (f32/f16 rotation), bf16_words_body.hpp (16-bit packing of
-// bfloat16 pairs), combine_rows_body.hpp (table rows by angle addition); this file puts them
+// bfloat16 pairs), combine_rows_body.hpp (table rows by angle addition), copy_out_body.hpp
+// (an out-of-place call's aligned, possibly non-temporal, write-out); this file puts them
 // together as the architecture's RotationKernels.
 
 #include "rotate_body.hpp"
 #include "bf16_words_body.hpp"
 #include "combine_rows_body.hpp"
+#if defined(ROTOR_ARCH_HAS_STREAM)
+#include "copy_out_body.hpp"
+#endif
 
 const RotationKernels kRotationKernels = {
     {{rotate_half_pairs<StoreF32>, rotate_interleaved_pairs<StoreF32>},
@@ -46,5 +52,14 @@ const RotationKernels kRotationKernels = {
     combine_rows,
 #else
     nullptr,
+#endif
+#if defined(ROTOR_ARCH_HAS_STREAM)
+    copy_out,
+    stream_fence,
+    uint32_t(sizeof(float) * kLanes),
+#else
+    nullptr,
+    nullptr,
+    0,
 #endif
 };

@@ -7,6 +7,7 @@
 using Arch = xsimd::avx512f;
 #define ROTOR_ARCH_HAS_DOUBLE 1
 #define ROTOR_ARCH_BF16_ROUND 1
+#define ROTOR_ARCH_HAS_STREAM
 #include "../common/rope_half_emulation.hpp"
 
 // bfloat16 rounding with mask registers: the kept lsb, tested into a mask, picks 0x8000 or
@@ -53,4 +54,10 @@ struct Avx512Ops {
     _mm256_storeu_si256(reinterpret_cast<__m256i *>(p), _mm512_cvtepi32_epi16(float_to_bf16_bits(v)));
   }
   static void store_as_float(float *p, xsimd::batch<double, Arch> v) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)); }
+  // copy_out_body.hpp: one 64-byte line per store.
+  static constexpr size_t kStoreBytes = 64;
+  static __m512i load_bytes(const unsigned char *p) { return _mm512_loadu_si512(p); }
+  static void store_bytes(unsigned char *p, __m512i v) { _mm512_store_si512(p, v); }
+  static void stream_bytes(unsigned char *p, __m512i v) { _mm512_stream_si512(reinterpret_cast<__m512i *>(p), v); }
+  static void stream_fence() { _mm_sfence(); }
 };

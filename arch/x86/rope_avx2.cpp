@@ -15,6 +15,7 @@ namespace {
 // fma3<avx2>, not plain avx2 (whose fma is not fused); the kernels do not use fma anyway.
 using Arch = xsimd::fma3<xsimd::avx2>;
 #define ROTOR_ARCH_HAS_DOUBLE 1
+#define ROTOR_ARCH_HAS_STREAM
 #include "../common/rope_half_emulation.hpp"
 
 struct Ops {
@@ -46,6 +47,12 @@ struct Ops {
                      _mm_packus_epi32(_mm256_castsi256_si128(bits), _mm256_extracti128_si256(bits, 1)));
   }
   static void store_as_float(float *p, xsimd::batch<double, Arch> v) { _mm_storeu_ps(p, _mm256_cvtpd_ps(v)); }
+  // copy_out_body.hpp: two 32-byte stores per line.
+  static constexpr size_t kStoreBytes = 32;
+  static __m256i load_bytes(const unsigned char *p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)); }
+  static void store_bytes(unsigned char *p, __m256i v) { _mm256_store_si256(reinterpret_cast<__m256i *>(p), v); }
+  static void stream_bytes(unsigned char *p, __m256i v) { _mm256_stream_si256(reinterpret_cast<__m256i *>(p), v); }
+  static void stream_fence() { _mm_sfence(); }
 };
 
 #include "../common/rope_kernel_body.hpp"

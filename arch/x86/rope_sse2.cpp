@@ -14,6 +14,7 @@ namespace {
 
 using Arch = xsimd::sse2;
 #define ROTOR_ARCH_HAS_DOUBLE 1
+#define ROTOR_ARCH_HAS_STREAM
 #include "../common/rope_half_emulation.hpp"
 
 struct Ops {
@@ -43,6 +44,12 @@ struct Ops {
   static void store_as_float(float *p, xsimd::batch<double, Arch> v) {
     _mm_storel_pi(reinterpret_cast<__m64 *>(p), _mm_cvtpd_ps(v));
   }
+  // copy_out_body.hpp: four 16-byte stores per line.
+  static constexpr size_t kStoreBytes = 16;
+  static __m128i load_bytes(const unsigned char *p) { return _mm_loadu_si128(reinterpret_cast<const __m128i *>(p)); }
+  static void store_bytes(unsigned char *p, __m128i v) { _mm_store_si128(reinterpret_cast<__m128i *>(p), v); }
+  static void stream_bytes(unsigned char *p, __m128i v) { _mm_stream_si128(reinterpret_cast<__m128i *>(p), v); }
+  static void stream_fence() { _mm_sfence(); }
 };
 
 #include "../common/rope_kernel_body.hpp"

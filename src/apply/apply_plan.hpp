@@ -21,6 +21,11 @@ struct TensorPass {
   rotor_tensor in;
   rotor_tensor out;
   RotateTokenFn rotate;
+  // Out of place on a kernel set that has it: the aligned write-out through a scratch
+  // (run_plan decides per call whether to use it). nullptr: rotate writes `out` directly.
+  CopyOutFn copy_out = nullptr;
+  StreamFenceFn stream_fence = nullptr;
+  uint32_t vector_bytes = 0;  // the kernels' store width
 };
 
 // Multi-axis positions (rotor_layout): per token one id per axis, and per pair its axis.
@@ -49,5 +54,10 @@ struct ApplyPlan {
 
 // Runs the plan on the pool (or the calling thread for small calls or pool == NULL).
 void run_plan(const ApplyPlan &plan, Pool *pool);
+
+// The output size (bytes, all passes of a call) from which out-of-place calls use non-temporal
+// stores; returns the previous value. For tests, which reach the streaming path with small
+// tensors (0: every out-of-place call streams) or keep it off (UINT64_MAX).
+uint64_t set_stream_min_bytes(uint64_t bytes);
 
 }  // namespace rotor

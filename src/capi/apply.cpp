@@ -37,7 +37,14 @@ rotor_status check_qk(const rotor_tensor &q, const rotor_tensor &k, uint32_t rot
 }
 
 TensorPass make_pass(const rotor_tensor &in, const rotor_tensor &out, rotor_pairing pairing) {
-  return TensorPass{in, out, active_kernels().rotate[in.dtype][pairing]};
+  const KernelSet &kernels = active_kernels();
+  TensorPass pass{in, out, kernels.rotate[in.dtype][pairing]};
+  if (out.data != in.data) {
+    pass.copy_out = kernels.copy_out;
+    pass.stream_fence = kernels.stream_fence;
+    pass.vector_bytes = kernels.vector_bytes;
+  }
+  return pass;
 }
 
 // Rows leased to serve positions [0, seq_len), the plan run over them, the lease returned.

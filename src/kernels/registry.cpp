@@ -71,11 +71,19 @@ void initialise() {
     set.name = c.name;
     std::memcpy(set.rotate, c.rotation->rotate, sizeof set.rotate);
     set.combine_rows = c.rotation->combine_rows;
-    if (c.base != nullptr) {
+    set.copy_out = c.rotation->copy_out;
+    set.stream_fence = c.rotation->stream_fence;
+    set.vector_bytes = c.rotation->vector_bytes;
+    if (c.base != nullptr) {  // what the set does not define itself comes from its base set
       for (uint32_t dt = 0; dt < 3; ++dt)
         for (uint32_t pairing = 0; pairing < 2; ++pairing)
           if (set.rotate[dt][pairing] == nullptr) set.rotate[dt][pairing] = c.base->rotate[dt][pairing];
       if (set.combine_rows == nullptr) set.combine_rows = c.base->combine_rows;
+      if (set.copy_out == nullptr) {
+        set.copy_out = c.base->copy_out;
+        set.stream_fence = c.base->stream_fence;
+        set.vector_bytes = c.base->vector_bytes;
+      }
     }
     set.attention = c.attention;
   }

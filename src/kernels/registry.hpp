@@ -16,6 +16,9 @@ struct KernelSet {
   const char *name;                    // "avx512bf16", "avx512", "avx2", "sse2", "neon64", "neon", "scalar"
   RotateTokenFn rotate[3][2];          // [rotor_dtype][rotor_pairing]
   RowCombineFn combine_rows;           // nullptr: the scalar loop in row_compute.cpp
+  CopyOutFn copy_out;                  // nullptr: out-of-place kernels write the output directly
+  StreamFenceFn stream_fence;          // set with copy_out
+  uint32_t vector_bytes;               // the rotation kernels' store width, with copy_out
   const AttentionKernels *attention;
 };
 

@@ -3,6 +3,7 @@
 //
 // The core validates everything before a kernel runs; kernels assume valid input.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "rotor/rotor.h"
@@ -36,10 +37,20 @@ struct RowCombineJob {
 };
 using RowCombineFn = void (*)(const RowCombineJob &job);
 
-// The rotation kernels of one architecture: a function per dtype and pairing, and row combining.
+// Copies `bytes` from src (the scratch an out-of-place call rotates into) to dst with stores
+// aligned to dst's cache lines, non-temporal ones when `stream` (arch/common/copy_out_body.hpp).
+using CopyOutFn = void (*)(void *dst, const void *src, size_t bytes, bool stream);
+// Orders the calling thread's non-temporal stores before whatever it does next (x86: sfence).
+using StreamFenceFn = void (*)();
+
+// The rotation kernels of one architecture: a function per dtype and pairing, row combining,
+// and the aligned write-out of out-of-place calls.
 struct RotationKernels {
   RotateTokenFn rotate[3][2];          // [rotor_dtype][rotor_pairing]
   RowCombineFn combine_rows = nullptr; // nullptr: the scalar loop in row_compute.cpp
+  CopyOutFn copy_out = nullptr;        // nullptr: kernels write the output directly (ARM, scalar)
+  StreamFenceFn stream_fence = nullptr;
+  uint32_t vector_bytes = 0;           // the kernels' store width (with copy_out)
 };
 
 // The scalar reference (src/kernels/rotate_scalar.cpp), always available.
