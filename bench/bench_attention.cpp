@@ -5,7 +5,8 @@
 //    as 2 x 2 x q_heads x head_dim x S(S+1)/2 flops) against an FMA-throughput loop of the active
 //    kernel set's vector width on as many threads, measured in the same benchmark just before
 //    and after the timed calls (frac_cpu from CPU time, frac_real from wall time);
-//  - DecodeStep/<context>/<threads>/<cache dtype>: one token against a cache of `context` tokens:
+//  - DecodeStep/<context>/<threads>/<cache dtype>: one token against a cache of `context` tokens
+//    (read_GBps: a streaming read of the cache's bytes on as many threads):
 //    cache bytes read per step / time, against a streaming read of as many bytes measured right
 //    after the steps;
 //  - with --peak-memory, the resident memory of a prefill against the minimum it needs.
@@ -153,7 +154,7 @@ void BM_DecodeStep(benchmark::State &state) {
   const AlignedBuffer buffer = aligned_buffer(read_bytes);
   std::memset(buffer.get(), 1, read_bytes);
   const void *range = buffer.get();
-  const double read = bench::read_seconds(&range, 1, read_bytes, 5);
+  const double read = bench::read_seconds(&range, 1, read_bytes, 5, int(threads));
   state.counters["GBps"] = benchmark::Counter(per_step, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["read_GBps"] = double(read_bytes) / read;
   state.SetLabel(std::string(rotor_kernel_name()) + " cache " + dtype_name(layer.cache_dtype));
@@ -200,6 +201,12 @@ BENCHMARK(BM_Prefill)->Args({8192, 1, ROTOR_DTYPE_F32})->Args({8192, 2, ROTOR_DT
 BENCHMARK(BM_DecodeStep)
     ->Args({2048, 1, ROTOR_DTYPE_F32})->Args({2048, 2, ROTOR_DTYPE_F32})->Args({8192, 1, ROTOR_DTYPE_F32})
     ->Args({8192, 2, ROTOR_DTYPE_F32})->Args({8192, 1, ROTOR_DTYPE_F16})->Args({8192, 1, ROTOR_DTYPE_BF16})
+    ->Iterations(kDecodeSteps)->Unit(benchmark::kMicrosecond)->UseRealTime();
+// The longest context of issue 16, on both threads: filling 32768 tokens is a 8.8 TFLOP prefill
+// (about 40 s on two threads of the build machine), so run these rows on their own
+// (--benchmark_filter=BM_DecodeStep/32768).
+BENCHMARK(BM_DecodeStep)
+    ->Args({32768, 2, ROTOR_DTYPE_F32})->Args({32768, 2, ROTOR_DTYPE_F16})
     ->Iterations(kDecodeSteps)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // kB of a "VmRSS:"-style line of /proc/self/status.

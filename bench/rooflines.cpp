@@ -66,13 +66,24 @@ float read_pass(const float *p, size_t n) {
   return sum;
 }
 
-double read_seconds(const void *const *p, size_t ranges, size_t bytes, int passes) {
+double read_seconds(const void *const *p, size_t ranges, size_t bytes, int passes, int threads) {
   using clock = std::chrono::steady_clock;
-  volatile float sink = 0.0f;
-  for (size_t r = 0; r < ranges; ++r) sink = sink + read_pass(static_cast<const float *>(p[r]), bytes / 4);
+  const size_t floats = bytes / 4, half = threads > 1 ? floats / 2 : floats;
+  // Floats [first, first + count) of every range, `passes` times (after one warming pass).
+  auto read_part = [&](size_t first, size_t count, int times) {
+    volatile float sink = 0.0f;
+    for (int i = 0; i < times; ++i)
+      for (size_t r = 0; r < ranges; ++r) sink = sink + read_pass(static_cast<const float *>(p[r]) + first, count);
+  };
+  read_part(0, floats, 1);
   const auto start = clock::now();
-  for (int i = 0; i < passes; ++i)
-    for (size_t r = 0; r < ranges; ++r) sink = sink + read_pass(static_cast<const float *>(p[r]), bytes / 4);
+  if (threads <= 1) {
+    read_part(0, floats, passes);
+  } else {
+    std::thread other([&] { read_part(half, floats - half, passes); });
+    read_part(0, half, passes);
+    other.join();
+  }
   return std::chrono::duration<double>(clock::now() - start).count() / passes;
 }
 

@@ -17,7 +17,9 @@ double memcpy_seconds(void *dst, const void *src, size_t bytes, int passes);
 
 // Seconds of one streaming read (a vectorised sum) of each of `ranges` ranges [p[i], p[i] + bytes),
 // the mean of `passes` passes, after one pass that warms the caches as a decode step finds them.
-double read_seconds(const void *const *p, size_t ranges, size_t bytes, int passes);
+// threads 2: two threads created once, each reading its own half of every range (the baseline of
+// a decode step on a pool of two).
+double read_seconds(const void *const *p, size_t ranges, size_t bytes, int passes, int threads = 1);
 
 // Single-precision fused multiply-add throughput in GFLOP/s (2 flops per lane) of `threads`
 // threads running together, each an unrolled loop of 12 independent chains on the widest vectors

@@ -86,4 +86,51 @@ TEST(AttentionKernels, HalfReadersGiveTheBitsOfTheFloatReader) {
   if (checked == 0) GTEST_SKIP() << "no kernel set of this CPU reads f16/bf16 blocks itself";
 }
 
+// Floats that exercise every branch of the rounding to f16 and bf16: signed zeros, subnormal
+// and normal inputs, results that round to subnormal, to the largest finite value and to
+// infinity, exact ties (to even, both ways), infinities and NaNs (quiet and signalling, payloads
+// that survive or not), then random bit patterns.
+std::vector<float> rounding_cases(std::mt19937 &rng) {
+  std::vector<uint32_t> bits = {0x00000000u, 0x80000000u, 0x00000001u, 0x807fffffu, 0x00800000u, 0x3f800000u,
+                                0x33000000u, 0x33000001u, 0x387fe000u, 0x387ff000u, 0x38800000u, 0x477fe000u,
+                                0x477fefffu, 0x477ff000u, 0x47800000u, 0x7f7fffffu, 0x7f7f8000u, 0x7f800000u,
+                                0xff800000u, 0x7fc00000u, 0xffc00001u, 0x7f800001u, 0x7fa00000u, 0xff801234u,
+                                0x3f808000u, 0x3f818000u, 0x3f801000u, 0x3f803000u, 0x3f802000u, 0x3f806000u};
+  for (uint32_t e = 0; e < 256; ++e) {  // every exponent, with mantissas at the rounding points
+    for (uint32_t m : {0x0u, 0x1000u, 0x1fffu, 0x2000u, 0x3000u, 0x7fffu, 0x8000u, 0x18000u, 0x7fffffu})
+      bits.push_back(e << 23 | m);
+  }
+  for (int i = 0; i < 20000; ++i) bits.push_back(uint32_t(rng()));
+  std::vector<float> out(bits.size());
+  std::memcpy(out.data(), bits.data(), bits.size() * sizeof(float));
+  return out;
+}
+
+TEST(AttentionKernels, NarrowingRoundsLikeThePortableConversion) {
+  std::mt19937 rng(29);
+  const std::vector<float> cases = rounding_cases(rng);
+  int checked = 0;
+  for (uint32_t k = 0; rotor::available_kernel(k) != nullptr; ++k) {
+    const rotor::KernelSet &set = *rotor::available_kernel(k);
+    SCOPED_TRACE(set.name);
+    for (rotor_dtype dtype : {ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16}) {
+      const auto narrow = set.attention->narrow[dtype];
+      if (narrow == nullptr) continue;  // the forward call converts element by element
+      for (uint32_t offset : {0u, 3u}) {  // vectors and a tail, at an unaligned start
+        std::vector<uint16_t> got(cases.size() - offset, 0xdeadu);
+        narrow(cases.data() + offset, uint32_t(got.size()), got.data());
+        for (size_t i = 0; i < got.size(); ++i) {
+          const float x = cases[offset + i];
+          const uint16_t want = dtype == ROTOR_DTYPE_F16 ? rotor::float_to_f16(x) : rotor::float_to_bf16(x);
+          uint32_t bits;
+          std::memcpy(&bits, &x, sizeof bits);
+          ASSERT_EQ(got[i], want) << "dtype " << dtype << " input 0x" << std::hex << bits;
+        }
+        ++checked;
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no kernel set of this CPU narrows f16/bf16 itself";
+}
+
 }  // namespace

@@ -22,6 +22,7 @@ float attn_hmax(xsimd::batch<float, Arch> v) { return lanewise_hmax(v); }
 // f16 with the hardware conversion (exact; a NaN stays a NaN), bf16 by moving its bits to the
 // top half.
 xsimd::batch<float, Arch> attn_load_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+void attn_store_f16(uint16_t *p, xsimd::batch<float, Arch> v) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }
 xsimd::batch<float, Arch> attn_load_bf16(const uint16_t *p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {

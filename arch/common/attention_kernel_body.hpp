@@ -8,7 +8,8 @@
 // `float attn_hmax(batch<float, Arch>)` (the largest lane, by pairwise a > b ? a : b),
 // `attn_load_f16(p)` and `attn_load_bf16(p)` (kAttnLanes f16 / bf16 elements at p, any
 // alignment, widened exactly to a float batch: the hardware conversion for f16, a 16-bit shift
-// for bf16),
+// for bf16), `attn_store_f16(p, v)` (a batch rounded to f16 by the hardware conversion, nearest
+// even),
 // `attn_fma(a, b, c)` (a * b + c rounded once: xsimd's own fma is a separate multiply and add on
 // some architectures, avx512f among them), so every function has internal linkage and is
 // compiled with that file's flags only.
@@ -41,6 +42,21 @@ static_assert(kAttnKeyVectors <= 4, "the key-vector cases of attn_scores go up t
 
 // How each element type of a cache is loaded: a batch of kAttnLanes, or one element (the tail of
 // a head_dim that is not a multiple of kAttnLanes).
+// bfloat16 rounding of a batch in the compiler's vector extensions (so one text serves every
+// architecture): nearest even by adding 0x7fff plus the kept lsb, NaN made quiet as
+// (u >> 16) | 0x40, both as common/half.hpp's float_to_bf16.
+using AttnWords = uint32_t __attribute__((vector_size(kAttnLanes * sizeof(float))));
+using AttnHalves = uint16_t __attribute__((vector_size(kAttnLanes * sizeof(uint16_t))));
+void attn_store_bf16(uint16_t *p, AttnV v) {
+  AttnWords u;
+  std::memcpy(&u, &v, sizeof u);
+  const AttnWords rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  const AttnWords quiet = (u >> 16) | 0x40u;
+  const AttnWords high = (u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded;
+  const AttnHalves h = __builtin_convertvector(high, AttnHalves);
+  std::memcpy(p, &h, sizeof h);
+}
+
 struct AttnF32 {
   using T = float;
   static AttnV load(const float *p) { return AttnV::load_unaligned(p); }
@@ -49,12 +65,16 @@ struct AttnF32 {
 struct AttnF16 {
   using T = uint16_t;
   static AttnV load(const uint16_t *p) { return attn_load_f16(p); }
+  static void store(uint16_t *p, AttnV v) { attn_store_f16(p, v); }
   static float one(uint16_t x) { return f16_to_float(x); }
+  static uint16_t one_rounded(float x) { return float_to_f16(x); }
 };
 struct AttnBF16 {
   using T = uint16_t;
   static AttnV load(const uint16_t *p) { return attn_load_bf16(p); }
+  static void store(uint16_t *p, AttnV v) { attn_store_bf16(p, v); }
   static float one(uint16_t x) { return bf16_to_float(x); }
+  static uint16_t one_rounded(float x) { return float_to_bf16(x); }
 };
 
 // R rows x V key vectors of one tile (V * kAttnLanes scores per row, written whole).
@@ -308,8 +328,17 @@ void attn_widen(const void *from, uint32_t count, float *to) {
   for (; i < count; ++i) to[i] = E::one(x[i]);
 }
 
+template <typename E>
+void attn_narrow(const float *from, uint32_t count, void *to) {
+  typename E::T *x = static_cast<typename E::T *>(to);
+  uint32_t i = 0;
+  for (; i + kAttnLanes <= count; i += kAttnLanes) E::store(x + i, AttnV::load_unaligned(from + i));
+  for (; i < count; ++i) x[i] = E::one_rounded(from[i]);
+}
+
 const AttentionKernels kAttentionKernelSet = {
     {attn_scores<AttnF32>, attn_scores<AttnF16>, attn_scores<AttnBF16>},
     {attn_accumulate<AttnF32>, attn_accumulate<AttnF16>, attn_accumulate<AttnBF16>},
     {nullptr, attn_widen<AttnF16>, attn_widen<AttnBF16>},
+    {nullptr, attn_narrow<AttnF16>, attn_narrow<AttnBF16>},
     attn_fold};

@@ -25,6 +25,9 @@ float attn_hmax(xsimd::batch<float, Arch> v) { return lanewise_hmax(v); }
 xsimd::batch<float, Arch> attn_load_f16(const uint16_t *p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
 }
+void attn_store_f16(uint16_t *p, xsimd::batch<float, Arch> v) {
+  _mm_storeu_si128(reinterpret_cast<__m128i *>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
 xsimd::batch<float, Arch> attn_load_bf16(const uint16_t *p) {
   const __m256i words = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
   return _mm256_castsi256_ps(_mm256_slli_epi32(words, 16));

@@ -42,6 +42,9 @@ float attn_hmax(xsimd::batch<float, Arch> v) {
 xsimd::batch<float, Arch> attn_load_f16(const uint16_t *p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
 }
+void attn_store_f16(uint16_t *p, xsimd::batch<float, Arch> v) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i *>(p), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
 xsimd::batch<float, Arch> attn_load_bf16(const uint16_t *p) {
   const __m512i words = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
   return _mm512_castsi512_ps(_mm512_slli_epi32(words, 16));

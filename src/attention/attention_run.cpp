@@ -80,6 +80,16 @@ TokenHeads rotation_job(const ForwardCall &c, uint32_t b, const unsigned char *s
 // Runs per entry, at most: the new tokens span this many blocks whatever the cache length.
 uint32_t runs_per_entry(uint32_t seq) { return (seq + kKeyBlock - 1) / kKeyBlock + 1; }
 
+// count elements into the cache's type: f32 tensors into an f16/bf16 cache through the kernel
+// set's vector rounding when it has one (the same bits as the portable conversion).
+void to_cache_type(const ForwardCall &c, const void *from, rotor_dtype from_type, uint32_t count, void *to,
+                   rotor_dtype to_type) {
+  if (from_type == ROTOR_DTYPE_F32 && to_type != ROTOR_DTYPE_F32 && c.kernels->narrow[to_type] != nullptr)
+    c.kernels->narrow[to_type](static_cast<const float *>(from), count, to);
+  else
+    convert_elements(from, from_type, count, to, to_type);
+}
+
 void append_run(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t head, uint32_t run) {
   KvCache &cache = *c.caches[b];
   const uint32_t length = cache.length, block = length / kKeyBlock + run;
@@ -98,8 +108,8 @@ void append_run(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t 
     job.out = dtype == cache.dtype ? key : slot + c.plan.rotation;
     job.out_head_stride = d;
     c.rotate(job);
-    if (dtype != cache.dtype) convert_elements(job.out, dtype, d, key, cache.dtype);
-    convert_elements(head_ptr(c.v, b, token, head), dtype, d, value_ptr(cache, head, position), cache.dtype);
+    if (dtype != cache.dtype) to_cache_type(c, job.out, dtype, d, key, cache.dtype);
+    to_cache_type(c, head_ptr(c.v, b, token, head), dtype, d, value_ptr(cache, head, position), cache.dtype);
   }
   store_keys(cache, head, begin, end - begin, staged);
 }

@@ -42,6 +42,10 @@ struct AttentionKernels {
   // the loads `scores` and `accumulate` use. A block that many query rows see (a prefill) is
   // widened once rather than at every row tile's load (attention_run.cpp).
   void (*widen[3])(const void *from, uint32_t count, float *to);
+  // Optional per type (f16, bf16; entry [f32] unused): count floats rounded to the type exactly as
+  // common/half.hpp rounds them (nearest even, NaN quieted the same way), for the keys and values
+  // a forward call appends to an f16/bf16 cache from f32 tensors.
+  void (*narrow[3])(const float *from, uint32_t count, void *to);
   // Online softmax step of `rows` rows that all see n > 0 keys (see online_softmax.hpp): row r's
   // scores (scores + r * stride) become the weights exp(s - m_new); running_sum[r] and its
   // accumulator (acc + r * d, d floats) are rescaled by exp(m_old - m_new), then the block's
