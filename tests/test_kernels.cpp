@@ -21,6 +21,7 @@
 #include "kernels/registry.hpp"
 #include "common/half.hpp"
 #include "kernels/rotate_kernel.hpp"
+#include "support/forced_kernel.hpp"
 #include "support/reference.hpp"
 #include "rotor/rotor.h"
 #include "table/row_compute.hpp"
@@ -33,17 +34,7 @@ bool kernel_available(const std::string &name) {
   return false;
 }
 
-// Forces a kernel set for one scope and restores the one in use before.
-class ForcedKernel {
- public:
-  explicit ForcedKernel(const char *name) : previous_(rotor_kernel_name()), status_(rotor_kernel_force(name)) {}
-  ~ForcedKernel() { rotor_kernel_force(previous_.c_str()); }
-  rotor_status status() const { return status_; }
-
- private:
-  std::string previous_;
-  rotor_status status_;
-};
+using test_support::ForcedKernel;
 
 size_t element_size(rotor_dtype dt) { return dt == ROTOR_DTYPE_F32 ? 4 : 2; }
 

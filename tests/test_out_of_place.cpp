@@ -17,20 +17,12 @@
 #include "common/half.hpp"
 #include "kernels/registry.hpp"
 #include "rotor/rotor.h"
+#include "support/forced_kernel.hpp"
 #include "support/reference.hpp"
 
 namespace {
 
-class ForcedKernel {
- public:
-  explicit ForcedKernel(const char *name) : previous_(rotor_kernel_name()), status_(rotor_kernel_force(name)) {}
-  ~ForcedKernel() { rotor_kernel_force(previous_.c_str()); }
-  rotor_status status() const { return status_; }
-
- private:
-  std::string previous_;
-  rotor_status status_;
-};
+using test_support::ForcedKernel;
 
 // Sets the streaming threshold for one scope.
 class StreamThreshold {
