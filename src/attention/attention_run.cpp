@@ -28,9 +28,6 @@ const void *head_ptr(const rotor_tensor &t, uint32_t b, uint32_t token, uint32_t
   const int64_t element = b * t.stride_batch + token * t.stride_seq + head * t.stride_head;
   return static_cast<const unsigned char *>(t.data) + element * int64_t(dtype_size(t.dtype));
 }
-void *value_ptr(const KvCache &c, uint32_t head, uint32_t token) {
-  return static_cast<unsigned char *>(c.values) + c.value_offset(head, token) * dtype_size(c.dtype);
-}
 
 // The row of `position` for entry b: the table's, or, for a cache pinned to rows the table has
 // left (policy PIN), its own state's row computed into this thread's rescale scratch.
@@ -109,7 +106,7 @@ void append_run(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t 
     job.out_head_stride = d;
     c.rotate(job);
     if (dtype != cache.dtype) to_cache_type(c, job.out, dtype, d, key, cache.dtype);
-    to_cache_type(c, head_ptr(c.v, b, token, head), dtype, d, value_ptr(cache, head, position), cache.dtype);
+    to_cache_type(c, head_ptr(c.v, b, token, head), dtype, d, cache.value_at(head, position), cache.dtype);
   }
   store_keys(cache, head, begin, end - begin, staged);
 }
@@ -178,9 +175,8 @@ BlockInput block_input(const ForwardCall &c, const KvCache &cache, uint32_t head
   const AttentionKernels &kernels = *c.kernels;
   const rotor_dtype dtype = cache.dtype;
   BlockInput in;
-  in.keys = static_cast<const unsigned char *>(cache.keys) + cache.key_block_offset(head, block / kKeyBlock) *
-                                                                   dtype_size(dtype);
-  in.values = value_ptr(cache, head, block);
+  in.keys = cache.key_block_at(head, block / kKeyBlock);
+  in.values = cache.value_at(head, block);
   in.scores = kernels.scores[dtype];
   in.accumulate = kernels.accumulate[dtype];
   if (dtype == ROTOR_DTYPE_F32 || (in.scores != nullptr && in.accumulate != nullptr && rows < kWidenOnceRows))

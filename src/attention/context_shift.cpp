@@ -32,11 +32,9 @@ struct ShiftCall {
 void rotate_share(void *context, uint64_t begin, uint64_t end) {
   const ShiftCall &call = *static_cast<const ShiftCall *>(context);
   const KvCache &cache = *call.cache;
-  const size_t elem = dtype_size(cache.dtype);
   for (uint64_t item = begin; item < end; ++item) {
     const uint32_t head = uint32_t(item / call.moved), token = call.first_moved + uint32_t(item % call.moved);
-    unsigned char *key = static_cast<unsigned char *>(cache.keys) + cache.key_offset(head, token) * elem;
-    rotate_pairs_in_place(key, cache.dtype, call.pairing, call.half, cache.pair_coeff, kKeyBlock);
+    rotate_pairs_in_place(cache.key_at(head, token), cache.dtype, call.pairing, call.half, cache.pair_coeff, kKeyBlock);
   }
 }
 
@@ -45,13 +43,12 @@ void rotate_share(void *context, uint64_t begin, uint64_t end) {
 // runs in ascending order so that a run never overwrites keys a later run still reads.
 void move_keys(const KvCache &cache, uint32_t head, uint32_t to, uint32_t from, uint32_t n) {
   const size_t elem = dtype_size(cache.dtype);
-  unsigned char *keys = static_cast<unsigned char *>(cache.keys);
   while (n > 0) {
     const uint32_t room_to = kKeyBlock - to % kKeyBlock, room_from = kKeyBlock - from % kKeyBlock;
     uint32_t run = room_to < room_from ? room_to : room_from;
     run = run < n ? run : n;
-    unsigned char *dst = keys + cache.key_offset(head, to) * elem;
-    const unsigned char *src = keys + cache.key_offset(head, from) * elem;
+    unsigned char *dst = cache.key_at(head, to);
+    const unsigned char *src = cache.key_at(head, from);
     for (uint32_t i = 0; i < cache.head_dim; ++i)
       std::memmove(dst + size_t{i} * kKeyBlock * elem, src + size_t{i} * kKeyBlock * elem, size_t{run} * elem);
     to += run;
@@ -65,17 +62,14 @@ void move_keys(const KvCache &cache, uint32_t head, uint32_t to, uint32_t from, 
 void move_share(void *context, uint64_t begin, uint64_t end) {
   const ShiftCall &call = *static_cast<const ShiftCall *>(context);
   const KvCache &cache = *call.cache;
-  const size_t elem = dtype_size(cache.dtype);
   for (uint64_t item = begin; item < end; ++item) {
     const uint32_t head = uint32_t(item % cache.kv_heads);
     if (item < cache.kv_heads) {
       move_keys(cache, head, call.first_moved - call.count, call.first_moved, call.moved);
       continue;
     }
-    unsigned char *values = static_cast<unsigned char *>(cache.values);
-    unsigned char *to = values + cache.value_offset(head, call.first_moved - call.count) * elem;
-    const unsigned char *from = values + cache.value_offset(head, call.first_moved) * elem;
-    std::memmove(to, from, size_t{call.moved} * cache.head_dim * elem);
+    std::memmove(cache.value_at(head, call.first_moved - call.count), cache.value_at(head, call.first_moved),
+                 size_t{call.moved} * cache.head_dim * dtype_size(cache.dtype));
   }
 }
 

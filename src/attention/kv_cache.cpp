@@ -45,17 +45,19 @@ bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, roto
   if (!array_bytes(key_slots * head_dim, kv_heads, dtype, &keys) ||
       !array_bytes(uint64_t{max_len} * head_dim, kv_heads, dtype, &values))
     return false;
-  uint64_t freqs, coeff;  // the scratch of rescales and shifts (KvCache::freqs, KvCache::pair_coeff)
-  if (!align_up(sizeof(KvCache), ROTOR_ARENA_ALIGNMENT, &header) ||
+  uint64_t structure, freqs, coeff;  // the scratch of rescales and shifts (KvCache::freqs, KvCache::pair_coeff)
+  if (!align_up(sizeof(KvCache), ROTOR_ARENA_ALIGNMENT, &structure) ||
       !align_up((uint64_t{head_dim} / 2 + 1) * sizeof(double), ROTOR_ARENA_ALIGNMENT, &freqs) ||
       !align_up(uint64_t{head_dim} * sizeof(double), ROTOR_ARENA_ALIGNMENT, &coeff))
     return false;
-  header += freqs + coeff;
+  header = structure + freqs + coeff;
   uint64_t total;
   if (add_overflows(header, keys, &total) || add_overflows(total, values, &total) || total > SIZE_MAX) return false;
   sizes->header = static_cast<size_t>(header);
   sizes->keys = static_cast<size_t>(keys);
   sizes->values = static_cast<size_t>(values);
+  sizes->freqs_at = static_cast<size_t>(structure);
+  sizes->coeff_at = static_cast<size_t>(structure + freqs);
   return true;
 }
 
@@ -70,11 +72,8 @@ KvCache *build_kv_cache(void *arena, uint32_t kv_heads, uint32_t head_dim, uint3
   cache->length = 0;
   cache->keys = base + sizes.header;
   cache->values = base + sizes.header + sizes.keys;
-  const size_t struct_bytes = (sizeof(KvCache) + ROTOR_ARENA_ALIGNMENT - 1) / ROTOR_ARENA_ALIGNMENT * ROTOR_ARENA_ALIGNMENT;
-  const size_t freqs_bytes = ((size_t{head_dim} / 2 + 1) * sizeof(double) + ROTOR_ARENA_ALIGNMENT - 1) /
-                             ROTOR_ARENA_ALIGNMENT * ROTOR_ARENA_ALIGNMENT;
-  cache->freqs = reinterpret_cast<double *>(base + struct_bytes);
-  cache->pair_coeff = reinterpret_cast<double *>(base + struct_bytes + freqs_bytes);
+  cache->freqs = reinterpret_cast<double *>(base + sizes.freqs_at);
+  cache->pair_coeff = reinterpret_cast<double *>(base + sizes.coeff_at);
   return cache;
 }
 
@@ -84,16 +83,15 @@ void clear_key_block_tail(KvCache &cache, uint32_t first, uint32_t count) {
   if (count == 0 || used == 0 || end - used < first) return;  // a whole block, or one started earlier
   const size_t elem = dtype_size(cache.dtype);
   for (uint32_t h = 0; h < cache.kv_heads; ++h) {
-    unsigned char *tail = static_cast<unsigned char *>(cache.keys) + cache.key_offset(h, end) * elem;
+    unsigned char *tail = cache.key_at(h, end);
     for (uint32_t i = 0; i < cache.head_dim; ++i)
       std::memset(tail + size_t{i} * kKeyBlock * elem, 0, size_t{kKeyBlock - used} * elem);
   }
 }
 
 void store_keys(KvCache &cache, uint32_t head, uint32_t first, uint32_t n, const void *keys) {
-  const size_t elem = dtype_size(cache.dtype);
-  unsigned char *columns = static_cast<unsigned char *>(cache.keys) + cache.key_offset(head, first) * elem;
-  if (elem == sizeof(float)) scatter_columns<float>(keys, n, cache.head_dim, columns);
+  unsigned char *columns = cache.key_at(head, first);
+  if (dtype_size(cache.dtype) == sizeof(float)) scatter_columns<float>(keys, n, cache.head_dim, columns);
   else scatter_columns<uint16_t>(keys, n, cache.head_dim, columns);
 }
 

@@ -13,8 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "apply/tensor_view.hpp"  // dtype_size
 #include "kernels/attention_kernels.hpp"  // kKeyBlock
-
 #include "table/scaling.hpp"
 #include "rotor/rotor.h"
 
@@ -56,6 +56,17 @@ struct KvCache {
     return head * value_head_stride() + uint64_t{token} * head_dim;
   }
   static uint32_t key_blocks(uint32_t tokens) { return (tokens + kKeyBlock - 1) / kKeyBlock; }
+
+  // The same places as bytes in the arena: the one address computation of the cache's arrays.
+  unsigned char *key_at(uint32_t head, uint32_t token) const {
+    return static_cast<unsigned char *>(keys) + key_offset(head, token) * dtype_size(dtype);
+  }
+  unsigned char *key_block_at(uint32_t head, uint32_t block) const {
+    return static_cast<unsigned char *>(keys) + key_block_offset(head, block) * dtype_size(dtype);
+  }
+  unsigned char *value_at(uint32_t head, uint32_t token) const {
+    return static_cast<unsigned char *>(values) + value_offset(head, token) * dtype_size(dtype);
+  }
 };
 
 // Bytes of the header (the struct, then its frequency and pair-rotation scratch), of the keys
@@ -63,6 +74,7 @@ struct KvCache {
 // not fit.
 struct KvCacheSizes {
   size_t header, keys, values;
+  size_t freqs_at, coeff_at;  // where KvCache::freqs and KvCache::pair_coeff start in the header
   size_t total() const { return header + keys + values; }
 };
 bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, rotor_dtype dtype, KvCacheSizes *sizes);

@@ -43,8 +43,7 @@ void rerotate_token(const RerotateJob &job, unsigned char *slot, uint32_t b, uin
   const size_t elem = dtype_size(k.dtype);
   for (uint32_t h = 0; h < k.heads; ++h) {
     if (job.cache != nullptr) {
-      unsigned char *key = static_cast<unsigned char *>(job.cache->keys) + job.cache->key_offset(h, s) * elem;
-      rotate_pairs_in_place(key, k.dtype, job.pairing, half, coeff, kKeyBlock);
+      rotate_pairs_in_place(job.cache->key_at(h, s), k.dtype, job.pairing, half, coeff, kKeyBlock);
       continue;
     }
     const int64_t first = int64_t(b) * k.stride_batch + int64_t(s) * k.stride_seq + int64_t(h) * k.stride_head;
