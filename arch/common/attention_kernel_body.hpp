@@ -40,8 +40,6 @@ static_assert(kKeyBlock % kAttnKeyTile == 0, "a key block is a whole number of k
 static_assert(kAttnTileRows == 6, "the row tails below are written for tiles of 6 rows");
 static_assert(kAttnKeyVectors <= 4, "the key-vector cases of attn_scores go up to 4");
 
-// How each element type of a cache is loaded: a batch of kAttnLanes, or one element (the tail of
-// a head_dim that is not a multiple of kAttnLanes).
 // bfloat16 rounding of a batch in the compiler's vector extensions (so one text serves every
 // architecture): nearest even by adding 0x7fff plus the kept lsb, NaN made quiet as
 // (u >> 16) | 0x40, both as common/half.hpp's float_to_bf16.
@@ -57,6 +55,8 @@ void attn_store_bf16(uint16_t *p, AttnV v) {
   std::memcpy(p, &h, sizeof h);
 }
 
+// How each element type of a cache is loaded (a batch of kAttnLanes, or one element: the tail of
+// a head_dim that is not a multiple of kAttnLanes) and, for f16/bf16, rounded and stored.
 struct AttnF32 {
   using T = float;
   static AttnV load(const float *p) { return AttnV::load_unaligned(p); }

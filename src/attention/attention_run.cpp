@@ -181,15 +181,15 @@ BlockInput block_input(const ForwardCall &c, const KvCache &cache, uint32_t head
   in.accumulate = kernels.accumulate[dtype];
   if (dtype == ROTOR_DTYPE_F32 || (in.scores != nullptr && in.accumulate != nullptr && rows < kWidenOnceRows))
     return in;
-  float *keys = reinterpret_cast<float *>(slot + c.plan.keys), *values = reinterpret_cast<float *>(slot + c.plan.values);
-  if (kernels.widen[dtype] != nullptr) {
-    kernels.widen[dtype](in.keys, kKeyBlock * cache.head_dim, keys);
-    kernels.widen[dtype](in.values, n * cache.head_dim, values);
-  } else {
-    to_float(in.keys, dtype, kKeyBlock * cache.head_dim, keys);
-    to_float(in.values, dtype, n * cache.head_dim, values);
-  }
-  return BlockInput{keys, values, kernels.scores[ROTOR_DTYPE_F32], kernels.accumulate[ROTOR_DTYPE_F32]};
+  // The set's vector widening when it has one, else the portable conversion (the same bits).
+  auto widen = [&](const void *from, uint32_t count, float *to) {
+    if (kernels.widen[dtype] != nullptr) kernels.widen[dtype](from, count, to);
+    else to_float(from, dtype, count, to);
+    return to;
+  };
+  return BlockInput{widen(in.keys, kKeyBlock * cache.head_dim, reinterpret_cast<float *>(slot + c.plan.keys)),
+                    widen(in.values, n * cache.head_dim, reinterpret_cast<float *>(slot + c.plan.values)),
+                    kernels.scores[ROTOR_DTYPE_F32], kernels.accumulate[ROTOR_DTYPE_F32]};
 }
 
 void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {

@@ -71,7 +71,7 @@ void fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *runn
 }  // namespace
 
 const AttentionKernels &portable_attention_kernels() {
-    // f16/bf16 blocks are converted to floats by the caller (src/attention/attention_run.cpp).
+  // f16/bf16 blocks are converted to floats by the caller (src/attention/attention_run.cpp).
   static const AttentionKernels kernels = {{scores, nullptr, nullptr}, {accumulate, nullptr, nullptr}, {}, {}, fold};
   return kernels;
 }
