@@ -44,8 +44,6 @@ inline const unsigned char *element_at(const rotor_tensor &t, uint32_t b, uint32
   return static_cast<const unsigned char *>(t.data) + elements * int64_t(dtype_size(t.dtype));
 }
 
-// Rotates heads [chunk / head_chunks, (chunk + 1) / head_chunks) of token (b, s), every pass:
-// the token's row is looked up once for Q and K.
 // An out-of-place pass's heads rotated into an aligned scratch, a few heads at a time, each
 // group copied to the output with line-aligned (and, streaming, non-temporal) stores. The kernel
 // computes exactly what it would write directly: same bits. Not inlined: its 16 KiB scratch
@@ -74,6 +72,8 @@ __attribute__((noinline)) void rotate_through_scratch(const TensorPass &pass, co
   }
 }
 
+// Rotates heads [chunk / head_chunks, (chunk + 1) / head_chunks) of token (b, s), every pass:
+// the token's row is looked up once for Q and K.
 inline void run_token(const SplitPlan &split, uint64_t token, uint32_t b, uint32_t s, uint32_t chunk) {
   const ApplyPlan &plan = *split.plan;
   TokenHeads job;
