@@ -30,6 +30,8 @@
 // types give the same arithmetic on the same values, and an f16/bf16 block never makes a float
 // copy of itself that would double what passes through L1.
 
+#include "rope_half_emulation.hpp"  // float_to_bf16_bits: the one vector bf16 rounding
+
 using AttnV = xsimd::batch<float, Arch>;
 constexpr uint32_t kAttnLanes = static_cast<uint32_t>(AttnV::size);
 // 4 key vectors with 32 registers (24 accumulators + 4 keys + 1 broadcast), 2 with 16.
@@ -40,18 +42,16 @@ static_assert(kKeyBlock % kAttnKeyTile == 0, "a key block is a whole number of k
 static_assert(kAttnTileRows == 6, "the row tails below are written for tiles of 6 rows");
 static_assert(kAttnKeyVectors <= 4, "the key-vector cases of attn_scores go up to 4");
 
-// bfloat16 rounding of a batch in the compiler's vector extensions (so one text serves every
-// architecture): nearest even by adding 0x7fff plus the kept lsb, NaN made quiet as
-// (u >> 16) | 0x40, both as common/half.hpp's float_to_bf16.
+// bfloat16 narrowing of a batch: the rotation kernels' rounding (rope_half_emulation.hpp: nearest
+// even, NaN made quiet, as common/half.hpp's float_to_bf16), then each 32-bit lane's low half
+// kept, in the compiler's vector extensions so one text serves every architecture.
 using AttnWords = uint32_t __attribute__((vector_size(kAttnLanes * sizeof(float))));
 using AttnHalves = uint16_t __attribute__((vector_size(kAttnLanes * sizeof(uint16_t))));
 void attn_store_bf16(uint16_t *p, AttnV v) {
+  const xsimd::batch<int32_t, Arch> bits = float_to_bf16_bits(v);  // 0 .. 0xffff per lane
   AttnWords u;
-  std::memcpy(&u, &v, sizeof u);
-  const AttnWords rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  const AttnWords quiet = (u >> 16) | 0x40u;
-  const AttnWords high = (u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded;
-  const AttnHalves h = __builtin_convertvector(high, AttnHalves);
+  std::memcpy(&u, &bits, sizeof u);
+  const AttnHalves h = __builtin_convertvector(u, AttnHalves);
   std::memcpy(p, &h, sizeof h);
 }
 
