@@ -537,8 +537,8 @@ ROTOR_API size_t rotor_kv_cache_arena_size(uint32_t kv_heads, uint32_t head_dim,
 /* Builds an empty cache (length 0) inside arena, which must be ROTOR_ARENA_ALIGNMENT-aligned,
    at least rotor_kv_cache_arena_size(...) bytes, outlive the cache and not be touched while it
    lives (there is nothing to destroy: the caller frees the arena). Never allocates; the key and
-   value storage is not written until a call appends tokens (which clears each 64-token block of
-   keys it starts).
+   value storage is not written until a call appends tokens (a call that starts a 64-token block
+   of keys also clears that block's columns past its new length).
    Errors: INVALID_ARGUMENT (NULL, zero count, max_len > 2^31 - 1, bad dtype, misaligned
    arena), OUT_OF_MEMORY (arena too small). On error *out is left as it was. */
 ROTOR_API rotor_status rotor_kv_cache_init(rotor_kv_cache **out, uint32_t kv_heads, uint32_t head_dim,
