@@ -112,8 +112,8 @@ void expect_same_as_scalar(const char *kernel, const Case &c, const std::string 
 
 class OutOfPlaceByKernel : public ::testing::TestWithParam<const char *> {};
 
-// Every path the write-out can take (never streaming: direct or aligned copy by the output's
-// alignment; always streaming), on every dtype, pairing, full and partial rotary dims, head
+// Every path the write-out can take (direct for aligned outputs; for the others an aligned copy,
+// or non-temporal stores when the threshold is 0), on every dtype, pairing, full and partial rotary dims, head
 // sizes that are not whole cache lines, output offsets of one or a few elements, strided
 // output heads, and one thread or a pool of two.
 TEST_P(OutOfPlaceByKernel, EveryWriteOutPathMatchesScalar) {

@@ -18,8 +18,8 @@ constexpr uint64_t kParallelMinElements = 1u << 15;
 // 32 heads x 128 dims of a Llama token in f32, small enough to stay in L1 next to the input.
 constexpr size_t kScratchBytes = 16384;
 
-// Out of place, outputs of at least this many bytes (all passes of the call together) are written
-// with non-temporal stores: plain stores first read every line they write (a third memory stream
+// Out of place, outputs of at least this many bytes (all passes of the call together) whose stores
+// would straddle lines are written with non-temporal stores: plain stores first read every line they write (a third memory stream
 // next to the input and the output), and an output this large does not stay in the cache for
 // its reader anyway. Measured (docs/performance.md, "Out of place"), f32 [1, T, 32, 128], one
 // thread, rotating and then reading the output back: streaming costs 15-30% more while the
@@ -146,9 +146,12 @@ bool stores_straddle_lines(const TensorPass &pass, uint32_t half) {
 }
 
 // Per out-of-place pass (when the kernel set has copy_out and a head fits the scratch), once per
-// call: outputs of kStreamMinBytes or more go through the scratch with non-temporal stores;
-// smaller ones through the scratch with aligned stores only when the kernels' own stores would
-// straddle lines (else writing directly is cheaper: the copy costs about 7% on aligned outputs).
+// call: only where the kernels' own stores would straddle lines does the output go through the
+// scratch (else writing directly is cheaper: the copy costs about 7% on aligned outputs), with
+// non-temporal stores from kStreamMinBytes, aligned plain stores below. An aligned output is
+// never streamed: written directly it ties with streaming once its reader is counted, and a
+// caller that rewrites it while it is still cached would pay for the trip to memory (an
+// aligned 32 MiB output rewritten back to back took 15% longer streamed; docs/performance.md).
 void choose_out_modes(const ApplyPlan &plan, uint64_t tokens, SplitPlan *split) {
   uint64_t out_bytes = 0;
   for (uint32_t p = 0; p < plan.pass_count; ++p) {
@@ -161,10 +164,8 @@ void choose_out_modes(const ApplyPlan &plan, uint64_t tokens, SplitPlan *split) 
     const TensorPass &pass = plan.passes[p];
     split->mode[p] = OutMode::direct;
     if (pass.copy_out == nullptr || size_t{pass.in.head_dim} * dtype_size(pass.in.dtype) > kScratchBytes) continue;
-    if (out_bytes >= stream_min)
-      split->mode[p] = OutMode::stream;
-    else if (stores_straddle_lines(pass, plan.rows.half))
-      split->mode[p] = OutMode::copy;
+    if (stores_straddle_lines(pass, plan.rows.half))
+      split->mode[p] = out_bytes >= stream_min ? OutMode::stream : OutMode::copy;
     if (split->mode[p] == OutMode::stream) split->fence = pass.stream_fence;
   }
 }
