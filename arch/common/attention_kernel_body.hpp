@@ -77,6 +77,17 @@ struct AttnBF16 {
   static uint16_t one_rounded(float x) { return float_to_bf16(x); }
 };
 
+// Tiles of fewer rows than kAttnTileRows (a decode step's group of rows: each key is read for 4
+// rows only) stream the cache through once and do little arithmetic per byte, so they ask for
+// the bytes kAttnAheadBytes ahead of each load; full tiles re-read blocks other tiles just loaded.
+constexpr size_t kAttnAheadBytes = 4096;
+template <uint32_t R>
+void attn_prefetch_ahead(const void *p, size_t bytes) {
+  if (R < kAttnTileRows)
+    for (size_t offset = 0; offset < bytes; offset += 64)
+      __builtin_prefetch(static_cast<const char *>(p) + kAttnAheadBytes + offset);
+}
+
 // R rows x V key vectors of one tile (V * kAttnLanes scores per row, written whole).
 template <typename E, uint32_t R, uint32_t V>
 void attn_score_tile(const float *q, uint32_t d, const typename E::T *tile, float scale, float *out, uint32_t stride) {
@@ -84,6 +95,7 @@ void attn_score_tile(const float *q, uint32_t d, const typename E::T *tile, floa
   for (uint32_t r = 0; r < R; ++r)
     for (uint32_t v = 0; v < V; ++v) acc[r][v] = AttnV(0.0f);
   for (uint32_t i = 0; i < d; ++i) {
+    attn_prefetch_ahead<R>(tile + size_t{i} * kKeyBlock, V * kAttnLanes * sizeof(typename E::T));
     AttnV k[V];
     for (uint32_t v = 0; v < V; ++v) k[v] = E::load(tile + size_t{i} * kKeyBlock + v * kAttnLanes);
     for (uint32_t r = 0; r < R; ++r) {
@@ -142,6 +154,7 @@ void attn_accumulate_tile(const float *w, uint32_t stride, const typename E::T *
   for (uint32_t r = 0; r < R; ++r)
     for (uint32_t v = 0; v < V; ++v) a[r][v] = AttnV::load_unaligned(acc + size_t{r} * d + v * kAttnLanes);
   for (uint32_t j = 0; j < n; ++j) {
+    attn_prefetch_ahead<R>(values + size_t{j} * d, V * kAttnLanes * sizeof(typename E::T));
     AttnV x[V];
     for (uint32_t v = 0; v < V; ++v) x[v] = E::load(values + size_t{j} * d + v * kAttnLanes);
     for (uint32_t r = 0; r < R; ++r) {
