@@ -192,6 +192,11 @@ BlockInput block_input(const ForwardCall &c, const KvCache &cache, uint32_t head
                     kernels.scores[ROTOR_DTYPE_F32], kernels.accumulate[ROTOR_DTYPE_F32]};
 }
 
+// Output rows asked for (with intent to write) this many rows before they are written: the
+// output is written once, after the last block, and a line that is not in the cache is read
+// before a store can complete.
+constexpr uint32_t kOutputAheadRows = 8;
+
 void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   const KvCache &cache = *c.caches[task.b];
   const uint32_t length = cache.length, group = c.plan.group, d = c.q.head_dim;
@@ -251,7 +256,14 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   }
 
   // out = acc / sum, in the output's dtype (the accumulator row is reused as the staging row).
+  const size_t out_row_bytes = size_t{d} * dtype_size(c.out.dtype);
   for (uint32_t r = 0; r < rows; ++r) {
+    if (r + kOutputAheadRows < rows) {
+      const uint32_t ahead = r + kOutputAheadRows;
+      const char *line = static_cast<const char *>(
+          head_ptr(c.out, task.b, task.first_token + ahead / group, task.kv_head * group + ahead % group));
+      for (size_t offset = 0; offset < out_row_bytes; offset += 64) __builtin_prefetch(line + offset, 1);
+    }
     float *row = acc + uint64_t{r} * d;
     for (uint32_t i = 0; i < d; ++i) row[i] = row[i] / sums[r];
     const uint32_t token = task.first_token + r / group, head = task.kv_head * group + r % group;
