@@ -1,0 +1,153 @@
+// The attention kernels alone (the active kernel set's, src/kernels/attention_kernels.hpp), on
+// data that stays in L1, against an FMA-throughput loop of the set's vector width measured in the
+// same benchmark: what rotor_attention_forward's parts cost before memory and scheduling enter.
+// 128 dims, one 64-key block, f32 scores and accumulators:
+//  - KernelScores/<rows>/<cache dtype>, KernelAccumulate/<rows>/<cache dtype>: GFLOP/s of the
+//    score and value tiles (2 x rows x 64 x 128 flops per call) and their fraction of the FMA
+//    loop (frac_fma); 4 rows is a decode step's group, 24 a prefill's chunk;
+//  - KernelFold/<rows>: the online-softmax step of rows x 64 scores (maximum, exp, sum; every
+//    row rescaled on every other call), as `fold_per_fma`: its time over the time the FMA loop takes
+//    for the same rows' score and value flops (2 x 2 x 64 x 128 per row). A prefill whose tiles
+//    ran at the FMA peak would still spend this fraction more on the fold.
+//
+//   build-bench/bench/rotor_bench_attention_kernels
+// (built with ROTOR_BUILD_BENCH and ROTOR_BUILD_TESTS: it links rotor_testing, the static library
+// of rotor's objects, since the kernels are not part of the C API.)
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/registry.hpp"
+#include "rooflines.hpp"
+#include "support/aligned_buffer.hpp"
+
+namespace {
+
+constexpr uint32_t kDim = 128, kKeys = rotor::kKeyBlock;
+
+using test_support::aligned_buffer;
+using test_support::AlignedBuffer;
+
+const rotor::AttentionKernels &kernels() { return *rotor::active_kernels().attention; }
+
+// The FMA loop of the active set's vector width (0 for sets without one: no fraction then).
+double fma_peak() {
+  const std::string name = rotor::active_kernels().name;
+  const int bits = name == "avx512" || name == "avx512bf16" ? 512 : name == "avx2" ? 256 : 0;
+  return bits > 0 ? bench::fma_peak_gflops(bits, 1) : 0.0;
+}
+
+// A key block and its values in `dtype` (all elements 0x3c00 for f16 = 1.0, 0x3f80 for bf16 =
+// 1.0, 1.0f for f32), queries and weights of 0.01: finite, with no denormals.
+struct BlockData {
+  AlignedBuffer keys, values, q, scores, acc;
+  explicit BlockData(uint32_t rows, rotor_dtype dtype)
+      : keys(aligned_buffer(size_t{kKeys} * kDim * 4)), values(aligned_buffer(size_t{kKeys} * kDim * 4)),
+        q(aligned_buffer(size_t{rows} * kDim * 4)), scores(aligned_buffer(size_t{rows} * kKeys * 4)),
+        acc(aligned_buffer(size_t{rows} * kDim * 4)) {
+    for (size_t i = 0; i < size_t{kKeys} * kDim; ++i) {
+      if (dtype == ROTOR_DTYPE_F32) {
+        reinterpret_cast<float *>(keys.get())[i] = 1.0f;
+        reinterpret_cast<float *>(values.get())[i] = 1.0f;
+      } else {
+        const uint16_t one = dtype == ROTOR_DTYPE_F16 ? 0x3c00 : 0x3f80;
+        reinterpret_cast<uint16_t *>(keys.get())[i] = one;
+        reinterpret_cast<uint16_t *>(values.get())[i] = one;
+      }
+    }
+    for (size_t i = 0; i < size_t{rows} * kDim; ++i) reinterpret_cast<float *>(q.get())[i] = 0.01f;
+    for (size_t i = 0; i < size_t{rows} * kKeys; ++i) reinterpret_cast<float *>(scores.get())[i] = 0.01f;
+    std::memset(acc.get(), 0, size_t{rows} * kDim * 4);
+  }
+};
+
+const char *dtype_name(rotor_dtype dtype) {
+  return dtype == ROTOR_DTYPE_F32 ? "f32" : dtype == ROTOR_DTYPE_F16 ? "f16" : "bf16";
+}
+
+void report_flops(benchmark::State &state, double flops_per_call, double peak, rotor_dtype dtype) {
+  state.counters["GFLOPs"] =
+      benchmark::Counter(flops_per_call * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak_GFLOPs"] = peak;
+  state.SetLabel(std::string(rotor::active_kernels().name) + " " + dtype_name(dtype));
+}
+
+// Args: rows, cache dtype.
+void BM_KernelScores(benchmark::State &state) {
+  const uint32_t rows = uint32_t(state.range(0));
+  const rotor_dtype dtype = rotor_dtype(state.range(1));
+  BlockData data(rows, dtype);
+  const rotor::AttentionScoresFn scores = kernels().scores[dtype];
+  if (scores == nullptr) return state.SkipWithError("this kernel set has no scores kernel for the type");
+  const double peak = fma_peak();
+  for (auto _ : state) {
+    scores(reinterpret_cast<const float *>(data.q.get()), rows, data.keys.get(), kKeys, kDim, 0.088f,
+           reinterpret_cast<float *>(data.scores.get()), kKeys);
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * rows * kKeys * kDim;
+  report_flops(state, flops, peak, dtype);
+  state.counters["frac_fma"] = benchmark::Counter(peak > 0 ? flops * 1e-9 / peak : 0.0,
+                                                  benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Args: rows, cache dtype.
+void BM_KernelAccumulate(benchmark::State &state) {
+  const uint32_t rows = uint32_t(state.range(0));
+  const rotor_dtype dtype = rotor_dtype(state.range(1));
+  BlockData data(rows, dtype);
+  const rotor::AttentionAccumulateFn accumulate = kernels().accumulate[dtype];
+  if (accumulate == nullptr) return state.SkipWithError("this kernel set has no accumulate kernel for the type");
+  const double peak = fma_peak();
+  for (auto _ : state) {
+    accumulate(reinterpret_cast<const float *>(data.scores.get()), kKeys, rows, data.values.get(), kKeys, kDim,
+               reinterpret_cast<float *>(data.acc.get()));
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * rows * kKeys * kDim;
+  report_flops(state, flops, peak, dtype);
+  state.counters["frac_fma"] = benchmark::Counter(peak > 0 ? flops * 1e-9 / peak : 0.0,
+                                                  benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Args: rows. The fold leaves weights in (0, 1] where the scores were, which the next call
+// folds again (exp's cost does not depend on the values), so nothing but the running maxima and
+// sums is reset between calls.
+void BM_KernelFold(benchmark::State &state) {
+  const uint32_t rows = uint32_t(state.range(0));
+  std::vector<float> scores(size_t{rows} * kKeys), acc(size_t{rows} * kDim, 0.0f), running_max(rows),
+      running_sum(rows);
+  for (size_t i = 0; i < scores.size(); ++i) scores[i] = 3.0f * std::sin(float(i));
+  const double peak = fma_peak();
+  uint64_t call = 0;
+  for (auto _ : state) {
+    // Every other call starts from -inf (the first block of a row: every row rescales, by 0), the
+    // others from a maximum above every score (no row rescales).
+    const float start = call++ % 2 == 0 ? -INFINITY : 10.0f;
+    for (uint32_t r = 0; r < rows; ++r) {
+      running_max[r] = start;
+      running_sum[r] = 1.0f;
+    }
+    kernels().fold(scores.data(), kKeys, rows, kKeys, running_max.data(), running_sum.data(), acc.data(), kDim);
+    benchmark::ClobberMemory();
+  }
+  // The score and value flops of the same rows and keys, at the FMA loop's rate.
+  const double fma_seconds = peak > 0 ? 4.0 * rows * kKeys * kDim / (peak * 1e9) : 0.0;
+  state.counters["fold_per_fma"] =
+      benchmark::Counter(fma_seconds, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+  state.counters["peak_GFLOPs"] = peak;
+  state.SetLabel(rotor::active_kernels().name);
+}
+
+}  // namespace
+
+BENCHMARK(BM_KernelScores)
+    ->ArgsProduct({{4, 24}, {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16}});
+BENCHMARK(BM_KernelAccumulate)
+    ->ArgsProduct({{4, 24}, {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16}});
+BENCHMARK(BM_KernelFold)->Arg(4)->Arg(256);
+
+BENCHMARK_MAIN();
