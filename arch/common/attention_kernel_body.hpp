@@ -91,6 +91,14 @@ void attn_prefetch_ahead(const void *p, size_t bytes) {
 // R rows x V key vectors of one tile (V * kAttnLanes scores per row, written whole).
 template <typename E, uint32_t R, uint32_t V>
 void attn_score_tile(const float *q, uint32_t d, const typename E::T *tile, float scale, float *out, uint32_t stride) {
+  const AttnV s(scale);
+  if (d == 0) {
+    // A dot product of nothing (head_dim is never 0 in a call; see attn_accumulate_tile for why
+    // this case is written apart).
+    for (uint32_t r = 0; r < R; ++r)
+      for (uint32_t v = 0; v < V; ++v) (AttnV(0.0f) * s).store_unaligned(out + size_t{r} * stride + v * kAttnLanes);
+    return;
+  }
   AttnV acc[R][V];
   for (uint32_t r = 0; r < R; ++r)
     for (uint32_t v = 0; v < V; ++v) acc[r][v] = AttnV(0.0f);
@@ -103,7 +111,6 @@ void attn_score_tile(const float *q, uint32_t d, const typename E::T *tile, floa
       for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
     }
   }
-  const AttnV s(scale);
   for (uint32_t r = 0; r < R; ++r)
     for (uint32_t v = 0; v < V; ++v) (acc[r][v] * s).store_unaligned(out + size_t{r} * stride + v * kAttnLanes);
 }
@@ -153,6 +160,9 @@ void attn_accumulate_tile(const float *w, uint32_t stride, const typename E::T *
   AttnV a[R][V];
   for (uint32_t r = 0; r < R; ++r)
     for (uint32_t v = 0; v < V; ++v) a[r][v] = AttnV::load_unaligned(acc + size_t{r} * d + v * kAttnLanes);
+  // Without this early return GCC 12 keeps a stack copy of every accumulator for the path on
+  // which the key loop does not run (24 extra stores and loads per tile).
+  if (n == 0) return;
   for (uint32_t j = 0; j < n; ++j) {
     attn_prefetch_ahead<R>(values + size_t{j} * d, V * kAttnLanes * sizeof(typename E::T));
     AttnV x[V];
