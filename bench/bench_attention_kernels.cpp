@@ -1,6 +1,7 @@
 // The attention kernels alone (the active kernel set's, src/kernels/attention_kernels.hpp), on
 // data that stays in L1, against an FMA-throughput loop of the set's vector width measured in the
-// same benchmark: what rotor_attention_forward's parts cost before memory and scheduling enter.
+// same benchmark (before and after the timed calls, averaged): what rotor_attention_forward's
+// parts cost before memory and scheduling enter.
 // 128 dims, one 64-key block, f32 scores and accumulators:
 //  - KernelScores/<rows>/<cache dtype>, KernelAccumulate/<rows>/<cache dtype>: GFLOP/s of the
 //    score and value tiles (2 x rows x 64 x 128 flops per call) and their fraction of the FMA
@@ -82,12 +83,13 @@ void BM_KernelScores(benchmark::State &state) {
   BlockData data(rows, dtype);
   const rotor::AttentionScoresFn scores = kernels().scores[dtype];
   if (scores == nullptr) return state.SkipWithError("this kernel set has no scores kernel for the type");
-  const double peak = fma_peak();
+  const double peak_before = fma_peak();
   for (auto _ : state) {
     scores(reinterpret_cast<const float *>(data.q.get()), rows, data.keys.get(), kKeys, kDim, 0.088f,
            reinterpret_cast<float *>(data.scores.get()), kKeys);
     benchmark::ClobberMemory();
   }
+  const double peak = (peak_before + fma_peak()) / 2;
   const double flops = 2.0 * rows * kKeys * kDim;
   report_flops(state, flops, peak, dtype);
   state.counters["frac_fma"] = benchmark::Counter(peak > 0 ? flops * 1e-9 / peak : 0.0,
@@ -101,12 +103,13 @@ void BM_KernelAccumulate(benchmark::State &state) {
   BlockData data(rows, dtype);
   const rotor::AttentionAccumulateFn accumulate = kernels().accumulate[dtype];
   if (accumulate == nullptr) return state.SkipWithError("this kernel set has no accumulate kernel for the type");
-  const double peak = fma_peak();
+  const double peak_before = fma_peak();
   for (auto _ : state) {
     accumulate(reinterpret_cast<const float *>(data.scores.get()), kKeys, rows, data.values.get(), kKeys, kDim,
                reinterpret_cast<float *>(data.acc.get()));
     benchmark::ClobberMemory();
   }
+  const double peak = (peak_before + fma_peak()) / 2;
   const double flops = 2.0 * rows * kKeys * kDim;
   report_flops(state, flops, peak, dtype);
   state.counters["frac_fma"] = benchmark::Counter(peak > 0 ? flops * 1e-9 / peak : 0.0,
@@ -121,7 +124,7 @@ void BM_KernelFold(benchmark::State &state) {
   std::vector<float> scores(size_t{rows} * kKeys), acc(size_t{rows} * kDim, 0.0f), running_max(rows),
       running_sum(rows);
   for (size_t i = 0; i < scores.size(); ++i) scores[i] = 3.0f * std::sin(float(i));
-  const double peak = fma_peak();
+  const double peak_before = fma_peak();
   uint64_t call = 0;
   for (auto _ : state) {
     // Every other call starts from -inf (the first block of a row: every row rescales, by 0), the
@@ -134,6 +137,7 @@ void BM_KernelFold(benchmark::State &state) {
     kernels().fold(scores.data(), kKeys, rows, kKeys, running_max.data(), running_sum.data(), acc.data(), kDim);
     benchmark::ClobberMemory();
   }
+  const double peak = (peak_before + fma_peak()) / 2;
   // The score and value flops of the same rows and keys, at the FMA loop's rate.
   const double fma_seconds = peak > 0 ? 4.0 * rows * kKeys * kDim / (peak * 1e9) : 0.0;
   state.counters["fold_per_fma"] =
