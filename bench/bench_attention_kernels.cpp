@@ -69,52 +69,39 @@ const char *dtype_name(rotor_dtype dtype) {
   return dtype == ROTOR_DTYPE_F32 ? "f32" : dtype == ROTOR_DTYPE_F16 ? "f16" : "bf16";
 }
 
-void report_flops(benchmark::State &state, double flops_per_call, double peak, rotor_dtype dtype) {
-  state.counters["GFLOPs"] =
-      benchmark::Counter(flops_per_call * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["peak_GFLOPs"] = peak;
-  state.SetLabel(std::string(rotor::active_kernels().name) + " " + dtype_name(dtype));
-}
+enum class Tile { scores, values };
 
-// Args: rows, cache dtype.
-void BM_KernelScores(benchmark::State &state) {
+// Args: rows, cache dtype. One kernel on the block again and again: 2 x rows x 64 x 128 flops a
+// call, against the FMA loop.
+void tile_benchmark(benchmark::State &state, Tile tile) {
   const uint32_t rows = uint32_t(state.range(0));
   const rotor_dtype dtype = rotor_dtype(state.range(1));
   BlockData data(rows, dtype);
   const rotor::AttentionScoresFn scores = kernels().scores[dtype];
-  if (scores == nullptr) return state.SkipWithError("this kernel set has no scores kernel for the type");
+  const rotor::AttentionAccumulateFn accumulate = kernels().accumulate[dtype];
+  if (tile == Tile::scores ? scores == nullptr : accumulate == nullptr)
+    return state.SkipWithError("this kernel set has no such kernel for the type (its caller widens first)");
+  const float *q = reinterpret_cast<const float *>(data.q.get());
+  float *weights = reinterpret_cast<float *>(data.scores.get()), *acc = reinterpret_cast<float *>(data.acc.get());
   const double peak_before = fma_peak();
   for (auto _ : state) {
-    scores(reinterpret_cast<const float *>(data.q.get()), rows, data.keys.get(), kKeys, kDim, 0.088f,
-           reinterpret_cast<float *>(data.scores.get()), kKeys);
+    if (tile == Tile::scores)
+      scores(q, rows, data.keys.get(), kKeys, kDim, 0.088f, weights, kKeys);
+    else
+      accumulate(weights, kKeys, rows, data.values.get(), kKeys, kDim, acc);
     benchmark::ClobberMemory();
   }
   const double peak = (peak_before + fma_peak()) / 2;
   const double flops = 2.0 * rows * kKeys * kDim;
-  report_flops(state, flops, peak, dtype);
-  state.counters["frac_fma"] = benchmark::Counter(peak > 0 ? flops * 1e-9 / peak : 0.0,
-                                                  benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak_GFLOPs"] = peak;
+  state.counters["frac_fma"] =
+      benchmark::Counter(peak > 0 ? flops * 1e-9 / peak : 0.0, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(rotor::active_kernels().name) + " " + dtype_name(dtype));
 }
 
-// Args: rows, cache dtype.
-void BM_KernelAccumulate(benchmark::State &state) {
-  const uint32_t rows = uint32_t(state.range(0));
-  const rotor_dtype dtype = rotor_dtype(state.range(1));
-  BlockData data(rows, dtype);
-  const rotor::AttentionAccumulateFn accumulate = kernels().accumulate[dtype];
-  if (accumulate == nullptr) return state.SkipWithError("this kernel set has no accumulate kernel for the type");
-  const double peak_before = fma_peak();
-  for (auto _ : state) {
-    accumulate(reinterpret_cast<const float *>(data.scores.get()), kKeys, rows, data.values.get(), kKeys, kDim,
-               reinterpret_cast<float *>(data.acc.get()));
-    benchmark::ClobberMemory();
-  }
-  const double peak = (peak_before + fma_peak()) / 2;
-  const double flops = 2.0 * rows * kKeys * kDim;
-  report_flops(state, flops, peak, dtype);
-  state.counters["frac_fma"] = benchmark::Counter(peak > 0 ? flops * 1e-9 / peak : 0.0,
-                                                  benchmark::Counter::kIsIterationInvariantRate);
-}
+void BM_KernelScores(benchmark::State &state) { tile_benchmark(state, Tile::scores); }
+void BM_KernelAccumulate(benchmark::State &state) { tile_benchmark(state, Tile::values); }
 
 // Args: rows. The fold leaves weights in (0, 1] where the scores were, which the next call
 // folds again (exp's cost does not depend on the values), so nothing but the running maxima and
