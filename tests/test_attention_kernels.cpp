@@ -134,3 +134,28 @@ TEST(AttentionKernels, NarrowingRoundsLikeThePortableConversion) {
 }
 
 }  // namespace
+
+// The edges the SIMD tiles write apart (so that the compiler keeps their accumulators in
+// registers): a dot product of no dimensions is 0 times the scale, and accumulating no keys
+// leaves the accumulators' bits as they were, for every set and element type it reads.
+TEST(AttentionKernels, NoDimensionsAndNoKeys) {
+  for (uint32_t k = 0; rotor::available_kernel(k) != nullptr; ++k) {
+    const rotor::KernelSet &set = *rotor::available_kernel(k);
+    const rotor::AttentionKernels &kernels = *set.attention;
+    SCOPED_TRACE(set.name);
+    for (rotor_dtype dtype : {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16}) {
+      if (kernels.scores[dtype] == nullptr) continue;  // the caller converts (attention_run.cpp)
+      SCOPED_TRACE(::testing::Message() << "dtype " << dtype);
+      const uint32_t rows = 9, d = 40;  // a tile of 6 and a tail of 3
+      test_support::AlignedBuffer block = test_support::aligned_buffer(size_t{rotor::kKeyBlock} * d * 4);
+      std::vector<float> q(size_t{rows} * d, 1.0f), scores(size_t{rows} * rotor::kKeyBlock, -7.0f);
+      kernels.scores[dtype](q.data(), rows, block.get(), rotor::kKeyBlock, 0, 0.5f, scores.data(), rotor::kKeyBlock);
+      for (float s : scores) ASSERT_EQ(s, 0.0f);
+      std::vector<float> weights(size_t{rows} * rotor::kKeyBlock, 1.0f), acc(size_t{rows} * d);
+      for (size_t i = 0; i < acc.size(); ++i) acc[i] = float(i) - 100.5f;
+      const std::vector<float> before = acc;
+      kernels.accumulate[dtype](weights.data(), rotor::kKeyBlock, rows, block.get(), 0, d, acc.data());
+      ASSERT_EQ(std::memcmp(acc.data(), before.data(), acc.size() * sizeof(float)), 0);
+    }
+  }
+}
