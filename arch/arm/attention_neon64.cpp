@@ -9,6 +9,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "common/half.hpp"
+#include "common/prefetch.hpp"
 #include "kernels/attention_kernels.hpp"
 
 namespace rotor {

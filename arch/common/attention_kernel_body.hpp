@@ -12,7 +12,8 @@
 // even),
 // `attn_fma(a, b, c)` (a * b + c rounded once: xsimd's own fma is a separate multiply and add on
 // some architectures, avx512f among them), so every function has internal linkage and is
-// compiled with that file's flags only.
+// compiled with that file's flags only. The arch file also includes common/half.hpp and
+// common/prefetch.hpp (outside its namespaces).
 //
 // Scores are computed with keys in the vector lanes: key blocks are dimension-major
 // (kernels/attention_kernels.hpp), so a tile of kAttnKeyTile keys is kAttnKeyVectors aligned
@@ -83,9 +84,7 @@ struct AttnBF16 {
 constexpr size_t kAttnAheadBytes = 4096;
 template <uint32_t R>
 void attn_prefetch_ahead(const void *p, size_t bytes) {
-  if (R < kAttnTileRows)
-    for (size_t offset = 0; offset < bytes; offset += 64)
-      __builtin_prefetch(static_cast<const char *>(p) + kAttnAheadBytes + offset);
+  if (R < kAttnTileRows) prefetch_lines(static_cast<const char *>(p) + kAttnAheadBytes, bytes);
 }
 
 // R rows x V key vectors of one tile (V * kAttnLanes scores per row, written whole).

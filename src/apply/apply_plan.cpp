@@ -18,10 +18,10 @@ constexpr uint64_t kParallelMinElements = 1u << 15;
 // 32 heads x 128 dims of a Llama token in f32, small enough to stay in L1 next to the input.
 constexpr size_t kScratchBytes = 16384;
 
-// Out of place, outputs of at least this many bytes (all passes of the call together) whose stores
-// would straddle lines are written with non-temporal stores: plain stores first read every line they write (a third memory stream
-// next to the input and the output), and an output this large does not stay in the cache for
-// its reader anyway. Measured (docs/performance.md, "Out of place"), f32 [1, T, 32, 128], one
+// Out of place, outputs of at least this many bytes (all passes of the call together) whose
+// stores would straddle lines are written with non-temporal stores: plain stores first read
+// every line they write (a third memory stream next to the input and the output), and an output
+// this large does not stay in the cache for its reader anyway. Measured (docs/performance.md, "Out of place"), f32 [1, T, 32, 128], one
 // thread, rotating and then reading the output back: streaming costs 15-30% more while the
 // output stays in the cache (T = 128..1024, 2-16 MiB), ties at 24 MiB and wins from 32 MiB.
 // A fixed figure rather than the last-level cache's size: the build VM's CPUID reports the

@@ -11,6 +11,7 @@
 #include "table/row_compute.hpp"
 #include "apply/tensor_view.hpp"
 #include "common/element_convert.hpp"
+#include "common/prefetch.hpp"
 
 namespace rotor {
 namespace {
@@ -256,18 +257,16 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   }
 
   // out = acc / sum, in the output's dtype (the accumulator row is reused as the staging row).
+  // Row r is head kv_head * group + r % group of token first_token + r / group.
+  auto out_row = [&](uint32_t r) {
+    return const_cast<void *>(head_ptr(c.out, task.b, task.first_token + r / group, task.kv_head * group + r % group));
+  };
   const size_t out_row_bytes = size_t{d} * dtype_size(c.out.dtype);
   for (uint32_t r = 0; r < rows; ++r) {
-    if (r + kOutputAheadRows < rows) {
-      const uint32_t ahead = r + kOutputAheadRows;
-      const char *line = static_cast<const char *>(
-          head_ptr(c.out, task.b, task.first_token + ahead / group, task.kv_head * group + ahead % group));
-      for (size_t offset = 0; offset < out_row_bytes; offset += 64) __builtin_prefetch(line + offset, 1);
-    }
+    if (r + kOutputAheadRows < rows) prefetch_lines<PrefetchFor::write>(out_row(r + kOutputAheadRows), out_row_bytes);
     float *row = acc + uint64_t{r} * d;
     for (uint32_t i = 0; i < d; ++i) row[i] = row[i] / sums[r];
-    const uint32_t token = task.first_token + r / group, head = task.kv_head * group + r % group;
-    from_float(row, d, const_cast<void *>(head_ptr(c.out, task.b, token, head)), c.out.dtype);
+    from_float(row, d, out_row(r), c.out.dtype);
   }
 }
 
