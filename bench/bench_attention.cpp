@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "rooflines.hpp"
 #include "rotor/rotor.h"
 #include "support/aligned_buffer.hpp"
@@ -43,7 +44,9 @@ void fill(float *p, size_t n, uint32_t seed) {
   }
 }
 
-size_t dtype_bytes(rotor_dtype dtype) { return dtype == ROTOR_DTYPE_F32 ? 4 : 2; }
+using bench::dtype_bytes;
+using bench::dtype_name;
+using bench::kernel_vector_bits;
 
 // Everything one sequence of `tokens` tokens needs (q, k, v, out in f32; the cache in
 // `cache_dtype`), allocated and written once.
@@ -100,16 +103,6 @@ double process_seconds() {
   timespec t;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
-}
-
-// The vector width of the active kernel set (the FMA loop that is its peak).
-int kernel_vector_bits() {
-  const std::string name = rotor_kernel_name();
-  return name == "avx512" || name == "avx512bf16" ? 512 : name == "avx2" ? 256 : 0;
-}
-
-const char *dtype_name(rotor_dtype dtype) {
-  return dtype == ROTOR_DTYPE_F32 ? "f32" : dtype == ROTOR_DTYPE_F16 ? "f16" : "bf16";
 }
 
 // Args: tokens, threads, cache dtype.

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "kernels/registry.hpp"
 #include "rooflines.hpp"
 #include "support/aligned_buffer.hpp"
@@ -36,8 +37,7 @@ const rotor::AttentionKernels &kernels() { return *rotor::active_kernels().atten
 
 // The FMA loop of the active set's vector width (0 for sets without one: no fraction then).
 double fma_peak() {
-  const std::string name = rotor::active_kernels().name;
-  const int bits = name == "avx512" || name == "avx512bf16" ? 512 : name == "avx2" ? 256 : 0;
+  const int bits = bench::kernel_vector_bits();
   return bits > 0 ? bench::fma_peak_gflops(bits, 1) : 0.0;
 }
 
@@ -65,9 +65,7 @@ struct BlockData {
   }
 };
 
-const char *dtype_name(rotor_dtype dtype) {
-  return dtype == ROTOR_DTYPE_F32 ? "f32" : dtype == ROTOR_DTYPE_F16 ? "f16" : "bf16";
-}
+using bench::dtype_name;
 
 enum class Tile { scores, values };
 

@@ -19,6 +19,7 @@
 
 #include <time.h>
 
+#include "bench_support.hpp"
 #include "rooflines.hpp"
 #include "rotor/rotor.h"
 #include "support/aligned_buffer.hpp"
@@ -27,8 +28,8 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-const char *dtype_name(rotor_dtype dt) { return dt == ROTOR_DTYPE_F32 ? "f32" : dt == ROTOR_DTYPE_F16 ? "f16" : "bf16"; }
-size_t dtype_bytes(rotor_dtype dt) { return dt == ROTOR_DTYPE_F32 ? 4 : 2; }
+using bench::dtype_name;
+using bench::dtype_bytes;
 
 using test_support::aligned_buffer;
 using test_support::AlignedBuffer;
