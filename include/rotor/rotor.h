@@ -46,7 +46,7 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define ROTOR_VERSION_MAJOR 1
-#define ROTOR_VERSION_MINOR 1
+#define ROTOR_VERSION_MINOR 2
 #define ROTOR_VERSION_PATCH 0
 
 /* (major << 16) | (minor << 8) | patch of the library actually linked: compare it with the
@@ -65,12 +65,23 @@ typedef enum rotor_status {
   ROTOR_ERR_RESCALED = 6,         /* the table's rows changed since cached keys were rotated and
                                      the keys cannot be brought along (ROTOR_RESCALE_REFUSE, or
                                      an epoch older than the table keeps): re-prefill */
+  ROTOR_ERR_INTERNAL = 7,         /* (1.2) a system primitive the library relies on failed (a
+                                     mutex or a once-flag reported an error): the call stopped
+                                     there; no C++ exception ever crosses this interface */
   ROTOR_STATUS_FORCE_32BIT = 0x7fffffff  /* never returned: keeps the enum 32 bits wide */
 } rotor_status;
 
 /* A short English description of s; unknown values give "unknown rotor status".
    Never NULL, static storage. Cannot fail. */
 ROTOR_API const char *rotor_status_string(rotor_status s);
+
+/* (1.2) Why the last rotor call made on the calling thread returned what it did, in English,
+   naming the argument or field at fault ("rotary_dim is odd", "rotary_dim exceeds the tensor's
+   head_dim", "unknown preset name"); "" after a call that returned ROTOR_OK. Each thread has
+   its own message (thread-local, nothing allocated); the string is static storage, valid for
+   ever. Functions that cannot fail (rotor_version, rotor_status_string, this one, the getters
+   that return a value) leave it as it was. Cannot fail; never NULL. */
+ROTOR_API const char *rotor_last_error_message(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Configuration                                                                               */
@@ -153,16 +164,19 @@ typedef enum rotor_dtype {
 
 /* Structs that cross the ABI, and how they grow:
     - rotor_config is the caller's: its struct_size field holds the size of the struct the
-      caller was compiled with (rotor_config_init sets it). A library accepts any size from 8
-      (struct_size and rotary_dim) up to its own sizeof(rotor_config): fields past a smaller,
+      caller was compiled with (rotor_config_init sets it). A library accepts a size that ends
+      where one of its fields ends, from 8 (struct_size and rotary_dim) up to its own
+      sizeof(rotor_config) (a size that cuts a field in two is INVALID_ARGUMENT): fields past a smaller,
       older struct_size take their defaults, and the library never reads or writes past it. A
       struct_size larger than the library knows (a header newer than the library) is
       INVALID_ARGUMENT: the library cannot honour fields it does not know. New fields are only
       ever appended, and their zero or default value means the behaviour before they existed.
-    - rotor_table_stats is the caller's too (struct_size set by the caller; filled up to it).
+    - rotor_table_stats is the caller's too (struct_size set by the caller, ending at a field's
+      end as for rotor_config; filled up to it).
     - rotor_table_event is the library's: read its struct_size before any appended field.
     - rotor_tensor is a plain value type with a frozen layout: it never grows (a new kind of
-      view would be a new struct).
+      view would be a new struct). Its padding on 64-bit targets is the named field reserved_0,
+      which the library ignores (binaries built against 1.1 left those bytes unset).
    Padding is explicit (reserved_* fields, which must be 0), so the layout is the same for every
    compiler of a target and an FFI can lay it out field by field. Enum-typed fields stay C enums
    (C and C++ callers keep their type checking and existing source), and each enum has a
@@ -242,6 +256,14 @@ typedef struct rotor_config {
   uint32_t      mrope_section[3];  /* MROPE / MROPE_INTERLEAVED: pairs per axis (t, h, w) */
   uint32_t      rope_pairs;        /* PROPORTIONAL: pairs that rotate (0 = all r/2) */
   uint32_t      reserved_2;        /* explicit padding: 0 */
+  /* Appended in rotor 1.2 (a 1.1 struct ends above; then 0, the default): */
+  /* LONGROPE: the number of floats long_factor and short_factor each point at. It must be
+     rotary_dim / 2 (else INVALID_ARGUMENT: the arrays would be read past their end); presets
+     and the bindings set it. 0 = not given: the arrays are then taken to hold rotary_dim / 2
+     floats, as before 1.2 (the library still refuses a preset's own arrays for another
+     rotary_dim, whose length it knows). */
+  uint32_t      factor_count;
+  uint32_t      reserved_3;        /* explicit padding: 0 */
 } rotor_config;
 
 /* Every enum of this header is the width of a uint32_t (see "Structs that cross the ABI"). */
@@ -318,8 +340,11 @@ typedef struct rotor_table_stats {
                                rotated (see "Rescales and cached keys") */
 } rotor_table_stats;
 
-/* Snapshot of the table's counters. out->struct_size must be set; a smaller (older) struct is
-   filled up to its size. Lock-free; safe while other threads grow the table. */
+/* Snapshot of the table's counters. out->struct_size must be set to a size that ends at one of
+   the fields' ends, from 8 (struct_size and rows) up to this sizeof(rotor_table_stats); a
+   smaller (older) struct is filled up to its size. Errors: INVALID_ARGUMENT (NULL, a size that
+   cuts a field in two or is larger than the library's struct; nothing written). Lock-free; safe
+   while other threads grow the table. */
 ROTOR_API rotor_status rotor_table_stats_get(const rotor_table *t, rotor_table_stats *out);
 
 /* cos and sin of positions [start, start + count), each [count, r/2] (half) or, with
@@ -369,6 +394,11 @@ typedef struct rotor_tensor {
   void       *data;
   rotor_dtype dtype;
   uint32_t    batch, seq, heads, head_dim;
+#if UINTPTR_MAX > 0xffffffffu
+  uint32_t    reserved_0;     /* explicit padding (64-bit targets), ignored: the strides' offsets
+                                 are rotor 1.0's. Initialise views by field name or with the
+                                 constructors below, not by position. */
+#endif
   int64_t     stride_batch, stride_seq, stride_head;   /* in elements */
 } rotor_tensor;
 
@@ -465,9 +495,13 @@ ROTOR_API rotor_status rotor_apply_qk_axes(rotor_table *t, const rotor_tensor *q
    the caller passes as its own view). LongRoPE factor arrays point at static storage inside the
    library. Values and sources: src/table/presets.cpp and docs/scaling.md.
    cfg_size is the caller's sizeof(rotor_config), as for rotor_config_init_sized: only the
-   first cfg_size bytes are written (struct_size = cfg_size).
-   Errors: INVALID_ARGUMENT (NULL, unknown name, cfg_size as rotor_config_init_sized refuses;
-   *cfg is then unchanged). */
+   first cfg_size bytes are written (struct_size = cfg_size). A preset that needs a field the
+   caller's struct does not have (a 1.0-size struct and an M-RoPE, vision or proportional
+   preset: layout, mrope_section, rope_pairs) is refused rather than filled without it, which
+   would describe another model. LONGROPE presets set factor_count where the struct has it.
+   Errors: INVALID_ARGUMENT (NULL, unknown name, cfg_size as rotor_config_init_sized refuses),
+   UNSUPPORTED (the preset needs fields past cfg_size: rebuild against a newer header);
+   *cfg is then unchanged. */
 ROTOR_API rotor_status rotor_config_preset_sized(rotor_config *cfg, size_t cfg_size, const char *model_name);
 
 /* The 1.0 form, kept for source compatibility: a macro, as rotor_config_init; the exported
@@ -496,6 +530,15 @@ ROTOR_API rotor_status(rotor_config_preset)(rotor_config *cfg, const char *model
 ROTOR_API rotor_status rotor_preset_table_name(const char *model_name, uint32_t index, const char **name_out);
 ROTOR_API rotor_status rotor_preset_layers(const char *model_name, uint32_t *layers_out);
 ROTOR_API rotor_status rotor_preset_layer_table(const char *model_name, uint32_t layer, const char **name_out);
+
+/* (1.2) Every name rotor_config_preset and rotor_preset_layers accept, for listing them: names
+   with one table, then the per-layer model names ("gemma-3-4b", ...), then common aliases
+   ("llama-3-8b", "llama-3.2-1b", "qwen2.5-7b", ...: each is its own preset with the values of
+   that model's config.json; see src/table/presets.cpp). rotor_preset_count cannot fail.
+   rotor_preset_name: the index-th name (static storage) into *name_out. Errors:
+   INVALID_ARGUMENT (NULL, index >= rotor_preset_count(); *name_out unchanged). */
+ROTOR_API uint32_t rotor_preset_count(void);
+ROTOR_API rotor_status rotor_preset_name(uint32_t index, const char **name_out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Kernels                                                                                     */

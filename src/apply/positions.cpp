@@ -1,12 +1,14 @@
 #include "apply/positions.hpp"
 
+#include "common/last_error.hpp"
+
 namespace rotor {
 
 rotor_status check_positions(const int32_t *positions, uint32_t offset, uint32_t batch, uint32_t seq,
                              uint64_t limit, uint32_t *seq_len_out) {
   if (positions == nullptr) {
     const uint64_t last = uint64_t{offset} + seq;  // one past the largest position
-    if (last > limit) return ROTOR_ERR_OUT_OF_RANGE;
+    if (last > limit) return fail(ROTOR_ERR_OUT_OF_RANGE, "offset + seq is past max_len");
     *seq_len_out = static_cast<uint32_t>(last);
     return ROTOR_OK;
   }
@@ -18,7 +20,7 @@ rotor_status check_positions(const int32_t *positions, uint32_t offset, uint32_t
     in_range &= p >= 0 && uint64_t(p) < limit;
     largest = p > largest ? p : largest;
   }
-  if (!in_range) return ROTOR_ERR_OUT_OF_RANGE;
+  if (!in_range) return fail(ROTOR_ERR_OUT_OF_RANGE, "a position is negative or not below max_len");
   *seq_len_out = static_cast<uint32_t>(largest) + 1;
   return ROTOR_OK;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/checked_math.hpp"
+#include "common/last_error.hpp"
 #include "table/config.hpp"
 
 namespace rotor {
@@ -40,17 +41,20 @@ bool element_span(const rotor_tensor &v, uint64_t *span_out) {
 }  // namespace
 
 rotor_status validate_view(const rotor_tensor &v) {
-  if (v.data == nullptr || !valid_dtype(enum_bits(v.dtype))) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (v.batch == 0 || v.seq == 0 || v.heads == 0 || v.head_dim == 0) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (v.stride_batch < 0 || v.stride_seq < 0 || v.stride_head < 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  constexpr rotor_status kInvalid = ROTOR_ERR_INVALID_ARGUMENT;
+  if (v.data == nullptr) return fail(kInvalid, "a tensor's data is NULL");
+  if (!valid_dtype(enum_bits(v.dtype))) return fail(kInvalid, "a tensor's dtype is not a rotor_dtype value");
+  if (v.batch == 0 || v.seq == 0 || v.heads == 0 || v.head_dim == 0)
+    return fail(kInvalid, "a tensor has a zero batch, seq, heads or head_dim");
+  if (v.stride_batch < 0 || v.stride_seq < 0 || v.stride_head < 0) return fail(kInvalid, "a tensor has a negative stride");
   const size_t elem = dtype_size(v.dtype);
-  if (reinterpret_cast<uintptr_t>(v.data) % elem != 0) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (reinterpret_cast<uintptr_t>(v.data) % elem != 0) return fail(kInvalid, "a tensor's data is not aligned to its element");
   uint64_t span, bytes, end;
-  if (!element_span(v, &span)) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (mul_overflows(span, elem, &bytes) || bytes > uint64_t(INT64_MAX)) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (add_overflows(reinterpret_cast<uintptr_t>(v.data), bytes, &end)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (!element_span(v, &span) || mul_overflows(span, elem, &bytes) || bytes > uint64_t(INT64_MAX) ||
+      add_overflows(reinterpret_cast<uintptr_t>(v.data), bytes, &end))
+    return fail(kInvalid, "a tensor's extent overflows (shape times strides)");
   if (sizeof(uintptr_t) < sizeof(uint64_t) && (end >> (8 * (sizeof(uintptr_t) % 8))) != 0)
-    return ROTOR_ERR_INVALID_ARGUMENT;  // 32-bit targets: the view wraps the address space
+    return fail(kInvalid, "a tensor's extent wraps the address space");  // 32-bit targets
   return ROTOR_OK;
 }
 
@@ -85,12 +89,17 @@ uint64_t token_gap(const rotor_tensor &v) {
 
 }  // namespace
 
+bool buffers_overlap(const void *a, size_t a_bytes, const void *b, size_t b_bytes) {
+  const uintptr_t a_lo = reinterpret_cast<uintptr_t>(a), b_lo = reinterpret_cast<uintptr_t>(b);
+  uintptr_t a_hi, b_hi;
+  if (__builtin_add_overflow(a_lo, a_bytes, &a_hi) || __builtin_add_overflow(b_lo, b_bytes, &b_hi)) return true;
+  return a_lo < b_hi && b_lo < a_hi;
+}
+
 bool buffer_overlaps_view(const void *p, size_t bytes, const rotor_tensor &view) {
-  const uintptr_t lo = reinterpret_cast<uintptr_t>(p);
-  uintptr_t hi, view_lo, view_hi;
-  if (__builtin_add_overflow(lo, bytes, &hi)) return true;
+  uintptr_t view_lo, view_hi;
   view_byte_range(view, &view_lo, &view_hi);
-  return lo < view_hi && view_lo < hi;
+  return buffers_overlap(p, bytes, reinterpret_cast<const void *>(view_lo), size_t(view_hi - view_lo));
 }
 
 bool views_disjoint(const rotor_tensor &a, const rotor_tensor &b) {

@@ -1,6 +1,7 @@
 // The C entry points that rotate tensors: validate everything, lease rows, run the plan.
 #include <cstring>
 
+#include "capi/guard.hpp"
 #include "kernels/registry.hpp"
 #include "apply/apply_plan.hpp"
 #include "common/checked_math.hpp"
@@ -20,9 +21,11 @@ rotor_status check_in_out(const rotor_tensor &in, const rotor_tensor &out, uint3
   rotor_status status = validate_view(in);
   if (status != ROTOR_OK) return status;
   if ((status = validate_view(out)) != ROTOR_OK) return status;
-  if (!same_shape(in, out) || in.dtype != out.dtype) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (in.head_dim < rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (!same_layout(in, out) && !views_disjoint(in, out)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (!same_shape(in, out) || in.dtype != out.dtype)
+    return fail(ROTOR_ERR_INVALID_ARGUMENT, "in and out differ in shape or dtype");
+  if (in.head_dim < rotary_dim) return fail(ROTOR_ERR_INVALID_ARGUMENT, "rotary_dim exceeds the tensor's head_dim");
+  if (!same_layout(in, out) && !views_disjoint(in, out))
+    return fail(ROTOR_ERR_INVALID_ARGUMENT, "out overlaps in without being the same view");
   return ROTOR_OK;
 }
 
@@ -31,8 +34,10 @@ rotor_status check_in_out(const rotor_tensor &in, const rotor_tensor &out, uint3
 rotor_status check_qk(const rotor_tensor &q, const rotor_tensor &k, uint32_t rotary_dim) {
   rotor_status status;
   if ((status = validate_view(q)) != ROTOR_OK || (status = validate_view(k)) != ROTOR_OK) return status;
-  if (q.batch != k.batch || q.seq != k.seq || !views_disjoint(q, k)) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (q.head_dim < rotary_dim || k.head_dim < rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (q.batch != k.batch || q.seq != k.seq) return fail(ROTOR_ERR_INVALID_ARGUMENT, "q and k differ in batch or seq");
+  if (!views_disjoint(q, k)) return fail(ROTOR_ERR_INVALID_ARGUMENT, "q and k overlap");
+  if (q.head_dim < rotary_dim || k.head_dim < rotary_dim)
+    return fail(ROTOR_ERR_INVALID_ARGUMENT, "rotary_dim exceeds the tensor's head_dim");
   return ROTOR_OK;
 }
 
@@ -101,65 +106,75 @@ extern "C" {
 
 ROTOR_API rotor_status rotor_apply(rotor_table *t, const rotor_tensor *x, const int32_t *positions,
                                    uint32_t offset, rotor_direction dir, rotor_pool *pool) {
-  // dir is read through its bytes until validated (see enum_bits): a C caller may pass any int.
-  if (x == nullptr || !valid_direction(enum_bits(dir))) return ROTOR_ERR_INVALID_ARGUMENT;
-  return rotor_apply_to(t, x, x, positions, offset, dir, pool);
+  return guarded([&]() -> rotor_status {
+    // dir is read through its bytes until validated (see enum_bits): a C caller may pass any int.
+    if (x == nullptr || !valid_direction(enum_bits(dir))) return ROTOR_ERR_INVALID_ARGUMENT;
+    return rotor_apply_to(t, x, x, positions, offset, dir, pool);
+  });
 }
 
 ROTOR_API rotor_status rotor_apply_to(rotor_table *t, const rotor_tensor *in, const rotor_tensor *out,
                                       const int32_t *positions, uint32_t offset, rotor_direction dir,
                                       rotor_pool *pool) {
-  if (t == nullptr || in == nullptr || out == nullptr || !valid_direction(enum_bits(dir)))
-    return ROTOR_ERR_INVALID_ARGUMENT;
-  Table &table = *as_table(t);
-  rotor_status status = check_in_out(*in, *out, table.config().rotary_dim);
-  if (status != ROTOR_OK) return status;
-  ApplyPlan plan = base_plan(*in, positions, offset, dir);
-  plan.passes[0] = make_pass(*in, *out, table.config().pairing);
-  plan.pass_count = 1;
-  return run_with_table(table, plan, as_pool(pool));
+  return guarded([&]() -> rotor_status {
+    if (t == nullptr || in == nullptr || out == nullptr || !valid_direction(enum_bits(dir)))
+      return ROTOR_ERR_INVALID_ARGUMENT;
+    Table &table = *as_table(t);
+    rotor_status status = check_in_out(*in, *out, table.config().rotary_dim);
+    if (status != ROTOR_OK) return status;
+    ApplyPlan plan = base_plan(*in, positions, offset, dir);
+    plan.passes[0] = make_pass(*in, *out, table.config().pairing);
+    plan.pass_count = 1;
+    return run_with_table(table, plan, as_pool(pool));
+  });
 }
 
 ROTOR_API rotor_status rotor_apply_qk(rotor_table *t, const rotor_tensor *q, const rotor_tensor *k,
                                       const int32_t *positions, uint32_t offset, rotor_direction dir,
                                       rotor_pool *pool) {
-  if (t == nullptr || q == nullptr || k == nullptr || !valid_direction(enum_bits(dir)))
-    return ROTOR_ERR_INVALID_ARGUMENT;
-  Table &table = *as_table(t);
-  const rotor_status status = check_qk(*q, *k, table.config().rotary_dim);
-  if (status != ROTOR_OK) return status;
-  ApplyPlan plan = base_plan(*q, positions, offset, dir);
-  plan.passes[0] = make_pass(*q, *q, table.config().pairing);
-  plan.passes[1] = make_pass(*k, *k, table.config().pairing);
-  plan.pass_count = 2;
-  return run_with_table(table, plan, as_pool(pool));
+  return guarded([&]() -> rotor_status {
+    if (t == nullptr || q == nullptr || k == nullptr || !valid_direction(enum_bits(dir)))
+      return ROTOR_ERR_INVALID_ARGUMENT;
+    Table &table = *as_table(t);
+    const rotor_status status = check_qk(*q, *k, table.config().rotary_dim);
+    if (status != ROTOR_OK) return status;
+    ApplyPlan plan = base_plan(*q, positions, offset, dir);
+    plan.passes[0] = make_pass(*q, *q, table.config().pairing);
+    plan.passes[1] = make_pass(*k, *k, table.config().pairing);
+    plan.pass_count = 2;
+    return run_with_table(table, plan, as_pool(pool));
+  });
 }
 
 ROTOR_API rotor_status rotor_apply_axes(rotor_table *t, const rotor_tensor *x, const int32_t *positions,
                                         rotor_direction dir, rotor_pool *pool) {
-  if (t == nullptr || x == nullptr || positions == nullptr || !valid_direction(enum_bits(dir)))
-    return ROTOR_ERR_INVALID_ARGUMENT;
-  Table &table = *as_table(t);
-  rotor_status status = check_in_out(*x, *x, table.config().rotary_dim);
-  if (status != ROTOR_OK) return status;
-  ApplyPlan plan = base_plan(*x, nullptr, 0, dir);
-  plan.passes[0] = make_pass(*x, *x, table.config().pairing);
-  plan.pass_count = 1;
-  return run_axes_with_table(table, plan, positions, as_pool(pool));
+  return guarded([&]() -> rotor_status {
+    if (t == nullptr || x == nullptr || positions == nullptr || !valid_direction(enum_bits(dir)))
+      return ROTOR_ERR_INVALID_ARGUMENT;
+    Table &table = *as_table(t);
+    rotor_status status = check_in_out(*x, *x, table.config().rotary_dim);
+    if (status != ROTOR_OK) return status;
+    ApplyPlan plan = base_plan(*x, nullptr, 0, dir);
+    plan.passes[0] = make_pass(*x, *x, table.config().pairing);
+    plan.pass_count = 1;
+    return run_axes_with_table(table, plan, positions, as_pool(pool));
+  });
 }
 
 ROTOR_API rotor_status rotor_apply_qk_axes(rotor_table *t, const rotor_tensor *q, const rotor_tensor *k,
                                            const int32_t *positions, rotor_direction dir, rotor_pool *pool) {
-  if (t == nullptr || q == nullptr || k == nullptr || positions == nullptr || !valid_direction(enum_bits(dir)))
-    return ROTOR_ERR_INVALID_ARGUMENT;
-  Table &table = *as_table(t);
-  const rotor_status status = check_qk(*q, *k, table.config().rotary_dim);
-  if (status != ROTOR_OK) return status;
-  ApplyPlan plan = base_plan(*q, nullptr, 0, dir);
-  plan.passes[0] = make_pass(*q, *q, table.config().pairing);
-  plan.passes[1] = make_pass(*k, *k, table.config().pairing);
-  plan.pass_count = 2;
-  return run_axes_with_table(table, plan, positions, as_pool(pool));
+  return guarded([&]() -> rotor_status {
+    if (t == nullptr || q == nullptr || k == nullptr || positions == nullptr || !valid_direction(enum_bits(dir)))
+      return ROTOR_ERR_INVALID_ARGUMENT;
+    Table &table = *as_table(t);
+    const rotor_status status = check_qk(*q, *k, table.config().rotary_dim);
+    if (status != ROTOR_OK) return status;
+    ApplyPlan plan = base_plan(*q, nullptr, 0, dir);
+    plan.passes[0] = make_pass(*q, *q, table.config().pairing);
+    plan.passes[1] = make_pass(*k, *k, table.config().pairing);
+    plan.pass_count = 2;
+    return run_axes_with_table(table, plan, positions, as_pool(pool));
+  });
 }
 
 ROTOR_API rotor_status rotor_apply_cos_sin(const float *cos, const float *sin, uint32_t rows,
@@ -167,68 +182,24 @@ ROTOR_API rotor_status rotor_apply_cos_sin(const float *cos, const float *sin, u
                                            const rotor_tensor *in, const rotor_tensor *out,
                                            const int32_t *positions, uint32_t offset,
                                            rotor_direction dir, rotor_pool *pool) {
-  if (cos == nullptr || sin == nullptr || in == nullptr || out == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (rows == 0 || rotary_dim == 0 || rotary_dim % 2 != 0 || !valid_pairing(enum_bits(pairing)) ||
-      !valid_direction(enum_bits(dir)))
-    return ROTOR_ERR_INVALID_ARGUMENT;
-  rotor_status status = check_in_out(*in, *out, rotary_dim);
-  if (status != ROTOR_OK) return status;
-  ApplyPlan plan = base_plan(*in, positions, offset, dir);
-  uint32_t seq_len = 0;
-  status = check_positions(positions, offset, plan.batch, plan.seq, rows, &seq_len);
-  if (status != ROTOR_OK) return status;
-  const uint32_t half = rotary_dim / 2;
-  plan.rows = RowSource{cos, sin, half, half};
-  plan.passes[0] = make_pass(*in, *out, pairing);
-  plan.pass_count = 1;
-  run_plan(plan, as_pool(pool));
-  return ROTOR_OK;
+  return guarded([&]() -> rotor_status {
+    if (cos == nullptr || sin == nullptr || in == nullptr || out == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+    if (rows == 0 || rotary_dim == 0 || rotary_dim % 2 != 0 || !valid_pairing(enum_bits(pairing)) ||
+        !valid_direction(enum_bits(dir)))
+      return ROTOR_ERR_INVALID_ARGUMENT;
+    rotor_status status = check_in_out(*in, *out, rotary_dim);
+    if (status != ROTOR_OK) return status;
+    ApplyPlan plan = base_plan(*in, positions, offset, dir);
+    uint32_t seq_len = 0;
+    status = check_positions(positions, offset, plan.batch, plan.seq, rows, &seq_len);
+    if (status != ROTOR_OK) return status;
+    const uint32_t half = rotary_dim / 2;
+    plan.rows = RowSource{cos, sin, half, half};
+    plan.passes[0] = make_pass(*in, *out, pairing);
+    plan.pass_count = 1;
+    run_plan(plan, as_pool(pool));
+    return ROTOR_OK;
+  });
 }
-
-}  // extern "C"
-
-extern "C" {
-
-ROTOR_API rotor_tensor rotor_tensor_bshd(void *data, rotor_dtype dt, uint32_t b, uint32_t s,
-                                         uint32_t h, uint32_t d) {
-  rotor_tensor t{};
-  t.data = data;
-  t.dtype = dt;
-  t.batch = b;
-  t.seq = s;
-  t.heads = h;
-  t.head_dim = d;
-  t.stride_head = d;
-  t.stride_seq = rotor::saturating_stride(h, d, 1);
-  t.stride_batch = rotor::saturating_stride(s, h, d);
-  return t;
-}
-
-ROTOR_API rotor_tensor rotor_tensor_bhsd(void *data, rotor_dtype dt, uint32_t b, uint32_t s,
-                                         uint32_t h, uint32_t d) {
-  rotor_tensor t = rotor_tensor_bshd(data, dt, b, s, h, d);
-  t.stride_seq = d;
-  t.stride_head = rotor::saturating_stride(s, d, 1);
-  t.stride_batch = rotor::saturating_stride(h, s, d);
-  return t;
-}
-
-}  // extern "C"
-
-extern "C" {
-
-ROTOR_API rotor_status rotor_pool_create(rotor_pool **out, uint32_t threads) {
-  if (out == nullptr || threads == 0 || threads > 256) return ROTOR_ERR_INVALID_ARGUMENT;
-  rotor::Pool *pool = nullptr;
-  try {
-    pool = new rotor::Pool(threads);
-  } catch (...) {
-    return ROTOR_ERR_OUT_OF_MEMORY;
-  }
-  *out = reinterpret_cast<rotor_pool *>(pool);
-  return ROTOR_OK;
-}
-
-ROTOR_API void rotor_pool_destroy(rotor_pool *p) { delete as_pool(p); }
 
 }  // extern "C"

@@ -111,7 +111,13 @@ void settle_caches(Table &table, rotor_rescale_policy policy, KvCache *const *ca
     }
     RerotateJob job{};
     // The shape of the cache's keys; their addresses come from the cache (key blocks).
-    job.keys = rotor_tensor{cache.keys, cache.dtype, 1, cache.length, cache.kv_heads, cache.head_dim, 0, 0, 0};
+    job.keys = rotor_tensor{};
+    job.keys.data = cache.keys;
+    job.keys.dtype = cache.dtype;
+    job.keys.batch = 1;
+    job.keys.seq = cache.length;
+    job.keys.heads = cache.kv_heads;
+    job.keys.head_dim = cache.head_dim;
     job.cache = &cache;
     job.positions = nullptr;
     job.offset = 0;

@@ -1,21 +1,51 @@
 // The C entry points of model presets (the values: table/presets.cpp).
+#include <cstddef>
 #include <cstring>
 
+#include "capi/guard.hpp"
 #include "table/config.hpp"
 #include "table/presets.hpp"
 
 using namespace rotor;
 
+namespace {
+
+// A field a preset sets to something other than its default must fit in the caller's struct:
+// dropped, it would leave a config that describes another model (Qwen2-VL without its M-RoPE
+// sections is plain 1-D RoPE; Gemma 4's full layers without rope_pairs rotate every pair).
+// factor_count is not among them: it only guards the factor arrays' length, which the library
+// knows for a preset's own arrays whatever the caller's struct holds.
+bool fits_in_caller_struct(const rotor_config &filled, size_t cfg_size) {
+  const rotor_config defaults = default_config(filled.rotary_dim);
+  const auto beyond = [cfg_size](size_t offset, size_t size) { return offset + size > cfg_size; };
+  if (beyond(offsetof(rotor_config, layout), sizeof filled.layout) && filled.layout != defaults.layout) return false;
+  if (beyond(offsetof(rotor_config, mrope_section), sizeof filled.mrope_section) &&
+      std::memcmp(filled.mrope_section, defaults.mrope_section, sizeof filled.mrope_section) != 0)
+    return false;
+  if (beyond(offsetof(rotor_config, rope_pairs), sizeof filled.rope_pairs) && filled.rope_pairs != defaults.rope_pairs)
+    return false;
+  return true;
+}
+
+}  // namespace
+
 extern "C" {
 
 ROTOR_API rotor_status rotor_config_preset_sized(rotor_config *cfg, size_t cfg_size, const char *model_name) {
-  if (cfg == nullptr || model_name == nullptr || !accepted_config_size(cfg_size))
-    return ROTOR_ERR_INVALID_ARGUMENT;
-  rotor_config filled;
-  if (!lookup_preset(model_name, &filled)) return ROTOR_ERR_INVALID_ARGUMENT;
-  filled.struct_size = static_cast<uint32_t>(cfg_size);
-  std::memcpy(cfg, &filled, cfg_size);
-  return ROTOR_OK;
+  return guarded([&]() -> rotor_status {
+    if (cfg == nullptr || model_name == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "cfg or model_name is NULL");
+    if (!accepted_config_size(cfg_size))
+      return fail(ROTOR_ERR_INVALID_ARGUMENT, "cfg_size is not a size rotor_config ever had");
+    rotor_config filled;
+    if (!lookup_preset(model_name, &filled))
+      return fail(ROTOR_ERR_INVALID_ARGUMENT, "unknown preset name (rotor_preset_name lists them)");
+    if (!fits_in_caller_struct(filled, cfg_size))
+      return fail(ROTOR_ERR_UNSUPPORTED, "the preset needs rotor_config fields (layout, mrope_section or rope_pairs) "
+                                         "past the caller's struct_size: rebuild against a newer rotor.h");
+    filled.struct_size = static_cast<uint32_t>(cfg_size);
+    std::memcpy(cfg, &filled, cfg_size);
+    return ROTOR_OK;
+  });
 }
 
 // The 1.0 symbol (the header's macro of the same name calls rotor_config_preset_sized).
@@ -24,18 +54,40 @@ ROTOR_API rotor_status(rotor_config_preset)(rotor_config *cfg, const char *model
 }
 
 ROTOR_API rotor_status rotor_preset_table_name(const char *model_name, uint32_t index, const char **name_out) {
-  if (model_name == nullptr || name_out == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  return model_table_name(model_name, index, name_out) ? ROTOR_OK : ROTOR_ERR_INVALID_ARGUMENT;
+  return guarded([&]() -> rotor_status {
+    if (model_name == nullptr || name_out == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "model_name or name_out is NULL");
+    return model_table_name(model_name, index, name_out)
+               ? ROTOR_OK
+               : fail(ROTOR_ERR_INVALID_ARGUMENT, "unknown model name or table index past its tables");
+  });
 }
 
 ROTOR_API rotor_status rotor_preset_layers(const char *model_name, uint32_t *layers_out) {
-  if (model_name == nullptr || layers_out == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  return model_layers(model_name, layers_out) ? ROTOR_OK : ROTOR_ERR_INVALID_ARGUMENT;
+  return guarded([&]() -> rotor_status {
+    if (model_name == nullptr || layers_out == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "model_name or layers_out is NULL");
+    return model_layers(model_name, layers_out) ? ROTOR_OK : fail(ROTOR_ERR_INVALID_ARGUMENT, "unknown model name");
+  });
 }
 
 ROTOR_API rotor_status rotor_preset_layer_table(const char *model_name, uint32_t layer, const char **name_out) {
-  if (model_name == nullptr || name_out == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  return model_layer_table(model_name, layer, name_out) ? ROTOR_OK : ROTOR_ERR_INVALID_ARGUMENT;
+  return guarded([&]() -> rotor_status {
+    if (model_name == nullptr || name_out == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "model_name or name_out is NULL");
+    return model_layer_table(model_name, layer, name_out)
+               ? ROTOR_OK
+               : fail(ROTOR_ERR_INVALID_ARGUMENT, "unknown model name or layer past the model's layers");
+  });
+}
+
+ROTOR_API uint32_t rotor_preset_count(void) { return preset_name_count(); }
+
+ROTOR_API rotor_status rotor_preset_name(uint32_t index, const char **name_out) {
+  return guarded([&]() -> rotor_status {
+    if (name_out == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "name_out is NULL");
+    const char *name = preset_name_at(index);
+    if (name == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "index is not below rotor_preset_count()");
+    *name_out = name;
+    return ROTOR_OK;
+  });
 }
 
 }  // extern "C"

@@ -1,4 +1,6 @@
-// Version and status strings: the two functions that can never fail.
+// The "Version and errors" section: version, status strings and the thread's last error
+// message, none of which can fail.
+#include "common/last_error.hpp"
 #include "table/config.hpp"
 #include "rotor/rotor.h"
 
@@ -18,8 +20,11 @@ ROTOR_API const char *rotor_status_string(rotor_status s) {
     case ROTOR_ERR_UNSUPPORTED: return "unsupported in this build";
     case ROTOR_ERR_DEVICE: return "device error";
     case ROTOR_ERR_RESCALED: return "table rescaled since the keys were rotated";
+    case ROTOR_ERR_INTERNAL: return "a system primitive failed inside the library";
   }
   return "unknown rotor status";
 }
+
+ROTOR_API const char *rotor_last_error_message(void) { return rotor::last_error(); }
 
 }  // extern "C"

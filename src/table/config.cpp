@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "common/last_error.hpp"
 #include "table/layout.hpp"
 #include "table/scaling.hpp"
 
@@ -54,7 +55,9 @@ constexpr size_t kFieldEnds[] = {
       ROTOR_FIELD_END(short_factor),
       // rotor 1.1: position layouts and proportional RoPE.
       ROTOR_FIELD_END(layout), ROTOR_FIELD_END(mrope_section), ROTOR_FIELD_END(rope_pairs),
-      ROTOR_FIELD_END(reserved_2)};
+      ROTOR_FIELD_END(reserved_2),
+      // rotor 1.2: the length of the LongRoPE factor arrays.
+      ROTOR_FIELD_END(factor_count), ROTOR_FIELD_END(reserved_3)};
 #undef ROTOR_FIELD_END
 
 // reserved_1 sits before the pointers on 64-bit targets and after them on 32-bit ones, so the
@@ -79,7 +82,10 @@ bool accepted_config_size(size_t size) {
 }
 
 rotor_status read_config(const rotor_config *cfg, rotor_config *full) {
-  if (cfg == nullptr || !accepted_config_size(cfg->struct_size)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (cfg == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "config is NULL");
+  if (!accepted_config_size(cfg->struct_size))
+    return fail(ROTOR_ERR_INVALID_ARGUMENT,
+                "config struct_size is not a size rotor_config ever had (set it with rotor_config_init)");
   rotor_config read = default_config(cfg->rotary_dim);
   std::memcpy(&read, cfg, cfg->struct_size);  // the caller's fields; defaults past its size
   read.struct_size = sizeof(rotor_config);
@@ -89,35 +95,42 @@ rotor_status read_config(const rotor_config *cfg, rotor_config *full) {
 }
 
 rotor_status validate_config(const rotor_config *cfg) {
-  if (cfg == nullptr || cfg->struct_size != sizeof(rotor_config)) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (cfg->reserved_0 != 0 || cfg->reserved_1 != 0 || cfg->reserved_2 != 0) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (cfg->rotary_dim == 0 || cfg->rotary_dim % 2 != 0) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (!valid_pairing(enum_bits(cfg->pairing))) return ROTOR_ERR_INVALID_ARGUMENT;
+  constexpr rotor_status kInvalid = ROTOR_ERR_INVALID_ARGUMENT;
+  if (cfg == nullptr || cfg->struct_size != sizeof(rotor_config)) return fail(kInvalid, "config is NULL or not a full config");
+  if (cfg->reserved_0 != 0 || cfg->reserved_1 != 0 || cfg->reserved_2 != 0 || cfg->reserved_3 != 0)
+    return fail(kInvalid, "a reserved field of the config is not 0");
+  if (cfg->rotary_dim == 0) return fail(kInvalid, "rotary_dim is 0");
+  if (cfg->rotary_dim % 2 != 0) return fail(kInvalid, "rotary_dim is odd");
+  if (!valid_pairing(enum_bits(cfg->pairing))) return fail(kInvalid, "pairing is not a rotor_pairing value");
   const int scaling = enum_bits(cfg->scaling);
-  if (scaling < ROTOR_SCALING_NONE || scaling > ROTOR_SCALING_PROPORTIONAL) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (validate_layout(*cfg) != ROTOR_OK) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (scaling < ROTOR_SCALING_NONE || scaling > ROTOR_SCALING_PROPORTIONAL)
+    return fail(kInvalid, "scaling is not a rotor_scaling value");
+  if (validate_layout(*cfg) != ROTOR_OK)
+    return fail(kInvalid, "layout or mrope_section does not fit rotary_dim (see rotor_layout)");
   // base >= 1: every model's theta is (1e4 .. 1e7); a base below 1 (a subnormal one in
   // particular) would make the frequencies base^(-2i/r) overflow to inf and the rows NaN.
-  if (!std::isfinite(cfg->base) || cfg->base < 1.0) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (cfg->max_len == 0 || cfg->max_len > kMaxLenLimit) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (!std::isfinite(cfg->base) || cfg->base < 1.0) return fail(kInvalid, "base is not finite or below 1");
+  if (cfg->max_len == 0 || cfg->max_len > kMaxLenLimit) return fail(kInvalid, "max_len is 0 or above 2^31 - 1");
   switch (enum_bits(cfg->growth)) {
     case ROTOR_GROWTH_EXPONENTIAL:
     case ROTOR_GROWTH_EXACT:
       break;
     case ROTOR_GROWTH_LINEAR:
-      if (cfg->growth_increment == 0) return ROTOR_ERR_INVALID_ARGUMENT;
+      if (cfg->growth_increment == 0) return fail(kInvalid, "growth LINEAR with growth_increment 0");
       break;
     case ROTOR_GROWTH_MARGIN:
       if (!std::isfinite(cfg->growth_margin) || cfg->growth_margin < 0.0f)
-        return ROTOR_ERR_INVALID_ARGUMENT;
+        return fail(kInvalid, "growth_margin is not finite or negative");
       break;
     default:
-      return ROTOR_ERR_INVALID_ARGUMENT;
+      return fail(kInvalid, "growth is not a rotor_growth value");
   }
   if (!std::isfinite(cfg->growth_threshold) || cfg->growth_threshold <= 0.0f ||
       cfg->growth_threshold > 1.0f)
-    return ROTOR_ERR_INVALID_ARGUMENT;
-  return validate_scaling(*cfg);
+    return fail(kInvalid, "growth_threshold is not in (0, 1]");
+  const rotor_status status = validate_scaling(*cfg);
+  if (status != ROTOR_OK) return fail(status, "the scaling parameters are invalid for the scaling type");
+  return ROTOR_OK;
 }
 
 }  // namespace rotor

@@ -18,4 +18,14 @@ bool model_table_name(const char *model_name, uint32_t index, const char **name_
 bool model_layers(const char *model_name, uint32_t *layers_out);
 bool model_layer_table(const char *model_name, uint32_t layer, const char **name_out);
 
+// True when `factors` is one of the presets' own LongRoPE arrays, with its length: lets config
+// validation refuse a preset's arrays under another rotary_dim even for callers whose struct
+// predates factor_count.
+bool preset_factor_length(const float *factors, uint32_t *length_out);
+
+// Every accepted model name, for listing: single-table presets (aliases included), then the
+// per-layer models that are not also a single-table preset. preset_name_at: nullptr past the end.
+uint32_t preset_name_count();
+const char *preset_name_at(uint32_t index);
+
 }  // namespace rotor

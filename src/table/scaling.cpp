@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/last_error.hpp"
 #include "table/layout.hpp"
+#include "table/presets.hpp"
 
 namespace rotor {
 namespace {
@@ -168,7 +170,20 @@ rotor_status validate_scaling(const rotor_config &cfg) {
       if (!usable_factor(cfg.factor) || cfg.rope_pairs > cfg.rotary_dim / 2) return ROTOR_ERR_INVALID_ARGUMENT;
       return ROTOR_OK;
     case ROTOR_SCALING_LONGROPE: {
-      if (cfg.long_factor == nullptr || cfg.short_factor == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+      if (cfg.long_factor == nullptr || cfg.short_factor == nullptr)
+        return fail(ROTOR_ERR_INVALID_ARGUMENT, "LONGROPE needs long_factor and short_factor");
+      // The arrays are read for rotary_dim / 2 floats each: refuse before the first read when
+      // they are known to hold another number (factor_count, or a preset's own arrays, whose
+      // length the library knows even when an older caller's struct has no factor_count).
+      const uint32_t half = cfg.rotary_dim / 2;
+      if (cfg.factor_count != 0 && cfg.factor_count != half)
+        return fail(ROTOR_ERR_INVALID_ARGUMENT, "factor_count is not rotary_dim / 2 (the LongRoPE factor arrays "
+                                                "would be read past their end)");
+      uint32_t known_length = 0;
+      if ((preset_factor_length(cfg.long_factor, &known_length) && known_length != half) ||
+          (preset_factor_length(cfg.short_factor, &known_length) && known_length != half))
+        return fail(ROTOR_ERR_INVALID_ARGUMENT, "a preset's LongRoPE factors hold the preset's rotary_dim / 2 values, "
+                                                "not this rotary_dim / 2");
       if (!usable_factor(cfg.factor) || !finite_nonnegative(cfg.attention_factor))
         return ROTOR_ERR_INVALID_ARGUMENT;
       for (uint32_t i = 0; i < cfg.rotary_dim / 2; ++i)
