@@ -18,7 +18,7 @@ use std::os::raw::{c_char, c_int, c_void};
 // ---- Version and errors ---------------------------------------------------------------------
 
 pub const ROTOR_VERSION_MAJOR: u32 = 1;
-pub const ROTOR_VERSION_MINOR: u32 = 1;
+pub const ROTOR_VERSION_MINOR: u32 = 2;
 pub const ROTOR_VERSION_PATCH: u32 = 0;
 
 pub type rotor_status = i32;
@@ -29,6 +29,8 @@ pub const ROTOR_ERR_OUT_OF_MEMORY: rotor_status = 3;
 pub const ROTOR_ERR_UNSUPPORTED: rotor_status = 4;
 pub const ROTOR_ERR_DEVICE: rotor_status = 5;
 pub const ROTOR_ERR_RESCALED: rotor_status = 6;
+/// Since 1.2: a system primitive the library relies on (a mutex, a once-flag) failed.
+pub const ROTOR_ERR_INTERNAL: rotor_status = 7;
 pub const ROTOR_STATUS_FORCE_32BIT: rotor_status = 0x7fffffff;
 
 // ---- Configuration --------------------------------------------------------------------------
@@ -75,6 +77,10 @@ pub const ROTOR_DTYPE_FORCE_32BIT: rotor_dtype = 0x7fffffff;
 /// `rotor_config`. Fill it with [`rotor_config_init_sized`] (passing `size_of::<rotor_config>()`):
 /// a library newer than this crate then treats the fields it has and this struct lacks as
 /// defaults. The reserved fields must stay zero.
+///
+/// `long_factor` and `short_factor` (LONGROPE) are read for `rotary_dim / 2` floats each: set
+/// `factor_count` to the number of floats they really hold, so that a library of 1.2 or later
+/// refuses (INVALID_ARGUMENT) rather than read past them when `rotary_dim` disagrees.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct rotor_config {
@@ -114,7 +120,19 @@ pub struct rotor_config {
     pub mrope_section: [u32; 3],
     pub rope_pairs: u32,
     pub reserved_2: u32,
+    // Appended in rotor 1.2 (a 1.1 library refuses this larger struct_size, as above).
+    // LONGROPE: floats in long_factor and in short_factor each; must be rotary_dim / 2, 0 = not
+    // given (the arrays are then trusted to hold rotary_dim / 2 floats, as before 1.2).
+    pub factor_count: u32,
+    pub reserved_3: u32,
 }
+
+// rotor.h's sizes of the structs that grow or are laid out by pointer width, checked wherever
+// this crate compiles (tests/header.rs checks every offset at run time).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<rotor_config>() == 144 && std::mem::size_of::<rotor_tensor>() == 56);
+#[cfg(target_pointer_width = "32")]
+const _: () = assert!(std::mem::size_of::<rotor_config>() == 136 && std::mem::size_of::<rotor_tensor>() == 48);
 
 // ---- Tables ---------------------------------------------------------------------------------
 
@@ -175,6 +193,10 @@ pub struct rotor_tensor {
     pub seq: u32,
     pub heads: u32,
     pub head_dim: u32,
+    // Explicit padding (ignored by the library): named since 1.2 so that every byte of the view
+    // is a field; the strides' offsets are those of rotor 1.0 on 64- and 32-bit targets alike.
+    #[cfg(target_pointer_width = "64")]
+    pub reserved_0: u32,
     pub stride_batch: i64,
     pub stride_seq: i64,
     pub stride_head: i64,
@@ -210,6 +232,9 @@ pub const ROTOR_EPOCH_HISTORY: u64 = 16;
 extern "C" {
     pub fn rotor_version() -> u32;
     pub fn rotor_status_string(s: rotor_status) -> *const c_char;
+    /// Since 1.2: why the last rotor call on this thread failed ("" after a success); static
+    /// storage, never NULL. Read it on the failing thread before making another rotor call.
+    pub fn rotor_last_error_message() -> *const c_char;
 
     pub fn rotor_config_init_sized(cfg: *mut rotor_config, cfg_size: usize, rotary_dim: u32) -> rotor_status;
     /// The pre-`_sized` entry point, kept for old binaries: call [`rotor_config_init_sized`].
@@ -257,6 +282,10 @@ extern "C" {
     pub fn rotor_preset_layers(model_name: *const c_char, layers_out: *mut u32) -> rotor_status;
     pub fn rotor_preset_layer_table(model_name: *const c_char, layer: u32, name_out: *mut *const c_char)
                                     -> rotor_status;
+    /// Since 1.2: the number of names [`rotor_preset_name`] lists (cannot fail).
+    pub fn rotor_preset_count() -> u32;
+    /// Since 1.2: the index-th preset or model name (static storage).
+    pub fn rotor_preset_name(index: u32, name_out: *mut *const c_char) -> rotor_status;
 
     pub fn rotor_kernel_name() -> *const c_char;
     pub fn rotor_kernel_count() -> u32;

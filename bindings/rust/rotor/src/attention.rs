@@ -5,9 +5,9 @@ use std::ptr::{self, NonNull};
 
 use rotor_sys as sys;
 
-use crate::error::check;
+use crate::error::{check, invalid};
 use crate::table::Pool;
-use crate::{Arena, Dtype, Error, Positions, Result, Table, Tensor, TensorMut};
+use crate::{Arena, Dtype, Positions, Result, Table, Tensor, TensorMut};
 
 /// One sequence's rotated keys and values with a hard maximum length (`rotor_kv_cache`), in an
 /// arena the caller lends ([`KvCache::init`]) or one this value owns ([`KvCache::new`]).
@@ -42,7 +42,7 @@ fn init_raw(arena: &mut [u8], kv_heads: u32, head_dim: u32, max_len: u32, dtype:
         sys::rotor_kv_cache_init(&mut raw, kv_heads, head_dim, max_len, dtype.raw(), arena.as_mut_ptr() as *mut c_void,
                                  arena.len())
     })?;
-    NonNull::new(raw).ok_or(Error::InvalidArgument)
+    NonNull::new(raw).ok_or(invalid("rotor_kv_cache_init returned OK and a NULL cache"))
 }
 
 impl<'arena> KvCache<'arena> {
@@ -51,7 +51,7 @@ impl<'arena> KvCache<'arena> {
     pub fn arena_size(kv_heads: u32, head_dim: u32, max_len: u32, dtype: Dtype) -> Result<usize> {
         // SAFETY: plain values; never allocates.
         match unsafe { sys::rotor_kv_cache_arena_size(kv_heads, head_dim, max_len, dtype.raw()) } {
-            0 => Err(Error::InvalidArgument),
+            0 => Err(invalid("no KV cache of these dimensions (a zero count, max_len past 2^31 - 1, or too large)")),
             n => Ok(n),
         }
     }
@@ -148,7 +148,8 @@ pub fn attention_workspace_size(q_heads: u32, kv_heads: u32, head_dim: u32, max_
                                 -> Result<usize> {
     // SAFETY: plain values; never allocates.
     match unsafe { sys::rotor_attention_workspace_size(q_heads, kv_heads, head_dim, max_new_tokens, threads) } {
-        0 => Err(Error::InvalidArgument),
+        0 => Err(invalid("no attention workspace for these arguments (a zero, q_heads not a multiple of kv_heads, \
+                          or too large)")),
         n => Ok(n),
     }
 }
@@ -157,7 +158,7 @@ pub fn attention_workspace_size(q_heads: u32, kv_heads: u32, head_dim: u32, max_
 pub fn rerotate_workspace_size(head_dim: u32, threads: u32) -> Result<usize> {
     // SAFETY: plain values; never allocates.
     match unsafe { sys::rotor_rerotate_workspace_size(head_dim, threads) } {
-        0 => Err(Error::InvalidArgument),
+        0 => Err(invalid("no rerotation workspace for these arguments (a zero, or too large)")),
         n => Ok(n),
     }
 }
@@ -177,7 +178,7 @@ impl CachePointers {
     /// reads `batch` pointers.
     fn new(caches: &[&mut KvCache<'_>], batch: u32) -> Result<CachePointers> {
         if caches.len() as u64 != batch as u64 {
-            return Err(Error::InvalidArgument);
+            return Err(invalid("caches must hold one cache per batch entry of q"));
         }
         let mut pointers = CachePointers { inline: [ptr::null_mut(); INLINE_CACHES], heap: Vec::new() };
         if caches.len() <= INLINE_CACHES {

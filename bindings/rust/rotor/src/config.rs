@@ -1,11 +1,13 @@
 //! rotor_config and the enums of the C API.
+use std::convert::TryFrom;
 use std::ffi::CString;
 use std::mem::{size_of, MaybeUninit};
+use std::ptr;
 
 use rotor_sys as sys;
 
-use crate::error::check;
-use crate::{Error, Result};
+use crate::error::{check, invalid};
+use crate::{Error, ErrorKind, Result};
 
 macro_rules! c_enum {
     ($(#[$doc:meta])* $name:ident: $($(#[$vdoc:meta])* $variant:ident = $value:path),+ $(,)?) => {
@@ -153,16 +155,30 @@ impl Dtype {
 /// let llama = rotor::Config::preset("llama-3.1-8b").unwrap();
 /// assert_eq!(llama.raw().scaling, rotor_sys::ROTOR_SCALING_LLAMA3);
 /// ```
+///
+/// LongRoPE factors always belong to the Config (a preset's are copied out of the library), and
+/// the library is told their length (`factor_count`): a `rotary_dim` that no longer matches
+/// them is refused here, before the library could read past them.
+///
+/// ```
+/// use rotor::{Config, Error, Table};
+/// let phi3 = Config::preset("phi-3-mini-128k")?; // rotary_dim 96: 48 factors of each set
+/// assert_eq!(phi3.long_factor().map(|f| f.len()), Some(48));
+/// assert_eq!(Table::create(&phi3.clone().rotary_dim(128)).err(), Some(Error::InvalidArgument));
+/// # Ok::<(), rotor::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Config {
+    // Never holds a factor pointer of its own: long_factor and short_factor stay NULL here
+    // unless set through the unsafe raw_mut; the owned factors below are attached by c_config.
     raw: sys::rotor_config,
-    // LongRoPE factors set here (a preset's point at the library's static storage instead).
+    // LongRoPE factors: set by `longrope` or copied from a preset, so their length is known.
     long_factor: Option<Vec<f32>>,
     short_factor: Option<Vec<f32>>,
 }
 
 // SAFETY: the only pointers in a Config are NULL, into its own Vecs (moved and shared with it,
-// read-only through &self), or into the library's static, immutable preset storage.
+// read-only through &self), or whatever the caller of the unsafe raw_mut promised.
 unsafe impl Send for Config {}
 // SAFETY: as above: &Config reads only.
 unsafe impl Sync for Config {}
@@ -180,39 +196,67 @@ impl Config {
         Config { raw: unsafe { raw.assume_init() }, long_factor: None, short_factor: None }
     }
 
-    /// A model's RoPE config (`rotor_config_preset_sized`): "llama-2-7b", "llama-3.1-8b",
-    /// "mistral-7b", "mistral-7b-v0.3", "qwen2-7b", "phi-3-mini-128k", "deepseek-v3",
-    /// "gpt-j-6b", "gpt-neox-20b", and since 1.1 "qwen2-vl-7b", "qwen2.5-vl-7b", "qwen3-vl-8b"
-    /// (M-RoPE), "qwen2-vl-vision", "pixtral-12b-vision", "command-r", "command-r7b",
-    /// "glm-4-9b", "llama-4-scout" and per layer type "gemma-3-4b/local", "gemma-3-4b/global",
-    /// "gemma-4/sliding", "gemma-4/full" (case-insensitive; see [`presets`](crate::presets) for
-    /// which layer takes which). `Error::InvalidArgument` for others.
+    /// A model's RoPE config (`rotor_config_preset_sized`), by a name of [`presets()`](crate::presets())
+    /// (case-insensitive): "llama-2-7b", "llama-3.1-8b", "mistral-7b", "mistral-7b-v0.3",
+    /// "qwen2-7b", "phi-3-mini-128k", "deepseek-v3", "gpt-j-6b", "gpt-neox-20b"; since 1.1
+    /// "qwen2-vl-7b", "qwen2.5-vl-7b", "qwen3-vl-8b" (M-RoPE), "qwen2-vl-vision",
+    /// "pixtral-12b-vision", "command-r", "command-r7b", "glm-4-9b", "llama-4-scout" and per
+    /// layer type "gemma-3-4b/local", "gemma-3-4b/global", "gemma-4/sliding", "gemma-4/full"
+    /// (see [`presets`](mod@crate::presets) for which layer takes which); since 1.2 aliases
+    /// such as "llama-3-8b", "llama-3.2-1b", "qwen2.5-7b". `Error::InvalidArgument` for others.
+    ///
+    /// A LongRoPE preset's factors are copied into the Config (the library's arrays hold the
+    /// preset's rotary_dim / 2 floats, and a Config may change rotary_dim afterwards).
     pub fn preset(model_name: &str) -> Result<Config> {
-        let name = CString::new(model_name).map_err(|_| Error::InvalidArgument)?;
+        let name = CString::new(model_name).map_err(|_| invalid("the model name contains a NUL byte"))?;
         let mut cfg = Config::new(0);
         // SAFETY: cfg.raw is an initialised rotor_config of the size passed; name is a
         // NUL-terminated string alive for the call.
         check(unsafe { sys::rotor_config_preset_sized(&mut cfg.raw, size_of::<sys::rotor_config>(), name.as_ptr()) })?;
+        let (long, short) = (cfg.raw.long_factor, cfg.raw.short_factor);
+        // Keep no pointer into the library: a Config's factors are its own, of known length.
+        cfg.raw.long_factor = ptr::null();
+        cfg.raw.short_factor = ptr::null();
+        cfg.raw.factor_count = 0;
+        if cfg.raw.scaling == sys::ROTOR_SCALING_LONGROPE && !long.is_null() && !short.is_null() {
+            let filled = Config::preset_factor_count(&cfg.raw);
+            // SAFETY: a LONGROPE preset points both arrays at static storage of factor_count
+            // floats each (rotor.h 1.2: "LONGROPE presets set factor_count"; a library that
+            // leaves it 0 follows the 1.1 contract of rotary_dim / 2), unchanged for ever.
+            let copy = |p: *const f32| unsafe { std::slice::from_raw_parts(p, filled) }.to_vec();
+            cfg.long_factor = Some(copy(long));
+            cfg.short_factor = Some(copy(short));
+        }
         Ok(cfg)
     }
 
-    /// The C struct as the library will see it (LongRoPE pointers into this Config).
+    /// How many floats a LONGROPE preset's arrays hold: what the library said (1.2), else the
+    /// preset's own rotary_dim / 2 (what the arrays held before factor_count existed).
+    fn preset_factor_count(raw: &sys::rotor_config) -> usize {
+        match raw.factor_count {
+            0 => (raw.rotary_dim / 2) as usize,
+            n => n as usize,
+        }
+    }
+
+    /// The C struct as the library will see it: for LONGROPE, `long_factor` and
+    /// `short_factor` point into this Config (valid while it lives and is not changed) and
+    /// `factor_count` is their length; other scaling types get NULL pointers and a count of 0,
+    /// as they read neither.
     pub fn raw(&self) -> sys::rotor_config {
-        let mut raw = self.raw;
-        if let Some(long) = &self.long_factor {
-            raw.long_factor = long.as_ptr();
-        }
-        if let Some(short) = &self.short_factor {
-            raw.short_factor = short.as_ptr();
-        }
-        raw
+        self.c_config()
     }
 
     /// The C struct, to set a field no setter covers.
     ///
     /// # Safety
-    /// `long_factor` and `short_factor` must stay NULL or point at rotary_dim/2 readable
-    /// floats for as long as this Config is used (prefer [`Config::longrope`]).
+    /// The library reads this struct as it is, so: `struct_size` must not exceed
+    /// `size_of::<rotor_config>()`; while this Config holds no factors of its own (neither
+    /// [`Config::longrope`] nor a LongRoPE preset gave it some), `long_factor` and
+    /// `short_factor` must stay NULL or point at `factor_count` readable floats each (at
+    /// rotary_dim / 2 when `factor_count` is 0), valid and unchanged for as long as this Config
+    /// is used, from any thread. Owned factors replace those three fields (prefer
+    /// [`Config::longrope`]).
     pub unsafe fn raw_mut(&mut self) -> &mut sys::rotor_config {
         &mut self.raw
     }
@@ -301,38 +345,77 @@ impl Config {
         self.raw.rope_pairs = pairs;
         self
     }
-    /// LongRoPE's short and long factors (rotary_dim/2 each: checked here, as the library would
-    /// otherwise read past a shorter vector).
+    /// LongRoPE's short and long factors, rotary_dim / 2 each (checked here, and again before
+    /// every use: the library reads rotary_dim / 2 of each).
     pub fn longrope(mut self, short_factor: Vec<f32>, long_factor: Vec<f32>) -> Result<Config> {
         let half = (self.raw.rotary_dim / 2) as usize;
         if short_factor.len() != half || long_factor.len() != half {
-            return Err(Error::InvalidArgument);
+            return Err(invalid("LongRoPE factors must hold rotary_dim / 2 values each"));
         }
         self.short_factor = Some(short_factor);
         self.long_factor = Some(long_factor);
         Ok(self)
     }
 
-    /// Checks that the library may read the factor arrays: rotary_dim may have changed after
-    /// `longrope`, and the library reads rotary_dim/2 floats.
-    pub(crate) fn validated_raw(&self) -> Result<sys::rotor_config> {
-        let half = (self.raw.rotary_dim / 2) as usize;
-        for factors in [&self.long_factor, &self.short_factor].iter().copied().flatten() {
-            if factors.len() != half {
-                return Err(Error::InvalidArgument);
+    /// The LongRoPE long factors this Config holds (set by [`Config::longrope`] or copied from
+    /// a preset).
+    pub fn long_factor(&self) -> Option<&[f32]> {
+        self.long_factor.as_deref()
+    }
+
+    /// The LongRoPE short factors this Config holds.
+    pub fn short_factor(&self) -> Option<&[f32]> {
+        self.short_factor.as_deref()
+    }
+
+    /// The struct handed to C: the owned factors attached for LONGROPE with their count; for
+    /// the other scaling types, which never read them, no pointer to them at all.
+    fn c_config(&self) -> sys::rotor_config {
+        let mut raw = self.raw;
+        if let (Some(long), Some(short)) = (&self.long_factor, &self.short_factor) {
+            if raw.scaling == sys::ROTOR_SCALING_LONGROPE {
+                raw.long_factor = long.as_ptr();
+                raw.short_factor = short.as_ptr();
+                // Both have one length (checked by validated_raw before any use); saturating:
+                // a length past u32 is refused there, never truncated into a smaller count.
+                raw.factor_count = u32::try_from(long.len()).unwrap_or(u32::MAX);
+            } else {
+                raw.long_factor = ptr::null();
+                raw.short_factor = ptr::null();
+                raw.factor_count = 0;
             }
         }
-        Ok(self.raw())
+        raw
+    }
+
+    /// The struct for a call into the library, after checking what the library cannot: that
+    /// every pointer in it has the length the library will read (rotary_dim may have changed
+    /// since the factors were set), and that this crate knows the layout (it sizes the id
+    /// slices of the `*_axes` calls by it).
+    pub(crate) fn validated_raw(&self) -> Result<sys::rotor_config> {
+        let raw = self.c_config();
+        if let (Some(long), Some(short)) = (&self.long_factor, &self.short_factor) {
+            let half = (raw.rotary_dim / 2) as usize;
+            if raw.scaling == sys::ROTOR_SCALING_LONGROPE && (long.len() != half || short.len() != half) {
+                return Err(invalid("rotary_dim / 2 differs from the number of LongRoPE factors the config holds \
+                                    (a preset's factors serve its own rotary_dim)"));
+            }
+        }
+        if RopeLayout::from_raw(raw.layout).is_none() {
+            return Err(Error::with_message(ErrorKind::Unsupported,
+                                           "a layout this crate does not know (it could not size the position ids)"));
+        }
+        Ok(raw)
     }
 
     /// Bytes a table of this config needs (`rotor_table_arena_size`); `Error::InvalidArgument`
     /// when the config is invalid.
     pub fn arena_size(&self) -> Result<usize> {
         let raw = self.validated_raw()?;
-        // SAFETY: raw is a valid rotor_config whose factor pointers, if any, point at
-        // rotary_dim/2 floats owned by self (alive for the call).
+        // SAFETY: raw's factor pointers, if any, point at factor_count == rotary_dim/2 floats
+        // owned by self (alive for the call), or are what the caller of raw_mut vouched for.
         match unsafe { sys::rotor_table_arena_size(&raw) } {
-            0 => Err(Error::InvalidArgument),
+            0 => Err(invalid("rotor_table_arena_size refused the config (rotor_attention_scale tells why)")),
             n => Ok(n),
         }
     }

@@ -26,8 +26,14 @@
 //!   [`Table::attention_forward_axes`] with one id per axis and token.
 //! - Context shift and StreamingLLM: [`KvCache::evict`] drops cached tokens and moves the later
 //!   keys to their new positions.
-//! - Models whose layers use different tables (Gemma 3 / 4, Llama 4, Command R7B): [`presets`].
-//! - Errors are [`Error`], one variant per `rotor_status`.
+//! - Model presets: [`Config::preset`] by a name of [`presets()`]; models whose layers use
+//!   different tables (Gemma 3 / 4, Llama 4, Command R7B): the [`presets`](mod@presets) module.
+//! - Errors are [`Error`]: an [`ErrorKind`] (one per `rotor_status`) and the reason, the
+//!   library's `rotor_last_error_message` or this crate's own ([`Error::message`]).
+//! - Soundness: every pointer this crate hands the library comes with the length the library
+//!   will read, checked first (views against their slices, positions, cos/sin rows, cache
+//!   lists, LongRoPE factors, which a [`Config`] owns); arenas and workspaces are exclusive
+//!   borrows whose size and alignment the library checks before it writes.
 //! - Linking: see rotor-sys's build.rs (builds the static library from the repository, or uses
 //!   an installed one through `ROTOR_LIB_DIR` or pkg-config).
 #![deny(missing_docs)]
@@ -44,7 +50,7 @@ use std::ffi::{CStr, CString};
 
 pub use attention::{attention_workspace_size, rerotate_workspace_size, KvCache};
 pub use config::{Config, Direction, Dtype, EventReason, Growth, Pairing, RescalePolicy, RopeLayout, Scaling};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use memory::Arena;
 pub use rotor_sys as sys;
 pub use table::{apply_cos_sin, apply_cos_sin_in_place, Event, Pool, Stats, Table};
@@ -80,6 +86,38 @@ pub fn kernels() -> Vec<&'static str> {
     (0..count).filter_map(|i| static_str(unsafe { sys::rotor_kernel_available(i) })).collect()
 }
 
+/// Every name [`Config::preset`] and the [`presets`](mod@presets) functions accept
+/// (`rotor_preset_count`, `rotor_preset_name`), in the library's order: single-table presets,
+/// models whose layers use different tables ("gemma-3-4b", "gemma-4": a name for
+/// [`presets::layers`], not for [`Config::preset`]), and since 1.2 aliases such as
+/// "llama-3-8b", "llama-3.2-1b", "qwen2.5-7b" (each a preset with its model's values).
+///
+/// ```
+/// let names = rotor::presets();
+/// assert!(names.contains(&"llama-3.2-1b"));
+/// for name in names {
+///     // A config of its own, or a model whose layers name their tables.
+///     assert!(rotor::Config::preset(name).is_ok() || rotor::presets::layer_count(name)? > 0);
+/// }
+/// # Ok::<(), rotor::Error>(())
+/// ```
+pub fn presets() -> Vec<&'static str> {
+    // SAFETY: no arguments; cannot fail.
+    let count = unsafe { sys::rotor_preset_count() };
+    (0..count)
+        .filter_map(|index| {
+            let mut name: *const std::os::raw::c_char = std::ptr::null();
+            // SAFETY: name is a valid out pointer; every index below the count is accepted.
+            let status = unsafe { sys::rotor_preset_name(index, &mut name) };
+            if status == sys::ROTOR_OK {
+                static_str(name)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
 /// Forces a kernel set (one of [`kernels`]), or returns to the automatic choice with None.
 ///
 /// # Safety
@@ -87,7 +125,7 @@ pub fn kernels() -> Vec<&'static str> {
 /// global kernel table without synchronising with running calls.
 pub unsafe fn force_kernel(name: Option<&str>) -> Result<()> {
     let name = match name {
-        Some(n) => Some(CString::new(n).map_err(|_| Error::InvalidArgument)?),
+        Some(n) => Some(CString::new(n).map_err(|_| error::invalid("the kernel name contains a NUL byte"))?),
         None => None,
     };
     // SAFETY: NULL or a NUL-terminated string alive for the call; the caller guarantees no

@@ -4,7 +4,7 @@ use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 use std::slice;
 
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, Result};
 
 /// A zeroed, `ROTOR_ARENA_ALIGNMENT`-aligned buffer: what [`Table::init`](crate::Table::init),
 /// [`KvCache::init`](crate::KvCache::init) and the attention and rerotation workspaces need.
@@ -28,12 +28,12 @@ impl Arena {
     pub fn new(len: usize) -> Result<Arena> {
         // A zero-sized allocation is not allowed by the allocator; one line serves instead.
         let layout = Layout::from_size_align(len.max(1), rotor_sys::ROTOR_ARENA_ALIGNMENT)
-            .map_err(|_| Error::OutOfMemory)?;
+            .map_err(|_| Error::with_message(ErrorKind::OutOfMemory, "an arena of this size cannot be laid out"))?;
         // SAFETY: layout has a non-zero size.
         let ptr = unsafe { alloc::alloc_zeroed(layout) };
         match NonNull::new(ptr) {
             Some(ptr) => Ok(Arena { ptr, len }),
-            None => Err(Error::OutOfMemory),
+            None => Err(Error::with_message(ErrorKind::OutOfMemory, "the allocator refused the arena")),
         }
     }
 

@@ -25,17 +25,20 @@
 //!
 //! A single-table preset ("llama-3.1-8b") is a model too: its one table serves every layer,
 //! whatever their number, so [`layer_count`] is 0 and [`layers`] is empty.
+//!
+//! Every name these functions and [`Config::preset`](crate::Config::preset) accept, aliases
+//! included, is listed by [`presets()`](fn@crate::presets).
 use std::ffi::CString;
 use std::os::raw::c_char;
 use std::ptr;
 
 use rotor_sys as sys;
 
-use crate::error::check;
-use crate::{static_str, Error, Result};
+use crate::error::{check, invalid};
+use crate::{static_str, Result};
 
 fn c_name(model: &str) -> Result<CString> {
-    CString::new(model).map_err(|_| Error::InvalidArgument)
+    CString::new(model).map_err(|_| invalid("the model name contains a NUL byte"))
 }
 
 /// The distinct tables `model` needs, names for [`Config::preset`](crate::Config::preset)
@@ -56,7 +59,7 @@ pub fn tables(model: &str) -> Result<Vec<&'static str>> {
             return Ok(names);
         }
         // The library's names are static storage, never NULL on success.
-        names.push(static_str(out).ok_or(Error::InvalidArgument)?);
+        names.push(static_str(out).ok_or(invalid("the library gave a table name that is not UTF-8"))?);
     }
 }
 

@@ -7,8 +7,8 @@ use std::ptr::{self, NonNull};
 
 use rotor_sys as sys;
 
-use crate::error::check;
-use crate::{Config, Direction, Dtype, Element, Error, EventReason, Pairing, Positions, RescalePolicy, Result,
+use crate::error::{check, invalid};
+use crate::{Config, Direction, Dtype, Element, Error, ErrorKind, EventReason, Pairing, Positions, RescalePolicy, Result,
             RopeLayout, Tensor, TensorMut};
 
 /// Persistent worker threads (`rotor_pool`): pass `Some(&pool)` to spread a call over them.
@@ -31,7 +31,9 @@ impl Pool {
         let mut raw = ptr::null_mut();
         // SAFETY: raw is a valid out pointer.
         check(unsafe { sys::rotor_pool_create(&mut raw, threads) })?;
-        NonNull::new(raw).map(|raw| Pool { raw, threads }).ok_or(Error::OutOfMemory)
+        NonNull::new(raw)
+            .map(|raw| Pool { raw, threads })
+            .ok_or(Error::with_message(ErrorKind::OutOfMemory, "rotor_pool_create returned OK and a NULL pool"))
     }
 
     /// Threads a call may use (what workspace sizes are computed for).
@@ -160,7 +162,8 @@ impl<'arena> Table<'arena> {
             raw: NonNull::new(raw).expect("rotor returned OK and a NULL table"),
             rotary_dim: cfg.rotary_dim,
             pairing: Pairing::from_raw(cfg.pairing).unwrap_or(Pairing::Half),
-            // The library refused any layout it does not know, and this crate knows all of 1.1's.
+            // Config::validated_raw refused a layout this crate does not know (a newer library's):
+            // axes_positions sizes the id slices by it.
             rope_layout: RopeLayout::from_raw(cfg.layout).unwrap_or(RopeLayout::OneD),
             callback: None,
             _arena: PhantomData,
@@ -196,7 +199,7 @@ impl<'arena> Table<'arena> {
     /// library reads that many and cannot know the slice's length.
     pub(crate) fn axes_positions(&self, positions: &[i32], batch: u32, seq: u32) -> Result<*const i32> {
         if positions.len() as u64 != self.axes() as u64 * batch as u64 * seq as u64 {
-            return Err(Error::InvalidArgument);
+            return Err(invalid("positions must hold axes * batch * seq ids (axis-major)"));
         }
         Ok(positions.as_ptr())
     }
@@ -265,10 +268,16 @@ impl<'arena> Table<'arena> {
     /// each [count, r/2], or [count, r] (Hugging Face's cat(freqs, freqs)) when `duplicated`.
     pub fn cos_sin<E: Element>(&self, start: u32, count: u32, dtype: Dtype, duplicated: bool, cos: &mut [E],
                                sin: &mut [E]) -> Result<()> {
-        let width = if duplicated { self.rotary_dim } else { self.rotary_dim / 2 } as usize;
-        let needed = count as usize * width;
-        if !E::holds(dtype) || cos.len() != needed || sin.len() != needed {
-            return Err(Error::InvalidArgument);
+        let width = if duplicated { self.rotary_dim } else { self.rotary_dim / 2 } as u64;
+        // In u64: count * width overflows a 32-bit usize, and a wrapped product would let short
+        // slices through.
+        let needed = count as u64 * width;
+        if !E::holds(dtype) {
+            return Err(invalid("the cos and sin slices' element type cannot hold dtype"));
+        }
+        if cos.len() as u64 != needed || sin.len() as u64 != needed {
+            return Err(invalid("cos and sin must each hold count * rotary_dim / 2 values (count * rotary_dim \
+                                duplicated)"));
         }
         // SAFETY: cos and sin each hold exactly count * width elements of dtype's size, what
         // the library writes; a live table.
@@ -404,7 +413,7 @@ fn cos_sin_call(cos: &[f32], sin: &[f32], rotary_dim: u32, pairing: Pairing, inp
     let half = (rotary_dim / 2) as usize;
     // The library reads rows * rotary_dim/2 floats of each: the slices must hold exactly that.
     if half == 0 || cos.len() != sin.len() || cos.len() % half != 0 || cos.len() / half > u32::MAX as usize {
-        return Err(Error::InvalidArgument);
+        return Err(invalid("cos and sin must be equal [rows, rotary_dim / 2] slices, rotary_dim >= 2"));
     }
     let rows = (cos.len() / half) as u32;
     let (pos, offset) = positions.to_c(input.batch, input.seq)?;

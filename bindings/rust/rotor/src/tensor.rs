@@ -4,7 +4,8 @@ use std::os::raw::c_void;
 
 use rotor_sys as sys;
 
-use crate::{Dtype, Error, Result};
+use crate::error::invalid;
+use crate::{Dtype, Result};
 
 mod sealed {
     pub trait Sealed {}
@@ -55,7 +56,7 @@ impl<'p> Positions<'p> {
             Positions::Offset(offset) => Ok((std::ptr::null(), offset)),
             Positions::Explicit(positions) => {
                 if positions.len() as u64 != batch as u64 * seq as u64 {
-                    return Err(Error::InvalidArgument);
+                    return Err(invalid("positions must hold batch * seq values"));
                 }
                 Ok((positions.as_ptr(), 0))
             }
@@ -67,7 +68,7 @@ impl<'p> Positions<'p> {
 /// library trusts the view, so this check is what keeps a safe call inside the caller's slice.
 fn check_extent(len: usize, dtype: Dtype, elem_size: usize, shape: [u32; 4], strides: [i64; 3]) -> Result<()> {
     if dtype.size() != elem_size {
-        return Err(Error::InvalidArgument);
+        return Err(invalid("the slice's element type cannot hold dtype"));
     }
     if shape.iter().any(|&n| n == 0) {
         return Ok(()); // the library refuses an empty view without touching memory
@@ -75,12 +76,12 @@ fn check_extent(len: usize, dtype: Dtype, elem_size: usize, shape: [u32; 4], str
     let mut last: u128 = shape[3] as u128 - 1; // head_dim elements are contiguous
     for (axis, &stride) in strides.iter().enumerate() {
         if stride < 0 {
-            return Err(Error::InvalidArgument);
+            return Err(invalid("a stride is negative"));
         }
         last += (shape[axis] as u128 - 1) * stride as u128;
     }
     if last >= len as u128 {
-        return Err(Error::InvalidArgument);
+        return Err(invalid("the view addresses elements past the end of its slice"));
     }
     Ok(())
 }
@@ -101,6 +102,8 @@ fn raw_view(data: *mut c_void, dtype: Dtype, shape: [u32; 4], strides: [i64; 3])
         seq: shape[1],
         heads: shape[2],
         head_dim: shape[3],
+        #[cfg(target_pointer_width = "64")]
+        reserved_0: 0,
         stride_batch: strides[0],
         stride_seq: strides[1],
         stride_head: strides[2],
@@ -143,7 +146,7 @@ impl<'a> TensorMut<'a> {
     pub fn with_strides<E: Element>(data: &'a mut [E], dtype: Dtype, shape: [u32; 4], strides: [i64; 3])
                                     -> Result<Self> {
         if !E::holds(dtype) {
-            return Err(Error::InvalidArgument);
+            return Err(invalid("the slice's element type cannot hold dtype (f32: F32; u16: F16, BF16)"));
         }
         check_extent(data.len(), dtype, std::mem::size_of::<E>(), shape, strides)?;
         Ok(TensorMut { raw: raw_view(data.as_mut_ptr() as *mut c_void, dtype, shape, strides), _data: PhantomData })
@@ -184,7 +187,7 @@ impl<'a> Tensor<'a> {
     /// A strided read-only view; see [`TensorMut::with_strides`].
     pub fn with_strides<E: Element>(data: &'a [E], dtype: Dtype, shape: [u32; 4], strides: [i64; 3]) -> Result<Self> {
         if !E::holds(dtype) {
-            return Err(Error::InvalidArgument);
+            return Err(invalid("the slice's element type cannot hold dtype (f32: F32; u16: F16, BF16)"));
         }
         check_extent(data.len(), dtype, std::mem::size_of::<E>(), shape, strides)?;
         // The C struct has one non-const data pointer; the functions that take this view only
