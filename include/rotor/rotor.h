@@ -531,10 +531,11 @@ ROTOR_API rotor_status rotor_preset_table_name(const char *model_name, uint32_t 
 ROTOR_API rotor_status rotor_preset_layers(const char *model_name, uint32_t *layers_out);
 ROTOR_API rotor_status rotor_preset_layer_table(const char *model_name, uint32_t layer, const char **name_out);
 
-/* (1.2) Every name rotor_config_preset and rotor_preset_layers accept, for listing them: names
-   with one table, then the per-layer model names ("gemma-3-4b", ...), then common aliases
-   ("llama-3-8b", "llama-3.2-1b", "qwen2.5-7b", ...: each is its own preset with the values of
-   that model's config.json; see src/table/presets.cpp). rotor_preset_count cannot fail.
+/* (1.2) Every name rotor_config_preset and rotor_preset_layers accept, for listing them: the
+   single-table presets, common names among them ("llama-3-8b", "llama-3.2-1b", "qwen2.5-7b",
+   ...: each its own preset with the values of that model's config.json; see
+   src/table/presets.cpp), then the per-layer model names that are not also a single-table
+   preset ("gemma-3-4b", "gemma-4"). rotor_preset_count cannot fail.
    rotor_preset_name: the index-th name (static storage) into *name_out. Errors:
    INVALID_ARGUMENT (NULL, index >= rotor_preset_count(); *name_out unchanged). */
 ROTOR_API uint32_t rotor_preset_count(void);
