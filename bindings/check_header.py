@@ -6,15 +6,18 @@
 The header is parsed with regular expressions (it is written in a plain, regular style: one
 declaration per statement, no nested parentheses in prototypes other than a parenthesised
 name). From it come every ROTOR_API function (name, argument types, return type), every enum
-(each enumerator's value) and every struct (field names and types, in order). Then:
+(each enumerator's value), every struct (field names and types, in order) and every integer
+`#define ROTOR_*` (the version, ROTOR_ARENA_ALIGNMENT, ROTOR_MAX_AXES_ROTARY_DIM,
+ROTOR_EPOCH_HISTORY: values both bindings hard-code). Then:
 
   - the Rust sys crate (bindings/rust/rotor-sys/src/lib.rs): its `extern "C"` block must declare
     every function with the same argument count and the Rust spelling of each C type, its
-    `pub const ROTOR_*` the same enumerator values, each enum a `pub type ... = i32` (rotor's
-    enums are 4 bytes by ROTOR_*_FORCE_32BIT), each `#[repr(C)] pub struct` the same fields;
+    `pub const ROTOR_*` the same enumerator and #define values (and no ROTOR_* constant the
+    header lacks), each enum a `pub type ... = i32` (rotor's enums are 4 bytes by
+    ROTOR_*_FORCE_32BIT), each `#[repr(C)] pub struct` the same fields;
   - the Python package's ctypes layer (bindings/python/src/rotor/_capi.py, imported by path: it
-    needs nothing but the standard library): its ENUMS, its Structure classes' _fields_ and its
-    PROTOTYPES (names, argument counts, ctypes types).
+    needs nothing but the standard library): its ENUMS, its DEFINES, its Structure classes'
+    _fields_ and its PROTOTYPES (names, argument counts, ctypes types).
 
 Anything missing, extra or different is printed and the exit status is 1: a binding cannot drift
 from the header without a test failing. The header is the truth; the fix is in the binding.
@@ -142,8 +145,22 @@ def parse_declarator(decl: str) -> tuple:
     return name, CType(base, base_const, stars, dims)
 
 
+# `#define ROTOR_NAME 64` (an integer, perhaps parenthesised, perhaps with a u/U suffix).
+INTEGER_DEFINE = re.compile(r"^\s*#\s*define\s+(ROTOR_\w+)\s+\(?\s*(-?(?:0[xX][0-9a-fA-F]+|\d+))[uUlL]*\s*\)?\s*$",
+                            re.M)
+
+
+def parse_defines(raw: str) -> dict:
+    """Every integer-valued ROTOR_* macro: name -> value. Read before strip_comments drops the
+    preprocessor lines; macros that expand to anything else (ROTOR_API) are not constants."""
+    text = re.sub(r"/\*.*?\*/", " ", raw, flags=re.S)
+    text = re.sub(r"//[^\n]*", " ", text)
+    return {m.group(1): int(m.group(2), 0) for m in INTEGER_DEFINE.finditer(text)}
+
+
 def parse_header(path: str, bits: int = 64) -> dict:
-    text = strip_comments(open(path, encoding="utf-8").read(), bits)
+    raw = open(path, encoding="utf-8").read()
+    text = strip_comments(raw, bits)
     functions = {}
     # ROTOR_API <return type> [(]name[)](<args>);  the parentheses keep a same-named macro away.
     for m in re.finditer(r"ROTOR_API\s+([^;(]*?)\(?\s*\b(rotor_\w+)\s*\)?\s*\(([^()]*)\)\s*;", text):
@@ -176,10 +193,11 @@ def parse_header(path: str, bits: int = 64) -> dict:
         structs[m.group(3)] = fields
     callbacks = set(re.findall(r"typedef\s+[^;]*\(\s*\*\s*(\w+)\s*\)\s*\(", text))
     opaque = set(re.findall(r"typedef\s+struct\s+(\w+)\s+\1\s*;", text))
-    if not functions or not enums or not structs:
+    defines = parse_defines(raw)
+    if not functions or not enums or not structs or not defines:
         raise SystemExit(f"check_header: could not parse {path}")
     return {"functions": functions, "enums": enums, "structs": structs, "callbacks": callbacks,
-            "opaque": opaque}
+            "opaque": opaque, "defines": defines}
 
 
 # --------------------------------------------------------------------------------------------
@@ -242,6 +260,12 @@ def check_rust(header: dict, path: str, bits: int = 64) -> list:
         for name, value in values.items():
             if constants.get(name) != value:
                 problems.append(f"rust: {name} is {constants.get(name)}, the header says {value}")
+    for name, value in header["defines"].items():
+        if constants.get(name) != value:
+            problems.append(f"rust: {name} is {constants.get(name)}, the header #defines {value}")
+    known = set(header["defines"]).union(*header["enums"].values())
+    for name in sorted(set(constants) - known):
+        problems.append(f"rust: {name} is a constant the header does not define")
     for callback in header["callbacks"]:
         if callback not in aliases:
             problems.append(f"rust: callback type {callback} is not declared")
@@ -322,6 +346,12 @@ def check_python(header: dict, path: str) -> list:
             problems.append(f"python: enum {enum} is {capi.ENUMS.get(enum)}, the header {values}")
     for name in sorted(set(capi.ENUMS) - set(header["enums"])):
         problems.append(f"python: enum {name} is not in the header")
+    defines = getattr(capi, "DEFINES", {})
+    for name, value in header["defines"].items():
+        if defines.get(name) != value:
+            problems.append(f"python: DEFINES[{name!r}] is {defines.get(name)}, the header #defines {value}")
+    for name in sorted(set(defines) - set(header["defines"])):
+        problems.append(f"python: DEFINES[{name!r}] is not #defined by the header")
     for name, fields in header["structs"].items():
         struct = getattr(capi, name, None)
         if struct is None:
@@ -357,7 +387,7 @@ def main() -> int:
     for problem in problems:
         print("check_header:", problem)
     counts = (f"{len(header['functions'])} functions, {len(header['enums'])} enums, "
-              f"{len(header['structs'])} structs")
+              f"{len(header['structs'])} structs, {len(header['defines'])} constants")
     if problems:
         print(f"check_header: {len(problems)} differences from {options.header} ({counts})")
         return 1

@@ -2,7 +2,9 @@
 
 tests/golden/gen_golden.py ran transformers (float64 and its native float32) and wrote
 tests/golden/rope_golden.npz and cases.json; this test runs the same inputs through the rotor
-shared library (ctypes; ROTOR_LIBRARY names it) and compares.
+shared library (ctypes; ROTOR_LIBRARY names it) and compares. The ctypes declarations are the
+Python package's own (bindings/python/src/rotor/_capi.py, checked against rotor.h by
+bindings/check_header.py), loaded by path.
 
 Error measure: per rotated pair, |rotor - HF float64| in units of one float32 ulp of the pair's
 norm (a rotation's natural scale: an element near zero has no meaningful relative error); for
@@ -10,6 +12,7 @@ attention outputs, in ulps of the largest |value| of that output row. Run direct
 the table of docs/scaling.md ("python3 tests/ffi/test_golden.py --report").
 """
 import ctypes
+import importlib.util
 import json
 import os
 import sys
@@ -19,87 +22,62 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "..", "golden")
-
-_SCALING = {"none": 0, "linear": 1, "ntk": 2, "dynamic_ntk": 3, "yarn": 4, "llama3": 5, "longrope": 6,
-            "proportional": 7}
-_LAYOUT = {"1d": 0, "mrope": 1, "mrope_interleaved": 2, "vision_halves": 3, "vision_alternate": 4}
-_PAIRING = {"half": 0, "interleaved": 1}
+CAPI = os.path.join(HERE, "..", "..", "bindings", "python", "src", "rotor", "_capi.py")
 
 
-class Config(ctypes.Structure):
-    """rotor_config of rotor 1.1, field for field (include/rotor/rotor.h)."""
-    _fields_ = [
-        ("struct_size", ctypes.c_uint32), ("rotary_dim", ctypes.c_uint32), ("pairing", ctypes.c_int),
-        ("reserved_0", ctypes.c_uint32), ("base", ctypes.c_double), ("initial_len", ctypes.c_uint32),
-        ("max_len", ctypes.c_uint32), ("growth", ctypes.c_int), ("growth_increment", ctypes.c_uint32),
-        ("growth_margin", ctypes.c_float), ("growth_threshold", ctypes.c_float), ("scaling", ctypes.c_int),
-        ("factor", ctypes.c_float), ("original_max_len", ctypes.c_uint32), ("ntk_dynamic", ctypes.c_int),
-        ("beta_fast", ctypes.c_float), ("beta_slow", ctypes.c_float), ("mscale", ctypes.c_float),
-        ("mscale_all_dim", ctypes.c_float), ("attention_factor", ctypes.c_float),
-        ("low_freq_factor", ctypes.c_float), ("high_freq_factor", ctypes.c_float), ("reserved_1", ctypes.c_uint32),
-        ("long_factor", ctypes.POINTER(ctypes.c_float)), ("short_factor", ctypes.POINTER(ctypes.c_float)),
-        ("layout", ctypes.c_int), ("mrope_section", ctypes.c_uint32 * 3), ("rope_pairs", ctypes.c_uint32),
-        ("reserved_2", ctypes.c_uint32),
-    ]
+def load_capi():
+    """The Python package's ctypes declarations (structs, enums, prototypes), which
+    bindings/check_header.py checks against rotor.h for every pointer width: the one copy this
+    test uses, rather than a copy of its own nothing checks. Loaded by path: it needs only the
+    standard library, not the package (nor its librotor)."""
+    spec = importlib.util.spec_from_file_location("rotor_capi_for_golden", CAPI)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-class Tensor(ctypes.Structure):
-    _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int), ("batch", ctypes.c_uint32),
-                ("seq", ctypes.c_uint32), ("heads", ctypes.c_uint32), ("head_dim", ctypes.c_uint32),
-                ("stride_batch", ctypes.c_int64), ("stride_seq", ctypes.c_int64), ("stride_head", ctypes.c_int64)]
+capi = load_capi()
 
 
 def load():
     lib = ctypes.CDLL(os.environ.get("ROTOR_LIBRARY", "librotor.so.1"))
-    vp, i32p = ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32)
-    tp = ctypes.POINTER(Tensor)
-    lib.rotor_config_init_sized.argtypes = [ctypes.POINTER(Config), ctypes.c_size_t, ctypes.c_uint32]
-    lib.rotor_config_preset_sized.argtypes = [ctypes.POINTER(Config), ctypes.c_size_t, ctypes.c_char_p]
-    lib.rotor_table_create.argtypes = [ctypes.POINTER(vp), ctypes.POINTER(Config)]
-    lib.rotor_table_destroy.argtypes = [vp]
-    lib.rotor_table_destroy.restype = None
-    lib.rotor_tensor_bshd.restype = Tensor
-    lib.rotor_tensor_bshd.argtypes = [vp, ctypes.c_int] + [ctypes.c_uint32] * 4
-    lib.rotor_apply.argtypes = [vp, tp, i32p, ctypes.c_uint32, ctypes.c_int, vp]
-    lib.rotor_apply_axes.argtypes = [vp, tp, i32p, ctypes.c_int, vp]
-    lib.rotor_kv_cache_arena_size.restype = ctypes.c_size_t
-    lib.rotor_kv_cache_arena_size.argtypes = [ctypes.c_uint32] * 3 + [ctypes.c_int]
-    lib.rotor_kv_cache_init.argtypes = [ctypes.POINTER(vp)] + [ctypes.c_uint32] * 3 + [ctypes.c_int, vp, ctypes.c_size_t]
-    lib.rotor_attention_workspace_size.restype = ctypes.c_size_t
-    lib.rotor_attention_workspace_size.argtypes = [ctypes.c_uint32] * 5
-    fwd = [vp, ctypes.POINTER(vp), tp, tp, tp, tp]
-    lib.rotor_attention_forward.argtypes = fwd + [ctypes.c_float, vp, ctypes.c_size_t, vp]
-    lib.rotor_attention_forward_axes.argtypes = fwd + [i32p, ctypes.c_float, vp, ctypes.c_size_t, vp]
-    lib.rotor_status_string.restype = ctypes.c_char_p
+    capi.bind(lib)  # every prototype, as the package binds them
     return lib
 
 
 def check(lib, status):
-    if status != 0:
-        raise AssertionError(lib.rotor_status_string(status).decode())
+    if status != capi.ROTOR_OK:
+        raise AssertionError(f"{lib.rotor_status_string(status).decode()}: {lib.rotor_last_error_message().decode()}")
+
+
+def enum_value(enum, prefix, name):
+    """cases.json's "longrope" for rotor_scaling is ROTOR_SCALING_LONGROPE's value."""
+    return capi.ENUMS[enum][f"{prefix}_{name.upper()}"]
 
 
 def make_config(lib, spec):
-    cfg = Config()
+    cfg = capi.rotor_config()
     keep = []
     if "preset" in spec:
-        check(lib, lib.rotor_config_preset_sized(ctypes.byref(cfg), ctypes.sizeof(Config), spec["preset"].encode()))
+        check(lib, lib.rotor_config_preset_sized(ctypes.byref(cfg), ctypes.sizeof(cfg), spec["preset"].encode()))
     else:
-        check(lib, lib.rotor_config_init_sized(ctypes.byref(cfg), ctypes.sizeof(Config), spec["rotary_dim"]))
+        check(lib, lib.rotor_config_init_sized(ctypes.byref(cfg), ctypes.sizeof(cfg), spec["rotary_dim"]))
     for key, value in spec.items():
         if key in ("preset", "rotary_dim"):
             continue
         if key == "scaling":
-            value = _SCALING[value]
+            value = enum_value("rotor_scaling", "ROTOR_SCALING", value)
         elif key == "layout":
-            value = _LAYOUT[value]
+            value = enum_value("rotor_layout", "ROTOR_LAYOUT", value)
         elif key == "pairing":
-            value = _PAIRING[value]
+            value = enum_value("rotor_pairing", "ROTOR_PAIRING", value)
         elif key == "mrope_section":
             value = (ctypes.c_uint32 * 3)(*value)
         elif key in ("long_factor", "short_factor"):
             arr = (ctypes.c_float * len(value))(*value)
             keep.append(arr)
+            # The library reads factor_count floats from each array: their true length.
+            cfg.factor_count = len(value)
             value = ctypes.cast(arr, ctypes.POINTER(ctypes.c_float))
         setattr(cfg, key, value)
     cfg.initial_len = 16
@@ -120,7 +98,7 @@ def i32(a):
 
 def view(lib, a):
     seq, heads, d = a.shape
-    return lib.rotor_tensor_bshd(a.ctypes.data, 0, 1, seq, heads, d)
+    return lib.rotor_tensor_bshd(a.ctypes.data, capi.ROTOR_DTYPE_F32, 1, seq, heads, d)
 
 
 def run_case(lib, case, z):
@@ -132,22 +110,23 @@ def run_case(lib, case, z):
             pos, pos_p = i32(z[f"{name}.positions"])
             t = view(lib, x)
             if kind == "apply":
-                check(lib, lib.rotor_apply(table, ctypes.byref(t), pos_p, 0, 0, None))
+                check(lib, lib.rotor_apply(table, ctypes.byref(t), pos_p, 0, capi.ROTOR_FORWARD, None))
             else:
-                check(lib, lib.rotor_apply_axes(table, ctypes.byref(t), pos_p, 0, None))
+                check(lib, lib.rotor_apply_axes(table, ctypes.byref(t), pos_p, capi.ROTOR_FORWARD, None))
             return x, cfg
         q, k, v = (np.array(z[f"{name}.{n}"], dtype=np.float32, copy=True) for n in "qkv")
         seq, q_heads, d = q.shape
         kv_heads = k.shape[1]
         out = np.zeros_like(q)
-        size = lib.rotor_kv_cache_arena_size(kv_heads, d, 4096, 0)
-        arena = np.zeros(size + 64, np.uint8)
-        aligned = arena.ctypes.data + (-arena.ctypes.data) % 64
+        align = capi.ARENA_ALIGNMENT
+        size = lib.rotor_kv_cache_arena_size(kv_heads, d, 4096, capi.ROTOR_DTYPE_F32)
+        arena = np.zeros(size + align, np.uint8)
+        aligned = arena.ctypes.data + (-arena.ctypes.data) % align
         cache = ctypes.c_void_p()
-        check(lib, lib.rotor_kv_cache_init(ctypes.byref(cache), kv_heads, d, 4096, 0, aligned, size))
+        check(lib, lib.rotor_kv_cache_init(ctypes.byref(cache), kv_heads, d, 4096, capi.ROTOR_DTYPE_F32, aligned, size))
         ws_size = lib.rotor_attention_workspace_size(q_heads, kv_heads, d, seq, 1)
-        ws = np.zeros(ws_size + 64, np.uint8)
-        ws_aligned = ws.ctypes.data + (-ws.ctypes.data) % 64
+        ws = np.zeros(ws_size + align, np.uint8)
+        ws_aligned = ws.ctypes.data + (-ws.ctypes.data) % align
         caches = (ctypes.c_void_p * 1)(cache)
         tq, tk, tv, to = view(lib, q), view(lib, k), view(lib, v), view(lib, out)
         scale = ctypes.c_float(d ** -0.5)
@@ -171,7 +150,7 @@ def pair_scale(ref, cfg):
     """Per element: the norm of its rotary pair (or |value| past rotary_dim)."""
     r = cfg.rotary_dim
     scale = np.abs(ref).copy()
-    if cfg.pairing == 0:
+    if cfg.pairing == capi.ROTOR_PAIRING_HALF:
         a, b = ref[..., : r // 2], ref[..., r // 2: r]
         n = np.hypot(a, b)
         scale[..., : r // 2], scale[..., r // 2: r] = n, n

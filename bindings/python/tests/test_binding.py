@@ -4,7 +4,9 @@ import ctypes
 import os
 import shutil
 import subprocess
+import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ rng = np.random.default_rng(15)
 
 
 def test_every_status_is_named_and_carried_by_the_exception():
-    assert [s.value for s in rotor.Status] == list(range(7))
+    assert [s.value for s in rotor.Status] == list(range(8))
     cases = [
         (rotor.Status.INVALID_ARGUMENT, lambda: rotor.Table(63)),
         (rotor.Status.OUT_OF_RANGE, lambda: rotor.Table(64, max_len=100).reserve(101)),
@@ -29,6 +31,28 @@ def test_every_status_is_named_and_carried_by_the_exception():
             call()
         assert raised.value.status == status and isinstance(raised.value.status, rotor.Status)
         assert raised.value.reason == rotor.status_string(status) in str(raised.value)
+        # The library's own reason (rotor_last_error_message), read on the failing thread.
+        assert raised.value.detail and raised.value.detail in str(raised.value)
+
+
+def test_last_error_message_is_the_failing_calls_reason_on_this_thread_only():
+    with pytest.raises(rotor.RotorError) as raised:
+        rotor.Table(63)
+    assert raised.value.detail == rotor.last_error_message() and "odd" in raised.value.detail
+    other = []
+
+    def fail_elsewhere():
+        try:
+            rotor.Table(64, max_len=100).reserve(101)
+        except rotor.RotorError:
+            other.append(rotor.last_error_message())
+    thread = threading.Thread(target=fail_elsewhere)
+    thread.start()
+    thread.join()
+    assert other and other[0] != raised.value.detail
+    assert rotor.last_error_message() == raised.value.detail  # thread-local: not the other thread's
+    rotor.Table(64).close()
+    assert rotor.last_error_message() == ""  # a call that succeeded
 
 
 def test_apply_is_in_place_and_equals_apply_cos_sin_with_the_tables_rows_bit_for_bit():
@@ -143,7 +167,55 @@ def test_a_refusing_table_raises_rescaled_and_events_reach_python():
     table.on_event(None)
 
 
-def test_threads_share_a_table_and_the_gil_is_released():
+def progress_during(call, tries):
+    """How far another Python thread counted while call() ran, at most `tries` times (stopping
+    at the first call that saw progress). The switch interval is raised so that the counter
+    (which hands the GIL back at every step) runs only while this thread releases the GIL: a
+    call that holds it sees no progress at all, whatever the machine. A call that releases it
+    may still see none when the OS runs the counter late (a loaded machine): hence the tries."""
+    count, stop = [0], threading.Event()
+
+    def counter():
+        while not stop.is_set():
+            count[0] += 1
+            time.sleep(0)  # releases the GIL, so this thread takes it back at once when it returns
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)  # no forced switch while this thread computes for < 1 s
+    thread = threading.Thread(target=counter)
+    thread.start()
+    try:
+        while count[0] == 0:
+            time.sleep(0.001)
+        progress = 0
+        for _ in range(tries):
+            before = count[0]
+            call()
+            progress = count[0] - before
+            if progress:
+                break
+        return progress
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+
+
+def test_the_gil_is_released_during_a_call():
+    table = rotor.Table(128, max_len=8192)
+    x = rng.standard_normal((4, 1024, 16, 128)).astype(np.float32)  # 32 MiB: milliseconds of work
+    assert progress_during(lambda: table.apply(x), tries=200) > 0
+    # The observer is sound: the same C function through ctypes.PyDLL, which keeps the GIL for
+    # the call, lets the counter make no progress.
+    held = ctypes.PyDLL(rotor.library_path())
+    held.rotor_apply.restype, held.rotor_apply.argtypes = rotor._capi.PROTOTYPES["rotor_apply"]
+    view = rotor._capi.rotor_tensor()
+    view.data, view.dtype = x.ctypes.data, rotor._capi.ROTOR_DTYPE_F32
+    view.batch, view.seq, view.heads, view.head_dim = x.shape
+    view.stride_batch, view.stride_seq, view.stride_head = (s // 4 for s in x.strides[:3])
+    assert progress_during(lambda: held.rotor_apply(table.handle, ctypes.byref(view), None, 0, 0, None), tries=5) == 0
+
+
+def test_threads_share_a_table():
     table = rotor.Table(64, initial_len=16, max_len=1 << 16)
     inputs = [rng.standard_normal((1, 64, 2, 64)).astype(np.float32) for _ in range(4)]
     want = [rotor.Table(64, max_len=1 << 16).apply_to(x, offset=15000 * i) for i, x in enumerate(inputs)]

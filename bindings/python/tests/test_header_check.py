@@ -7,6 +7,7 @@ BINDINGS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SCRIPT = os.path.join(BINDINGS, "check_header.py")
 CAPI = os.path.join(BINDINGS, "python", "src", "rotor", "_capi.py")
 SYS = os.path.join(BINDINGS, "rust", "rotor-sys", "src", "lib.rs")
+HEADER = os.path.join(BINDINGS, "..", "include", "rotor", "rotor.h")
 
 
 def run(*args):
@@ -21,9 +22,37 @@ def drifted(tmp_path, path, old, new):
     return str(copy)
 
 
-def test_the_bindings_match_the_header():
-    result = run()
+def test_the_python_binding_matches_the_header():
+    result = run("--only", "python")
     assert result.returncode == 0, result.stdout
+
+
+def test_the_rust_binding_matches_the_header():
+    result = run("--only", "rust")
+    assert result.returncode == 0, result.stdout
+
+
+def test_constants_are_compared_both_ways(tmp_path):
+    """The header's integer #defines, which both bindings hard-code: a value that drifts, a
+    constant a binding lacks, and one the header does not define are each reported."""
+    cases = [
+        ("python", CAPI, '"ROTOR_ARENA_ALIGNMENT": 64', '"ROTOR_ARENA_ALIGNMENT": 32', "ROTOR_ARENA_ALIGNMENT"),
+        ("python", CAPI, '"ROTOR_VERSION_MINOR": 2', '"ROTOR_VERSION_MINOR": 1', "ROTOR_VERSION_MINOR"),
+        ("python", CAPI, '"ROTOR_EPOCH_HISTORY": 16', '"ROTOR_EPOCH_HISTORY": 16, "ROTOR_EXTRA": 1', "ROTOR_EXTRA"),
+        ("rust", SYS, "ROTOR_EPOCH_HISTORY: u64 = 16", "ROTOR_EPOCH_HISTORY: u64 = 8", "ROTOR_EPOCH_HISTORY"),
+        ("rust", SYS, "ROTOR_MAX_AXES_ROTARY_DIM: u32 = 1024", "ROTOR_MAX_AXES_ROTARY_DIM: u32 = 0x400_0",
+         "ROTOR_MAX_AXES_ROTARY_DIM"),
+        ("rust", SYS, "pub const ROTOR_ARENA_ALIGNMENT", "pub const ROTOR_ARENA_ALIGN", "ROTOR_ARENA_ALIGN"),
+    ]
+    for only, path, old, new, named in cases:
+        result = run("--only", only, f"--{only}", drifted(tmp_path, path, old, new))
+        assert result.returncode == 1 and named in result.stdout, (old, result.stdout)
+    # A constant the header gains is missing from both bindings.
+    header = drifted(tmp_path, HEADER, "#define ROTOR_EPOCH_HISTORY 16\n",
+                     "#define ROTOR_EPOCH_HISTORY 16\n#define ROTOR_NEW_LIMIT (8u)\n")
+    result = run("--header", header)
+    assert result.returncode == 1 and "python: DEFINES['ROTOR_NEW_LIMIT']" in result.stdout, result.stdout
+    assert "rust: ROTOR_NEW_LIMIT" in result.stdout, result.stdout
 
 
 def test_drift_is_caught(tmp_path):
@@ -41,6 +70,14 @@ def test_drift_is_caught(tmp_path):
         ("--python", CAPI, '("mrope_section", c_uint32 * 3)', '("mrope_section", c_uint32 * 2)', "mrope_section"),
         ("--python", CAPI, '"rotor_kv_cache_evict": (_status, [_handle, _handle, c_uint32, c_uint32, _handle]),\n',
          "", "rotor_kv_cache_evict"),
+        # rotor 1.2's additions: an appended config field, the tensor's named padding, the
+        # functions and the status.
+        ("--python", CAPI, '("factor_count", c_uint32), ', "", "rotor_config"),
+        ("--python", CAPI, '[("reserved_0", c_uint32)] if _64_BIT else []', "[]", "rotor_tensor"),
+        ("--python", CAPI, '"rotor_preset_name": (_status, [c_uint32, POINTER(c_char_p)]),\n', "", "rotor_preset_name"),
+        ("--python", CAPI, '"rotor_last_error_message": (c_char_p, []),\n', "", "rotor_last_error_message"),
+        ("--python", CAPI, '"ROTOR_ERR_INTERNAL": 7,', "", "rotor_status"),
+        ("--rust", SYS, "pub factor_count: u32,\n", "", "rotor_config"),
     ]
     for flag, path, old, new, named in cases:
         result = run("--only", flag[2:], flag, drifted(tmp_path, path, old, new))

@@ -4,7 +4,8 @@ This module needs only the standard library, so bindings/check_header.py can imp
 and compare it with the header: every ROTOR_API function in PROTOTYPES (name, argument count,
 argument and return types), every enum in ENUMS (every value), every struct field for field.
 C enums travel as int32 (each has a *_FORCE_32BIT enumerator that keeps it 4 bytes wide).
-Opaque handles (rotor_table *, rotor_pool *, rotor_kv_cache *) are c_void_p.
+Opaque handles (rotor_table *, rotor_pool *, rotor_kv_cache *) are c_void_p. DEFINES holds the
+header's integer macros (version, alignment, limits), compared with the header too.
 """
 import ctypes
 from ctypes import POINTER, c_char_p, c_double, c_float, c_int, c_int32, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
@@ -12,7 +13,7 @@ from ctypes import POINTER, c_char_p, c_double, c_float, c_int, c_int32, c_int64
 ENUMS = {
     "rotor_status": {
         "ROTOR_OK": 0, "ROTOR_ERR_INVALID_ARGUMENT": 1, "ROTOR_ERR_OUT_OF_RANGE": 2, "ROTOR_ERR_OUT_OF_MEMORY": 3,
-        "ROTOR_ERR_UNSUPPORTED": 4, "ROTOR_ERR_DEVICE": 5, "ROTOR_ERR_RESCALED": 6,
+        "ROTOR_ERR_UNSUPPORTED": 4, "ROTOR_ERR_DEVICE": 5, "ROTOR_ERR_RESCALED": 6, "ROTOR_ERR_INTERNAL": 7,
         "ROTOR_STATUS_FORCE_32BIT": 0x7FFFFFFF,
     },
     "rotor_pairing": {"ROTOR_PAIRING_HALF": 0, "ROTOR_PAIRING_INTERLEAVED": 1, "ROTOR_PAIRING_FORCE_32BIT": 0x7FFFFFFF},
@@ -42,9 +43,16 @@ ENUMS = {
 }
 globals().update({name: value for values in ENUMS.values() for name, value in values.items()})
 
-ARENA_ALIGNMENT = 64  # ROTOR_ARENA_ALIGNMENT
-EPOCH_HISTORY = 16  # ROTOR_EPOCH_HISTORY
-MAX_AXES_ROTARY_DIM = 1024  # ROTOR_MAX_AXES_ROTARY_DIM
+# Every integer #define of rotor.h (check_header.py compares them, both ways).
+DEFINES = {
+    "ROTOR_VERSION_MAJOR": 1, "ROTOR_VERSION_MINOR": 2, "ROTOR_VERSION_PATCH": 0,
+    "ROTOR_MAX_AXES_ROTARY_DIM": 1024, "ROTOR_ARENA_ALIGNMENT": 64, "ROTOR_EPOCH_HISTORY": 16,
+}
+VERSION = (DEFINES["ROTOR_VERSION_MAJOR"], DEFINES["ROTOR_VERSION_MINOR"], DEFINES["ROTOR_VERSION_PATCH"])
+ARENA_ALIGNMENT = DEFINES["ROTOR_ARENA_ALIGNMENT"]
+EPOCH_HISTORY = DEFINES["ROTOR_EPOCH_HISTORY"]
+MAX_AXES_ROTARY_DIM = DEFINES["ROTOR_MAX_AXES_ROTARY_DIM"]
+_64_BIT = ctypes.sizeof(c_void_p) == 8
 _enum = c_int32
 
 
@@ -59,12 +67,15 @@ class rotor_config(ctypes.Structure):
     ] + (
         # Padding before the pointers on 64-bit targets, after them on 32-bit ones (rotor.h).
         [("reserved_1", c_uint32), ("long_factor", POINTER(c_float)), ("short_factor", POINTER(c_float))]
-        if ctypes.sizeof(c_void_p) == 8 else
+        if _64_BIT else
         [("long_factor", POINTER(c_float)), ("short_factor", POINTER(c_float)), ("reserved_1", c_uint32)]
     ) + [
         # Appended in rotor 1.1: a 1.0 library refuses this larger struct_size rather than
-        # ignore fields it does not know (the import-time probe in __init__ reports that).
+        # ignore fields it does not know (the probe in _library.library() reports that).
         ("layout", _enum), ("mrope_section", c_uint32 * 3), ("rope_pairs", c_uint32), ("reserved_2", c_uint32),
+        # Appended in rotor 1.2: how many floats long_factor and short_factor each hold, so the
+        # library never reads past arrays of another length (the binding always sets it).
+        ("factor_count", c_uint32), ("reserved_3", c_uint32),
     ]
 
 
@@ -87,8 +98,11 @@ class rotor_table_event(ctypes.Structure):
 class rotor_tensor(ctypes.Structure):
     _fields_ = [
         ("data", c_void_p), ("dtype", _enum), ("batch", c_uint32), ("seq", c_uint32), ("heads", c_uint32),
-        ("head_dim", c_uint32), ("stride_batch", c_int64), ("stride_seq", c_int64), ("stride_head", c_int64),
-    ]
+        ("head_dim", c_uint32),
+    ] + (
+        # The padding before the int64 strides exists (and is named) on 64-bit targets only.
+        [("reserved_0", c_uint32)] if _64_BIT else []
+    ) + [("stride_batch", c_int64), ("stride_seq", c_int64), ("stride_head", c_int64)]
 
 
 rotor_table_event_fn = ctypes.CFUNCTYPE(None, c_void_p, POINTER(rotor_table_event))
@@ -105,6 +119,7 @@ _f32s = POINTER(c_float)
 PROTOTYPES = {
     "rotor_version": (c_uint32, []),
     "rotor_status_string": (c_char_p, [_status]),
+    "rotor_last_error_message": (c_char_p, []),
     "rotor_config_init_sized": (_status, [_cfg, c_size_t, c_uint32]),
     "rotor_config_init": (None, [_cfg, c_uint32]),  # 1.0 binaries' entry point; use _sized
     "rotor_table_arena_size": (c_size_t, [_cfg]),
@@ -131,6 +146,8 @@ PROTOTYPES = {
     "rotor_preset_table_name": (_status, [c_char_p, c_uint32, POINTER(c_char_p)]),
     "rotor_preset_layers": (_status, [c_char_p, POINTER(c_uint32)]),
     "rotor_preset_layer_table": (_status, [c_char_p, c_uint32, POINTER(c_char_p)]),
+    "rotor_preset_count": (c_uint32, []),
+    "rotor_preset_name": (_status, [c_uint32, POINTER(c_char_p)]),
     "rotor_kernel_name": (c_char_p, []),
     "rotor_kernel_count": (c_uint32, []),
     "rotor_kernel_available": (c_char_p, [c_uint32]),
@@ -158,7 +175,12 @@ PROTOTYPES = {
 
 
 def bind(lib: ctypes.CDLL) -> None:
-    """Sets restype and argtypes of every function on lib (AttributeError if one is missing)."""
+    """Sets restype and argtypes of every function on lib. A library that lacks one (older than
+    this binding) raises ImportError naming them all, before anything is bound."""
+    missing = [name for name in PROTOTYPES if not hasattr(lib, name)]
+    if missing:
+        raise ImportError(f"{lib._name} lacks {', '.join(missing)}: it is older than this binding "
+                          f"(rotor {'.'.join(map(str, VERSION))})")
     for name, (restype, argtypes) in PROTOTYPES.items():
         function = getattr(lib, name)
         function.restype, function.argtypes = restype, argtypes
