@@ -48,9 +48,20 @@ set(_rotor_arch_dir ${CMAKE_CURRENT_LIST_DIR}/../arch)
 string(TOLOWER "${CMAKE_SYSTEM_PROCESSOR}" _rotor_cpu)
 
 # rotor_add_arch_source(<file> <define> <flags...>): one kernel file with its own flags.
+#
+# The file's instruction set is its name after the first `_` (rope_avx512bf16.cpp: avx512bf16;
+# rope_avx2.cpp and attention_avx2.cpp share avx2, and their flags). xsimd's templates and
+# inline functions have external linkage: rope_avx512.cpp and rope_avx512bf16.cpp, compiled with
+# different flags, both emit xsimd::batch<float, avx512f>'s members (out of line in a Debug
+# build), and the linker would keep one copy for both. `xsimd` is therefore a macro in these
+# files, naming a namespace per instruction set (rotor_xsimd_avx512bf16, ...), so no two sets
+# share a symbol; the sources still read xsimd::. .ci/check-isa-symbols checks the objects.
 function(rotor_add_arch_source file define)
+  get_filename_component(_isa "${file}" NAME_WE)
+  string(REGEX REPLACE "^[^_]*_" "" _isa "${_isa}")
   target_sources(rotor_objects PRIVATE ${_rotor_arch_dir}/${file})
-  set_source_files_properties(${_rotor_arch_dir}/${file} PROPERTIES COMPILE_OPTIONS "${ARGN}")
+  set_source_files_properties(${_rotor_arch_dir}/${file} PROPERTIES COMPILE_OPTIONS "${ARGN}"
+                              COMPILE_DEFINITIONS "xsimd=rotor_xsimd_${_isa}")
   target_compile_definitions(rotor_objects PRIVATE ${define})
 endfunction()
 

@@ -1,13 +1,19 @@
 # CUDA support: the device mirror and rotation kernels of cuda/ (see docs/cuda.md).
 #
-#   ROTOR_CUDA=AUTO (default)  built when CMake finds a CUDA compiler (nvcc); no GPU is needed
-#                              to build, and the tests skip their GPU part when none is present
-#   ROTOR_CUDA=ON              required: configuring fails without a CUDA compiler
-#   ROTOR_CUDA=OFF             never (the rotor_cuda_* functions then return ROTOR_ERR_UNSUPPORTED)
+#   ROTOR_CUDA=OFF (default)  not built: the rotor_cuda_* functions return ROTOR_ERR_UNSUPPORTED
+#                             (src/capi/cuda_stubs.cpp), and neither librotor nor its installed
+#                             CMake and pkg-config files need anything of CUDA
+#   ROTOR_CUDA=ON             built; configuring fails without a CUDA compiler (nvcc). No GPU is
+#                             needed to build; the tests skip their GPU part without one
+#
+# Opt-in, never detected: a machine that merely has nvcc (a CI image, a workstation) must not
+# get a librotor that links libcudart, nor an installed package that requires its users to
+# have the CUDA toolkit. The option itself is declared in CMakeLists.txt.
 #
 # GPU code: CMAKE_CUDA_ARCHITECTURES, or the CUDAARCHS environment variable, when set (the
-# Jetson toolchain sets 87); otherwise SASS for sm_87 (Jetson Orin) and sm_90 (H100/H200) plus
-# compute_90 PTX that the driver compiles for later GPUs.
+# Jetson toolchain sets 87); otherwise SASS for sm_87 (Jetson Orin), sm_90 (H100/H200) and, with
+# nvcc 13 or later, sm_110 (Jetson Thor), plus compute_90 PTX that the driver compiles for later
+# GPUs.
 #
 # Layout: the kernels (cuda/*.cu) build as the object library rotor_cuda_kernels with nvcc's
 # own flags (rotor's warning flags are for the host compilers); the host side (cuda/*.cpp)
@@ -19,36 +25,46 @@
 # these themselves when CUDA is not built in.
 include_guard(GLOBAL)
 
-set(ROTOR_CUDA AUTO CACHE STRING "Build the CUDA kernels: AUTO (when a CUDA compiler is found), ON or OFF")
-set_property(CACHE ROTOR_CUDA PROPERTY STRINGS AUTO ON OFF)
-
 set(ROTOR_CUDA_HOST_SOURCES
   ${PROJECT_SOURCE_DIR}/cuda/api_cuda.cpp ${PROJECT_SOURCE_DIR}/cuda/mirror.cpp
   ${PROJECT_SOURCE_DIR}/cuda/launch_plan.cpp ${PROJECT_SOURCE_DIR}/cuda/device_ops.cpp)
 set(ROTOR_CUDA_PTXAS_VERBOSE OFF CACHE BOOL
     "Have ptxas print registers, spills and shared memory of every kernel (the cuda CI stage reads them)")
 
-set(_rotor_cuda_build OFF)
-if(ROTOR_CUDA STREQUAL "AUTO" OR ROTOR_CUDA)
-  include(CheckLanguage)
-  check_language(CUDA)
-  if(CMAKE_CUDA_COMPILER)
-    set(_rotor_cuda_build ON)
-  elseif(NOT ROTOR_CUDA STREQUAL "AUTO")
-    message(FATAL_ERROR "ROTOR_CUDA=${ROTOR_CUDA} but no CUDA compiler was found "
-                        "(set CMAKE_CUDA_COMPILER or put nvcc on PATH)")
-  endif()
+# ROTOR_CUDA=AUTO, the former default (perhaps still in a build directory's cache), built CUDA
+# whenever nvcc was found: whether that was wanted is not knowable, so it must be said again.
+if(ROTOR_CUDA STREQUAL "AUTO")
+  message(FATAL_ERROR "rotor: ROTOR_CUDA=AUTO is no longer accepted: CUDA is built only when asked "
+    "for. Configure with -DROTOR_CUDA=ON (needs nvcc) or -DROTOR_CUDA=OFF.")
 endif()
-
-if(NOT _rotor_cuda_build)
+if(NOT ROTOR_CUDA)
   target_sources(rotor_objects PRIVATE ${PROJECT_SOURCE_DIR}/src/capi/cuda_stubs.cpp)
-  message(STATUS "rotor: CUDA kernels not built (ROTOR_CUDA=${ROTOR_CUDA})")
+  message(STATUS "rotor: CUDA kernels not built (ROTOR_CUDA=OFF; -DROTOR_CUDA=ON builds them)")
   return()
 endif()
 
+include(CheckLanguage)
+check_language(CUDA)
+if(NOT CMAKE_CUDA_COMPILER)
+  message(FATAL_ERROR "rotor: ROTOR_CUDA=ON but no CUDA compiler was found. Install the CUDA "
+    "toolkit and put nvcc on PATH, or point CMAKE_CUDA_COMPILER (or the CUDACXX environment "
+    "variable) at it (e.g. -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc); or configure with "
+    "-DROTOR_CUDA=OFF.")
+endif()
+
 if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND NOT DEFINED ENV{CUDAARCHS})
-  set(CMAKE_CUDA_ARCHITECTURES "87-real;90-real;90-virtual" CACHE STRING
-      "GPU code to build: sm_87 (Jetson Orin), sm_90 (Hopper), compute_90 PTX for later GPUs")
+  # sm_110 (Jetson Thor) exists from CUDA 13 on; CMake knows nvcc's version only after
+  # enable_language, which needs the architectures first, so nvcc is asked here.
+  execute_process(COMMAND "${CMAKE_CUDA_COMPILER}" --version OUTPUT_VARIABLE _rotor_nvcc_version
+                  ERROR_QUIET RESULT_VARIABLE _rotor_nvcc_result)
+  set(_rotor_cuda_archs "87-real;90-real")
+  if(_rotor_nvcc_result EQUAL 0 AND _rotor_nvcc_version MATCHES "release ([0-9]+)\\."
+     AND CMAKE_MATCH_1 GREATER_EQUAL 13)
+    list(APPEND _rotor_cuda_archs "110-real")
+  endif()
+  list(APPEND _rotor_cuda_archs "90-virtual")
+  set(CMAKE_CUDA_ARCHITECTURES "${_rotor_cuda_archs}" CACHE STRING
+      "GPU code to build: sm_87 (Jetson Orin), sm_90 (Hopper), sm_110 (Jetson Thor, nvcc 13+), compute_90 PTX for later GPUs")
 endif()
 # One CUDA runtime in the process: the shared libcudart, for the library, tests and benchmark.
 set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)

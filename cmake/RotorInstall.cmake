@@ -77,15 +77,25 @@ if(_rotor_type STREQUAL "SHARED_LIBRARY")
   # rotor is C++ inside: a C (or Rust, or Fortran) program linking the archive needs the C++
   # runtime, which CMake adds on its own only when the user's project enables CXX.
   target_link_libraries(rotor_static INTERFACE ${ROTOR_CXX_RUNTIME_LIBS})
-  if(_rotor_static_interface_libs MATCHES "CUDA::")
-    set(_rotor_config_deps "find_dependency(CUDAToolkit)")
-  endif()
 else()
   # rotor itself is static: rotor_static names the same library, so users can always spell it.
   add_library(rotor_static INTERFACE)
   target_link_libraries(rotor_static INTERFACE rotor)
 endif()
 add_library(rotor::rotor_static ALIAS rotor_static)
+
+# --- CUDA (ROTOR_CUDA=ON): what a static user must link ---------------------------------------
+# The rotor_cuda_* objects call the CUDA runtime, which librotor.so carries as a dependency of
+# its own but an archive cannot: static users link the shared libcudart (one CUDA runtime in the
+# process, as cmake/RotorCuda.cmake builds). The installed CMake package finds the toolkit for
+# CUDA::cudart (rotor_static's interface beside a shared rotor; a static rotor's link-only
+# dependency), and rotor.pc names libcudart in Libs.private, with the directory it was found in:
+# CUDA ships no pkg-config file of its own.
+set(_rotor_links_cuda OFF)
+if(TARGET rotor_cuda_kernels)
+  set(_rotor_links_cuda ON)
+  set(_rotor_config_deps "find_dependency(CUDAToolkit)")
+endif()
 
 # --- Symbol check, as a test of every build that makes a shared library -----------------------
 if(ROTOR_BUILD_TESTS AND _rotor_type STREQUAL "SHARED_LIBRARY" AND NOT APPLE AND NOT WIN32
@@ -138,6 +148,9 @@ else()
   set(ROTOR_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
 set(ROTOR_PC_LIBS_PRIVATE "-pthread")
+if(_rotor_links_cuda)
+  string(APPEND ROTOR_PC_LIBS_PRIVATE " -L${CUDAToolkit_LIBRARY_DIR} -lcudart")
+endif()
 foreach(_lib IN LISTS ROTOR_CXX_RUNTIME_LIBS)
   string(APPEND ROTOR_PC_LIBS_PRIVATE " -l${_lib}")
 endforeach()

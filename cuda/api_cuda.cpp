@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "apply/tensor_view.hpp"
+#include "common/enum_bits.hpp"
 #include "device_ops.hpp"
 #include "launch.hpp"
 #include "mirror.hpp"

@@ -40,6 +40,18 @@ void free_device(void *ptr) { cudaFree(ptr); }
 rotor_status copy_to_device(void *dst, const void *src, size_t bytes, void *stream) {
   return device_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, as_stream(stream)));
 }
+// Only pageable ("unregistered") memory is staged by cudaMemcpyAsync before it returns;
+// page-locked memory (cudaHostAlloc, as Jetson programs often give a table's arena) and managed
+// memory are read by the copy engine while the copy runs. A query that fails says "not
+// consumed": waiting for a copy is always safe.
+bool copy_consumes_source(const void *src) {
+  cudaPointerAttributes attributes{};
+  if (cudaPointerGetAttributes(&attributes, src) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return attributes.type == cudaMemoryTypeUnregistered;
+}
 rotor_status copy_to_host(void *dst, const void *src, size_t bytes, void *stream) {
   return device_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, as_stream(stream)));
 }
@@ -57,6 +69,7 @@ rotor_status event_record(void *event, void *stream) {
 rotor_status stream_wait_event(void *stream, void *event) {
   return device_status(cudaStreamWaitEvent(as_stream(stream), static_cast<cudaEvent_t>(event), 0));
 }
+rotor_status event_sync(void *event) { return device_status(cudaEventSynchronize(static_cast<cudaEvent_t>(event))); }
 rotor_status stream_sync(void *stream) { return device_status(cudaStreamSynchronize(as_stream(stream))); }
 
 rotor_status launch_rotate(const RotateLaunch &launch, void *stream) {
@@ -69,10 +82,10 @@ rotor_status launch_take_errors(ErrorRecord *record, ErrorRecord *taken, void *s
 }  // namespace
 
 const DeviceOps &runtime_device_ops() {
-  static const DeviceOps ops = {device_count,   current_device, set_device,   alloc,
-                                free_device,    copy_to_device, copy_to_host, event_create,
-                                event_destroy,  event_record,   stream_wait_event, stream_sync,
-                                launch_rotate,  launch_take_errors};
+  static const DeviceOps ops = {device_count,      current_device, set_device,           alloc,
+                                free_device,       copy_to_device, copy_consumes_source, copy_to_host,
+                                event_create,      event_destroy,  event_record,         stream_wait_event,
+                                event_sync,        stream_sync,    launch_rotate,        launch_take_errors};
   return ops;
 }
 

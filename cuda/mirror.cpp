@@ -7,6 +7,28 @@
 namespace rotor {
 namespace cuda {
 
+namespace {
+
+// Copies bytes of leased host rows to dst on stream, records `copied` after them, and returns
+// once the lease may be released (and a rescale rebuild those rows): at once when the copy has
+// read the rows as it returned (pageable memory, which the runtime stages), else after the copy
+// has completed (a page-locked arena, cudaHostAlloc as on Jetson, or managed memory: the copy
+// engine reads the rows while it runs). Waiting for every copy would make each call that finds
+// new rows a host synchronisation with the caller's stream, for pageable tables (the default)
+// to no purpose. A copy that reads the rows is waited for even when a later step fails.
+rotor_status copy_leased_rows(void *dst, const void *src, size_t bytes, void *stream, void *copied) {
+  const DeviceOps &ops = device_ops();
+  if (ops.copy_to_device(dst, src, bytes, stream) != ROTOR_OK) return ROTOR_ERR_DEVICE;
+  rotor_status status = ops.event_record(copied, stream);
+  if (!ops.copy_consumes_source(src)) {
+    const rotor_status waited = status == ROTOR_OK ? ops.event_sync(copied) : ops.stream_sync(stream);
+    if (waited != ROTOR_OK) status = waited;
+  }
+  return status == ROTOR_OK ? ROTOR_OK : ROTOR_ERR_DEVICE;
+}
+
+}  // namespace
+
 DeviceScope::DeviceScope(int device) {
   const DeviceOps &ops = device_ops();
   if (ops.current_device(&previous_) != ROTOR_OK) return;
@@ -39,7 +61,7 @@ rotor_status Mirror::create(Table &host, void *stream, Mirror **out) {
     mirror->errors_ = static_cast<ErrorRecord *>(memory);
   if (status == ROTOR_OK) status = ops.event_create(&mirror->copied_);
   if (status == ROTOR_OK) {
-    // The source lives on this stack frame: copies to the device consume it before returning.
+    // The source lives on this stack frame, pageable memory: the copy has read it when it returns.
     const ErrorRecord empty[2] = {{0u, -1}, {0u, -1}};
     status = ops.copy_to_device(mirror->errors_, empty, sizeof empty, stream);
   }
@@ -98,8 +120,8 @@ rotor_status Mirror::refresh_locked(uint32_t seq_len, void *stream) {
   if (published > first) {
     const size_t row_floats = size_t{2} * lease.half;
     const size_t bytes = size_t(published - first) * row_floats * sizeof(float);
-    if (ops.copy_to_device(rows_ + first * row_floats, lease.rows + first * row_floats, bytes, stream) == ROTOR_OK &&
-        ops.event_record(copied_, stream) == ROTOR_OK) {
+    if (copy_leased_rows(rows_ + first * row_floats, lease.rows + first * row_floats, bytes, stream, copied_) ==
+        ROTOR_OK) {
       copy_stream_ = stream;
       copied_once_ = true;
       valid_ = true;

@@ -8,8 +8,10 @@
 //   - rows [rows, published), when the set grew;
 //   - rows [0, published), when the host table rescaled (another epoch) or the lease is a
 //     one-off (NTK outlier rows that serve one call and are never the table's own).
-// The copy is enqueued while the lease pins the host rows; a copy to the device has consumed
-// its source when it returns (cuda/device_ops.hpp), so the lease is released right after.
+// The copy is enqueued while the lease pins the host rows, and the lease is released once the
+// copy no longer reads them: right after the enqueue from pageable memory (the runtime has
+// staged the rows), after the copy has completed (an event waited for) from page-locked or
+// managed memory (cuda/device_ops.hpp, copy_consumes_source).
 // Every device operation goes through device_ops(), so the host tests run these decisions.
 #pragma once
 #include <cstdint>

@@ -4,7 +4,8 @@ ROTOR_CUDA_PTXAS_VERBOSE) and prints, per kernel instantiation and GPU architect
 registers, spill bytes, stack frame and shared memory ptxas reports, as a Markdown table.
 Exits 1 if any kernel spills (spill stores or loads above 0 bytes) or if no kernel was found.
 
-Usage: cuda/ptxas_report.py BUILD_LOG [--require-arch sm_87 --require-arch sm_90]
+Usage: cuda/ptxas_report.py BUILD_LOG [--require-arch sm_87 --require-arch sm_90 --require-arch sm_110]
+(architecture names as ptxas prints them, three digits included: sm_110 is Jetson Thor)
 """
 import argparse
 import re
@@ -26,6 +27,10 @@ def readable(mangled):
     if "take_errors_kernel" in mangled:
         return "take_errors_kernel"
     return mangled
+
+
+def arch_number(arch):
+    return int(re.search(r"\d+", arch).group())
 
 
 def parse(lines):
@@ -67,7 +72,8 @@ def main():
         return 1
     print("| kernel | arch | registers | spill stores (B) | spill loads (B) | stack frame (B) | shared memory (B) |")
     print("|---|---|---|---|---|---|---|")
-    for (name, arch), k in sorted(last.items(), key=lambda item: (item[0][1], item[0][0])):
+    # Architectures in numeric order (sm_87, sm_90, sm_110), not as strings.
+    for (name, arch), k in sorted(last.items(), key=lambda item: (arch_number(item[0][1]), item[0][1], item[0][0])):
         print(f"| `{name}` | {arch} | {k['registers']} | {k['spill_stores']} | {k['spill_loads']} | "
               f"{k['stack']} | {k['smem']} |")
     failed = False

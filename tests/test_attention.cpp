@@ -649,4 +649,182 @@ TEST_F(AttentionErrors, DuplicateCachesAndTableLimit) {
   EXPECT_EQ(out_, out_before_);
 }
 
+// The call writes every cache's arena (appends, re-rotations, the header) while it reads q, k, v
+// and writes out and the workspace: a tensor or a workspace inside an arena is refused before
+// anything is written, and the arena (length included) is as it was.
+class CacheArenaOverlap : public AttentionErrors {
+ protected:
+  // The status of a call on `cache`, checking that its arena and length did not change on error.
+  rotor_status call_on(Cache &cache, const rotor_tensor *q, const rotor_tensor *k, const rotor_tensor *v,
+                       const rotor_tensor *out, void *ws, size_t ws_bytes) {
+    const std::vector<unsigned char> before(cache.arena.get(), cache.arena.get() + cache.bytes);
+    const uint32_t length = rotor_kv_cache_length(cache.cache);
+    const rotor_status s = rotor_attention_forward(model_.table_, &cache.cache, q, k, v, out, 0.125f, ws, ws_bytes,
+                                                   model_.pool_);
+    if (s != ROTOR_OK) {
+      EXPECT_EQ(rotor_kv_cache_length(cache.cache), length) << "cache length changed";
+      EXPECT_EQ(std::memcmp(before.data(), cache.arena.get(), cache.bytes), 0) << "cache arena changed";
+    }
+    return s;
+  }
+  // A cache of `len` slots holding 3 tokens, like the fixture's, in a buffer with `extra` bytes
+  // of the test's own right after the arena.
+  std::unique_ptr<Cache> cache_with_three_tokens(uint32_t len, size_t extra = 0) {
+    auto c = std::make_unique<Cache>();
+    c->bytes = rotor_kv_cache_arena_size(kKv, kD, len, ROTOR_DTYPE_F32);
+    c->arena = aligned_buffer(c->bytes + extra);
+    EXPECT_EQ(rotor_kv_cache_init(&c->cache, kKv, kD, len, ROTOR_DTYPE_F32, c->arena.get(), c->bytes), ROTOR_OK);
+    model_.forward({c.get()}, model_.random_q(1, 3, rng_), model_.random_kv(1, 3, rng_), model_.random_kv(1, 3, rng_), 3);
+    return c;
+  }
+};
+
+TEST_F(CacheArenaOverlap, OutputInsideACacheArenaIsRefused) {
+  const size_t out_bytes = size_t{kS} * kQ * kD * 4;
+  auto cache = cache_with_three_tokens(kCacheLen, out_bytes);
+  const rotor::KvCache &c = *as_cache(cache->cache);
+  // out over the values of slots 8 .. of head 0 (this call would append at 3 .. 7).
+  rotor_tensor out = rotor_tensor_bshd(c.value_at(0, 8), ROTOR_DTYPE_F32, 1, kS, kQ, kD);
+  ASSERT_LE(c.value_at(0, 8) + out_bytes, cache->arena.get() + cache->bytes);
+  EXPECT_EQ(call_on(*cache, &tq_, &tk_, &tv_, &out, ws_.get(), ws_bytes_), ROTOR_ERR_INVALID_ARGUMENT);
+  // Over its last bytes only.
+  out.data = cache->arena.get() + cache->bytes - 4;
+  EXPECT_EQ(call_on(*cache, &tq_, &tk_, &tv_, &out, ws_.get(), ws_bytes_), ROTOR_ERR_INVALID_ARGUMENT);
+  // Right after the arena: no byte shared.
+  out.data = cache->arena.get() + cache->bytes;
+  EXPECT_EQ(call_on(*cache, &tq_, &tk_, &tv_, &out, ws_.get(), ws_bytes_), ROTOR_OK);
+  EXPECT_EQ(rotor_kv_cache_length(cache->cache), 3u + kS);
+  // Over the cache's header (last: a library that wrote there would leave no cache to use).
+  out.data = cache->arena.get();
+  EXPECT_EQ(call_on(*cache, &tq_, &tk_, &tv_, &out, ws_.get(), ws_bytes_), ROTOR_ERR_INVALID_ARGUMENT);
+}
+
+TEST_F(CacheArenaOverlap, WorkspaceInsideACacheArenaIsRefused) {
+  // A cache roomy enough to hold the workspace in its values, 64-byte aligned there as a
+  // workspace must be (so only the overlap can be wrong), and room for one after the arena.
+  auto roomy = cache_with_three_tokens(4096, ws_bytes_);
+  const rotor::KvCache &c = *as_cache(roomy->cache);
+  unsigned char *inside = c.value_at(1, 0);
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(inside) % ROTOR_ARENA_ALIGNMENT, 0u);
+  ASSERT_LE(inside + ws_bytes_, roomy->arena.get() + roomy->bytes);
+  EXPECT_EQ(call_on(*roomy, &tq_, &tk_, &tv_, &to_, inside, ws_bytes_), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(out_, out_before_) << "output changed";
+  // One that starts on the arena's last 64 bytes and runs past its end.
+  unsigned char *end = roomy->arena.get() + roomy->bytes;
+  EXPECT_EQ(call_on(*roomy, &tq_, &tk_, &tv_, &to_, end - 64, ws_bytes_), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(out_, out_before_) << "output changed";
+  // Right after the arena: no byte shared.
+  EXPECT_EQ(call_on(*roomy, &tq_, &tk_, &tv_, &to_, end, ws_bytes_), ROTOR_OK);
+  EXPECT_EQ(rotor_kv_cache_length(roomy->cache), 3u + kS);
+}
+
+// Inputs are read after the call has started writing the caches (appended keys and values,
+// re-rotated keys): one inside an arena would be read half overwritten.
+TEST_F(CacheArenaOverlap, InputsInsideACacheArenaAreRefused) {
+  auto roomy = cache_with_three_tokens(64);
+  const rotor::KvCache &c = *as_cache(roomy->cache);
+  // Slots 32 .. of head 0 hold nothing yet (the call appends at 3 .. 7): a copy of each input there.
+  for (const rotor_tensor *input : {&tq_, &tk_, &tv_}) {
+    SCOPED_TRACE(input == &tq_ ? "q" : input == &tk_ ? "k" : "v");
+    const size_t bytes = size_t{input->seq} * input->heads * input->head_dim * 4;
+    ASSERT_LE(c.value_at(0, 32) + bytes, roomy->arena.get() + roomy->bytes);
+    std::memcpy(c.value_at(0, 32), input->data, bytes);
+    rotor_tensor moved = *input;
+    moved.data = c.value_at(0, 32);
+    const rotor_tensor *q = input == &tq_ ? &moved : &tq_, *k = input == &tk_ ? &moved : &tk_,
+                       *v = input == &tv_ ? &moved : &tv_;
+    EXPECT_EQ(call_on(*roomy, q, k, v, &to_, ws_.get(), ws_bytes_), ROTOR_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(out_, out_before_) << "output changed";
+  }
+}
+
+// Distinct cache objects whose arenas share bytes (one built inside the other's storage) are
+// the same memory written twice: refused like a cache listed twice.
+TEST_F(CacheArenaOverlap, CachesWhoseArenasOverlapAreRefused) {
+  auto roomy = cache_with_three_tokens(1024);
+  const rotor::KvCache &c = *as_cache(roomy->cache);
+  const size_t inner_bytes = rotor_kv_cache_arena_size(kKv, kD, kCacheLen, ROTOR_DTYPE_F32);
+  unsigned char *inside = c.value_at(1, 512);  // slots no call has reached
+  ASSERT_LE(inside + inner_bytes, roomy->arena.get() + roomy->bytes);
+  rotor_kv_cache *inner = nullptr;
+  ASSERT_EQ(rotor_kv_cache_init(&inner, kKv, kD, kCacheLen, ROTOR_DTYPE_F32, inside, inner_bytes), ROTOR_OK);
+  std::vector<float> q2(q_.size() * 2), k2(k_.size() * 2), v2(v_.size() * 2), o2(out_.size() * 2);
+  rotor_tensor q = rotor_tensor_bshd(q2.data(), ROTOR_DTYPE_F32, 2, kS, kQ, kD);
+  rotor_tensor k = rotor_tensor_bshd(k2.data(), ROTOR_DTYPE_F32, 2, kS, kKv, kD);
+  rotor_tensor v = rotor_tensor_bshd(v2.data(), ROTOR_DTYPE_F32, 2, kS, kKv, kD);
+  rotor_tensor o = rotor_tensor_bshd(o2.data(), ROTOR_DTYPE_F32, 2, kS, kQ, kD);
+  const std::vector<unsigned char> before(roomy->arena.get(), roomy->arena.get() + roomy->bytes);
+  rotor_kv_cache *both[2] = {roomy->cache, inner};
+  Buffer ws = aligned_buffer(2 * ws_bytes_);
+  EXPECT_EQ(rotor_attention_forward(model_.table_, both, &q, &k, &v, &o, 0.125f, ws.get(), 2 * ws_bytes_, model_.pool_),
+            ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(std::memcmp(before.data(), roomy->arena.get(), roomy->bytes), 0) << "cache arena changed";
+  EXPECT_EQ(rotor_kv_cache_length(roomy->cache), 3u);
+}
+
+// The fuzz finding (tests/fuzz/corpus/attention.b64, the seed after "# f16 key shifted past the
+// f16 range"): f16 tensors and cache, a key near the f16 limit that a context shift rotates past
+// 65504, so the cache stores +inf and the key's scores are +inf. The softmax's limit gives that
+// key all the weight; exp(s - max) = exp(inf - inf) gave NaN weights, and NaN outputs. Every
+// kernel set, each folding the row its own way.
+TEST(Attention, InfiniteScoreFromAnOverflowedKeyTakesAllTheWeight) {
+  constexpr uint32_t d = 8, r = 4;  // pairs (0, 2) and (1, 3); dims 4 .. 7 not rotated
+  for (uint32_t kernel = 0; kernel < rotor_kernel_count(); ++kernel) {
+    const char *name = rotor_kernel_available(kernel);
+    ASSERT_EQ(rotor_kernel_force(name), ROTOR_OK) << name;
+    SCOPED_TRACE(name);
+    rotor_config cfg;
+    rotor_config_init(&cfg, r);
+    cfg.max_len = 64;
+    rotor_table *table = nullptr;
+    ASSERT_EQ(rotor_table_create(&table, &cfg), ROTOR_OK);
+    const size_t bytes = rotor_kv_cache_arena_size(1, d, 64, ROTOR_DTYPE_F16);
+    Buffer arena = aligned_buffer(bytes);
+    rotor_kv_cache *cache = nullptr;
+    ASSERT_EQ(rotor_kv_cache_init(&cache, 1, d, 64, ROTOR_DTYPE_F16, arena.get(), bytes), ROTOR_OK);
+    const size_t ws_bytes = rotor_attention_workspace_size(1, 1, d, 3, 1);
+    Buffer ws = aligned_buffer(ws_bytes);
+    auto call = [&](const std::vector<float> &q, const std::vector<float> &k, const std::vector<float> &v,
+                    uint32_t s) {
+      std::vector<uint16_t> hq(q.size()), hk(k.size()), hv(v.size()), hout(q.size());
+      for (size_t i = 0; i < q.size(); ++i) hq[i] = rotor::float_to_f16(q[i]);
+      for (size_t i = 0; i < k.size(); ++i) hk[i] = rotor::float_to_f16(k[i]), hv[i] = rotor::float_to_f16(v[i]);
+      rotor_tensor tq = rotor_tensor_bshd(hq.data(), ROTOR_DTYPE_F16, 1, s, 1, d);
+      rotor_tensor tk = rotor_tensor_bshd(hk.data(), ROTOR_DTYPE_F16, 1, s, 1, d);
+      rotor_tensor tv = rotor_tensor_bshd(hv.data(), ROTOR_DTYPE_F16, 1, s, 1, d);
+      rotor_tensor to = rotor_tensor_bshd(hout.data(), ROTOR_DTYPE_F16, 1, s, 1, d);
+      EXPECT_EQ(rotor_attention_forward(table, &cache, &tq, &tk, &tv, &to, 0.3162f, ws.get(), ws_bytes, nullptr),
+                ROTOR_OK);
+      std::vector<float> out(hout.size());
+      for (size_t i = 0; i < out.size(); ++i) out[i] = rotor::f16_to_float(hout[i]);
+      return out;
+    };
+    // Three tokens; token 2's key (48000, -48000) on pair 0 (exact in f16) is rotated at position
+    // 2 to (23674, 63619): finite. Values 1, 2, 3 per token.
+    std::vector<float> k(3 * d, 0.25f), v(3 * d), q(3 * d, 0.5f);
+    k[2 * d + 0] = 48000.0f;
+    k[2 * d + 2] = -48000.0f;
+    for (uint32_t t = 0; t < 3; ++t)
+      for (uint32_t x = 0; x < d; ++x) v[t * d + x] = float(t + 1);
+    call(q, k, v, 3);
+    const rotor::KvCache &c = *as_cache(cache);
+    uint16_t word;
+    std::memcpy(&word, c.key_at(0, 2), 2);
+    ASSERT_TRUE(std::isfinite(rotor::f16_to_float(word)));
+    // Evicting token 1 brings token 2 to position 1: rotated back by 1 radian on pair 0, its
+    // first dimension becomes 66326, past f16's range: +inf in the cache.
+    ASSERT_EQ(rotor_kv_cache_evict(table, cache, 1, 1, nullptr), ROTOR_OK);
+    std::memcpy(&word, c.key_at(0, 1), 2);
+    ASSERT_EQ(rotor::f16_to_float(word), std::numeric_limits<float>::infinity()) << "the premise: an overflowed key";
+    // A decode step at position 2 whose query has a positive first dimension there (-cos 2 > 0):
+    // its score with that key is +inf, the others finite. The output is that key's value, 3.
+    std::vector<float> q1(d, 0.0f), k1(d, 0.25f), v1(d, 4.0f);
+    q1[0] = -1.0f;
+    const std::vector<float> out = call(q1, k1, v1, 1);
+    for (uint32_t x = 0; x < d; ++x) EXPECT_EQ(out[x], 3.0f) << "dim " << x;
+    rotor_table_destroy(table);
+  }
+  EXPECT_EQ(rotor_kernel_force(nullptr), ROTOR_OK);
+}
+
 }  // namespace

@@ -5,7 +5,10 @@
 // (whole vectors, a tail, shorter than a vector) and partial blocks (a decode step's last block).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -157,5 +160,73 @@ TEST(AttentionKernels, NoDimensionsAndNoKeys) {
       kernels.accumulate[dtype](weights.data(), rotor::kKeyBlock, rows, block.get(), 0, d, acc.data());
       ASSERT_EQ(std::memcmp(acc.data(), before.data(), acc.size() * sizeof(float)), 0);
     }
+  }
+}
+
+// A row maximum that is infinite (only an overflowed key or query gives one: an f16/bf16 key past
+// its range is stored as infinity) takes the softmax's limit, in every set: each score equal to
+// the maximum weighs 1 and every other one 0, where exp(s - m) = exp(inf - inf) gave NaN weights
+// and a NaN sum. Rows 0 and 1 are folded together (the SIMD sets interleave two rows), with
+// n = 37 (whole vectors and a tail) and d = 40 (a vector tail).
+TEST(AttentionKernels, FoldGivesInfiniteMaximaTheSoftmaxLimit) {
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  const uint32_t n = 37, d = 40, stride = rotor::kKeyBlock;
+  for (uint32_t k = 0; rotor::available_kernel(k) != nullptr; ++k) {
+    const rotor::KernelSet &set = *rotor::available_kernel(k);
+    SCOPED_TRACE(set.name);
+    std::mt19937 rng(31);
+    std::uniform_real_distribution<float> dist(-4.0f, 4.0f);
+    std::vector<float> scores(size_t{3} * stride, 0.0f);
+    for (float &x : scores) x = dist(rng);
+    // Row 0: a previous block (maximum 3, sum 2), then +inf twice among finite scores and -inf.
+    // Row 1: every score -inf, nothing before.
+    scores[5] = scores[20] = inf;
+    scores[9] = -inf;
+    for (uint32_t j = 0; j < n; ++j) scores[stride + j] = -inf;
+    float maxima[3] = {3.0f, -inf, -inf}, sums[3] = {2.0f, 0.0f, 0.0f};
+    std::vector<float> acc(size_t{3} * d, 1.0f);
+    for (uint32_t i = 0; i < d; ++i) acc[d + i] = 0.0f;
+    set.attention->fold(scores.data(), stride, 2, n, maxima, sums, acc.data(), d);
+
+    // Counted, not asserted one by one: every set reports, each in a few lines.
+    auto differing = [](const float *got, uint32_t count, auto want) {
+      uint32_t bad = 0;
+      for (uint32_t j = 0; j < count; ++j) bad += !(got[j] == want(j));
+      return bad;
+    };
+    EXPECT_EQ(maxima[0], inf);
+    EXPECT_EQ(sums[0], 2.0f) << "the two +inf scores, the earlier block rescaled by exp(3 - inf) = 0";
+    EXPECT_EQ(differing(scores.data(), n, [](uint32_t j) { return j == 5 || j == 20 ? 1.0f : 0.0f; }), 0u)
+        << "weights of row 0 other than 1 at the +inf scores and 0 elsewhere; weight 5 is " << scores[5];
+    EXPECT_EQ(differing(acc.data(), d, [](uint32_t) { return 0.0f; }), 0u) << "row 0's accumulators, rescaled by 0";
+    EXPECT_EQ(maxima[1], -inf);
+    EXPECT_EQ(sums[1], float(n)) << "equal scores weigh evenly";
+    EXPECT_EQ(differing(scores.data() + stride, n, [](uint32_t) { return 1.0f; }), 0u) << "weights of row 1 other than 1";
+
+    // Row 1's next block brings finite scores: the -inf block's share goes (to exp(-87) of it at
+    // most, the SIMD exp's clamp) and the row continues as if that block had not been there.
+    for (uint32_t i = 0; i < d; ++i) acc[d + i] = 5.0f;  // what the -inf block's values added
+    std::vector<float> block(n), fresh_block(n);
+    for (float &x : block) x = dist(rng);
+    fresh_block = block;
+    std::copy(block.begin(), block.end(), scores.begin() + stride);
+    set.attention->fold(scores.data() + stride, stride, 1, n, maxima + 1, sums + 1, acc.data() + d, d);
+    float fresh_max = -inf, fresh_sum = 0.0f;
+    std::vector<float> fresh_acc(d, 0.0f);
+    set.attention->fold(fresh_block.data(), stride, 1, n, &fresh_max, &fresh_sum, fresh_acc.data(), d);
+    EXPECT_EQ(maxima[1], fresh_max);
+    EXPECT_EQ(sums[1], fresh_sum);
+    EXPECT_EQ(differing(scores.data() + stride, n, [&](uint32_t j) { return fresh_block[j]; }), 0u) << "row 1's weights";
+    for (uint32_t i = 0; i < d; ++i) acc[d + i] = std::fabs(acc[d + i]) <= 1e-36f ? 0.0f : acc[d + i];
+    EXPECT_EQ(differing(acc.data() + d, d, [](uint32_t) { return 0.0f; }), 0u) << "row 1's accumulators: " << acc[d];
+
+    // A NaN score still makes the row NaN.
+    std::vector<float> with_nan(n, 1.0f);
+    with_nan[3] = inf;
+    with_nan[7] = std::nanf("");
+    float nan_max = -inf, nan_sum = 0.0f;
+    std::vector<float> nan_acc(d, 0.0f);
+    set.attention->fold(with_nan.data(), stride, 1, n, &nan_max, &nan_sum, nan_acc.data(), d);
+    EXPECT_TRUE(std::isnan(nan_sum));
   }
 }

@@ -45,7 +45,7 @@ set(ROTOR_JETSON_DEVICE_CODE_ONLY "${ROTOR_JETSON_DEVICE_CODE_ONLY}" CACHE BOOL
     "Only check that cuda/ compiles for the Jetson GPU (no aarch64 CUDA target files needed)")
 
 # CUDA is required, for the Jetson's GPU architectures.
-set(ROTOR_CUDA ON CACHE STRING "Build the CUDA kernels: AUTO, ON or OFF")
+set(ROTOR_CUDA ON CACHE STRING "Build the CUDA kernels: ON or OFF")
 set(CMAKE_CUDA_ARCHITECTURES "${ROTOR_JETSON_CUDA_ARCHS}")
 if(EXISTS "${ROTOR_JETSON_CUDA_ROOT}/bin/nvcc")
   set(CMAKE_CUDA_COMPILER "${ROTOR_JETSON_CUDA_ROOT}/bin/nvcc")

@@ -54,7 +54,7 @@ else()
   # The build machine's nvcc makes code for the build machine's CPU only: a plain ARM cross
   # build has no CUDA unless asked for (-DROTOR_CUDA=ON); jetson-orin.cmake turns it on.
   if(NOT ROTOR_CROSS_WITH_CUDA)
-    set(ROTOR_CUDA OFF CACHE STRING "Build the CUDA kernels: AUTO, ON or OFF")
+    set(ROTOR_CUDA OFF CACHE STRING "Build the CUDA kernels: ON or OFF")
   endif()
 
   # xsimd (header-only, configured by the compiler's own predefined macros, so the same headers

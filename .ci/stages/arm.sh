@@ -61,7 +61,8 @@ if [ -z "$nvcc_path" ]; then
 else
   dir="${prefix}jetson"
   cuda_root=$(dirname "$(dirname "$(readlink -f "$nvcc_path")")")
-  cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=toolchains/jetson-orin.cmake \
+  # ROTOR_CUDA=ON said here too: CUDA is opt-in (the toolchain file turns it on as well).
+  cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=toolchains/jetson-orin.cmake -DROTOR_CUDA=ON \
         -DROTOR_JETSON_DEVICE_CODE_ONLY=ON -DROTOR_JETSON_CUDA_ROOT="$cuda_root" \
         -DCMAKE_BUILD_TYPE=Release -DROTOR_WERROR=ON -DROTOR_BUILD_TESTS=OFF \
         -DROTOR_BUILD_EXAMPLES=OFF >/dev/null

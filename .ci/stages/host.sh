@@ -7,6 +7,7 @@ for type in Release Debug; do
   dir="build-ci-${type,,}"
   cmake --preset "ci-${type,,}" >/dev/null
   cmake --build "$dir" -j"${ROTOR_JOBS:-2}"
+  [ "$type" = Release ] || .ci/check-isa-symbols "$dir"  # Debug: no arch/ code shared across instruction sets
   ctest --test-dir "$dir" --output-on-failure -j"${ROTOR_JOBS:-2}"
   if [ "$type" = Release ]; then
     # The whole suite again with each other kernel set this CPU runs forced (ROTOR_KERNEL).

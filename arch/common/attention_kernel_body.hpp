@@ -12,8 +12,8 @@
 // even),
 // `attn_fma(a, b, c)` (a * b + c rounded once: xsimd's own fma is a separate multiply and add on
 // some architectures, avx512f among them), so every function has internal linkage and is
-// compiled with that file's flags only. The arch file also includes common/half.hpp and
-// common/prefetch.hpp (outside its namespaces).
+// compiled with that file's flags only. The arch file includes <cstddef>, <cstdint>, <cstring>
+// and <cmath> first, at global scope (see the includes below).
 //
 // Scores are computed with keys in the vector lanes: key blocks are dimension-major
 // (kernels/attention_kernels.hpp), so a tile of kAttnKeyTile keys is kAttnKeyVectors aligned
@@ -32,6 +32,30 @@
 // copy of itself that would double what passes through L1.
 
 #include "rope_half_emulation.hpp"  // float_to_bf16_bits: the one vector bf16 rounding
+
+// rotor's scalar f16/bf16 conversions (common/half.hpp: the tails' elements) and line prefetch
+// (common/prefetch.hpp) are inline functions with external linkage. Included at global scope,
+// every copy the compiler emits out of line (any Debug build does) would be compiled with this
+// file's -m flags under the symbol the baseline objects and the other arch files use for
+// theirs, and the linker keeps one copy for every caller: the AVX-512 f16_to_float called by
+// the scalar code on an AVX2-only CPU. Included here, inside the arch file's anonymous
+// namespace, they are this file's own (internal linkage), as everything else of this body; the
+// using-declarations fail to compile if either header was already included elsewhere in the
+// file (#pragma once would then have made these includes empty). Their own standard includes
+// are no-ops here: the arch file includes those headers first. .ci/check-isa-symbols checks
+// the objects.
+namespace own_copy {
+#include "common/half.hpp"
+#include "common/prefetch.hpp"
+}  // namespace own_copy
+using own_copy::rotor::bf16_to_float;
+using own_copy::rotor::f16_to_float;
+using own_copy::rotor::float_to_bf16;
+using own_copy::rotor::float_to_f16;
+using own_copy::rotor::prefetch_lines;
+// a * b + c rounded once, for the scalar tails: the builtin, because std::fma is an inline
+// function of external linkage too, and <cmath> cannot be wrapped like the two headers above.
+float attn_fma_one(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
 
 using AttnV = xsimd::batch<float, Arch>;
 constexpr uint32_t kAttnLanes = static_cast<uint32_t>(AttnV::size);
@@ -210,7 +234,7 @@ void attn_accumulate(const float *w, uint32_t stride, uint32_t rows, const void 
     for (uint32_t r = 0; r < rows; ++r)
       for (uint32_t j = 0; j < n; ++j)
         acc[size_t{r} * d + i] =
-            std::fma(w[size_t{r} * stride + j], E::one(values[size_t{j} * d + i]), acc[size_t{r} * d + i]);
+            attn_fma_one(w[size_t{r} * stride + j], E::one(values[size_t{j} * d + i]), acc[size_t{r} * d + i]);
 }
 
 // Lane-wise a > b ? a : b and 2^n from the bits of n + 1.5 * 2^23, in the compiler's vector
@@ -274,6 +298,27 @@ AttnV attn_tree(AttnV *v, Op op) {
   return v[0];
 }
 
+template <uint32_t R>
+void attn_fold_rows(float *scores, uint32_t stride, uint32_t n, float *running_max, float *running_sum, float *acc,
+                    uint32_t d);
+
+// The rows of an attn_fold_rows call of which one or more has an infinite maximum (bit r of
+// `infinite` for row r), their scores still untouched in memory: those rows go to the portable
+// fold, which gives them the softmax's limit (online_softmax.hpp, weigh_infinite_maximum), the
+// others to this set's fold one by one (the same bits as in any group of rows). Apart and cold,
+// so that finite rows pay a comparison per row and one branch, and keep their registers.
+__attribute__((noinline, cold)) void attn_fold_rows_with_infinity(float *scores, uint32_t stride, uint32_t rows,
+                                                                  uint32_t n, float *running_max, float *running_sum,
+                                                                  float *acc, uint32_t d, uint32_t infinite) {
+  for (uint32_t r = 0; r < rows; ++r) {
+    float *row = scores + size_t{r} * stride, *row_acc = acc + size_t{r} * d;
+    if (infinite >> r & 1)
+      portable_attention_kernels().fold(row, stride, 1, n, running_max + r, running_sum + r, row_acc, d);
+    else
+      attn_fold_rows<1>(row, stride, n, running_max + r, running_sum + r, row_acc, d);
+  }
+}
+
 // The online softmax step of R rows with the same n, interleaved so that one row's chain of
 // dependent steps (maximum, exp, sum) overlaps the others'. Each row's block (n <= 64 scores) is
 // held in registers; lanes past n hold -inf (weight exactly 0, no effect on the maximum).
@@ -293,11 +338,20 @@ void attn_fold_rows(float *scores, uint32_t stride, uint32_t n, float *running_m
       s[r][full / kAttnLanes] = AttnV::load_aligned(tail);
     }
   }
+  uint32_t infinite = 0;  // bit r: row r's maximum is infinite
   for (uint32_t r = 0; r < R; ++r) {
     AttnV t[kFoldVectors];
     for (uint32_t v = 0; v < kFoldVectors; ++v) t[v] = s[r][v];
     const float block_max = attn_hmax(attn_tree(t, [](AttnV a, AttnV b) { return attn_max(a, b); }));
     new_max[r] = block_max > running_max[r] ? block_max : running_max[r];
+    // An infinite maximum (an overflowed key or query: an f16/bf16 key past its range is stored
+    // as infinity) would make exp(s - m) = exp(inf - inf) NaN. Not std::isinf: an inline
+    // function of external linkage (see above).
+    infinite |= uint32_t(new_max[r] == INFINITY || new_max[r] == -INFINITY) << r;
+  }
+  if (infinite != 0) {
+    attn_fold_rows_with_infinity(scores, stride, R, n, running_max, running_sum, acc, d, infinite);
+    return;
   }
   for (uint32_t r = 0; r < R; ++r) {
     const AttnV m(new_max[r]);

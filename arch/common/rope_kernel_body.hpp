@@ -44,22 +44,34 @@
 #include "copy_out_body.hpp"
 #endif
 
-const RotationKernels kRotationKernels = {
-    {{rotate_half_pairs<StoreF32>, rotate_interleaved_pairs<StoreF32>},
-     {rotate_half_pairs<StoreF16>, rotate_interleaved_pairs<StoreF16>},
-     {rotate_half_bf16, rotate_interleaved_bf16}},
+// The set's table, with the given rotate_half kernels for f32 and f16 (one or two heads per pass).
+constexpr RotationKernels rotation_kernels(RotateTokenFn f32_half, RotateTokenFn f16_half) {
+  return {
+      {{f32_half, rotate_interleaved_pairs<StoreF32>},
+       {f16_half, rotate_interleaved_pairs<StoreF16>},
+       {rotate_half_bf16, rotate_interleaved_bf16}},
 #if ROTOR_ARCH_HAS_DOUBLE
-    combine_rows,
+      combine_rows,
 #else
-    nullptr,
+      nullptr,
 #endif
 #if defined(ROTOR_ARCH_HAS_STREAM)
-    copy_out,
-    stream_fence,
-    uint32_t(sizeof(float) * kLanes),
+      copy_out,
+      stream_fence,
+      uint32_t(sizeof(float) * kLanes),
 #else
-    nullptr,
-    nullptr,
-    0,
+      nullptr,
+      nullptr,
+      0,
 #endif
-};
+  };
+}
+
+const RotationKernels kRotationKernels = rotation_kernels(rotate_half_pairs<StoreF32>, rotate_half_pairs<StoreF16>);
+
+#if defined(ROTOR_ARCH_ONE_HEAD_HALF)
+// The same set with rotate_half one head per pass (rotate_body.hpp says why): what the registry
+// gives AMD Zen 4 under this set's name.
+const RotationKernels kRotationKernelsOneHeadHalf =
+    rotation_kernels(rotate_half_pairs<StoreF32, 1>, rotate_half_pairs<StoreF16, 1>);
+#endif

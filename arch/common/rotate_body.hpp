@@ -58,7 +58,16 @@ inline void rotate_vectors(FloatV a, FloatV b, FloatV c, FloatV s, FloatV *ra, F
 
 // rotate_half pairing: dims i and i + r/2 pair up, so both halves are contiguous runs that
 // line up with the contiguous cos and sin rows: no shuffle at all.
-template <class T, bool Inverse>
+//
+// HeadsPerPass 2 (the default): two heads per pass, each cos/sin vector loaded feeding both (6
+// loads per 4 vectors out instead of 8), four lines of the tensor (two heads' halves) in flight.
+// HeadsPerPass 1: one head per pass, rotor 1.0's loop: two lines in flight. In llvm-mca's models
+// both loops cost the same per element on Ice Lake and Zen 4 (docs/cycles.md: loads are not what
+// limits them), but measured they differ by core: on this project's Xeon two heads per pass
+// decode faster (1.03-1.06x, docs/performance.md), while on AMD Zen 4 rotor 1.1's two heads per
+// pass made the 2048-token apply 10-15% slower than 1.0's one head (issue 25). The registry
+// picks the one-head table (kRotationKernelsOneHeadHalf) on Zen 4.
+template <class T, bool Inverse, uint32_t HeadsPerPass>
 void rotate_half_pairs_dir(const TokenHeads &job) {
   using S = typename T::S;
   // Locals: stores through vector types may alias anything, so fields read inside the loops
@@ -69,9 +78,8 @@ void rotate_half_pairs_dir(const TokenHeads &job) {
   S *const out0 = static_cast<S *>(job.out);
   const int64_t in_stride = job.in_head_stride, out_stride = job.out_head_stride;
   uint32_t h = 0;
-  // Two heads per pass: each cos/sin vector loaded feeds both (6 loads per 4 vectors out instead
-  // of 8), and two streams of the tensor are in flight. Same operations per element.
-  for (; h + 2 <= heads && half >= kLanes; h += 2) {
+  // Two heads per pass (see above); same operations per element as one.
+  for (; HeadsPerPass == 2 && h + 2 <= heads && half >= kLanes; h += 2) {
     const S *in_a = in0 + h * in_stride, *in_b = in_a + in_stride;
     S *out_a = out0 + h * out_stride, *out_b = out_a + out_stride;
     FloatV ra, rb, rc, rd;
@@ -122,12 +130,13 @@ void rotate_half_pairs_dir(const TokenHeads &job) {
   }
 }
 
-template <class T>
+template <class T, uint32_t HeadsPerPass = 2>
 void rotate_half_pairs(const TokenHeads &job) {
+  static_assert(HeadsPerPass == 1 || HeadsPerPass == 2, "one or two heads per pass");
   if (job.inverse)
-    rotate_half_pairs_dir<T, true>(job);
+    rotate_half_pairs_dir<T, true, HeadsPerPass>(job);
   else
-    rotate_half_pairs_dir<T, false>(job);
+    rotate_half_pairs_dir<T, false, HeadsPerPass>(job);
 }
 
 // Pairs of the interleaved layout handled per expansion of the cos/sin row (bounded stack use).

@@ -8,8 +8,6 @@
 #include <cstring>
 #include <xsimd/xsimd.hpp>
 
-#include "common/half.hpp"
-#include "common/prefetch.hpp"
 #include "kernels/attention_kernels.hpp"
 
 namespace rotor {

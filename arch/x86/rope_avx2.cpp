@@ -55,11 +55,15 @@ struct Ops {
   static void stream_fence() { _mm_sfence(); }
 };
 
+// A second table, rotate_half one head per pass, for AMD Zen 4 (the registry chooses).
+#define ROTOR_ARCH_ONE_HEAD_HALF
 #include "../common/rope_kernel_body.hpp"
 
 }  // namespace
 }  // namespace arch_avx2
 
 const RotationKernels &avx2_rotation_kernels() { return arch_avx2::kRotationKernels; }
+// Declared in src/kernels/registry.cpp, its only caller (AMD Zen 4).
+const RotationKernels &avx2_one_head_half_rotation_kernels() { return arch_avx2::kRotationKernelsOneHeadHalf; }
 
 }  // namespace rotor

@@ -79,8 +79,10 @@ ROTOR_API const char *rotor_status_string(rotor_status s);
    naming the argument or field at fault ("rotary_dim is odd", "rotary_dim exceeds the tensor's
    head_dim", "unknown preset name"); "" after a call that returned ROTOR_OK. Each thread has
    its own message (thread-local, nothing allocated); the string is static storage, valid for
-   ever. Functions that cannot fail (rotor_version, rotor_status_string, this one, the getters
-   that return a value) leave it as it was. Cannot fail; never NULL. */
+   ever. Every function sets or clears it, except rotor_version, rotor_status_string,
+   rotor_preset_count, rotor_kv_cache_length, rotor_tensor_bshd/_bhsd and this one, which leave
+   it as it was; a size function (rotor_*_arena_size, rotor_*_workspace_size) that returns 0
+   gives the reason too. Cannot fail; never NULL. */
 ROTOR_API const char *rotor_last_error_message(void);
 
 /* ------------------------------------------------------------------------------------------ */

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "common/dtype.hpp"
 #include "runtime/pool.hpp"
 #include "apply/tensor_view.hpp"
 #include "table/layout.hpp"

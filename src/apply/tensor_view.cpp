@@ -4,11 +4,10 @@
 
 #include "common/checked_math.hpp"
 #include "common/last_error.hpp"
-#include "table/config.hpp"
+#include "common/dtype.hpp"
+#include "common/enum_bits.hpp"
 
 namespace rotor {
-
-size_t dtype_size(rotor_dtype dtype) { return dtype == ROTOR_DTYPE_F32 ? 4 : 2; }
 
 namespace {
 

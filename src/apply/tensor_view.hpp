@@ -7,8 +7,6 @@
 
 namespace rotor {
 
-size_t dtype_size(rotor_dtype dtype);
-
 // OK when the view is usable: data non-NULL and aligned to its element, dims > 0, dtype valid,
 // strides >= 0, no two heads overlapping, and the byte span (first to last element) fits in
 // int64 and does not wrap the address space. INVALID_ARGUMENT otherwise.
@@ -22,9 +20,15 @@ void view_byte_range(const rotor_tensor &view, uintptr_t *lo, uintptr_t *hi);
 // of a fused QKV buffer); any other interleaving counts as overlapping (conservative).
 bool views_disjoint(const rotor_tensor &a, const rotor_tensor &b);
 
-// Whether `bytes` bytes at p (a workspace) may share a byte with a valid view. A range that would
-// wrap the address space counts as overlapping (no valid buffer does that).
+// Whether `bytes` bytes at p (a workspace, a KV cache's arena) may share a byte with a valid
+// view. A range that would wrap the address space counts as overlapping (no valid buffer does
+// that).
 bool buffer_overlaps_view(const void *p, size_t bytes, const rotor_tensor &view);
+
+// Whether two byte ranges share a byte (a workspace and a KV cache's arena, two caches' arenas);
+// the test buffer_overlaps_view applies to a view's byte range. Empty ranges share nothing; a
+// range that would wrap the address space counts as overlapping.
+bool buffers_overlap(const void *a, size_t a_bytes, const void *b, size_t b_bytes);
 
 bool same_shape(const rotor_tensor &a, const rotor_tensor &b);
 bool same_layout(const rotor_tensor &a, const rotor_tensor &b);  // same data, shape, dtype, strides

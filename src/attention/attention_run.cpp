@@ -6,6 +6,7 @@
 #include <atomic>
 #include <limits>
 
+#include "common/dtype.hpp"
 #include "runtime/pool.hpp"
 #include "attention/rerotate_keys.hpp"
 #include "table/row_compute.hpp"

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/dtype.hpp"
 #include "apply/tensor_view.hpp"
 #include "attention/kv_cache.hpp"
 #include "attention/rerotate_keys.hpp"

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 
+#include "common/dtype.hpp"
 #include "common/checked_math.hpp"
 #include "table/config.hpp"
 #include "apply/tensor_view.hpp"
@@ -74,6 +75,7 @@ KvCache *build_kv_cache(void *arena, uint32_t kv_heads, uint32_t head_dim, uint3
   cache->values = base + sizes.header + sizes.keys;
   cache->freqs = reinterpret_cast<double *>(base + sizes.freqs_at);
   cache->pair_coeff = reinterpret_cast<double *>(base + sizes.coeff_at);
+  cache->arena_bytes = sizes.total();
   return cache;
 }
 

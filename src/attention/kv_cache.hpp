@@ -13,7 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "apply/tensor_view.hpp"  // dtype_size
+#include "common/dtype.hpp"
 #include "kernels/attention_kernels.hpp"  // kKeyBlock
 #include "table/scaling.hpp"
 #include "rotor/rotor.h"
@@ -39,6 +39,11 @@ struct KvCache {
   // difference), computed once per shift and read by every thread. Held here rather than in a
   // caller's workspace because a cache is used by one call at a time anyway.
   double *pair_coeff = nullptr;
+  // Bytes of the arena the cache uses, from this header (the arena's first byte) to the end of
+  // its values: what a forward call may write, so no tensor or workspace of the call may share a
+  // byte with it (src/capi/attention.cpp). Set by build_kv_cache.
+  size_t arena_bytes = 0;
+  const void *arena() const { return this; }
 
   // Elements between consecutive heads of keys, and of values.
   uint64_t key_head_stride() const { return uint64_t{key_blocks(max_len)} * kKeyBlock * head_dim; }

@@ -2,6 +2,7 @@
 // and its C entry points for callers that keep their own caches.
 #include "attention/rerotate_keys.hpp"
 
+#include "common/dtype.hpp"
 #include "common/element_convert.hpp"
 #include "common/checked_math.hpp"
 #include "table/config.hpp"
@@ -15,8 +16,19 @@
 namespace rotor {
 namespace {
 
-size_t aligned64(uint64_t bytes) {
-  return size_t((bytes + ROTOR_ARENA_ALIGNMENT - 1) / ROTOR_ARENA_ALIGNMENT * ROTOR_ARENA_ALIGNMENT);
+// Bytes rounded up to the arena alignment, in 64 bits: the sizes here are a few times head_dim
+// (< 2^32) elements, so align_up cannot overflow; whether they fit in size_t (32-bit targets)
+// is checked once, on the total, by rerotate_workspace_bytes.
+uint64_t rounded_to_arena(uint64_t bytes) {
+  uint64_t aligned = 0;
+  (void)align_up(bytes, ROTOR_ARENA_ALIGNMENT, &aligned);
+  return aligned;
+}
+
+uint64_t freqs_bytes(uint32_t head_dim) { return rounded_to_arena(uint64_t{head_dim / 2 + 1} * sizeof(double)); }
+
+uint64_t thread_bytes(uint32_t head_dim) {
+  return rounded_to_arena(uint64_t{head_dim} * sizeof(float)) + rounded_to_arena(uint64_t{head_dim / 2 + 1} * 2 * sizeof(double));
 }
 
 struct Share {
@@ -31,7 +43,7 @@ void rerotate_token(const RerotateJob &job, unsigned char *slot, uint32_t b, uin
   const uint32_t position = job.positions != nullptr ? uint32_t(job.positions[uint64_t{b} * k.seq + s])
                                                      : job.offset + s;
   float *old_row = reinterpret_cast<float *>(slot);
-  double *coeff = reinterpret_cast<double *>(slot + aligned64(uint64_t{k.head_dim} * sizeof(float)));
+  double *coeff = reinterpret_cast<double *>(slot + rounded_to_arena(uint64_t{k.head_dim} * sizeof(float)));
   compute_rows_into(RowFrequencies{job.old_freqs, half, job.old_factor}, position, position + 1, old_row);
   const float *new_row = job.new_rows + uint64_t{position} * 2 * half;
   for (uint32_t i = 0; i < half; ++i) {
@@ -78,17 +90,15 @@ void rotate_pairs_in_place(unsigned char *head, rotor_dtype dtype, rotor_pairing
   }
 }
 
-size_t rerotate_freqs_bytes(uint32_t head_dim) { return aligned64(uint64_t{head_dim / 2 + 1} * sizeof(double)); }
-
-size_t rerotate_thread_bytes(uint32_t head_dim) {
-  return aligned64(uint64_t{head_dim} * sizeof(float)) + aligned64(uint64_t{head_dim / 2 + 1} * 2 * sizeof(double));
-}
+// Callers use these only once rerotate_workspace_bytes gave a non-zero total: then they fit.
+size_t rerotate_freqs_bytes(uint32_t head_dim) { return size_t(freqs_bytes(head_dim)); }
+size_t rerotate_thread_bytes(uint32_t head_dim) { return size_t(thread_bytes(head_dim)); }
 
 size_t rerotate_workspace_bytes(uint32_t head_dim, uint32_t threads, bool with_freqs) {
   if (head_dim == 0 || threads == 0) return 0;
   uint64_t slots, total;
-  if (mul_overflows(uint64_t{rerotate_thread_bytes(head_dim)}, threads, &slots) ||
-      add_overflows(slots, with_freqs ? rerotate_freqs_bytes(head_dim) : 0, &total) || total > SIZE_MAX)
+  if (mul_overflows(thread_bytes(head_dim), threads, &slots) ||
+      add_overflows(slots, with_freqs ? freqs_bytes(head_dim) : 0, &total) || total > SIZE_MAX)
     return 0;
   return size_t(total);
 }

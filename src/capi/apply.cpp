@@ -1,6 +1,7 @@
 // The C entry points that rotate tensors: validate everything, lease rows, run the plan.
 #include <cstring>
 
+#include "common/enum_bits.hpp"
 #include "capi/guard.hpp"
 #include "kernels/registry.hpp"
 #include "apply/apply_plan.hpp"

@@ -2,6 +2,8 @@
 // first byte is written; run_forward below may assume valid input.
 #include <cmath>
 
+#include "common/enum_bits.hpp"
+#include "common/dtype.hpp"
 #include "apply/positions.hpp"
 #include "kernels/registry.hpp"
 #include "table/config.hpp"
@@ -29,7 +31,8 @@ rotor_status check_tensors(const rotor_tensor &q, const rotor_tensor &k, const r
   return ROTOR_OK;
 }
 
-// Caches: present, distinct, matching k, and with room for s more tokens (table included).
+// Caches: present, distinct (no two arenas sharing a byte, the same cache twice included),
+// matching k, and with room for s more tokens (table included).
 rotor_status check_caches(KvCache *const *caches, const rotor_tensor &k, uint32_t table_max_len,
                           uint32_t *positions_needed) {
   uint32_t needed = 0;
@@ -38,7 +41,8 @@ rotor_status check_caches(KvCache *const *caches, const rotor_tensor &k, uint32_
     if (cache == nullptr || cache->kv_heads != k.heads || cache->head_dim != k.head_dim)
       return ROTOR_ERR_INVALID_ARGUMENT;
     for (uint32_t other = 0; other < b; ++other)
-      if (caches[other] == cache) return ROTOR_ERR_INVALID_ARGUMENT;
+      if (buffers_overlap(caches[other]->arena(), caches[other]->arena_bytes, cache->arena(), cache->arena_bytes))
+        return ROTOR_ERR_INVALID_ARGUMENT;
   }
   for (uint32_t b = 0; b < k.batch; ++b) {
     const uint64_t end = uint64_t{caches[b]->length} + k.seq;
@@ -55,6 +59,22 @@ rotor_status check_workspace(const void *workspace, size_t workspace_size, size_
   if (required == 0 || workspace_size < required) return ROTOR_ERR_OUT_OF_MEMORY;
   for (uint32_t i = 0; i < view_count; ++i)
     if (buffer_overlaps_view(workspace, required, *views[i])) return ROTOR_ERR_INVALID_ARGUMENT;
+  return ROTOR_OK;
+}
+
+// The call writes every cache's arena (appended keys and values, re-rotated keys, the header)
+// while it reads q, k and v and writes out and the workspace: none of them may share a byte
+// with an arena, or the call would read keys it is overwriting, or write over a cache that a
+// refused call must leave as it was.
+rotor_status check_cache_arenas(KvCache *const *caches, uint32_t batch, const rotor_tensor *const *views,
+                                uint32_t view_count, const void *workspace, size_t workspace_bytes) {
+  for (uint32_t b = 0; b < batch; ++b) {
+    const KvCache &cache = *caches[b];
+    if (buffers_overlap(cache.arena(), cache.arena_bytes, workspace, workspace_bytes))
+      return ROTOR_ERR_INVALID_ARGUMENT;
+    for (uint32_t i = 0; i < view_count; ++i)
+      if (buffer_overlaps_view(cache.arena(), cache.arena_bytes, *views[i])) return ROTOR_ERR_INVALID_ARGUMENT;
+  }
   return ROTOR_OK;
 }
 
@@ -173,6 +193,7 @@ rotor_status forward_call(rotor_table *t, rotor_kv_cache *const *caches, const r
   const size_t required = forward_workspace_bytes(q->heads, k->heads, q->head_dim, q->seq, threads, &rescale_offset);
   const rotor_tensor *views[] = {q, k, v, out};
   if ((status = check_workspace(workspace, workspace_size, required, views, 4)) != ROTOR_OK) return status;
+  if ((status = check_cache_arenas(cache_list, k->batch, views, 4, workspace, required)) != ROTOR_OK) return status;
 
   ForwardCall call{};
   plan_attention(q->heads, k->heads, q->head_dim, q->seq, &call.plan);

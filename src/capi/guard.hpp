@@ -34,15 +34,15 @@ rotor_status guarded(Body &&body) noexcept {
   }
 }
 
-// For entry points that return a value (a size, a name) or nothing: `on_failure` when the body
-// throws (a size of 0 already means "invalid" to their callers). These leave the thread's
-// message as it was unless something was thrown.
+// For entry points that return a value (a size, a name): the reason is cleared first, so a size
+// of 0 (their "invalid") comes with the reason validation recorded; `on_failure` when the body
+// throws.
 template <typename T, typename Body>
 T guarded_value(T on_failure, Body &&body) noexcept {
+  clear_last_error();
   try {
     return body();
   } catch (...) {
-    clear_last_error();
     (void)fail(ROTOR_ERR_INTERNAL, "a system primitive (mutex, once-flag or thread) reported an error");
     return on_failure;
   }
@@ -50,10 +50,10 @@ T guarded_value(T on_failure, Body &&body) noexcept {
 
 template <typename Body>
 void guarded_void(Body &&body) noexcept {
+  clear_last_error();
   try {
     body();
   } catch (...) {
-    clear_last_error();
     (void)fail(ROTOR_ERR_INTERNAL, "a system primitive (mutex, once-flag or thread) reported an error");
   }
 }

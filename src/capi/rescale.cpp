@@ -1,6 +1,8 @@
 // The C entry points that say which rows keys carry: a table's epoch and rescale policy, and a
 // KV cache's epoch and re-rotation count (the re-rotation itself: rerotate_keys.cpp).
+#include "common/enum_bits.hpp"
 #include "capi/guard.hpp"
+#include "common/checked_math.hpp"
 #include "attention/kv_cache.hpp"
 #include "table/config.hpp"
 #include "apply/positions.hpp"
@@ -69,7 +71,7 @@ ROTOR_API rotor_status rotor_rerotate_keys(rotor_table *t, const rotor_tensor *k
     rotor_status status = validate_view(*keys);
     if (status != ROTOR_OK) return status;
     if (keys->head_dim < table.config().rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
-    if (reinterpret_cast<uintptr_t>(workspace) % ROTOR_ARENA_ALIGNMENT != 0) return ROTOR_ERR_INVALID_ARGUMENT;
+    if (!arena_aligned(workspace)) return ROTOR_ERR_INVALID_ARGUMENT;
     Pool *thread_pool = as_pool(pool);
     const size_t required =
         rerotate_workspace_bytes(keys->head_dim, thread_pool == nullptr ? 1 : thread_pool->threads(), true);

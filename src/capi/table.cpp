@@ -2,7 +2,10 @@
 #include <cstddef>
 #include <cstdlib>
 
+#include "common/enum_bits.hpp"
+#include "common/dtype.hpp"
 #include "capi/guard.hpp"
+#include "common/checked_math.hpp"
 #include "table/config.hpp"
 #include "table/cos_sin.hpp"
 #include "table/table.hpp"
@@ -10,10 +13,6 @@
 using namespace rotor;
 
 namespace {
-
-bool aligned_arena(const void *arena) {
-  return reinterpret_cast<uintptr_t>(arena) % ROTOR_ARENA_ALIGNMENT == 0;
-}
 
 // A caller's rotor_table_stats ends where one of its fields ends, as a rotor_config does: a size
 // cutting a field in two would have the library write half a counter. Sizes past the
@@ -52,7 +51,7 @@ ROTOR_API rotor_status rotor_table_init(rotor_table **out, const rotor_config *c
     rotor_config full;
     rotor_status status = read_config(cfg, &full);
     if (status != ROTOR_OK) return status;
-    if (!aligned_arena(arena)) return ROTOR_ERR_INVALID_ARGUMENT;
+    if (!arena_aligned(arena)) return ROTOR_ERR_INVALID_ARGUMENT;
     const size_t needed = Table::arena_size(full);
     if (needed == 0) return ROTOR_ERR_OUT_OF_MEMORY;
     if (arena_size < needed) return ROTOR_ERR_OUT_OF_MEMORY;

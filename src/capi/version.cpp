@@ -1,5 +1,6 @@
 // The "Version and errors" section: version, status strings and the thread's last error
 // message, none of which can fail.
+#include "common/enum_bits.hpp"
 #include "common/last_error.hpp"
 #include "table/config.hpp"
 #include "rotor/rotor.h"

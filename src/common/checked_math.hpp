@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "rotor/rotor.h"
+
 namespace rotor {
 
 inline bool mul_overflows(uint64_t a, uint64_t b, uint64_t *out) { return __builtin_mul_overflow(a, b, out); }
@@ -16,6 +18,9 @@ inline bool align_up(uint64_t n, uint64_t align, uint64_t *out) {
   *out = sum & ~(align - 1);
   return true;
 }
+
+// The alignment every arena and workspace handed to the library must have.
+inline bool arena_aligned(const void *p) { return reinterpret_cast<uintptr_t>(p) % ROTOR_ARENA_ALIGNMENT == 0; }
 
 // a * b * c as a stride, saturated at INT64_MAX: a contiguous view whose strides do not fit
 // is then rejected by validation instead of wrapping to a small stride.

@@ -44,6 +44,14 @@ CpuFeatures detect_cpu_features() {
   unsigned eax71 = 0, ebx71 = 0, ecx71 = 0, edx71 = 0;
   if (f.avx512 && avx512bw && avx512vl && eax7 >= 1 && __get_cpuid_count(7, 1, &eax71, &ebx71, &ecx71, &edx71))
     f.avx512bf16 = (eax71 >> 5) & 1u;
+  // Vendor from leaf 0 ("AuthenticAMD" in EBX, EDX, ECX); family from leaf 1's EAX: the base
+  // family, plus the extended family when the base is 0xf.
+  unsigned max_leaf = 0, vendor_b = 0, vendor_c = 0, vendor_d = 0;
+  __get_cpuid(0, &max_leaf, &vendor_b, &vendor_c, &vendor_d);
+  const bool amd = vendor_b == 0x68747541u && vendor_d == 0x69746e65u && vendor_c == 0x444d4163u;
+  const unsigned base_family = (eax >> 8) & 0xfu;
+  const unsigned family = base_family == 0xfu ? base_family + ((eax >> 20) & 0xffu) : base_family;
+  f.amd_zen4 = amd && family == 0x19u && f.avx512;
   return f;
 }
 

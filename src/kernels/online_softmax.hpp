@@ -3,9 +3,11 @@
 // both by exp(m_old - m_new). Only one block of scores per row ever exists.
 //
 // This is the portable kernel set's fold (attention_scalar.cpp); SIMD sets have their own
-// with the same formulas. Within one kernel set a prefill and a decode step fold a row's
+// with the same formulas, and hand it the rows whose maximum is infinite (an overflowed score:
+// weigh_infinite_maximum below). Within one kernel set a prefill and a decode step fold a row's
 // blocks identically.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -37,6 +39,28 @@ inline float exp_nonpositive(float x) {
   return x >= -87.0f ? result : (x < -87.0f ? 0.0f : x);
 }
 
+// The weights of a block whose new row maximum m is infinite, which only an infinite score
+// gives (an overflowed key or query: an f16/bf16 key past its type's range is stored as
+// infinity). exp(s - m) would be exp(inf - inf) = NaN for the scores equal to m, and the NaN
+// would reach the row's sum and every output element. The limit of the softmax is taken instead:
+// each score equal to m weighs 1 and every other score 0 (a NaN score stays NaN). With m = +inf
+// the output is the mean of the values whose scores are +inf; with m = -inf (every score so far
+// -inf) the block weighs its -inf scores evenly, until a later block brings a finite maximum,
+// whose rescale factor exp(-inf) clears them (to 2^-125 of them in the SIMD sets, whose exp
+// clamps at -87). Rewrites scores[0 .. n) as those weights and returns their sum (a count: exact
+// in any order). Every kernel set comes here for such rows (the SIMD sets through this fold),
+// outside its exp loop, so all give the same weights, and a finite row costs one comparison per
+// block.
+inline float weigh_infinite_maximum(float *scores, uint32_t n, float m) {
+  float sum = 0.0f;
+  for (uint32_t j = 0; j < n; ++j) {
+    const float s = scores[j];
+    scores[j] = s == m ? 1.0f : (std::isnan(s) ? s : 0.0f);
+    sum += scores[j];
+  }
+  return sum;
+}
+
 // Folds n > 0 scores of one row into its state: scores become the weights exp(s - m_new),
 // *sum and acc[0 .. d) are rescaled by exp(m_old - m_new). The weights then go to the
 // accumulate kernel.
@@ -53,20 +77,26 @@ inline void fold_scores(float *scores, uint32_t n, float *running_max, float *ru
   float new_max = lane_max[0];
   for (uint32_t l = 1; l < kLanes; ++l) new_max = lane_max[l] > new_max ? lane_max[l] : new_max;
 
-  float lane_sum[kLanes] = {};
-  for (uint32_t j = 0; j < full; j += kLanes)
-    for (uint32_t l = 0; l < kLanes; ++l) {
-      scores[j + l] = exp_nonpositive(scores[j + l] - new_max);
-      lane_sum[l] += scores[j + l];
+  float block_sum;
+  if (std::isinf(new_max)) {
+    block_sum = weigh_infinite_maximum(scores, n, new_max);
+  } else {
+    float lane_sum[kLanes] = {};
+    for (uint32_t j = 0; j < full; j += kLanes)
+      for (uint32_t l = 0; l < kLanes; ++l) {
+        scores[j + l] = exp_nonpositive(scores[j + l] - new_max);
+        lane_sum[l] += scores[j + l];
+      }
+    for (uint32_t l = 0; full + l < n; ++l) {
+      scores[full + l] = exp_nonpositive(scores[full + l] - new_max);
+      lane_sum[l] += scores[full + l];
     }
-  for (uint32_t l = 0; full + l < n; ++l) {
-    scores[full + l] = exp_nonpositive(scores[full + l] - new_max);
-    lane_sum[l] += scores[full + l];
+    block_sum = ((lane_sum[0] + lane_sum[4]) + (lane_sum[2] + lane_sum[6])) +
+                ((lane_sum[1] + lane_sum[5]) + (lane_sum[3] + lane_sum[7]));
   }
-  const float block_sum = ((lane_sum[0] + lane_sum[4]) + (lane_sum[2] + lane_sum[6])) +
-                          ((lane_sum[1] + lane_sum[5]) + (lane_sum[3] + lane_sum[7]));
   if (new_max != *running_max) {
-    // The first block finds running_max = -inf: the factor is 0 and so are sum and acc.
+    // The first block finds running_max = -inf: the factor is 0 and so are sum and acc (or
+    // what a block of -inf scores alone left there: see weigh_infinite_maximum).
     const float factor = exp_nonpositive(*running_max - new_max);
     *running_sum *= factor;
     for (uint32_t i = 0; i < d; ++i) acc[i] *= factor;

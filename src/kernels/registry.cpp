@@ -11,6 +11,29 @@
 #include "kernels/cpu_features.hpp"
 
 namespace rotor {
+
+// Zen 4's variants of the AVX-512 and AVX2 sets: the same kernels but rotate_half for f32 and
+// f16 one head per pass (arch/common/rotate_body.hpp: rotor 1.1's two heads per pass measured
+// 10-15% slower there, issue 25). Declared here, their only caller.
+#if defined(ROTOR_HAVE_AVX512)
+const RotationKernels &avx512_one_head_half_rotation_kernels();
+#  define ROTOR_AVX512_ZEN4_KERNELS &avx512_one_head_half_rotation_kernels(), &avx512_attention_kernels()
+#else
+#  define ROTOR_AVX512_ZEN4_KERNELS nullptr, nullptr
+#endif
+#if defined(ROTOR_HAVE_AVX512BF16) && defined(ROTOR_HAVE_AVX512)
+#  define ROTOR_AVX512BF16_ZEN4_KERNELS \
+    &avx512bf16_rotation_kernels(), &avx512_attention_kernels(), &avx512_one_head_half_rotation_kernels()
+#else
+#  define ROTOR_AVX512BF16_ZEN4_KERNELS nullptr, nullptr, nullptr
+#endif
+#if defined(ROTOR_HAVE_AVX2)
+const RotationKernels &avx2_one_head_half_rotation_kernels();
+#  define ROTOR_AVX2_ZEN4_KERNELS &avx2_one_head_half_rotation_kernels(), &avx2_attention_kernels()
+#else
+#  define ROTOR_AVX2_ZEN4_KERNELS nullptr, nullptr
+#endif
+
 namespace {
 
 struct Candidate {
@@ -23,10 +46,16 @@ struct Candidate {
 
 // Every set rotor knows, best first; the scalar reference, always built and run, last.
 // A new architecture is one line here (and its ROTOR_<ARCH>_KERNELS in arch_kernels.hpp).
+// A CPU's own variant of a set comes before the set, under the same name: the first of a name
+// that this build has and this CPU runs is the set of that name (ROTOR_KERNEL and
+// rotor_kernel_force name it as usual).
 const Candidate *candidates(uint32_t *count) {
   static const Candidate kAll[] = {
+      {"avx512bf16", [](const CpuFeatures &c) { return c.avx512bf16 && c.amd_zen4; }, ROTOR_AVX512BF16_ZEN4_KERNELS},
       {"avx512bf16", [](const CpuFeatures &c) { return c.avx512bf16; }, ROTOR_AVX512BF16_KERNELS},
+      {"avx512", [](const CpuFeatures &c) { return c.avx512 && c.amd_zen4; }, ROTOR_AVX512_ZEN4_KERNELS},
       {"avx512", [](const CpuFeatures &c) { return c.avx512; }, ROTOR_AVX512_KERNELS},
+      {"avx2", [](const CpuFeatures &c) { return c.avx2 && c.amd_zen4; }, ROTOR_AVX2_ZEN4_KERNELS},
       {"avx2", [](const CpuFeatures &c) { return c.avx2; }, ROTOR_AVX2_KERNELS},
       {"sse2", [](const CpuFeatures &c) { return c.sse2; }, ROTOR_SSE2_KERNELS},
       {"neon64", [](const CpuFeatures &c) { return c.neon64; }, ROTOR_NEON64_KERNELS},
@@ -63,10 +92,10 @@ void initialise() {
   const CpuFeatures cpu = detect_cpu_features();
   uint32_t known = 0;
   const Candidate *all = candidates(&known);
-  static_assert(kMaxSets >= 7, "room for every candidate");
+  static_assert(kMaxSets >= 7, "room for every set name (a name is added once)");
   for (uint32_t i = 0; i < known; ++i) {
     const Candidate &c = all[i];
-    if (c.rotation == nullptr || !c.runs_on(cpu)) continue;
+    if (c.rotation == nullptr || !c.runs_on(cpu) || find(r, c.name) != nullptr) continue;
     KernelSet &set = r.sets[r.count++];
     set.name = c.name;
     std::memcpy(set.rotate, c.rotation->rotate, sizeof set.rotate);
@@ -115,7 +144,11 @@ std::vector<const char *> known_kernel_names() {
   uint32_t known = 0;
   const Candidate *all = candidates(&known);
   std::vector<const char *> names;
-  for (uint32_t i = 0; i < known; ++i) names.push_back(all[i].name);
+  for (uint32_t i = 0; i < known; ++i) {
+    bool listed = false;  // a CPU's variant shares its set's name
+    for (const char *name : names) listed = listed || std::strcmp(name, all[i].name) == 0;
+    if (!listed) names.push_back(all[i].name);
+  }
   return names;
 }
 

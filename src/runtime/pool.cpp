@@ -52,9 +52,8 @@ void Pool::stop_workers() {
 }
 
 void Pool::run_share(uint32_t share_index) {
-  const uint32_t shares = job_shares_.load(std::memory_order_relaxed);
-  const uint64_t begin = job_items_ * share_index / shares;
-  const uint64_t end = job_items_ * (share_index + 1) / shares;
+  uint64_t begin = 0, end = 0;
+  slot_range(job_items_, share_index, job_shares_.load(std::memory_order_relaxed), &begin, &end);
   if (begin < end) job_fn_(job_context_, begin, end);
 }
 

@@ -5,19 +5,12 @@
 #include <cstddef>
 #include <cstring>
 
+#include "common/enum_bits.hpp"
 #include "common/last_error.hpp"
 #include "table/layout.hpp"
 #include "table/scaling.hpp"
 
 namespace rotor {
-
-bool valid_dtype(int dtype) {
-  return dtype == ROTOR_DTYPE_F32 || dtype == ROTOR_DTYPE_F16 || dtype == ROTOR_DTYPE_BF16;
-}
-bool valid_pairing(int pairing) {
-  return pairing == ROTOR_PAIRING_HALF || pairing == ROTOR_PAIRING_INTERLEAVED;
-}
-bool valid_direction(int dir) { return dir == ROTOR_FORWARD || dir == ROTOR_INVERSE; }
 
 // The largest max_len: positions are int32, so position max_len - 1 must fit.
 constexpr uint32_t kMaxLenLimit = 0x7fffffffu;

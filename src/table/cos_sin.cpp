@@ -1,6 +1,6 @@
 #include "table/cos_sin.hpp"
 
-#include "apply/tensor_view.hpp"
+#include "common/dtype.hpp"
 #include "common/element_convert.hpp"
 #include "table/table.hpp"
 

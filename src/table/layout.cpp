@@ -1,5 +1,6 @@
 #include "table/layout.hpp"
 
+#include "common/enum_bits.hpp"
 #include "table/config.hpp"
 
 namespace rotor {

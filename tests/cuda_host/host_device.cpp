@@ -49,6 +49,7 @@ HostDevice::HostDevice() {
 }
 
 HostDevice::~HostDevice() {
+  pending_.clear();  // copies the test never let the device reach: their memory goes now
   rotor::cuda::install_device_ops(previous_ops_);
   current = previous_device_;
   for (auto &allocation : allocations_) std::free(allocation.first);
@@ -77,6 +78,30 @@ bool HostDevice::should_fail(Op op, rotor_status *status) {
   *status = f.status;
   return true;
 }
+
+void HostDevice::pin(const void *p, size_t bytes) { pinned_[p] = bytes; }
+
+bool HostDevice::pinned(const void *p, size_t bytes) const {
+  const auto *c = static_cast<const unsigned char *>(p);
+  for (const auto &range : pinned_) {
+    const auto *base = static_cast<const unsigned char *>(range.first);
+    if (c >= base && c + bytes <= base + range.second) return true;
+  }
+  return false;
+}
+
+void HostDevice::complete_copies_on(void *stream) {
+  std::vector<Copy> later;
+  for (const Copy &c : pending_) {
+    if (stream == nullptr || c.stream == stream)
+      std::memcpy(c.dst, c.src, c.bytes);
+    else
+      later.push_back(c);
+  }
+  pending_.swap(later);
+}
+
+void HostDevice::finish_copies() { complete_copies_on(nullptr); }
 
 void HostDevice::clear_log() {
   std::fill(std::begin(calls), std::end(calls), 0);
@@ -143,7 +168,11 @@ rotor_status alloc(void **out, size_t bytes) {
   return ROTOR_OK;
 }
 
-void free_memory(void *p) { current->release(p); }
+// cudaFree waits for the device: every pending copy completes first.
+void free_memory(void *p) {
+  current->finish_copies();
+  current->release(p);
+}
 
 rotor_status copy_to_device(void *dst, const void *src, size_t bytes, void *stream) {
   HOST_DEVICE_CHECK(kCopyToDevice);
@@ -151,13 +180,21 @@ rotor_status copy_to_device(void *dst, const void *src, size_t bytes, void *stre
     std::fprintf(stderr, "host_device: copy of %zu bytes to %p, outside device memory\n", bytes, dst);
     std::abort();
   }
-  std::memcpy(dst, src, bytes);
-  current->copies_to_device.push_back(Copy{dst, src, bytes, stream});
+  current->complete_copies_on(stream);  // in stream order
+  const Copy copy{dst, src, bytes, stream};
+  if (current->pinned(src, bytes))
+    current->defer(copy);
+  else
+    std::memcpy(dst, src, bytes);
+  current->copies_to_device.push_back(copy);
   return ROTOR_OK;
 }
 
-rotor_status copy_to_host(void *dst, const void *src, size_t bytes, void *) {
+bool copy_consumes_source(const void *src) { return !current->pinned(src, 1); }
+
+rotor_status copy_to_host(void *dst, const void *src, size_t bytes, void *stream) {
   HOST_DEVICE_CHECK(kCopyToHost);
+  current->complete_copies_on(stream);
   std::memcpy(dst, src, bytes);
   return ROTOR_OK;
 }
@@ -186,13 +223,23 @@ rotor_status stream_wait_event(void *stream, void *event) {
   return ROTOR_OK;
 }
 
-rotor_status stream_sync(void *) {
-  HOST_DEVICE_CHECK(kStreamSync);
+// Every copy recorded before the event is on the stream of its last record.
+rotor_status event_sync(void *event) {
+  HOST_DEVICE_CHECK(kEventSync);
+  const auto it = current->recorded_on.find(event);
+  if (it != current->recorded_on.end()) current->complete_copies_on(it->second);
   return ROTOR_OK;
 }
 
-rotor_status launch_rotate(const RotateLaunch &launch, void *) {
+rotor_status stream_sync(void *stream) {
+  HOST_DEVICE_CHECK(kStreamSync);
+  current->complete_copies_on(stream);
+  return ROTOR_OK;
+}
+
+rotor_status launch_rotate(const RotateLaunch &launch, void *stream) {
   HOST_DEVICE_CHECK(kLaunchRotate);
+  current->complete_copies_on(stream);
   const LaunchPlan plan = rotor::cuda::plan_launch(launch);
   // The rows a launch may read are device memory the mirror owns.
   const size_t row_bytes = size_t(launch.row_limit) * 2 * launch.half * sizeof(float);
@@ -205,8 +252,9 @@ rotor_status launch_rotate(const RotateLaunch &launch, void *) {
   return ROTOR_OK;
 }
 
-rotor_status launch_take_errors(ErrorRecord *record, ErrorRecord *taken, void *) {
+rotor_status launch_take_errors(ErrorRecord *record, ErrorRecord *taken, void *stream) {
   HOST_DEVICE_CHECK(kLaunchTakeErrors);
+  current->complete_copies_on(stream);
   rotor::cuda::take_error_record(record, taken);
   return ROTOR_OK;
 }
@@ -216,10 +264,10 @@ rotor_status launch_take_errors(ErrorRecord *record, ErrorRecord *taken, void *)
 }  // namespace
 
 const DeviceOps &HostDevice::ops() {
-  static const DeviceOps table = {host_device_count, host_current_device, set_device,        alloc,
-                                  free_memory,  copy_to_device, copy_to_host,      event_create,
-                                  event_destroy, event_record,  stream_wait_event, stream_sync,
-                                  launch_rotate, launch_take_errors};
+  static const DeviceOps table = {host_device_count, host_current_device, set_device,           alloc,
+                                  free_memory,       copy_to_device,      copy_consumes_source, copy_to_host,
+                                  event_create,      event_destroy,       event_record,         stream_wait_event,
+                                  event_sync,        stream_sync,         launch_rotate,        launch_take_errors};
   return table;
 }
 

@@ -1,8 +1,10 @@
 // A stand-in for a GPU behind the device-operations seam (cuda/device_ops.hpp), for tests:
 // "device" memory is host memory (aligned like cudaMalloc's, filled with a poison pattern),
-// copies complete at once, and a launch runs every unit of the planned kernel with the
-// kernels' own per-thread body (cuda/rotate_unit.hpp) in a shuffled order, so no result may
-// depend on the order of units (on a GPU they run in any order and at once).
+// copies complete at once (those from memory a test declared page-locked with pin() complete
+// when the "device" reaches them, as on a GPU: see pin()), and a launch runs every unit of the
+// planned kernel with the kernels' own per-thread body (cuda/rotate_unit.hpp) in a shuffled
+// order, so no result may depend on the order of units (on a GPU they run in any order and at
+// once).
 //
 // It records what the mirror and the entry points ask of the device (copies, event records,
 // waits, synchronisations, launches and their plans) and can make any operation fail, so the
@@ -27,6 +29,7 @@ enum Op {
   kEventCreate,
   kEventRecord,
   kStreamWait,
+  kEventSync,
   kStreamSync,
   kLaunchRotate,
   kLaunchTakeErrors,
@@ -56,6 +59,16 @@ class HostDevice {
   HostDevice(const HostDevice &) = delete;
   HostDevice &operator=(const HostDevice &) = delete;
 
+  // Declares [p, p + bytes) page-locked host memory (cudaHostAlloc, cudaHostRegister): a copy
+  // to the device from it is not done when copy_to_device returns but when the device gets to
+  // it: at a later operation on its stream (a launch, a copy, a stream synchronisation), an
+  // event_sync of an event recorded after it on its stream, a free, or finish_copies(). What
+  // the source holds then is what the device gets.
+  void pin(const void *p, size_t bytes);
+  // Completes every copy still pending, as a GPU eventually does.
+  void finish_copies();
+  size_t pending_copies() const { return pending_.size(); }
+
   // The next call of op after `after` successful ones fails (with `status`: DEVICE, or
   // OUT_OF_MEMORY for kAlloc by default).
   void fail(Op op, int after = 0);
@@ -84,6 +97,10 @@ class HostDevice {
 
   // Internal: whether a call of op fails now (counts the call).
   bool should_fail(Op op, rotor_status *status);
+  bool pinned(const void *p, size_t bytes) const;
+  void defer(const Copy &copy) { pending_.push_back(copy); }
+  // Completes the pending copies ordered on stream (nullptr: on every stream), oldest first.
+  void complete_copies_on(void *stream);
   void *allocate(size_t bytes);
   void release(void *p);
 
@@ -94,6 +111,8 @@ class HostDevice {
   };
   Failure failures_[kOpCount];
   std::map<void *, size_t> allocations_;
+  std::map<const void *, size_t> pinned_;
+  std::vector<Copy> pending_;
   const rotor::cuda::DeviceOps *previous_ops_ = nullptr;
   HostDevice *previous_device_ = nullptr;
 };

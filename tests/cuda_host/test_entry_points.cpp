@@ -4,7 +4,9 @@
 // rotor_cuda.h, nothing written and nothing leaked on error.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -214,6 +216,86 @@ TEST_F(CudaOnHost, RescalesAndOneOffRowsAreCopiedWhole) {
       EXPECT_TRUE(data == expected) << "results differ from rotor_apply";
     }
     EXPECT_GE(full_copies, 1) << "a rescale or one-off set is copied from row 0";
+  }
+}
+
+// A host table in page-locked memory (cudaHostAlloc; common on Jetson): a copy from it is not
+// done when copy_to_device returns, it reads the rows until the device has completed it. The
+// mirror must hold the rows' lease until then, or a rescale may rebuild them under the copy.
+// Each step copies rows to the mirror (creation; a sync that rescales back), then two host
+// calls rescale twice (the other row set, then the copied set again, rebuilt), then the device
+// completes whatever it still had to do: it must hold the rows as they were when leased. In
+// pageable memory (the control) a copy has read its rows when it returns: nothing is waited for.
+TEST_F(CudaOnHost, PinnedRowsStayLeasedUntilTheirCopyCompletes) {
+  for (const bool pinned : {false, true}) {
+    SCOPED_TRACE(pinned ? "page-locked arena" : "pageable arena");
+    const uint32_t d = 32;
+    const rotor_config cfg =
+        cuda_case::rescaling_config(d, ROTOR_PAIRING_HALF, cuda_case::Rescaling{ROTOR_SCALING_DYNAMIC_NTK, 0});
+    const size_t arena_bytes = rotor_table_arena_size(&cfg);
+    ASSERT_GT(arena_bytes, 0u);
+    std::unique_ptr<void, void (*)(void *)> arena(
+        std::aligned_alloc(ROTOR_ARENA_ALIGNMENT, (arena_bytes + ROTOR_ARENA_ALIGNMENT - 1) / ROTOR_ARENA_ALIGNMENT *
+                                                      ROTOR_ARENA_ALIGNMENT),
+        std::free);
+    rotor_table *table = nullptr;
+    ASSERT_EQ(rotor_table_init(&table, &cfg, arena.get(), arena_bytes), ROTOR_OK);
+    if (pinned) device.pin(arena.get(), arena_bytes);
+    auto host_call_ending_at = [&](uint32_t end) {
+      std::vector<float> x(d, 1.0f);
+      rotor_tensor v = rotor_tensor_bshd(x.data(), ROTOR_DTYPE_F32, 1, 1, 1, d);
+      return rotor_apply(table, &v, nullptr, end - 1, ROTOR_FORWARD, nullptr);
+    };
+    auto bytes_at = [](const void *p, size_t n) {
+      const auto *c = static_cast<const unsigned char *>(p);
+      return std::vector<unsigned char>(c, c + n);
+    };
+    // The last copy's source as it is when the step returns (what its lease covered), two
+    // rescales, then the device's copy of it once the device is done.
+    auto check_last_copy = [&](const char *step) {
+      SCOPED_TRACE(step);
+      ASSERT_FALSE(device.copies_to_device.empty());
+      const host_device::Copy copy = device.copies_to_device.back();
+      ASSERT_TRUE(copy.bytes > 2 * sizeof(rotor::cuda::ErrorRecord)) << "the step copied rows";
+      EXPECT_EQ(device.calls[host_device::kEventSync], pinned ? 1 : 0)
+          << "a copy is waited for exactly when it reads page-locked rows";
+      const std::vector<unsigned char> leased = bytes_at(copy.src, copy.bytes);
+      ASSERT_EQ(host_call_ending_at(1500), ROTOR_OK);
+      ASSERT_EQ(host_call_ending_at(3000), ROTOR_OK);
+      ASSERT_FALSE(bytes_at(copy.src, copy.bytes) == leased) << "the second rescale rebuilt the copied rows";
+      device.finish_copies();
+      EXPECT_TRUE(bytes_at(copy.dst, copy.bytes) == leased)
+          << "the device got rows a rescale rebuilt after the copy's lease was released";
+    };
+
+    device.clear_log();
+    {
+      MirrorHandle mirror(table, kStreamA);  // rows [0, 64) of the unscaled set
+      ASSERT_EQ(mirror.status, ROTOR_OK);
+      check_last_copy("creation");
+      device.clear_log();
+      ASSERT_EQ(rotor_cuda_table_sync(mirror.t, 100, kStreamA), ROTOR_OK);  // rescales back: a whole copy
+      check_last_copy("sync");
+
+      if (pinned) {
+        // A wait that fails fails the call and serves nothing (the copy may be incomplete); the
+        // next call copies whole. A failed event record is waited for on the stream instead.
+        device.fail(host_device::kEventSync);
+        EXPECT_EQ(rotor_cuda_table_sync(mirror.t, 100, kStreamA), ROTOR_ERR_DEVICE);
+        EXPECT_EQ(mirror.rows(), 0u);
+        device.clear_log();
+        device.fail(host_device::kEventRecord);
+        EXPECT_EQ(rotor_cuda_table_sync(mirror.t, 100, kStreamA), ROTOR_ERR_DEVICE);
+        EXPECT_EQ(device.calls[host_device::kStreamSync], 1);
+        EXPECT_EQ(device.pending_copies(), 0u);
+        device.clear_log();
+        ASSERT_EQ(rotor_cuda_table_sync(mirror.t, 100, kStreamA), ROTOR_OK);
+        EXPECT_GT(mirror.rows(), 0u);
+        check_last_copy("after failures");
+      }
+    }
+    EXPECT_EQ(device.live_allocations(), 0u);
+    rotor_table_destroy(table);
   }
 }
 

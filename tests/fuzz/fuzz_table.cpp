@@ -10,6 +10,7 @@
 // shrink without a rescale, arena_bytes as given); cos_sin rows of an unscaled table agree with
 // cos(p * base^(-2i/r)) in double; duplicated layout repeats the half row; f16/bf16 outputs are
 // the f32 rows rounded.
+#include <cstddef>
 #include <string>
 
 #include "c_shim.h"
@@ -53,7 +54,7 @@ void on_event(void *user, const rotor_table_event *e) {
 }
 
 // Draws a config: defaults, then any field overwritten with anything.
-void draw_config(FuzzedDataProvider &in, rotor_config *cfg, std::vector<float> *factors) {
+void draw_config(FuzzedDataProvider &in, rotor_config *cfg, std::vector<float> factors[2]) {
   const uint8_t dim_kind = in.ConsumeIntegral<uint8_t>();
   uint32_t rotary_dim = 2 * in.ConsumeIntegralInRange<uint32_t>(1, 64);
   if (dim_kind >= 240) rotary_dim = in.ConsumeIntegral<uint32_t>();
@@ -89,14 +90,32 @@ void draw_config(FuzzedDataProvider &in, rotor_config *cfg, std::vector<float> *
   cfg->attention_factor = any_float(in, 0.0f);
   cfg->low_freq_factor = any_float(in, 0.0f);
   cfg->high_freq_factor = any_float(in, 0.0f);
-  // LongRoPE factors must be r/2 floats each (the caller's contract): only provided when that
-  // is a sane amount of memory, and then exactly that many (ASan checks the library reads no
-  // more).
+  // LongRoPE factors: two arrays of `count` floats each, and factor_count saying so (or 0, "not
+  // given", which promises r/2). Usually count is r/2; otherwise factor_count tells the truth
+  // and the library must refuse without reading past the arrays (ASan watches the heap copy:
+  // long then short, each exactly `count` floats in its own allocation). Sometimes the arrays
+  // are a preset's own (the library's static storage) under the fuzzed rotary_dim.
   if (scaling == ROTOR_SCALING_LONGROPE && rotary_dim <= 4096 && in.ConsumeIntegral<uint8_t>() != 0) {
-    factors->resize(rotary_dim);  // long then short
-    for (float &f : *factors) f = any_float(in, 1.0f + float(in.ConsumeIntegralInRange<int>(0, 15)));
-    cfg->long_factor = factors->data();
-    cfg->short_factor = factors->data() + rotary_dim / 2;
+    const uint8_t count_kind = in.ConsumeIntegral<uint8_t>();
+    // A struct without factor_count (older, or a fuzzed struct_size) promises r/2 floats.
+    const bool has_count = cfg->struct_size >= offsetof(rotor_config, factor_count) + sizeof(uint32_t);
+    const uint32_t count = count_kind < 200 || !has_count ? rotary_dim / 2
+                                                          : in.ConsumeIntegralInRange<uint32_t>(1, rotary_dim);
+    factors[0].resize(count);
+    factors[1].resize(count);
+    for (float &f : factors[0]) f = any_float(in, 1.0f + float(in.ConsumeIntegralInRange<int>(0, 15)));
+    for (float &f : factors[1]) f = any_float(in, 1.0f + float(in.ConsumeIntegralInRange<int>(0, 15)));
+    cfg->long_factor = factors[0].data();
+    cfg->short_factor = factors[1].data();
+    if (has_count) cfg->factor_count = count == rotary_dim / 2 && in.ConsumeBool() ? 0 : count;
+    if (count_kind >= 250) {
+      rotor_config preset;
+      if (rotor_config_preset(&preset, "phi-3-mini-128k") == ROTOR_OK) {
+        cfg->long_factor = preset.long_factor;  // 48 floats each, whatever rotary_dim is
+        cfg->short_factor = preset.short_factor;
+        if (cfg->struct_size >= offsetof(rotor_config, factor_count) + sizeof(uint32_t)) cfg->factor_count = 0;
+      }
+    }
   } else if (scaling == ROTOR_SCALING_LONGROPE) {
     cfg->long_factor = nullptr;
     cfg->short_factor = nullptr;
@@ -194,8 +213,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   rotor_config cfg;
-  std::vector<float> factors;
-  draw_config(in, &cfg, &factors);
+  std::vector<float> factors[2];  // long, short
+  draw_config(in, &cfg, factors);
   const int scaling = fuzz::enum_bits_of(cfg.scaling);
   const size_t arena_bytes = rotor_table_arena_size(&cfg);
   require(arena_bytes % ROTOR_ARENA_ALIGNMENT == 0, "arena size not a multiple of the alignment", int64_t(arena_bytes));
