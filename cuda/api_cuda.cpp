@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "apply/tensor_view.hpp"
+#include "capi/guard.hpp"
 #include "common/enum_bits.hpp"
 #include "device_ops.hpp"
 #include "launch.hpp"
@@ -87,71 +88,89 @@ using rotor::cuda::DeviceOps;
 using rotor::cuda::DeviceScope;
 using rotor::cuda::ErrorRecord;
 using rotor::cuda::Mirror;
+using rotor::guarded;
+using rotor::guarded_void;
 
 extern "C" {
 
 ROTOR_API rotor_status rotor_cuda_device_count(uint32_t *count) {
-  if (count == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  *count = device_ops().device_count();
-  return ROTOR_OK;
+  return guarded([&]() -> rotor_status {
+    if (count == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+    *count = device_ops().device_count();
+    return ROTOR_OK;
+  });
 }
 
 ROTOR_API rotor_status rotor_cuda_table_create(rotor_cuda_table **out, rotor_table *host, void *stream) {
-  if (out == nullptr || host == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  Mirror *mirror = nullptr;
-  const rotor_status status = Mirror::create(*as_table(host), stream, &mirror);
-  if (status == ROTOR_OK) *out = as_handle(mirror);
-  return status;
+  return guarded([&]() -> rotor_status {
+    if (out == nullptr || host == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+    Mirror *mirror = nullptr;
+    const rotor_status status = Mirror::create(*as_table(host), stream, &mirror);
+    if (status == ROTOR_OK) *out = as_handle(mirror);
+    return status;
+  });
 }
 
-ROTOR_API void rotor_cuda_table_destroy(rotor_cuda_table *t) { Mirror::destroy(as_mirror(t)); }
+ROTOR_API void rotor_cuda_table_destroy(rotor_cuda_table *t) {
+  guarded_void([&] { Mirror::destroy(as_mirror(t)); });
+}
 
 ROTOR_API rotor_status rotor_cuda_table_sync(rotor_cuda_table *t, uint32_t seq_len, void *stream) {
-  if (t == nullptr || seq_len == 0) return ROTOR_ERR_INVALID_ARGUMENT;
-  Mirror &mirror = *as_mirror(t);
-  if (seq_len > mirror.host().max_len()) return ROTOR_ERR_OUT_OF_RANGE;
-  std::lock_guard<std::mutex> lock(mirror.mutex());
-  DeviceScope scope(mirror.device());
-  if (!scope.ok()) return ROTOR_ERR_DEVICE;
-  return mirror.refresh_locked(seq_len, stream);
+  return guarded([&]() -> rotor_status {
+    if (t == nullptr || seq_len == 0) return ROTOR_ERR_INVALID_ARGUMENT;
+    Mirror &mirror = *as_mirror(t);
+    if (seq_len > mirror.host().max_len()) return ROTOR_ERR_OUT_OF_RANGE;
+    std::lock_guard<std::mutex> lock(mirror.mutex());
+    DeviceScope scope(mirror.device());
+    if (!scope.ok()) return ROTOR_ERR_DEVICE;
+    return mirror.refresh_locked(seq_len, stream);
+  });
 }
 
 ROTOR_API rotor_status rotor_cuda_table_rows(rotor_cuda_table *t, uint32_t *rows) {
-  if (t == nullptr || rows == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  Mirror &mirror = *as_mirror(t);
-  std::lock_guard<std::mutex> lock(mirror.mutex());
-  *rows = mirror.rows_held();
-  return ROTOR_OK;
+  return guarded([&]() -> rotor_status {
+    if (t == nullptr || rows == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+    Mirror &mirror = *as_mirror(t);
+    std::lock_guard<std::mutex> lock(mirror.mutex());
+    *rows = mirror.rows_held();
+    return ROTOR_OK;
+  });
 }
 
 ROTOR_API rotor_status rotor_cuda_table_take_errors(rotor_cuda_table *t, void *stream, uint32_t *skipped_tokens,
                                                     int32_t *position) {
-  if (t == nullptr || skipped_tokens == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  Mirror &mirror = *as_mirror(t);
-  std::lock_guard<std::mutex> lock(mirror.mutex());
-  DeviceScope scope(mirror.device());
-  if (!scope.ok()) return ROTOR_ERR_DEVICE;
-  const DeviceOps &ops = device_ops();
-  ErrorRecord taken{};
-  if (ops.launch_take_errors(mirror.error_record(), mirror.taken_record(), stream) != ROTOR_OK ||
-      ops.copy_to_host(&taken, mirror.taken_record(), sizeof taken, stream) != ROTOR_OK ||
-      ops.stream_sync(stream) != ROTOR_OK)
-    return ROTOR_ERR_DEVICE;
-  *skipped_tokens = taken.skipped_tokens;
-  if (position != nullptr) *position = taken.position;
-  return ROTOR_OK;
+  return guarded([&]() -> rotor_status {
+    if (t == nullptr || skipped_tokens == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+    Mirror &mirror = *as_mirror(t);
+    std::lock_guard<std::mutex> lock(mirror.mutex());
+    DeviceScope scope(mirror.device());
+    if (!scope.ok()) return ROTOR_ERR_DEVICE;
+    const DeviceOps &ops = device_ops();
+    ErrorRecord taken{};
+    if (ops.launch_take_errors(mirror.error_record(), mirror.taken_record(), stream) != ROTOR_OK ||
+        ops.copy_to_host(&taken, mirror.taken_record(), sizeof taken, stream) != ROTOR_OK ||
+        ops.stream_sync(stream) != ROTOR_OK)
+      return ROTOR_ERR_DEVICE;
+    *skipped_tokens = taken.skipped_tokens;
+    if (position != nullptr) *position = taken.position;
+    return ROTOR_OK;
+  });
 }
 
 ROTOR_API rotor_status rotor_cuda_apply(rotor_cuda_table *t, const rotor_tensor *x, const int32_t *positions_device,
                                         uint32_t offset, rotor_direction dir, void *stream) {
-  return rotor::cuda::rotate(t, x, nullptr, positions_device, offset, dir, stream);
+  return guarded([&]() -> rotor_status {
+    return rotor::cuda::rotate(t, x, nullptr, positions_device, offset, dir, stream);
+  });
 }
 
 ROTOR_API rotor_status rotor_cuda_apply_qk(rotor_cuda_table *t, const rotor_tensor *q, const rotor_tensor *k,
                                            const int32_t *positions_device, uint32_t offset, rotor_direction dir,
                                            void *stream) {
-  if (k == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  return rotor::cuda::rotate(t, q, k, positions_device, offset, dir, stream);
+  return guarded([&]() -> rotor_status {
+    if (k == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
+    return rotor::cuda::rotate(t, q, k, positions_device, offset, dir, stream);
+  });
 }
 
 }  // extern "C"

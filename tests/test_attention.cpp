@@ -708,6 +708,7 @@ TEST_F(CacheArenaOverlap, WorkspaceInsideACacheArenaIsRefused) {
   ASSERT_EQ(reinterpret_cast<uintptr_t>(inside) % ROTOR_ARENA_ALIGNMENT, 0u);
   ASSERT_LE(inside + ws_bytes_, roomy->arena.get() + roomy->bytes);
   EXPECT_EQ(call_on(*roomy, &tq_, &tk_, &tv_, &to_, inside, ws_bytes_), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_STREQ(rotor_last_error_message(), "the workspace overlaps a KV cache's arena");
   EXPECT_EQ(out_, out_before_) << "output changed";
   // One that starts on the arena's last 64 bytes and runs past its end.
   unsigned char *end = roomy->arena.get() + roomy->bytes;

@@ -142,6 +142,21 @@ TEST(ReviewFindings, ErrorsCarryTheirReason) {
   rotor_table_destroy(t);
 }
 
+// Every entry point gives its reason, the CUDA functions of a build without CUDA included.
+TEST(ReviewFindings, AttentionAndCudaCallsCarryTheirReason) {
+  alignas(ROTOR_ARENA_ALIGNMENT) static unsigned char arena[1 << 16];
+  rotor_kv_cache *cache = nullptr;
+  EXPECT_EQ(rotor_kv_cache_init(&cache, 1, 8, 16, ROTOR_DTYPE_F32, arena + 8, sizeof arena - 8),
+            ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_STREQ(rotor_last_error_message(), "the arena is not 64-byte aligned");
+  EXPECT_EQ(rotor_kv_cache_arena_size(1, 8, 0, ROTOR_DTYPE_F32), 0u);
+  EXPECT_NE(std::string(rotor_last_error_message()).find("max_len"), std::string::npos);
+  EXPECT_EQ(rotor_attention_workspace_size(6, 4, 8, 1, 1), 0u);
+  EXPECT_NE(std::string(rotor_last_error_message()).find("multiple"), std::string::npos);
+  ASSERT_EQ(rotor_kv_cache_init(&cache, 1, 8, 16, ROTOR_DTYPE_F32, arena, sizeof arena), ROTOR_OK);
+  EXPECT_STREQ(rotor_last_error_message(), "");
+}
+
 // Reported: no API listed the presets, and common names were unknown.
 TEST(ReviewFindings, EveryPresetIsListedAndUsable) {
   const uint32_t count = rotor_preset_count();

@@ -627,14 +627,20 @@ ROTOR_API size_t rotor_attention_workspace_size(uint32_t q_heads, uint32_t kv_he
     - Rotation is rotor_apply's (same table rows, same kernels; rotary_dim <= d, dims past it are
       not rotated). q, k, v and out share one dtype; the cache's dtype may differ (a key is
       rotated in the tensors' dtype, then stored in the cache's). Scores, softmax and the
-      weighted sum are computed in float.
+      weighted sum are computed in float. A score that overflows to +inf (a key element past the
+      cache type's range is stored as infinity, for instance after a context shift rotates it)
+      takes the softmax's limit: keys scoring +inf share the weight evenly and the others get
+      none; -inf scores weigh nothing beside finite ones (a row whose every score is -inf
+      averages its values); a NaN score gives NaN outputs.
     - Grouped-query attention: q head j reads kv head j / (q_heads / kv_heads). The causal mask is
       by index: query i of entry b sees cached tokens 0 .. L_b + i. Softmax is computed online
       over blocks of keys (no seq x seq matrix exists), in the same order for every query
       whatever s is, so a prefill of s tokens gives the results of s decode steps.
-    - Entries may have different lengths L_b; caches[b] must be distinct caches whose kv_heads
-      and head_dim match k. out must not overlap q, k or v; the workspace must not overlap any
-      tensor. workspace: ROTOR_ARENA_ALIGNMENT-aligned, at least
+    - Entries may have different lengths L_b; caches[b] must be distinct caches (no two arenas
+      sharing a byte) whose kv_heads and head_dim match k. out must not overlap q, k or v; the
+      workspace must not overlap any tensor; and no tensor (the bytes from a view's first to its
+      last element) and no workspace byte may lie in a cache's arena (its
+      rotor_kv_cache_arena_size bytes): the call writes the caches while it reads q, k and v. workspace: ROTOR_ARENA_ALIGNMENT-aligned, at least
       rotor_attention_workspace_size(q_heads, kv_heads, d, s, threads) bytes, threads being the
       pool's thread count (1 when pool is NULL).
     - pool: NULL runs on the calling thread; otherwise the work (batch x kv heads x blocks of
@@ -648,7 +654,9 @@ ROTOR_API size_t rotor_attention_workspace_size(uint32_t q_heads, uint32_t kv_he
       returns ROTOR_ERR_RESCALED. See "Rescales and cached keys" below.
    Errors: INVALID_ARGUMENT (NULL, bad view, shapes or dtypes that disagree, q_heads not a multiple
    of kv_heads, a cache that does not match k or appears twice, head_dim < rotary_dim, scale not
-   finite, overlapping buffers, misaligned workspace), OUT_OF_MEMORY (workspace too small),
+   finite, overlapping buffers: out with q, k or v, the workspace with a tensor, a tensor or the
+   workspace with a cache's arena, two caches' arenas; misaligned workspace), OUT_OF_MEMORY
+   (workspace too small),
    OUT_OF_RANGE (L_b + s past a cache's max_len or the table's max_len), RESCALED (policy
    REFUSE and a cache's keys carry other rows than this call's). On error no cache, no
    output and no workspace byte is changed. */

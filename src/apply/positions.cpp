@@ -25,4 +25,18 @@ rotor_status check_positions(const int32_t *positions, uint32_t offset, uint32_t
   return ROTOR_OK;
 }
 
+rotor_status check_axis_ids(const int32_t *ids, uint32_t axes, uint32_t batch, uint32_t seq, uint64_t limit,
+                            uint32_t *seq_len_out) {
+  const uint64_t tokens = uint64_t{batch} * seq;
+  uint32_t seq_len = 0;
+  for (uint32_t a = 0; a < axes; ++a) {
+    uint32_t axis_len = 0;
+    const rotor_status status = check_positions(ids + a * tokens, 0, batch, seq, limit, &axis_len);
+    if (status != ROTOR_OK) return status;
+    seq_len = axis_len > seq_len ? axis_len : seq_len;
+  }
+  *seq_len_out = seq_len;
+  return ROTOR_OK;
+}
+
 }  // namespace rotor

@@ -13,4 +13,9 @@ namespace rotor {
 rotor_status check_positions(const int32_t *positions, uint32_t offset, uint32_t batch, uint32_t seq,
                              uint64_t limit, uint32_t *seq_len_out);
 
+// Multi-axis ids ([axes][batch*seq], rotor_apply_axes and rotor_attention_forward_axes): every
+// id of every axis checked as above; *seq_len_out is the largest id + 1 over all axes.
+rotor_status check_axis_ids(const int32_t *ids, uint32_t axes, uint32_t batch, uint32_t seq, uint64_t limit,
+                            uint32_t *seq_len_out);
+
 }  // namespace rotor

@@ -76,13 +76,8 @@ rotor_status run_with_table(Table &table, ApplyPlan &plan, Pool *pool) {
 // serve the largest id.
 rotor_status run_axes_with_table(Table &table, ApplyPlan &plan, const int32_t *ids, Pool *pool) {
   uint32_t seq_len = 0;
-  const uint64_t tokens = uint64_t{plan.batch} * plan.seq;
-  for (uint32_t a = 0; a < table.axes(); ++a) {
-    uint32_t axis_len = 0;
-    rotor_status status = check_positions(ids + a * tokens, 0, plan.batch, plan.seq, table.max_len(), &axis_len);
-    if (status != ROTOR_OK) return status;
-    seq_len = axis_len > seq_len ? axis_len : seq_len;
-  }
+  const rotor_status status = check_axis_ids(ids, table.axes(), plan.batch, plan.seq, table.max_len(), &seq_len);
+  if (status != ROTOR_OK) return status;
   plan.axes = AxisPositions{ids, table.axes(), table.pair_axis()};
   return run_leased(table, plan, seq_len, pool);
 }

@@ -5,10 +5,11 @@
 #include "common/enum_bits.hpp"
 #include "common/dtype.hpp"
 #include "apply/positions.hpp"
+#include "capi/guard.hpp"
+#include "common/checked_math.hpp"
 #include "kernels/registry.hpp"
 #include "table/config.hpp"
 #include "runtime/pool.hpp"
-#include "attention/context_shift.hpp"
 #include "attention/rerotate_keys.hpp"
 #include "table/table.hpp"
 #include "apply/tensor_view.hpp"
@@ -20,14 +21,18 @@ namespace {
 // Views, shapes, dtypes, grouping and aliasing of q, k, v and out.
 rotor_status check_tensors(const rotor_tensor &q, const rotor_tensor &k, const rotor_tensor &v,
                            const rotor_tensor &out) {
+  constexpr rotor_status kInvalid = ROTOR_ERR_INVALID_ARGUMENT;
   rotor_status status;
   for (const rotor_tensor *t : {&q, &k, &v, &out})
     if ((status = validate_view(*t)) != ROTOR_OK) return status;
-  if (!same_shape(q, out) || !same_shape(k, v)) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (q.batch != k.batch || q.seq != k.seq || q.head_dim != k.head_dim) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (q.heads % k.heads != 0) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (k.dtype != q.dtype || v.dtype != q.dtype || out.dtype != q.dtype) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (!views_disjoint(out, q) || !views_disjoint(out, k) || !views_disjoint(out, v)) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (!same_shape(q, out) || !same_shape(k, v)) return fail(kInvalid, "out differs from q, or v from k, in shape");
+  if (q.batch != k.batch || q.seq != k.seq || q.head_dim != k.head_dim)
+    return fail(kInvalid, "q and k differ in batch, seq or head_dim");
+  if (q.heads % k.heads != 0) return fail(kInvalid, "q's heads are not a multiple of k's");
+  if (k.dtype != q.dtype || v.dtype != q.dtype || out.dtype != q.dtype)
+    return fail(kInvalid, "q, k, v and out do not share one dtype");
+  if (!views_disjoint(out, q) || !views_disjoint(out, k) || !views_disjoint(out, v))
+    return fail(kInvalid, "out overlaps q, k or v");
   return ROTOR_OK;
 }
 
@@ -38,15 +43,17 @@ rotor_status check_caches(KvCache *const *caches, const rotor_tensor &k, uint32_
   uint32_t needed = 0;
   for (uint32_t b = 0; b < k.batch; ++b) {
     const KvCache *cache = caches[b];
-    if (cache == nullptr || cache->kv_heads != k.heads || cache->head_dim != k.head_dim)
-      return ROTOR_ERR_INVALID_ARGUMENT;
+    if (cache == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "an entry's cache is NULL");
+    if (cache->kv_heads != k.heads || cache->head_dim != k.head_dim)
+      return fail(ROTOR_ERR_INVALID_ARGUMENT, "a cache's kv_heads or head_dim differ from k's");
     for (uint32_t other = 0; other < b; ++other)
       if (buffers_overlap(caches[other]->arena(), caches[other]->arena_bytes, cache->arena(), cache->arena_bytes))
-        return ROTOR_ERR_INVALID_ARGUMENT;
+        return fail(ROTOR_ERR_INVALID_ARGUMENT, "two entries' caches share arena bytes (the same cache twice?)");
   }
   for (uint32_t b = 0; b < k.batch; ++b) {
     const uint64_t end = uint64_t{caches[b]->length} + k.seq;
-    if (end > caches[b]->max_len || end > table_max_len) return ROTOR_ERR_OUT_OF_RANGE;
+    if (end > caches[b]->max_len) return fail(ROTOR_ERR_OUT_OF_RANGE, "a cache's length + seq is past its max_len");
+    if (end > table_max_len) return fail(ROTOR_ERR_OUT_OF_RANGE, "a cache's length + seq is past the table's max_len");
     needed = end > needed ? uint32_t(end) : needed;
   }
   *positions_needed = needed;
@@ -55,10 +62,12 @@ rotor_status check_caches(KvCache *const *caches, const rotor_tensor &k, uint32_
 
 rotor_status check_workspace(const void *workspace, size_t workspace_size, size_t required,
                              const rotor_tensor *const *views, uint32_t view_count) {
-  if (reinterpret_cast<uintptr_t>(workspace) % ROTOR_ARENA_ALIGNMENT != 0) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (required == 0 || workspace_size < required) return ROTOR_ERR_OUT_OF_MEMORY;
+  if (!arena_aligned(workspace)) return fail(ROTOR_ERR_INVALID_ARGUMENT, "the workspace is not 64-byte aligned");
+  if (required == 0 || workspace_size < required)
+    return fail(ROTOR_ERR_OUT_OF_MEMORY, "workspace_size is below rotor_attention_workspace_size");
   for (uint32_t i = 0; i < view_count; ++i)
-    if (buffer_overlaps_view(workspace, required, *views[i])) return ROTOR_ERR_INVALID_ARGUMENT;
+    if (buffer_overlaps_view(workspace, required, *views[i]))
+      return fail(ROTOR_ERR_INVALID_ARGUMENT, "the workspace overlaps a tensor");
   return ROTOR_OK;
 }
 
@@ -71,9 +80,10 @@ rotor_status check_cache_arenas(KvCache *const *caches, uint32_t batch, const ro
   for (uint32_t b = 0; b < batch; ++b) {
     const KvCache &cache = *caches[b];
     if (buffers_overlap(cache.arena(), cache.arena_bytes, workspace, workspace_bytes))
-      return ROTOR_ERR_INVALID_ARGUMENT;
+      return fail(ROTOR_ERR_INVALID_ARGUMENT, "the workspace overlaps a KV cache's arena");
     for (uint32_t i = 0; i < view_count; ++i)
-      if (buffer_overlaps_view(cache.arena(), cache.arena_bytes, *views[i])) return ROTOR_ERR_INVALID_ARGUMENT;
+      if (buffer_overlaps_view(cache.arena(), cache.arena_bytes, *views[i]))
+        return fail(ROTOR_ERR_INVALID_ARGUMENT, "a tensor overlaps a KV cache's arena");
   }
   return ROTOR_OK;
 }
@@ -101,13 +111,16 @@ rotor_status lease_for_policy(Table &table, rotor_rescale_policy policy, KvCache
   for (uint32_t b = 0; b < batch; ++b) {
     if (caches[b]->length == 0) continue;
     if (expected == nullptr) expected = &caches[b]->state;
-    else if (*expected != caches[b]->state) return ROTOR_ERR_RESCALED;
+    else if (*expected != caches[b]->state)
+      return fail(ROTOR_ERR_RESCALED, "policy REFUSE: the caches hold keys of different rows");
   }
   if (expected == nullptr) {
     table.lease(seq_len, lease);
     return ROTOR_OK;
   }
-  return table.lease_expecting(seq_len, *expected, lease) ? ROTOR_OK : ROTOR_ERR_RESCALED;
+  return table.lease_expecting(seq_len, *expected, lease)
+             ? ROTOR_OK
+             : fail(ROTOR_ERR_RESCALED, "policy REFUSE: the cached keys carry other rows than this call's");
 }
 
 // Brings every cache to the rows of this call before anything is appended or attended: an
@@ -161,32 +174,27 @@ rotor_status forward_call(rotor_table *t, rotor_kv_cache *const *caches, const r
                           const rotor_tensor *k, const rotor_tensor *v, const rotor_tensor *out,
                           const int32_t *ids, float scale, void *workspace, size_t workspace_size,
                           rotor_pool *pool) {
+  constexpr rotor_status kInvalid = ROTOR_ERR_INVALID_ARGUMENT;
   if (t == nullptr || caches == nullptr || q == nullptr || k == nullptr || v == nullptr || out == nullptr ||
-      workspace == nullptr || !std::isfinite(scale))
-    return ROTOR_ERR_INVALID_ARGUMENT;
+      workspace == nullptr)
+    return fail(kInvalid, "a required pointer is NULL");
+  if (!std::isfinite(scale)) return fail(kInvalid, "scale is not finite");
   Table &table = *as_table(t);
   rotor_status status = check_tensors(*q, *k, *v, *out);
   if (status != ROTOR_OK) return status;
-  if (q->head_dim < table.config().rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
+  if (q->head_dim < table.config().rotary_dim) return fail(kInvalid, "rotary_dim exceeds the tensors' head_dim");
   // Cached keys of caller ids cannot be re-rotated (the cache keeps no ids): only tables whose
   // rows never change take ids.
   if (ids != nullptr && (scaling_is_adaptive(table.config()) || scaling_has_one_off(table.config())))
-    return ROTOR_ERR_INVALID_ARGUMENT;
+    return fail(kInvalid, "ids are refused for a table whose rows change (NTK, dynamic NTK, LongRoPE)");
   KvCache *const *cache_list = reinterpret_cast<KvCache *const *>(caches);
   uint32_t positions_needed = 0;
   // With ids, the cache index only orders tokens: the table bounds the ids, not the index.
   const uint32_t index_limit = ids == nullptr ? table.max_len() : UINT32_MAX;
   if ((status = check_caches(cache_list, *k, index_limit, &positions_needed)) != ROTOR_OK) return status;
-  if (ids != nullptr) {
-    positions_needed = 0;
-    const uint64_t tokens = uint64_t{k->batch} * k->seq;
-    for (uint32_t a = 0; a < table.axes(); ++a) {
-      uint32_t axis_len = 0;
-      if ((status = check_positions(ids + a * tokens, 0, k->batch, k->seq, table.max_len(), &axis_len)) != ROTOR_OK)
-        return status;
-      positions_needed = axis_len > positions_needed ? axis_len : positions_needed;
-    }
-  }
+  if (ids != nullptr &&
+      (status = check_axis_ids(ids, table.axes(), k->batch, k->seq, table.max_len(), &positions_needed)) != ROTOR_OK)
+    return status;
   Pool *thread_pool = as_pool(pool);
   const uint32_t threads = thread_pool == nullptr ? 1 : thread_pool->threads();
   size_t rescale_offset = 0;
@@ -230,14 +238,19 @@ extern "C" {
 
 ROTOR_API size_t rotor_attention_workspace_size(uint32_t q_heads, uint32_t kv_heads, uint32_t head_dim,
                                                 uint32_t max_new_tokens, uint32_t threads) {
-  return forward_workspace_bytes(q_heads, kv_heads, head_dim, max_new_tokens, threads, nullptr);
+  return guarded_value<size_t>(0, [&] {
+    const size_t bytes = forward_workspace_bytes(q_heads, kv_heads, head_dim, max_new_tokens, threads, nullptr);
+    if (bytes == 0)
+      (void)fail(ROTOR_ERR_INVALID_ARGUMENT, "a zero count, q_heads not a multiple of kv_heads, or a size past size_t");
+    return bytes;
+  });
 }
 
 ROTOR_API rotor_status rotor_attention_forward(rotor_table *t, rotor_kv_cache *const *caches,
                                                const rotor_tensor *q, const rotor_tensor *k,
                                                const rotor_tensor *v, const rotor_tensor *out, float scale,
                                                void *workspace, size_t workspace_size, rotor_pool *pool) {
-  return forward_call(t, caches, q, k, v, out, nullptr, scale, workspace, workspace_size, pool);
+  return guarded([&] { return forward_call(t, caches, q, k, v, out, nullptr, scale, workspace, workspace_size, pool); });
 }
 
 ROTOR_API rotor_status rotor_attention_forward_axes(rotor_table *t, rotor_kv_cache *const *caches,
@@ -245,44 +258,57 @@ ROTOR_API rotor_status rotor_attention_forward_axes(rotor_table *t, rotor_kv_cac
                                                     const rotor_tensor *v, const rotor_tensor *out,
                                                     const int32_t *positions, float scale, void *workspace,
                                                     size_t workspace_size, rotor_pool *pool) {
-  if (positions == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  return forward_call(t, caches, q, k, v, out, positions, scale, workspace, workspace_size, pool);
+  return guarded([&] {
+    if (positions == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "positions is NULL");
+    return forward_call(t, caches, q, k, v, out, positions, scale, workspace, workspace_size, pool);
+  });
 }
 
-}  // extern "C"
-
-extern "C" {
-
+// KV caches (the same section of rotor.h).
 ROTOR_API size_t rotor_kv_cache_arena_size(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
                                            rotor_dtype dtype) {
-  KvCacheSizes sizes;
-  if (!valid_dtype(enum_bits(dtype))) return 0;  // read as int until valid (any int may come from C)
-  if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &sizes)) return 0;
-  return sizes.total();
+  return guarded_value<size_t>(0, [&]() -> size_t {
+    KvCacheSizes sizes;
+    // Read as int until valid (any int may come from C).
+    if (!valid_dtype(enum_bits(dtype))) {
+      (void)fail(ROTOR_ERR_INVALID_ARGUMENT, "dtype is not a rotor_dtype value");
+      return 0;
+    }
+    if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &sizes)) {
+      (void)fail(ROTOR_ERR_INVALID_ARGUMENT, "a zero count, max_len past 2^31 - 1, or a size past size_t");
+      return 0;
+    }
+    return sizes.total();
+  });
 }
 
 ROTOR_API rotor_status rotor_kv_cache_init(rotor_kv_cache **out, uint32_t kv_heads, uint32_t head_dim,
                                            uint32_t max_len, rotor_dtype dtype, void *arena,
                                            size_t arena_size) {
-  if (out == nullptr || arena == nullptr || !valid_dtype(enum_bits(dtype))) return ROTOR_ERR_INVALID_ARGUMENT;
-  KvCacheSizes sizes;
-  if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &sizes)) {
-    // Valid arguments whose size overflows cannot be held by any arena.
-    const bool args_valid = kv_heads != 0 && head_dim != 0 && max_len != 0 &&
-                            max_len <= uint32_t{INT32_MAX} && valid_dtype(dtype);
-    return args_valid ? ROTOR_ERR_OUT_OF_MEMORY : ROTOR_ERR_INVALID_ARGUMENT;
-  }
-  if (reinterpret_cast<uintptr_t>(arena) % ROTOR_ARENA_ALIGNMENT != 0) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (arena_size < sizes.total()) return ROTOR_ERR_OUT_OF_MEMORY;
-  KvCache *cache = build_kv_cache(arena, kv_heads, head_dim, max_len, dtype, sizes);
-  *out = reinterpret_cast<rotor_kv_cache *>(cache);
-  return ROTOR_OK;
+  return guarded([&]() -> rotor_status {
+    if (out == nullptr || arena == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "out or arena is NULL");
+    if (!valid_dtype(enum_bits(dtype))) return fail(ROTOR_ERR_INVALID_ARGUMENT, "dtype is not a rotor_dtype value");
+    KvCacheSizes sizes;
+    if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &sizes)) {
+      // Valid arguments whose size overflows cannot be held by any arena.
+      const bool args_valid = kv_heads != 0 && head_dim != 0 && max_len != 0 && max_len <= uint32_t{INT32_MAX};
+      return args_valid ? fail(ROTOR_ERR_OUT_OF_MEMORY, "the cache's size does not fit in size_t")
+                        : fail(ROTOR_ERR_INVALID_ARGUMENT, "a zero count or max_len past 2^31 - 1");
+    }
+    if (!arena_aligned(arena)) return fail(ROTOR_ERR_INVALID_ARGUMENT, "the arena is not 64-byte aligned");
+    if (arena_size < sizes.total()) return fail(ROTOR_ERR_OUT_OF_MEMORY, "arena_size is below rotor_kv_cache_arena_size");
+    KvCache *cache = build_kv_cache(arena, kv_heads, head_dim, max_len, dtype, sizes);
+    *out = reinterpret_cast<rotor_kv_cache *>(cache);
+    return ROTOR_OK;
+  });
 }
 
 ROTOR_API rotor_status rotor_kv_cache_get_length(const rotor_kv_cache *c, uint32_t *out) {
-  if (c == nullptr || out == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  *out = as_cache(c)->length;
-  return ROTOR_OK;
+  return guarded([&] {
+    if (c == nullptr || out == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "c or out is NULL");
+    *out = as_cache(c)->length;
+    return ROTOR_OK;
+  });
 }
 
 ROTOR_API uint32_t rotor_kv_cache_length(const rotor_kv_cache *c) {
@@ -290,25 +316,11 @@ ROTOR_API uint32_t rotor_kv_cache_length(const rotor_kv_cache *c) {
 }
 
 ROTOR_API rotor_status rotor_kv_cache_reset(rotor_kv_cache *c) {
-  if (c == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  as_cache(c)->length = 0;
-  return ROTOR_OK;
-}
-
-ROTOR_API rotor_status rotor_kv_cache_evict(rotor_table *t, rotor_kv_cache *c, uint32_t start, uint32_t count,
-                                            rotor_pool *pool) {
-  if (t == nullptr || c == nullptr) return ROTOR_ERR_INVALID_ARGUMENT;
-  const rotor_config &cfg = as_table(t)->config();
-  KvCache &cache = *as_cache(c);
-  // A table whose pairs do not fit the cache's heads cannot be the one its keys were rotated with.
-  if (cache.head_dim < cfg.rotary_dim) return ROTOR_ERR_INVALID_ARGUMENT;
-  if (uint64_t{start} + count > cache.length) return ROTOR_ERR_OUT_OF_RANGE;  // 64-bit: no wrap
-  if (count == 0) return ROTOR_OK;
-  // From here nothing fails. The table's config is immutable: nothing of the table is leased or
-  // written, so other threads may use it meanwhile.
-  compute_shift_coefficients(cfg, cache, count);
-  evict_tokens(cache, start, count, cfg.rotary_dim / 2, cfg.pairing, as_pool(pool));
-  return ROTOR_OK;
+  return guarded([&] {
+    if (c == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "c is NULL");
+    as_cache(c)->length = 0;
+    return ROTOR_OK;
+  });
 }
 
 }  // extern "C"

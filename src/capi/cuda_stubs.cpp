@@ -3,38 +3,51 @@
 // cmake/RotorCuda.cmake compiles this file only into builds without CUDA; a CUDA build takes
 // the real functions from cuda/.
 
+#include "capi/guard.hpp"
 #include "rotor/rotor_cuda.h"
+
+using namespace rotor;
+
+namespace {
+
+// Each stub records why it refuses (and clears an older reason), as every entry point does.
+rotor_status not_built() {
+  clear_last_error();
+  return fail(ROTOR_ERR_UNSUPPORTED, "built without CUDA (configure with -DROTOR_CUDA=ON)");
+}
+
+}  // namespace
 
 extern "C" {
 
-ROTOR_API rotor_status rotor_cuda_device_count(uint32_t *) { return ROTOR_ERR_UNSUPPORTED; }
+ROTOR_API rotor_status rotor_cuda_device_count(uint32_t *) { return not_built(); }
 
 ROTOR_API rotor_status rotor_cuda_table_create(rotor_cuda_table **, rotor_table *, void *) {
-  return ROTOR_ERR_UNSUPPORTED;
+  return not_built();
 }
 
-ROTOR_API void rotor_cuda_table_destroy(rotor_cuda_table *) {}
+ROTOR_API void rotor_cuda_table_destroy(rotor_cuda_table *) { clear_last_error(); }
 
 ROTOR_API rotor_status rotor_cuda_table_sync(rotor_cuda_table *, uint32_t, void *) {
-  return ROTOR_ERR_UNSUPPORTED;
+  return not_built();
 }
 
 ROTOR_API rotor_status rotor_cuda_table_rows(rotor_cuda_table *, uint32_t *) {
-  return ROTOR_ERR_UNSUPPORTED;
+  return not_built();
 }
 
 ROTOR_API rotor_status rotor_cuda_table_take_errors(rotor_cuda_table *, void *, uint32_t *, int32_t *) {
-  return ROTOR_ERR_UNSUPPORTED;
+  return not_built();
 }
 
 ROTOR_API rotor_status rotor_cuda_apply(rotor_cuda_table *, const rotor_tensor *, const int32_t *,
                                         uint32_t, rotor_direction, void *) {
-  return ROTOR_ERR_UNSUPPORTED;
+  return not_built();
 }
 
 ROTOR_API rotor_status rotor_cuda_apply_qk(rotor_cuda_table *, const rotor_tensor *, const rotor_tensor *,
                                            const int32_t *, uint32_t, rotor_direction, void *) {
-  return ROTOR_ERR_UNSUPPORTED;
+  return not_built();
 }
 
 }  // extern "C"
