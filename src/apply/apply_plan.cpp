@@ -40,11 +40,6 @@ struct SplitPlan {
   StreamFenceFn fence;   // some pass streams: called after each share; else nullptr
 };
 
-inline const unsigned char *element_at(const rotor_tensor &t, uint32_t b, uint32_t s) {
-  const int64_t elements = int64_t{b} * t.stride_batch + int64_t{s} * t.stride_seq;
-  return static_cast<const unsigned char *>(t.data) + elements * int64_t(dtype_size(t.dtype));
-}
-
 // An out-of-place pass's heads rotated into an aligned scratch, a few heads at a time, each
 // group copied to the output with line-aligned (and, streaming, non-temporal) stores. The kernel
 // computes exactly what it would write directly: same bits. Not inlined: its 16 KiB scratch
@@ -95,9 +90,8 @@ inline void run_token(const SplitPlan &split, uint64_t token, uint32_t b, uint32
     const uint32_t h0 = uint32_t(uint64_t{pass.in.heads} * chunk / split.head_chunks);
     const uint32_t h1 = uint32_t(uint64_t{pass.in.heads} * (chunk + 1) / split.head_chunks);
     if (h0 == h1) continue;
-    const size_t elem = dtype_size(pass.in.dtype);
-    job.in = element_at(pass.in, b, s) + int64_t{h0} * pass.in.stride_head * int64_t(elem);
-    job.out = const_cast<unsigned char *>(element_at(pass.out, b, s)) + int64_t{h0} * pass.out.stride_head * int64_t(elem);
+    job.in = head_address(pass.in, b, s, h0);
+    job.out = head_address(pass.out, b, s, h0);
     job.in_head_stride = pass.in.stride_head;
     job.out_head_stride = pass.out.stride_head;
     job.heads = h1 - h0;

@@ -3,9 +3,18 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/dtype.hpp"
 #include "rotor/rotor.h"
 
 namespace rotor {
+
+// The one addressing rule of a view: the first element of head `head` of token `s` of entry `b`
+// (strides count elements; a validated view's offsets fit in int64). Inline: the apply and
+// attention loops call it per token.
+inline unsigned char *head_address(const rotor_tensor &v, uint32_t b, uint32_t s, uint32_t head) {
+  const int64_t element = int64_t{b} * v.stride_batch + int64_t{s} * v.stride_seq + int64_t{head} * v.stride_head;
+  return static_cast<unsigned char *>(v.data) + element * int64_t(dtype_size(v.dtype));
+}
 
 // OK when the view is usable: data non-NULL and aligned to its element, dims > 0, dtype valid,
 // strides >= 0, no two heads overlapping, and the byte span (first to last element) fits in

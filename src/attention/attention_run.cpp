@@ -25,12 +25,6 @@ struct Phase {
 
 uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
-// Address of head `head` of token `token` of batch entry `b` of a view.
-const void *head_ptr(const rotor_tensor &t, uint32_t b, uint32_t token, uint32_t head) {
-  const int64_t element = b * t.stride_batch + token * t.stride_seq + head * t.stride_head;
-  return static_cast<const unsigned char *>(t.data) + element * int64_t(dtype_size(t.dtype));
-}
-
 // The row of `position` for entry b: the table's, or, for a cache pinned to rows the table has
 // left (policy PIN), its own state's row computed into this thread's rescale scratch.
 const float *row_for(const ForwardCall &c, uint32_t b, uint32_t position, const unsigned char *slot) {
@@ -102,13 +96,13 @@ void append_run(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t 
   for (uint32_t position = begin; position < end; ++position) {
     const uint32_t token = position - length;
     // Rotate in the tensors' type (as rotor_apply would), then round to the cache's type.
-    TokenHeads job = rotation_job(c, b, slot, token, length, head_ptr(c.k, b, token, head), c.k.stride_head, 1);
+    TokenHeads job = rotation_job(c, b, slot, token, length, head_address(c.k, b, token, head), c.k.stride_head, 1);
     unsigned char *key = staged + size_t{position - begin} * d * cache_elem;
     job.out = dtype == cache.dtype ? key : slot + c.plan.rotation;
     job.out_head_stride = d;
     c.rotate(job);
     if (dtype != cache.dtype) to_cache_type(c, job.out, dtype, d, key, cache.dtype);
-    to_cache_type(c, head_ptr(c.v, b, token, head), dtype, d, cache.value_at(head, position), cache.dtype);
+    to_cache_type(c, head_address(c.v, b, token, head), dtype, d, cache.value_at(head, position), cache.dtype);
   }
   store_keys(cache, head, begin, end - begin, staged);
 }
@@ -138,7 +132,7 @@ void load_queries(const ForwardCall &c, const Task &task, uint32_t length, unsig
   for (uint32_t t = 0; t < task.tokens; ++t) {
     const uint32_t token = task.first_token + t;
     TokenHeads job = rotation_job(c, task.b, slot, token, length,
-                                  head_ptr(c.q, task.b, token, task.kv_head * group), c.q.stride_head, group);
+                                  head_address(c.q, task.b, token, task.kv_head * group), c.q.stride_head, group);
     float *rows = queries + uint64_t{t} * group * d;
     job.out_head_stride = d;
     if (c.q.dtype == ROTOR_DTYPE_F32) {
@@ -260,7 +254,7 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   // out = acc / sum, in the output's dtype (the accumulator row is reused as the staging row).
   // Row r is head kv_head * group + r % group of token first_token + r / group.
   auto out_row = [&](uint32_t r) {
-    return const_cast<void *>(head_ptr(c.out, task.b, task.first_token + r / group, task.kv_head * group + r % group));
+    return static_cast<void *>(head_address(c.out, task.b, task.first_token + r / group, task.kv_head * group + r % group));
   };
   const size_t out_row_bytes = size_t{d} * dtype_size(c.out.dtype);
   for (uint32_t r = 0; r < rows; ++r) {

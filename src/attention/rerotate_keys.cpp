@@ -52,15 +52,12 @@ void rerotate_token(const RerotateJob &job, unsigned char *slot, uint32_t b, uin
     coeff[2 * i] = (cn * co + sn * so) / norm;
     coeff[2 * i + 1] = (sn * co - cn * so) / norm;
   }
-  const size_t elem = dtype_size(k.dtype);
   for (uint32_t h = 0; h < k.heads; ++h) {
     if (job.cache != nullptr) {
       rotate_pairs_in_place(job.cache->key_at(h, s), k.dtype, job.pairing, half, coeff, kKeyBlock);
       continue;
     }
-    const int64_t first = int64_t(b) * k.stride_batch + int64_t(s) * k.stride_seq + int64_t(h) * k.stride_head;
-    rotate_pairs_in_place(static_cast<unsigned char *>(k.data) + first * int64_t(elem), k.dtype, job.pairing, half,
-                          coeff, 1);
+    rotate_pairs_in_place(head_address(k, b, s, h), k.dtype, job.pairing, half, coeff, 1);
   }
 }
 
