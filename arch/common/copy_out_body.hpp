@@ -8,7 +8,7 @@
 // into a line, so every 64-byte store of AVX-512 does) and misses the cache waits for both
 // lines' read-for-ownership; and a large output costs a read of every line it writes
 // (write-allocate), a third memory stream next to the input and the output. The kernels rotate
-// into an aligned scratch in L1 (docs/performance.md, "Out of place"), and this copies it out
+// into an aligned scratch in L1 (docs/performance.md, "Out of place: the write-out rule"), and this copies it out
 // with whole-line-aligned stores, non-temporal when `stream` is set (the output is too large to
 // stay in the cache anyway, and such stores skip the read-for-ownership).
 //

@@ -22,7 +22,7 @@ constexpr size_t kScratchBytes = 16384;
 // Out of place, outputs of at least this many bytes (all passes of the call together) whose
 // stores would straddle lines are written with non-temporal stores: plain stores first read
 // every line they write (a third memory stream next to the input and the output), and an output
-// this large does not stay in the cache for its reader anyway. Measured (docs/performance.md, "Out of place"), f32 [1, T, 32, 128], one
+// this large does not stay in the cache for its reader anyway. Measured (docs/performance-history.md, "out of place"), f32 [1, T, 32, 128], one
 // thread, rotating and then reading the output back: streaming costs 15-30% more while the
 // output stays in the cache (T = 128..1024, 2-16 MiB), ties at 24 MiB and wins from 32 MiB.
 // A fixed figure rather than the last-level cache's size: the build VM's CPUID reports the
@@ -146,7 +146,7 @@ bool stores_straddle_lines(const TensorPass &pass, uint32_t half) {
 // non-temporal stores from kStreamMinBytes, aligned plain stores below. An aligned output is
 // never streamed: written directly it ties with streaming once its reader is counted, and a
 // caller that rewrites it while it is still cached would pay for the trip to memory (an
-// aligned 32 MiB output rewritten back to back took 15% longer streamed; docs/performance.md).
+// aligned 32 MiB output rewritten back to back took 15% longer streamed; docs/performance-history.md, third pass).
 void choose_out_modes(const ApplyPlan &plan, uint64_t tokens, SplitPlan *split) {
   uint64_t out_bytes = 0;
   for (uint32_t p = 0; p < plan.pass_count; ++p) {

@@ -10,7 +10,7 @@ namespace rotor {
 
 // Query rows (tokens x grouped heads) a task aims for: enough that a block of keys and of values
 // is reused by many row tiles from L1/L2 (256 rows: 7% faster than 64 at 2048 tokens,
-// docs/performance.md; 128 measured no different), small enough that queries and accumulators
+// docs/performance-history.md, first pass; 128 measured no different), small enough that queries and accumulators
 // (2 x 128 KiB at head_dim 128) stay in L2.
 constexpr uint32_t kTaskRows = 256;
 

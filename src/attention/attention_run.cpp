@@ -150,7 +150,7 @@ void load_queries(const ForwardCall &c, const Task &task, uint32_t length, unsig
 // of a row tile: converting in the tiles costs one conversion per key vector per tile of 6 rows,
 // which competes with the tile's FMAs (a 2048-token prefill ran at 0.54 of the FMA loop instead
 // of 0.67), while a decode step's few rows would spend more on writing and re-reading the copy
-// than on converting in place (docs/performance.md). The bits are the same either way.
+// than on converting in place (docs/performance-history.md, second pass). The bits are the same either way.
 constexpr uint32_t kWidenOnceRows = 24;
 
 // Diagonal rows scored per call (about; rounded to whole tokens): a multiple of the SIMD

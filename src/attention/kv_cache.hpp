@@ -5,7 +5,7 @@
 //   keys   [kv_heads][ceil(max_len / kKeyBlock)][head_dim][kKeyBlock]: key blocks, the layout the
 //          score kernels read (src/kernels/attention_kernels.hpp). Stored this way so that neither
 //          a prefill nor a decode step transposes keys: a decode step uses each key for only the
-//          group's few query rows, and transposing cost it more than scoring (docs/performance.md).
+//          group's few query rows, and transposing cost it more than scoring (docs/performance-history.md, first and second passes).
 //   values [kv_heads][max_len][head_dim]: rows, the layout the value kernels read.
 // A block's columns past the cache length hold zeros (cleared by the call that starts the block)
 // or keys a context shift moved away; kernels compute scores for them and never read them.

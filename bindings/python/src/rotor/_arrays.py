@@ -35,7 +35,7 @@ def is_torch(x: Any) -> bool:
 def rotor_dtype(dtype: Any) -> int:
     """The rotor_dtype of a numpy or torch dtype (uint16 and bfloat16 are bf16)."""
     # A numpy array's own dtype first, by one dict lookup: str(dtype) alone costs microseconds,
-    # a tenth of a whole small apply_to call (docs/performance.md, "Out of place").
+    # a tenth of a whole small apply_to call (docs/performance-history.md, "out of place").
     if isinstance(dtype, np.dtype) and dtype in _NUMPY_DTYPES:
         return _NUMPY_DTYPES[dtype]
     if str(dtype) in _TORCH_DTYPES:
