@@ -11,29 +11,6 @@
 #include "kernels/cpu_features.hpp"
 
 namespace rotor {
-
-// Zen 4's variants of the AVX-512 and AVX2 sets: the same kernels but rotate_half for f32 and
-// f16 one head per pass (arch/common/rotate_body.hpp: rotor 1.1's two heads per pass measured
-// 10-15% slower there, issue 25). Declared here, their only caller.
-#if defined(ROTOR_HAVE_AVX512)
-const RotationKernels &avx512_one_head_half_rotation_kernels();
-#  define ROTOR_AVX512_ZEN4_KERNELS &avx512_one_head_half_rotation_kernels(), &avx512_attention_kernels()
-#else
-#  define ROTOR_AVX512_ZEN4_KERNELS nullptr, nullptr
-#endif
-#if defined(ROTOR_HAVE_AVX512BF16) && defined(ROTOR_HAVE_AVX512)
-#  define ROTOR_AVX512BF16_ZEN4_KERNELS \
-    &avx512bf16_rotation_kernels(), &avx512_attention_kernels(), &avx512_one_head_half_rotation_kernels()
-#else
-#  define ROTOR_AVX512BF16_ZEN4_KERNELS nullptr, nullptr, nullptr
-#endif
-#if defined(ROTOR_HAVE_AVX2)
-const RotationKernels &avx2_one_head_half_rotation_kernels();
-#  define ROTOR_AVX2_ZEN4_KERNELS &avx2_one_head_half_rotation_kernels(), &avx2_attention_kernels()
-#else
-#  define ROTOR_AVX2_ZEN4_KERNELS nullptr, nullptr
-#endif
-
 namespace {
 
 struct Candidate {
