@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "rotor/rotor.h"
+#include "support/program_checks.hpp"
 
 namespace {
 std::atomic<bool> g_fail_locks{false};
@@ -31,13 +32,7 @@ extern "C" int pthread_mutex_lock(pthread_mutex_t *mutex) {
 }
 
 int main() {
-  int failures = 0;
-  auto check = [&](bool ok, const char *what) {
-    if (!ok) {
-      std::printf("FAILED: %s\n", what);
-      ++failures;
-    }
-  };
+  rotor_test::ProgramChecks check;
 
   rotor_config cfg;
   rotor_config_init(&cfg, 64);
@@ -90,6 +85,5 @@ int main() {
   rotor_pool_destroy(pool);
   rotor_table_destroy(table);
 
-  std::printf("%s: entry points with a failing pthread_mutex_lock\n", failures == 0 ? "passed" : "FAILED");
-  return failures == 0 ? 0 : 1;
+  return check.finish("entry points with a failing pthread_mutex_lock");
 }

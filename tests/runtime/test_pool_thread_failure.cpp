@@ -13,6 +13,7 @@
 #include <cstdio>
 
 #include "rotor/rotor.h"
+#include "support/program_checks.hpp"
 
 namespace {
 // Starts allowed before the next one fails; negative: never fail.
@@ -32,13 +33,7 @@ extern "C" int pthread_create(pthread_t *thread, const pthread_attr_t *attr, voi
 }
 
 int main() {
-  int failures = 0;
-  auto check = [&](bool ok, const char *what) {
-    if (!ok) {
-      std::printf("FAILED: %s\n", what);
-      ++failures;
-    }
-  };
+  rotor_test::ProgramChecks check;
 
   // The seam works: with no failure requested, a pool of 4 starts 3 workers.
   rotor_pool *pool = nullptr;
@@ -72,6 +67,5 @@ int main() {
   rotor_table_destroy(table);
   rotor_pool_destroy(pool);
 
-  std::printf("%s: pool creation with failing thread starts\n", failures == 0 ? "passed" : "FAILED");
-  return failures == 0 ? 0 : 1;
+  return check.finish("pool creation with failing thread starts");
 }
