@@ -17,14 +17,18 @@
 #include "support/program_checks.hpp"
 
 namespace {
+// Locks fail only on the thread that calls the library: a pool's workers have no caller to
+// return a status to (their failure would terminate, the documented limit), and they may be
+// taking their own locks at any moment (starting up, going back to sleep).
 std::atomic<bool> g_fail_locks{false};
+pthread_t g_caller;
 std::atomic<int> g_refused{0};
 using LockFn = int (*)(pthread_mutex_t *);
 }  // namespace
 
 extern "C" int pthread_mutex_lock(pthread_mutex_t *mutex) {
   static const LockFn real = reinterpret_cast<LockFn>(dlsym(RTLD_NEXT, "pthread_mutex_lock"));
-  if (g_fail_locks.load()) {
+  if (g_fail_locks.load() && pthread_equal(pthread_self(), g_caller)) {
     g_refused.fetch_add(1);
     return EAGAIN;
   }
@@ -32,6 +36,7 @@ extern "C" int pthread_mutex_lock(pthread_mutex_t *mutex) {
 }
 
 int main() {
+  g_caller = pthread_self();
   rotor_test::ProgramChecks check;
 
   rotor_config cfg;
