@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <set>
 #include <string>
@@ -18,11 +19,15 @@ constexpr unsigned char kGuard = 0xA5;
 
 // rotor_tensor's padding is a named field at the offset the compiler used to leave as a hole,
 // so the strides stay where 1.0 put them and an FFI can lay the struct out field by field.
-static_assert(sizeof(void *) != 8 || (offsetof(rotor_tensor, reserved_0) == 28 &&
-                                      offsetof(rotor_tensor, stride_batch) == 32 && sizeof(rotor_tensor) == 56),
+// (reserved_0 exists on 64-bit targets only, as in the header.)
+#if UINTPTR_MAX > 0xffffffffu
+static_assert(offsetof(rotor_tensor, reserved_0) == 28 && offsetof(rotor_tensor, stride_batch) == 32 &&
+                  sizeof(rotor_tensor) == 56,
               "rotor_tensor on LP64: explicit padding at 28, strides at 1.0's offsets");
-static_assert(sizeof(void *) != 4 || (offsetof(rotor_tensor, stride_batch) == 24 && sizeof(rotor_tensor) == 48),
+#else
+static_assert(offsetof(rotor_tensor, stride_batch) == 24 && sizeof(rotor_tensor) == 48,
               "rotor_tensor on ILP32: no padding");
+#endif
 
 // Reported under ASan: global-buffer-overflow of the preset's 48 floats in validate_scaling.
 TEST(ReviewFindings, PresetLongRopeFactorsUnderAnotherRotaryDimAreRefused) {
