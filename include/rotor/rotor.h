@@ -46,7 +46,7 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define ROTOR_VERSION_MAJOR 1
-#define ROTOR_VERSION_MINOR 2
+#define ROTOR_VERSION_MINOR 3
 #define ROTOR_VERSION_PATCH 0
 
 /* (major << 16) | (minor << 8) | patch of the library actually linked: compare it with the

@@ -10,10 +10,9 @@ using namespace rotor;
 
 namespace {
 
-// Each stub records why it refuses (and clears an older reason), as every entry point does.
+// Each stub runs in guarded as every entry point does, so it reports why it refuses.
 rotor_status not_built() {
-  clear_last_error();
-  return fail(ROTOR_ERR_UNSUPPORTED, "built without CUDA (configure with -DROTOR_CUDA=ON)");
+  return guarded([] { return fail(ROTOR_ERR_UNSUPPORTED, "built without CUDA (configure with -DROTOR_CUDA=ON)"); });
 }
 
 }  // namespace
@@ -26,7 +25,9 @@ ROTOR_API rotor_status rotor_cuda_table_create(rotor_cuda_table **, rotor_table 
   return not_built();
 }
 
-ROTOR_API void rotor_cuda_table_destroy(rotor_cuda_table *) { clear_last_error(); }
+ROTOR_API void rotor_cuda_table_destroy(rotor_cuda_table *) {
+  guarded_void([] {});
+}
 
 ROTOR_API rotor_status rotor_cuda_table_sync(rotor_cuda_table *, uint32_t, void *) {
   return not_built();

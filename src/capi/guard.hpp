@@ -11,12 +11,15 @@
 #pragma once
 
 #include <new>
-#include <type_traits>
 
 #include "common/last_error.hpp"
 #include "rotor/rotor.h"
 
 namespace rotor {
+
+// The reason recorded when an exception other than std::bad_alloc reaches the boundary.
+inline constexpr const char *kPrimitiveFailed =
+    "a system primitive (mutex, once-flag or thread) reported an error";
 
 // For entry points that return a rotor_status: the body's status, with a generic reason when
 // the body recorded none (rotor_status_string's text), or the status an exception maps to.
@@ -30,7 +33,7 @@ rotor_status guarded(Body &&body) noexcept {
   } catch (const std::bad_alloc &) {
     return fail(ROTOR_ERR_OUT_OF_MEMORY, "an allocation failed");
   } catch (...) {
-    return fail(ROTOR_ERR_INTERNAL, "a system primitive (mutex, once-flag or thread) reported an error");
+    return fail(ROTOR_ERR_INTERNAL, kPrimitiveFailed);
   }
 }
 
@@ -43,7 +46,7 @@ T guarded_value(T on_failure, Body &&body) noexcept {
   try {
     return body();
   } catch (...) {
-    (void)fail(ROTOR_ERR_INTERNAL, "a system primitive (mutex, once-flag or thread) reported an error");
+    (void)fail(ROTOR_ERR_INTERNAL, kPrimitiveFailed);
     return on_failure;
   }
 }
@@ -54,7 +57,7 @@ void guarded_void(Body &&body) noexcept {
   try {
     body();
   } catch (...) {
-    (void)fail(ROTOR_ERR_INTERNAL, "a system primitive (mutex, once-flag or thread) reported an error");
+    (void)fail(ROTOR_ERR_INTERNAL, kPrimitiveFailed);
   }
 }
 

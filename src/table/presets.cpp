@@ -156,13 +156,12 @@ void preset_gpt_neox_20b(rotor_config *out) {
   *out = plain(24, ROTOR_PAIRING_HALF, 10000.0, 2048);
 }
 
-void preset_qwen2_vl_family(const char *name, rotor_config *out) {
+void preset_qwen2_vl_family(bool v25, rotor_config *out) {
   // Qwen/Qwen2-VL-7B-Instruct and Qwen/Qwen2.5-VL-7B-Instruct config.json: hidden_size 3584,
   // 28 heads (head_dim 128), rope_theta 1000000.0, rope_scaling {type "mrope",
   // mrope_section [16, 24, 24]} (pairs: t, h, w), max_position_embeddings 32768 (Qwen2-VL)
   // and 128000 (Qwen2.5-VL). Transformers' Qwen2VLRotaryEmbedding: sections over the 64
   // frequency pairs, the same map for both rotate_half halves.
-  const bool v25 = same_name(name, "qwen2.5-vl-7b");
   *out = plain(128, ROTOR_PAIRING_HALF, 1000000.0, v25 ? 128000 : 32768);
   out->layout = ROTOR_LAYOUT_MROPE;
   out->mrope_section[0] = 16;
@@ -170,9 +169,9 @@ void preset_qwen2_vl_family(const char *name, rotor_config *out) {
   out->mrope_section[2] = 24;
 }
 
-void preset_qwen2_vl_7b(rotor_config *out) { preset_qwen2_vl_family("qwen2-vl-7b", out); }
+void preset_qwen2_vl_7b(rotor_config *out) { preset_qwen2_vl_family(false, out); }
 
-void preset_qwen2_5_vl_7b(rotor_config *out) { preset_qwen2_vl_family("qwen2.5-vl-7b", out); }
+void preset_qwen2_5_vl_7b(rotor_config *out) { preset_qwen2_vl_family(true, out); }
 
 void preset_qwen3_vl_8b(rotor_config *out) {
   // Qwen/Qwen3-VL-8B-Instruct config.json (text_config): head_dim 128, rope_theta 5000000,
@@ -202,11 +201,10 @@ void preset_pixtral_12b_vision(rotor_config *out) {
   out->layout = ROTOR_LAYOUT_VISION_ALTERNATE;
 }
 
-void preset_gemma_3_4b_family(const char *name, rotor_config *out) {
+void preset_gemma_3_4b_family(bool global, rotor_config *out) {
   // google/gemma-3-4b-it text_config: head_dim 256, max_position_embeddings 131072,
   // rope_local_base_freq 10000 (sliding-window layers), rope_theta 1000000 with rope_scaling
   // {rope_type "linear", factor 8.0} (global layers).
-  const bool global = same_name(name, "gemma-3-4b/global");
   *out = plain(256, ROTOR_PAIRING_HALF, global ? 1000000.0 : 10000.0, 131072);
   if (global) {
     out->scaling = ROTOR_SCALING_LINEAR;
@@ -214,16 +212,15 @@ void preset_gemma_3_4b_family(const char *name, rotor_config *out) {
   }
 }
 
-void preset_gemma_3_4b_local(rotor_config *out) { preset_gemma_3_4b_family("gemma-3-4b/local", out); }
+void preset_gemma_3_4b_local(rotor_config *out) { preset_gemma_3_4b_family(false, out); }
 
-void preset_gemma_3_4b_global(rotor_config *out) { preset_gemma_3_4b_family("gemma-3-4b/global", out); }
+void preset_gemma_3_4b_global(rotor_config *out) { preset_gemma_3_4b_family(true, out); }
 
-void preset_gemma_4_family(const char *name, rotor_config *out) {
+void preset_gemma_4_family(bool full, rotor_config *out) {
   // Transformers' Gemma4TextConfig defaults (configuration_gemma4.py): sliding layers
   // head_dim 256, rope "default" theta 10000; full-attention layers global_head_dim 512,
   // rope "proportional", partial_rotary_factor 0.25 (64 of 256 pairs rotate), theta 1e6;
   // max_position_embeddings 131072.
-  const bool full = same_name(name, "gemma-4/full");
   *out = plain(full ? 512 : 256, ROTOR_PAIRING_HALF, full ? 1000000.0 : 10000.0, 131072);
   if (full) {
     out->scaling = ROTOR_SCALING_PROPORTIONAL;
@@ -231,9 +228,9 @@ void preset_gemma_4_family(const char *name, rotor_config *out) {
   }
 }
 
-void preset_gemma_4_sliding(rotor_config *out) { preset_gemma_4_family("gemma-4/sliding", out); }
+void preset_gemma_4_sliding(rotor_config *out) { preset_gemma_4_family(false, out); }
 
-void preset_gemma_4_full(rotor_config *out) { preset_gemma_4_family("gemma-4/full", out); }
+void preset_gemma_4_full(rotor_config *out) { preset_gemma_4_family(true, out); }
 
 void preset_llama_4_scout(rotor_config *out) {
   // meta-llama/Llama-4-Scout-17B-16E-Instruct text_config: head_dim 128, rope_theta 500000,

@@ -37,7 +37,7 @@ def test_constants_are_compared_both_ways(tmp_path):
     constant a binding lacks, and one the header does not define are each reported."""
     cases = [
         ("python", CAPI, '"ROTOR_ARENA_ALIGNMENT": 64', '"ROTOR_ARENA_ALIGNMENT": 32', "ROTOR_ARENA_ALIGNMENT"),
-        ("python", CAPI, '"ROTOR_VERSION_MINOR": 2', '"ROTOR_VERSION_MINOR": 1', "ROTOR_VERSION_MINOR"),
+        ("python", CAPI, '"ROTOR_VERSION_MINOR": 3', '"ROTOR_VERSION_MINOR": 2', "ROTOR_VERSION_MINOR"),
         ("python", CAPI, '"ROTOR_EPOCH_HISTORY": 16', '"ROTOR_EPOCH_HISTORY": 16, "ROTOR_EXTRA": 1', "ROTOR_EXTRA"),
         ("rust", SYS, "ROTOR_EPOCH_HISTORY: u64 = 16", "ROTOR_EPOCH_HISTORY: u64 = 8", "ROTOR_EPOCH_HISTORY"),
         ("rust", SYS, "ROTOR_MAX_AXES_ROTARY_DIM: u32 = 1024", "ROTOR_MAX_AXES_ROTARY_DIM: u32 = 0x400_0",

@@ -45,7 +45,7 @@ globals().update({name: value for values in ENUMS.values() for name, value in va
 
 # Every integer #define of rotor.h (check_header.py compares them, both ways).
 DEFINES = {
-    "ROTOR_VERSION_MAJOR": 1, "ROTOR_VERSION_MINOR": 2, "ROTOR_VERSION_PATCH": 0,
+    "ROTOR_VERSION_MAJOR": 1, "ROTOR_VERSION_MINOR": 3, "ROTOR_VERSION_PATCH": 0,
     "ROTOR_MAX_AXES_ROTARY_DIM": 1024, "ROTOR_ARENA_ALIGNMENT": 64, "ROTOR_EPOCH_HISTORY": 16,
 }
 VERSION = (DEFINES["ROTOR_VERSION_MAJOR"], DEFINES["ROTOR_VERSION_MINOR"], DEFINES["ROTOR_VERSION_PATCH"])

@@ -18,7 +18,7 @@ use std::os::raw::{c_char, c_int, c_void};
 // ---- Version and errors ---------------------------------------------------------------------
 
 pub const ROTOR_VERSION_MAJOR: u32 = 1;
-pub const ROTOR_VERSION_MINOR: u32 = 2;
+pub const ROTOR_VERSION_MINOR: u32 = 3;
 pub const ROTOR_VERSION_PATCH: u32 = 0;
 
 pub type rotor_status = i32;
