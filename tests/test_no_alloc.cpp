@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/counting_malloc.hpp"
+#include "support/gguf_builder.hpp"
 #include "support/reference.hpp"
 #include "rotor/rotor.h"
 
@@ -131,6 +132,41 @@ TEST(NoAlloc, AxesCallsDoNotAllocate) {
   rotor_kernel_force(before.c_str());
   rotor_pool_destroy(pool);
   rotor_table_destroy(t);
+}
+
+}  // namespace
+
+// rotor_config_from_gguf and rotor_gguf_layers read the caller's image in place: no allocation,
+// for a good file (with LongRoPE tensors), a NoPE layer and a refused one alike.
+namespace {
+
+TEST(NoAlloc, GgufReadsDoNotAllocate) {
+  rotor_test::GgufBuilder builder("phi3");
+  builder.u32("phi3.context_length", 131072).u32("phi3.rope.scaling.original_context_length", 4096);
+  builder.u32("phi3.block_count", 4).u32("phi3.rope.dimension_count", 8);
+  builder.tensor_f32("rope_factors_long.weight", {1, 2, 3, 4}).tensor_f32("rope_factors_short.weight", {1, 1, 1, 1});
+  const std::vector<uint8_t> image = builder.build();
+  rotor_test::GgufBuilder nope("llama4");
+  nope.u32("llama4.context_length", 8192).u32("llama4.block_count", 4).u32("llama4.rope.dimension_count", 8);
+  const std::vector<uint8_t> nope_image = nope.build();
+  rotor_config cfg;
+  uint32_t layers = 0;
+  rotor_status good, no_rotary, refused, counted;
+  long allocations;
+  {
+    AllocationCounter counter;
+    good = rotor_config_from_gguf(&cfg, image.data(), image.size(), 0);
+    no_rotary = rotor_config_from_gguf(&cfg, nope_image.data(), nope_image.size(), 3);
+    refused = rotor_config_from_gguf(&cfg, image.data(), image.size() - 1, 0);
+    counted = rotor_gguf_layers(image.data(), image.size(), &layers);
+    allocations = counter.count();
+  }
+  EXPECT_EQ(good, ROTOR_OK) << rotor_last_error_message();
+  EXPECT_EQ(no_rotary, ROTOR_ERR_NO_ROTARY);
+  EXPECT_EQ(refused, ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(counted, ROTOR_OK);
+  EXPECT_EQ(layers, 4u);
+  EXPECT_EQ(allocations, 0);
 }
 
 }  // namespace

@@ -72,6 +72,9 @@ step "Python package: pip install ./bindings/python, example, pytest"
 rm -rf "$root/venv"
 python3 -m venv --system-site-packages "$root/venv"
 CMAKE_BUILD_PARALLEL_LEVEL="$jobs" "$root/venv/bin/python" -m pip install -q --disable-pip-version-check ./bindings/python
+# gguf: llama.cpp's own GGUF writer (pure Python; numpy, pyyaml, requests, tqdm), which
+# tests/test_gguf.py uses to write the model files rotor reads.
+"$root/venv/bin/python" -m pip install -q --disable-pip-version-check gguf
 "$root/venv/bin/python" bindings/python/examples/example.py
 # From $root: `import rotor` must find the installed package, not bindings/python/src.
 tests="$PWD/bindings/python/tests"

@@ -39,6 +39,10 @@
 //   pairing       interleaved for model_type gptj, deepseek_v2, deepseek_v3, cohere, cohere2,
 //                 glm, llama4 (adjacent pairs); rotate_half for everything else
 //   layers        layer_types / no_rope_layers are printed (per layer: which table, or none)
+// A path ending in .gguf is read with rotor_config_from_gguf instead (the keys -> fields table:
+// docs/gguf.md): --layer N picks the layer (default 0), the per-layer map of the file's tables
+// is printed, and a layer without rotary embedding is reported as such (--expect-no-rotary for
+// tests).
 // Refused (exit 1, with a message): YaRN with truncate false, unknown types, missing keys,
 // per-layer-type rope_parameters without --layer-type, sections that do not fill the rotary.
 #include <algorithm>
@@ -288,6 +292,71 @@ Parsed parse(const json &file, int pairing_override, const std::string &layer_ty
   return out;
 }
 
+// ---- GGUF files (llama.cpp, Ollama, LM Studio): rotor_config_from_gguf reads them ----------
+
+// The whole file in 8-byte words: the library reads memory only, and the factor tensors keep
+// the alignment they have in the file.
+struct GgufFile {
+  std::vector<uint64_t> words;
+  size_t size = 0;
+  const void *data() const { return words.data(); }
+};
+
+GgufFile read_gguf(const char *path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Refusal(std::string("cannot open ") + path);
+  GgufFile file;
+  file.size = static_cast<size_t>(in.tellg());
+  file.words.assign(file.size / 8 + 1, 0);
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char *>(file.words.data()), static_cast<std::streamsize>(file.size)))
+    throw Refusal(std::string("cannot read ") + path);
+  return file;
+}
+
+// One letter per layer: layers with layer 0's config '0', the first other config 'a', the next
+// 'b', ...; '-' for a layer without rotary embedding.
+std::string gguf_layer_map(const GgufFile &file, uint32_t layers) {
+  std::vector<rotor_config> seen;
+  std::string map;
+  for (uint32_t layer = 0; layer < layers; ++layer) {
+    rotor_config cfg;
+    const rotor_status st = rotor_config_from_gguf(&cfg, file.data(), file.size, layer);
+    if (st != ROTOR_OK) {
+      map += st == ROTOR_ERR_NO_ROTARY ? '-' : '?';
+      continue;
+    }
+    size_t index = 0;
+    while (index < seen.size() && std::memcmp(&seen[index], &cfg, sizeof cfg) != 0) ++index;
+    if (index == seen.size()) seen.push_back(cfg);
+    map += index == 0 ? '0' : char('a' + (index - 1) % 26);
+  }
+  return map;
+}
+
+// A layer of a GGUF file as the tool's Parsed; `no_rotary` when that layer has none.
+Parsed parse_gguf(const char *path, uint32_t layer, int pairing_override, bool *no_rotary) {
+  const GgufFile file = read_gguf(path);
+  uint32_t layers = 0;
+  if (rotor_gguf_layers(file.data(), file.size, &layers) != ROTOR_OK) throw Refusal(rotor_last_error_message());
+  Parsed p;
+  const rotor_status st = rotor_config_from_gguf(&p.cfg, file.data(), file.size, layer);
+  *no_rotary = st == ROTOR_ERR_NO_ROTARY;
+  if (st != ROTOR_OK && !*no_rotary) throw Refusal(rotor_last_error_message());
+  p.model_type = "(GGUF file, layer " + std::to_string(layer) + " of " + std::to_string(layers) + ")";
+  p.layers = std::to_string(layers) + " layers, per layer (0: layer 0's table, a, b: others, -: none): " +
+             gguf_layer_map(file, layers);
+  if (*no_rotary) return p;
+  p.head_dim = p.cfg.rotary_dim;
+  p.scaling_name = "from the GGUF keys";
+  if (pairing_override >= 0) p.cfg.pairing = static_cast<rotor_pairing>(pairing_override);
+  if (p.cfg.scaling == ROTOR_SCALING_LONGROPE) {  // copied: the file's buffer goes at return
+    p.long_factor.assign(p.cfg.long_factor, p.cfg.long_factor + p.cfg.rotary_dim / 2);
+    p.short_factor.assign(p.cfg.short_factor, p.cfg.short_factor + p.cfg.rotary_dim / 2);
+  }
+  return p;
+}
+
 const char *scaling_name(rotor_scaling s) {
   switch (s) {
     case ROTOR_SCALING_NONE: return "none";
@@ -442,7 +511,9 @@ int usage() {
   std::fprintf(stderr,
                "usage: rotor_hf_config CONFIG.json [--max-len N] [--pairing half|interleaved]\n"
                "                       [--layer-type NAME] [--expect-preset NAME] [--expect-max-len N]\n"
-               "                       [--expect-refusal]\n");
+               "                       [--expect-refusal]\n"
+               "       rotor_hf_config MODEL.gguf [--layer N] [--max-len N] [--expect-preset NAME]\n"
+               "                       [--expect-max-len N] [--expect-refusal] [--expect-no-rotary]\n");
   return 2;
 }
 
@@ -457,6 +528,10 @@ int main(int argc, char **argv) {
   bool expect_refusal = false;
   std::string layer_type;
   uint32_t expect_max_len = 0;
+  uint32_t gguf_layer = 0;  // --layer: which layer of a GGUF file
+  bool expect_no_rotary = false;
+  const std::string path_name = path;
+  const bool is_gguf = path_name.size() >= 5 && path_name.compare(path_name.size() - 5, 5, ".gguf") == 0;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--max-len" && i + 1 < argc) {
@@ -471,6 +546,10 @@ int main(int argc, char **argv) {
       layer_type = argv[++i];
     } else if (arg == "--expect-max-len" && i + 1 < argc) {
       expect_max_len = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
+    } else if (arg == "--layer" && i + 1 < argc) {
+      gguf_layer = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
+    } else if (arg == "--expect-no-rotary") {
+      expect_no_rotary = true;
     } else if (arg == "--expect-refusal") {
       expect_refusal = true;
     } else {
@@ -483,8 +562,9 @@ int main(int argc, char **argv) {
     return 1;
   }
   Parsed parsed;
+  bool no_rotary = false;
   try {
-    parsed = parse(json::parse(file), pairing, layer_type);
+    parsed = is_gguf ? parse_gguf(path, gguf_layer, pairing, &no_rotary) : parse(json::parse(file), pairing, layer_type);
   } catch (const std::exception &e) {  // JSON syntax errors and refusals alike
     std::printf("refused: %s\n", e.what());
     return expect_refusal ? 0 : 1;
@@ -492,6 +572,13 @@ int main(int argc, char **argv) {
   if (expect_refusal) {
     std::printf("expected a refusal, but the file was accepted\n");
     return 1;
+  }
+  if (no_rotary || expect_no_rotary) {
+    std::printf("config            = %s\nlayers            = %s\n", path, parsed.layers.c_str());
+    std::printf(no_rotary ? "layer %u has no rotary embedding: rotate nothing there\n"
+                          : "expected layer %u without rotary embedding, but it has one\n",
+                gguf_layer);
+    return no_rotary == expect_no_rotary ? 0 : 1;
   }
   if (expect_max_len != 0 && parsed.cfg.max_len != expect_max_len) {
     std::printf("max_len %u, expected %u\n", parsed.cfg.max_len, expect_max_len);

@@ -68,6 +68,9 @@ typedef enum rotor_status {
   ROTOR_ERR_INTERNAL = 7,         /* (1.2) a system primitive the library relies on failed (a
                                      mutex or a once-flag reported an error): the call stopped
                                      there; no C++ exception ever crosses this interface */
+  ROTOR_ERR_NO_ROTARY = 8,        /* (1.3) this layer of the model has no rotary embedding (Llama 4's
+                                     and SmolLM3's NoPE layers, Command R7B's full-attention
+                                     layers): rotate nothing there; *cfg was not touched */
   ROTOR_STATUS_FORCE_32BIT = 0x7fffffff  /* never returned: keeps the enum 32 bits wide */
 } rotor_status;
 
@@ -474,16 +477,76 @@ ROTOR_API rotor_status rotor_apply_cos_sin(const float *cos, const float *sin, u
    to the largest id + 1; every id of every axis is checked first: one negative or >= max_len
    is OUT_OF_RANGE and nothing changes). Other tokens get their row gathered on the applying
    thread's stack (ROTOR_MAX_AXES_ROTARY_DIM floats at most), then the same SIMD kernels run.
-   No allocation. Who computes the ids: the caller (for Qwen2-VL-style models, the model's
-   get_rope_index rule: text tokens t = h = w = running id; an image block of grid T x H x W
-   gets t + offset, rows and columns; the next text id is the largest id so far + 1 and decode
-   steps continue by + 1 on all three axes; see docs/scaling.md). rotor only rotates by them.
+   No allocation. Who computes the ids: the caller; for Qwen2-VL, Qwen2.5-VL and Qwen3-VL,
+   rotor_vl_position_ids (below) computes them from the prompt's token kinds and vision grids.
+   rotor only rotates by them.
    In place. Errors: INVALID_ARGUMENT (NULL, bad view, head_dim < rotary_dim, bad dir; q and k
    as in rotor_apply_qk), OUT_OF_RANGE. */
 ROTOR_API rotor_status rotor_apply_axes(rotor_table *t, const rotor_tensor *x, const int32_t *positions,
                                         rotor_direction dir, rotor_pool *pool);
 ROTOR_API rotor_status rotor_apply_qk_axes(rotor_table *t, const rotor_tensor *q, const rotor_tensor *k,
                                            const int32_t *positions, rotor_direction dir, rotor_pool *pool);
+
+/* (1.3) Qwen-VL position ids: the model's get_rope_index, so an engine goes from a prompt's
+   token layout to rotor_apply_axes' ids without RoPE logic of its own (docs/vl-position-ids.md).
+
+   kinds[i] is token i's rotor_vl_kind (transformers' mm_token_type_ids: an engine sets IMAGE for
+   its image pad token id, VIDEO for the video pad, TEXT for everything else, vision_start and
+   vision_end included). A run of equal vision kinds is one vision item and takes the next grid
+   of its kind, in order: image_grids / video_grids hold (t, h, w) per item as the processor
+   gives them (image_grid_thw, video_grid_thw: patches before merging), 3 uint32 each. An item
+   has t * (h / m) * (w / m) tokens (m = spatial_merge_size), except for Qwen3-VL videos, whose
+   processor writes each frame between timestamp text: there a run is one frame, (h / m) * (w / m)
+   tokens, and a video's t runs follow each other. Text tokens take t = h = w = a running id;
+   vision token (f, y, x) of an item starting at id s takes (s + T(f), s + y, s + x), frames, then
+   rows, then columns; T(f) = f, except Qwen2.5-VL videos: trunc(f * tokens_per_second *
+   seconds_per_grid[v]) in float32, each rule multiplying in its own code's order (see the doc;
+   seconds_per_grid NULL: 1 each).
+   The text after an item starts at
+     ROTOR_VL_RULE_TRANSFORMERS_5: s + max(h, w) / m (transformers 5.x),
+     ROTOR_VL_RULE_ORIGINAL:       the item's largest id + 1 (Qwen's code, transformers 4.49; for
+                                   Qwen3-VL 4.57; Qwen2.5-VL images then take T(f) = 0).
+   They differ when an item's temporal ids outrun max(h, w) / m: videos (transformers #45381).
+
+   Writes ids[a * ids_row_stride + i] for axis a = 0, 1, 2 (t, h, w) and token i < n_tokens:
+   ids_row_stride = n_tokens gives rotor_apply_axes' [3][n_tokens]; batch * seq with ids pointing
+   at entry b's first token fills entry b of a [3][batch][seq] array. *next_position_out = the
+   largest id + 1 (0 for no tokens): decode step k (0, 1, ...) after the prompt takes
+   next_position + k on all three axes (transformers' rope_deltas = next_position - n_tokens).
+   tokens_per_second is read for Qwen2.5-VL only, seconds_per_grid (n_videos finite floats >= 0,
+   or NULL) too. No allocation; reads only the arrays it is given; any thread.
+   Errors (nothing written): INVALID_ARGUMENT (NULL ids / next_position_out / kinds with
+   n_tokens > 0 / a grid array with a count > 0, bad model, rule or kind, spatial_merge_size 0,
+   a grid with t, h or w 0 or h, w not multiples of m, a run whose length is not its grid's token
+   count, more vision runs than grids or grids left unused, a bad seconds_per_grid,
+   ids_row_stride < n_tokens or a row stride whose 3 rows overflow size_t), OUT_OF_RANGE (an id
+   or next_position past INT32_MAX). */
+typedef enum rotor_vl_model {
+  ROTOR_VL_QWEN2_VL = 0,
+  ROTOR_VL_QWEN2_5_VL = 1,
+  ROTOR_VL_QWEN3_VL = 2,
+  ROTOR_VL_MODEL_FORCE_32BIT = 0x7fffffff
+} rotor_vl_model;
+
+typedef enum rotor_vl_rule {
+  ROTOR_VL_RULE_TRANSFORMERS_5 = 0,
+  ROTOR_VL_RULE_ORIGINAL = 1,
+  ROTOR_VL_RULE_FORCE_32BIT = 0x7fffffff
+} rotor_vl_rule;
+
+typedef enum rotor_vl_kind {
+  ROTOR_VL_KIND_TEXT = 0,
+  ROTOR_VL_KIND_IMAGE = 1,
+  ROTOR_VL_KIND_VIDEO = 2,
+  ROTOR_VL_KIND_FORCE_32BIT = 0x7fffffff
+} rotor_vl_kind;
+
+ROTOR_API rotor_status rotor_vl_position_ids(rotor_vl_model model, rotor_vl_rule rule, const uint8_t *kinds,
+                                             uint32_t n_tokens, const uint32_t *image_grids, uint32_t n_images,
+                                             const uint32_t *video_grids, uint32_t n_videos,
+                                             const float *seconds_per_grid, uint32_t tokens_per_second,
+                                             uint32_t spatial_merge_size, int32_t *ids, size_t ids_row_stride,
+                                             int32_t *next_position_out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Model presets                                                                               */
@@ -542,6 +605,50 @@ ROTOR_API rotor_status rotor_preset_layer_table(const char *model_name, uint32_t
    INVALID_ARGUMENT (NULL, index >= rotor_preset_count(); *name_out unchanged). */
 ROTOR_API uint32_t rotor_preset_count(void);
 ROTOR_API rotor_status rotor_preset_name(uint32_t index, const char **name_out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Model files                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/* (1.3) Fills *cfg with the rotary embedding of one layer of the model in a GGUF file (v2 or v3:
+   llama.cpp, Ollama, LM Studio), exactly as rotor_config_preset does for the same model, from
+   the image of the file the caller has read or mapped into memory (data, size bytes; the
+   library does no file I/O and allocates nothing). layer counts from 0 and must be below the
+   file's {arch}.block_count (rotor_gguf_layers); models whose layers share one table give the
+   same config for every layer.
+   What is read (docs/gguf.md has the key -> field table per architecture and llama.cpp's
+   behaviour beside it): general.architecture, {arch}.context_length (max_len),
+   .rope.dimension_count (else .attention.key_length, else embedding_length / head_count),
+   .rope.freq_base, .rope.scaling.* (type, factor, original_context_length, attn_factor,
+   yarn_*), .rope.dimension_sections (M-RoPE), .attention.sliding_window(_pattern) and the
+   tensors rope_freqs (Llama 3.1-style per-frequency divisors: recognised as llama3 scaling, or
+   else served as LONGROPE with factor 1 and both sets the file's divisors, as llama.cpp does)
+   and rope_factors_long / rope_factors_short (LongRoPE). Pairing follows the architecture
+   (llama.cpp's llama_model_rope_type): llama.cpp's converter permutes the Q/K weights of
+   llama-family models, so their GGUF files rotate INTERLEAVED pairs where the Hugging Face
+   checkpoint (and its preset) rotates halves: the one field in which such a file's config
+   differs from the preset.
+   Every count, offset, length and type in the image is checked before it is read (the file
+   may come from anywhere). LongRoPE factors must be f32 tensors aligned to 4 bytes in the image:
+   long_factor / short_factor then point INTO data, so the image must stay mapped until the
+   config has been passed to rotor_table_init / _create (which copy them).
+   cfg_size: as rotor_config_preset_sized (use the macro).
+   Errors: INVALID_ARGUMENT (NULL, cfg_size refused, a malformed or truncated image, a required
+   key missing or of the wrong type, layer >= block_count, values rotor_config refuses),
+   UNSUPPORTED (an architecture rotor does not know, settings rotor cannot represent: f16 or
+   bf16 factor tensors, an M-RoPE fourth section, a ramp factor other than 1, ...; or fields
+   past cfg_size), NO_ROTARY (this layer has no rotary embedding, or the architecture has none
+   at all). rotor_last_error_message names the key, tensor or field at fault. On any error
+   *cfg is unchanged. Thread-safe, lock-free, no allocation. */
+ROTOR_API rotor_status rotor_config_from_gguf_sized(rotor_config *cfg, size_t cfg_size, const void *data, size_t size,
+                                                    uint32_t layer);
+#define rotor_config_from_gguf(cfg, data, size, layer) \
+  rotor_config_from_gguf_sized((cfg), sizeof *(cfg), (data), (size), (layer))
+
+/* (1.3) The number of layers ({arch}.block_count) of the model in a GGUF image, after the same
+   validation of the whole image as rotor_config_from_gguf. Errors: INVALID_ARGUMENT (NULL,
+   malformed image, block_count missing or not an integer); *layers_out unchanged then. */
+ROTOR_API rotor_status rotor_gguf_layers(const void *data, size_t size, uint32_t *layers_out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Kernels                                                                                     */

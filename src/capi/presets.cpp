@@ -8,26 +8,8 @@
 
 using namespace rotor;
 
-namespace {
-
-// A field a preset sets to something other than its default must fit in the caller's struct:
-// dropped, it would leave a config that describes another model (Qwen2-VL without its M-RoPE
-// sections is plain 1-D RoPE; Gemma 4's full layers without rope_pairs rotate every pair).
-// factor_count is not among them: it only guards the factor arrays' length, which the library
-// knows for a preset's own arrays whatever the caller's struct holds.
-bool fits_in_caller_struct(const rotor_config &filled, size_t cfg_size) {
-  const rotor_config defaults = default_config(filled.rotary_dim);
-  const auto beyond = [cfg_size](size_t offset, size_t size) { return offset + size > cfg_size; };
-  if (beyond(offsetof(rotor_config, layout), sizeof filled.layout) && filled.layout != defaults.layout) return false;
-  if (beyond(offsetof(rotor_config, mrope_section), sizeof filled.mrope_section) &&
-      std::memcmp(filled.mrope_section, defaults.mrope_section, sizeof filled.mrope_section) != 0)
-    return false;
-  if (beyond(offsetof(rotor_config, rope_pairs), sizeof filled.rope_pairs) && filled.rope_pairs != defaults.rope_pairs)
-    return false;
-  return true;
-}
-
-}  // namespace
+// fits_in_caller_struct (table/config.hpp): a preset that needs fields past the caller's
+// struct_size is refused rather than filled without them.
 
 extern "C" {
 

@@ -22,6 +22,7 @@ ROTOR_API const char *rotor_status_string(rotor_status s) {
     case ROTOR_ERR_DEVICE: return "device error";
     case ROTOR_ERR_RESCALED: return "table rescaled since the keys were rotated";
     case ROTOR_ERR_INTERNAL: return "a system primitive failed inside the library";
+    case ROTOR_ERR_NO_ROTARY: return "this layer has no rotary embedding: rotate nothing";
   }
   return "unknown rotor status";
 }

@@ -126,4 +126,16 @@ rotor_status validate_config(const rotor_config *cfg) {
   return ROTOR_OK;
 }
 
+bool fits_in_caller_struct(const rotor_config &filled, size_t cfg_size) {
+  const rotor_config defaults = default_config(filled.rotary_dim);
+  const auto beyond = [cfg_size](size_t offset, size_t size) { return offset + size > cfg_size; };
+  if (beyond(offsetof(rotor_config, layout), sizeof filled.layout) && filled.layout != defaults.layout) return false;
+  if (beyond(offsetof(rotor_config, mrope_section), sizeof filled.mrope_section) &&
+      std::memcmp(filled.mrope_section, defaults.mrope_section, sizeof filled.mrope_section) != 0)
+    return false;
+  if (beyond(offsetof(rotor_config, rope_pairs), sizeof filled.rope_pairs) && filled.rope_pairs != defaults.rope_pairs)
+    return false;
+  return true;
+}
+
 }  // namespace rotor

@@ -27,6 +27,15 @@ bool accepted_config_size(size_t size);
 // *full is written only on ROTOR_OK. Entry points keep *full and never look at cfg again.
 rotor_status read_config(const rotor_config *cfg, rotor_config *full);
 
+// Whether a filled config survives being cut to a caller's cfg_size: every field it sets to
+// something other than its default (layout, mrope_section, rope_pairs) lies inside cfg_size.
+// Dropped, such a field would leave a config that describes another model (Qwen2-VL without
+// its M-RoPE sections is plain 1-D RoPE; Gemma 4's full layers without rope_pairs rotate every
+// pair). factor_count is not among them: it only guards the factor arrays' length, which is
+// rotary_dim / 2 for every array the library hands out (a preset's or a GGUF file's).
+// Used by rotor_config_preset_sized and rotor_config_from_gguf_sized.
+bool fits_in_caller_struct(const rotor_config &filled, size_t cfg_size);
+
 // Checks every field of a full config (enums, ranges, NaNs, the scaling parameters its type
 // needs). Returns ROTOR_OK or ROTOR_ERR_INVALID_ARGUMENT.
 rotor_status validate_config(const rotor_config *cfg);

@@ -1,5 +1,6 @@
 /* The public header compiled as strict C99 (-std=c99 -Wall -Wextra -Wpedantic -Werror), used
-   end to end from C: create a table, rotate one head, compare with cos/sin computed here. */
+   end to end from C: create a table, rotate one head, compare with cos/sin computed here;
+   Qwen-VL position ids with the header's enums. */
 #include <math.h>
 #include <stdio.h>
 
@@ -41,6 +42,16 @@ int main(void) {
   if (rotor_table_stats_get(table, &stats) != ROTOR_OK || stats.rows < 8) return fail("stats");
   if (rotor_apply(table, &x, NULL, 64, ROTOR_FORWARD, NULL) != ROTOR_ERR_OUT_OF_RANGE) return fail("range");
   rotor_table_destroy(table);
+  {
+    /* Qwen-VL ids from C99: text, a 1 x 4 x 4 image (2 x 2 merged tokens), text. */
+    const uint8_t kinds[6] = {ROTOR_VL_KIND_TEXT, ROTOR_VL_KIND_IMAGE, ROTOR_VL_KIND_IMAGE, ROTOR_VL_KIND_IMAGE,
+                              ROTOR_VL_KIND_IMAGE, ROTOR_VL_KIND_TEXT};
+    const uint32_t grid[3] = {1, 4, 4};
+    int32_t ids[18], next = -1;
+    if (rotor_vl_position_ids(ROTOR_VL_QWEN2_VL, ROTOR_VL_RULE_TRANSFORMERS_5, kinds, 6, grid, 1, NULL, 0, NULL, 0, 2,
+                              ids, 6, &next) != ROTOR_OK || next != 4 || ids[5] != 3 || ids[6 + 3] != 2)
+      return fail("vl_position_ids");
+  }
   printf("c99 header test passed (%s)\n", rotor_status_string(ROTOR_OK));
   return 0;
 }

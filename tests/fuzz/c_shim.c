@@ -48,3 +48,13 @@ rotor_status fz_kv_cache_init(rotor_kv_cache **out, uint32_t kv_heads, uint32_t 
                               int dtype, void *arena, size_t arena_size) {
   return rotor_kv_cache_init(out, kv_heads, head_dim, max_len, (rotor_dtype)dtype, arena, arena_size);
 }
+
+rotor_status fz_vl_position_ids(int model, int rule, const uint8_t *kinds, uint32_t n_tokens,
+                                const uint32_t *image_grids, uint32_t n_images, const uint32_t *video_grids,
+                                uint32_t n_videos, const float *seconds_per_grid, uint32_t tokens_per_second,
+                                uint32_t spatial_merge_size, int32_t *ids, size_t ids_row_stride,
+                                int32_t *next_position_out) {
+  return rotor_vl_position_ids((rotor_vl_model)model, (rotor_vl_rule)rule, kinds, n_tokens, image_grids, n_images,
+                               video_grids, n_videos, seconds_per_grid, tokens_per_second, spatial_merge_size, ids,
+                               ids_row_stride, next_position_out);
+}

@@ -26,6 +26,12 @@ size_t fz_kv_cache_arena_size(uint32_t kv_heads, uint32_t head_dim, uint32_t max
 rotor_status fz_kv_cache_init(rotor_kv_cache **out, uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
                               int dtype, void *arena, size_t arena_size);
 
+rotor_status fz_vl_position_ids(int model, int rule, const uint8_t *kinds, uint32_t n_tokens,
+                                const uint32_t *image_grids, uint32_t n_images, const uint32_t *video_grids,
+                                uint32_t n_videos, const float *seconds_per_grid, uint32_t tokens_per_second,
+                                uint32_t spatial_merge_size, int32_t *ids, size_t ids_row_stride,
+                                int32_t *next_position_out);
+
 #ifdef __cplusplus
 }
 #endif

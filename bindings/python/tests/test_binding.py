@@ -18,7 +18,7 @@ rng = np.random.default_rng(15)
 
 
 def test_every_status_is_named_and_carried_by_the_exception():
-    assert [s.value for s in rotor.Status] == list(range(8))
+    assert [s.value for s in rotor.Status] == list(range(9))
     cases = [
         (rotor.Status.INVALID_ARGUMENT, lambda: rotor.Table(63)),
         (rotor.Status.OUT_OF_RANGE, lambda: rotor.Table(64, max_len=100).reserve(101)),

@@ -8,8 +8,12 @@
 
 Multi-axis RoPE (Qwen2-VL / Qwen3-VL M-RoPE, 2-D vision RoPE): Table(preset="qwen2-vl-7b") or
 Table(128, layout="mrope", mrope_section=(16, 24, 24)), then table.apply_axes(x, ids) with int32
-ids of shape (axes, batch, seq). Context shift / StreamingLLM: KVCache.evict(table, start, count).
+ids of shape (axes, batch, seq); vl_position_ids(kinds, image_grids, video_grids, model=...)
+computes a Qwen-VL prompt's ids (transformers' get_rope_index). Context shift / StreamingLLM:
+KVCache.evict(table, start, count).
 Models whose layers use different tables (Gemma 3 / 4, Llama 4): preset_layers(model).
+GGUF files (llama.cpp, Ollama, LM Studio): Table.from_gguf(path, layer), from_gguf(path, layer)
+(the fields, None for a layer without rotary embedding), gguf_layers(path).
 
 The library (librotor.so, built by this package's CMake and installed inside it) is called
 through ctypes, which releases the GIL for the duration of every call: other Python threads run
@@ -37,6 +41,7 @@ from __future__ import annotations
 from . import _capi  # noqa: F401  (rotor._capi: the C declarations, for tests and tools)
 from ._arrays import aligned_buffer
 from ._errors import RotorError, Status, last_error_message, status_string
+from ._gguf import from_gguf, gguf_layers
 from ._kernels import force_kernel, kernel_name, kernels
 from ._kv_cache import KVCache
 from ._library import library_path, version
@@ -44,6 +49,7 @@ from ._pool import Pool
 from ._presets import preset_layer_table, preset_layers, preset_tables, presets
 from ._rows import apply_cos_sin
 from ._table import Event, Table
+from ._vl_position_ids import vl_position_ids
 from ._workspace import attention_workspace_size, rerotate_workspace_size
 
 __all__ = [
@@ -51,6 +57,8 @@ __all__ = [
     "attention_workspace_size", "rerotate_workspace_size", "version", "status_string", "kernel_name",
     "kernels", "force_kernel", "library_path", "preset_tables", "preset_layers", "preset_layer_table",
     "presets", "last_error_message",
+    "vl_position_ids",
+    "from_gguf", "gguf_layers",
 ]
 
 # The classes keep the names they had when this package was one module (tracebacks and help()

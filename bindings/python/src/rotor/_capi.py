@@ -14,6 +14,7 @@ ENUMS = {
     "rotor_status": {
         "ROTOR_OK": 0, "ROTOR_ERR_INVALID_ARGUMENT": 1, "ROTOR_ERR_OUT_OF_RANGE": 2, "ROTOR_ERR_OUT_OF_MEMORY": 3,
         "ROTOR_ERR_UNSUPPORTED": 4, "ROTOR_ERR_DEVICE": 5, "ROTOR_ERR_RESCALED": 6, "ROTOR_ERR_INTERNAL": 7,
+        "ROTOR_ERR_NO_ROTARY": 8,
         "ROTOR_STATUS_FORCE_32BIT": 0x7FFFFFFF,
     },
     "rotor_pairing": {"ROTOR_PAIRING_HALF": 0, "ROTOR_PAIRING_INTERLEAVED": 1, "ROTOR_PAIRING_FORCE_32BIT": 0x7FFFFFFF},
@@ -39,6 +40,16 @@ ENUMS = {
     "rotor_rescale_policy": {
         "ROTOR_RESCALE_REROTATE": 0, "ROTOR_RESCALE_PIN": 1, "ROTOR_RESCALE_REFUSE": 2,
         "ROTOR_RESCALE_POLICY_FORCE_32BIT": 0x7FFFFFFF,
+    },
+    "rotor_vl_model": {
+        "ROTOR_VL_QWEN2_VL": 0, "ROTOR_VL_QWEN2_5_VL": 1, "ROTOR_VL_QWEN3_VL": 2, "ROTOR_VL_MODEL_FORCE_32BIT": 0x7FFFFFFF,
+    },
+    "rotor_vl_rule": {
+        "ROTOR_VL_RULE_TRANSFORMERS_5": 0, "ROTOR_VL_RULE_ORIGINAL": 1, "ROTOR_VL_RULE_FORCE_32BIT": 0x7FFFFFFF,
+    },
+    "rotor_vl_kind": {
+        "ROTOR_VL_KIND_TEXT": 0, "ROTOR_VL_KIND_IMAGE": 1, "ROTOR_VL_KIND_VIDEO": 2,
+        "ROTOR_VL_KIND_FORCE_32BIT": 0x7FFFFFFF,
     },
 }
 globals().update({name: value for values in ENUMS.values() for name, value in values.items()})
@@ -141,6 +152,9 @@ PROTOTYPES = {
                                       _enum, _handle]),
     "rotor_apply_axes": (_status, [_handle, _tensor, _i32s, _enum, _handle]),
     "rotor_apply_qk_axes": (_status, [_handle, _tensor, _tensor, _i32s, _enum, _handle]),
+    "rotor_vl_position_ids": (_status, [_enum, _enum, POINTER(ctypes.c_uint8), c_uint32, POINTER(c_uint32), c_uint32,
+                                        POINTER(c_uint32), c_uint32, _f32s, c_uint32, c_uint32, _i32s, c_size_t,
+                                        _i32s]),
     "rotor_config_preset_sized": (_status, [_cfg, c_size_t, c_char_p]),
     "rotor_config_preset": (_status, [_cfg, c_char_p]),  # 1.0 binaries' entry point; use _sized
     "rotor_preset_table_name": (_status, [c_char_p, c_uint32, POINTER(c_char_p)]),
@@ -148,6 +162,8 @@ PROTOTYPES = {
     "rotor_preset_layer_table": (_status, [c_char_p, c_uint32, POINTER(c_char_p)]),
     "rotor_preset_count": (c_uint32, []),
     "rotor_preset_name": (_status, [c_uint32, POINTER(c_char_p)]),
+    "rotor_config_from_gguf_sized": (_status, [_cfg, c_size_t, c_void_p, c_size_t, c_uint32]),
+    "rotor_gguf_layers": (_status, [c_void_p, c_size_t, POINTER(c_uint32)]),
     "rotor_kernel_name": (c_char_p, []),
     "rotor_kernel_count": (c_uint32, []),
     "rotor_kernel_available": (c_char_p, [c_uint32]),

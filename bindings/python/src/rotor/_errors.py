@@ -19,6 +19,7 @@ class Status(enum.IntEnum):
     DEVICE = _capi.ROTOR_ERR_DEVICE
     RESCALED = _capi.ROTOR_ERR_RESCALED
     INTERNAL = _capi.ROTOR_ERR_INTERNAL
+    NO_ROTARY = _capi.ROTOR_ERR_NO_ROTARY  # (1.3) a model layer without rotary embedding
 
 
 def status_string(status: int) -> str:

@@ -82,6 +82,14 @@ class Table(Handle):
     def _release(self, handle: int) -> None:
         library().rotor_table_destroy(handle)
 
+    @classmethod
+    def from_gguf(cls, source: Any, layer: int = 0, **overrides: Any) -> "Table":
+        """(1.3) The table of one layer of the model in a GGUF file (a path, or the file's bytes):
+        rotor_config_from_gguf_sized, then any field overridden by name (max_len=8192). RotorError
+        NO_ROTARY for a layer without rotary embedding; rotor.from_gguf gives the fields."""
+        from ._gguf import table_from_gguf
+        return table_from_gguf(cls, source, layer, **overrides)
+
     @staticmethod
     def arena_size(rotary_dim: Optional[int] = None, *, preset: Optional[str] = None, **fields: Any) -> int:
         """Bytes an arena for Table(..., arena=) must have (rotor_table_arena_size)."""

@@ -31,6 +31,8 @@ pub const ROTOR_ERR_DEVICE: rotor_status = 5;
 pub const ROTOR_ERR_RESCALED: rotor_status = 6;
 /// Since 1.2: a system primitive the library relies on (a mutex, a once-flag) failed.
 pub const ROTOR_ERR_INTERNAL: rotor_status = 7;
+/// Since 1.3: this layer of the model has no rotary embedding: rotate nothing there.
+pub const ROTOR_ERR_NO_ROTARY: rotor_status = 8;
 pub const ROTOR_STATUS_FORCE_32BIT: rotor_status = 0x7fffffff;
 
 // ---- Configuration --------------------------------------------------------------------------
@@ -207,6 +209,25 @@ pub const ROTOR_FORWARD: rotor_direction = 0;
 pub const ROTOR_INVERSE: rotor_direction = 1;
 pub const ROTOR_DIRECTION_FORCE_32BIT: rotor_direction = 0x7fffffff;
 
+// ---- Qwen-VL position ids (1.3) -------------------------------------------------------------
+
+pub type rotor_vl_model = i32;
+pub const ROTOR_VL_QWEN2_VL: rotor_vl_model = 0;
+pub const ROTOR_VL_QWEN2_5_VL: rotor_vl_model = 1;
+pub const ROTOR_VL_QWEN3_VL: rotor_vl_model = 2;
+pub const ROTOR_VL_MODEL_FORCE_32BIT: rotor_vl_model = 0x7fffffff;
+
+pub type rotor_vl_rule = i32;
+pub const ROTOR_VL_RULE_TRANSFORMERS_5: rotor_vl_rule = 0;
+pub const ROTOR_VL_RULE_ORIGINAL: rotor_vl_rule = 1;
+pub const ROTOR_VL_RULE_FORCE_32BIT: rotor_vl_rule = 0x7fffffff;
+
+pub type rotor_vl_kind = i32;
+pub const ROTOR_VL_KIND_TEXT: rotor_vl_kind = 0;
+pub const ROTOR_VL_KIND_IMAGE: rotor_vl_kind = 1;
+pub const ROTOR_VL_KIND_VIDEO: rotor_vl_kind = 2;
+pub const ROTOR_VL_KIND_FORCE_32BIT: rotor_vl_kind = 0x7fffffff;
+
 #[repr(C)]
 pub struct rotor_pool {
     _private: [u8; 0],
@@ -272,6 +293,12 @@ extern "C" {
                             pool: *mut rotor_pool) -> rotor_status;
     pub fn rotor_apply_qk_axes(t: *mut rotor_table, q: *const rotor_tensor, k: *const rotor_tensor,
                                positions: *const i32, dir: rotor_direction, pool: *mut rotor_pool) -> rotor_status;
+    /// Since 1.3: Qwen-VL M-RoPE position ids (transformers' get_rope_index).
+    pub fn rotor_vl_position_ids(model: rotor_vl_model, rule: rotor_vl_rule, kinds: *const u8, n_tokens: u32,
+                                 image_grids: *const u32, n_images: u32, video_grids: *const u32, n_videos: u32,
+                                 seconds_per_grid: *const f32, tokens_per_second: u32, spatial_merge_size: u32,
+                                 ids: *mut i32, ids_row_stride: usize, next_position_out: *mut i32)
+                                 -> rotor_status;
 
     pub fn rotor_config_preset_sized(cfg: *mut rotor_config, cfg_size: usize, model_name: *const c_char)
                                      -> rotor_status;
@@ -286,6 +313,12 @@ extern "C" {
     pub fn rotor_preset_count() -> u32;
     /// Since 1.2: the index-th preset or model name (static storage).
     pub fn rotor_preset_name(index: u32, name_out: *mut *const c_char) -> rotor_status;
+
+    /// Since 1.3: a layer's config from a GGUF image in memory (see rotor.h, "Model files").
+    pub fn rotor_config_from_gguf_sized(cfg: *mut rotor_config, cfg_size: usize, data: *const c_void, size: usize,
+                                        layer: u32) -> rotor_status;
+    /// Since 1.3: the layer count (`{arch}.block_count`) of a GGUF image.
+    pub fn rotor_gguf_layers(data: *const c_void, size: usize, layers_out: *mut u32) -> rotor_status;
 
     pub fn rotor_kernel_name() -> *const c_char;
     pub fn rotor_kernel_count() -> u32;

@@ -230,6 +230,19 @@ impl Config {
         Ok(cfg)
     }
 
+    /// A Config from a struct the library filled (rotor_config_from_gguf_sized), with its
+    /// LongRoPE factors copied out of the memory they point at (owned, of known length).
+    pub(crate) fn from_library(mut raw: sys::rotor_config, factors: Option<(Vec<f32>, Vec<f32>)>) -> Config {
+        raw.long_factor = ptr::null();
+        raw.short_factor = ptr::null();
+        raw.factor_count = 0;
+        let (long_factor, short_factor) = match factors {
+            Some((long, short)) => (Some(long), Some(short)),
+            None => (None, None),
+        };
+        Config { raw, long_factor, short_factor }
+    }
+
     /// How many floats a LONGROPE preset's arrays hold: what the library said (1.2), else the
     /// preset's own rotary_dim / 2 (what the arrays held before factor_count existed).
     fn preset_factor_count(raw: &sys::rotor_config) -> usize {

@@ -29,6 +29,9 @@ pub enum ErrorKind {
     /// `ROTOR_ERR_INTERNAL` (1.2): a system primitive the library relies on (a mutex, a
     /// once-flag) failed; the call stopped there.
     Internal,
+    /// `ROTOR_ERR_NO_ROTARY` (1.3): the model layer asked for has no rotary embedding (Llama 4's
+    /// every fourth layer, Command R7B's full-attention layers): rotate nothing there.
+    NoRotary,
     /// A status this crate does not know (a newer library): the raw value.
     Unknown(i32),
 }
@@ -45,6 +48,7 @@ impl ErrorKind {
             sys::ROTOR_ERR_DEVICE => ErrorKind::Device,
             sys::ROTOR_ERR_RESCALED => ErrorKind::Rescaled,
             sys::ROTOR_ERR_INTERNAL => ErrorKind::Internal,
+            sys::ROTOR_ERR_NO_ROTARY => ErrorKind::NoRotary,
             other => ErrorKind::Unknown(other),
         })
     }
@@ -59,6 +63,7 @@ impl ErrorKind {
             ErrorKind::Device => sys::ROTOR_ERR_DEVICE,
             ErrorKind::Rescaled => sys::ROTOR_ERR_RESCALED,
             ErrorKind::Internal => sys::ROTOR_ERR_INTERNAL,
+            ErrorKind::NoRotary => sys::ROTOR_ERR_NO_ROTARY,
             ErrorKind::Unknown(status) => status,
         }
     }
@@ -113,6 +118,8 @@ impl Error {
     pub const Rescaled: Error = Error::new(ErrorKind::Rescaled);
     /// An [`ErrorKind::Internal`] error without a message.
     pub const Internal: Error = Error::new(ErrorKind::Internal);
+    /// An [`ErrorKind::NoRotary`] error without a message (1.3).
+    pub const NoRotary: Error = Error::new(ErrorKind::NoRotary);
 
     /// 1.1's `Error::Unknown(status)` variant as a constructor: an error of a status this crate
     /// does not know.

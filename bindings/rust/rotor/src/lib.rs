@@ -24,6 +24,9 @@
 //! - Multi-axis RoPE (Qwen2-VL / Qwen3-VL M-RoPE, 2-D vision RoPE): a config with a
 //!   [`RopeLayout`], then [`Table::apply_axes`], [`Table::apply_qk_axes`] and
 //!   [`Table::attention_forward_axes`] with one id per axis and token.
+//! - Qwen-VL position ids: [`vl_position_ids`] computes the M-RoPE ids of a Qwen2-VL,
+//!   Qwen2.5-VL or Qwen3-VL prompt from its token kinds and vision grids (transformers'
+//!   `get_rope_index`), for [`Table::apply_axes`].
 //! - Context shift and StreamingLLM: [`KvCache::evict`] drops cached tokens and moves the later
 //!   keys to their new positions.
 //! - Model presets: [`Config::preset`] by a name of [`presets()`]; models whose layers use
@@ -41,20 +44,24 @@
 mod attention;
 mod config;
 mod error;
+mod gguf;
 mod memory;
 pub mod presets;
 mod table;
 mod tensor;
+mod vl_position_ids;
 
 use std::ffi::{CStr, CString};
 
 pub use attention::{attention_workspace_size, rerotate_workspace_size, KvCache};
 pub use config::{Config, Direction, Dtype, EventReason, Growth, Pairing, RescalePolicy, RopeLayout, Scaling};
 pub use error::{Error, ErrorKind, Result};
+pub use gguf::{gguf_layers, gguf_layers_bytes};
 pub use memory::Arena;
 pub use rotor_sys as sys;
 pub use table::{apply_cos_sin, apply_cos_sin_in_place, Event, Pool, Stats, Table};
 pub use tensor::{Element, Layout, Positions, Tensor, TensorMut};
+pub use vl_position_ids::{vl_position_ids, vl_position_ids_into, VlKind, VlModel, VlPrompt, VlRule};
 
 /// The linked library's version (major, minor, patch).
 pub fn version() -> (u32, u32, u32) {

@@ -121,7 +121,7 @@ fn views_fill_the_tensor_padding_and_versions_agree() {
     assert_eq!(view.raw().reserved_0, 0);
     assert_eq!(view.raw().stride_head, 64);
     assert_eq!(version(), (sys::ROTOR_VERSION_MAJOR, sys::ROTOR_VERSION_MINOR, sys::ROTOR_VERSION_PATCH));
-    assert_eq!(version().1, 2);
+    assert!(version().1 >= 2, "the 1.2 API needs a 1.2 or later library");
 }
 
 #[test]
