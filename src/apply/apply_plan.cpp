@@ -87,9 +87,14 @@ inline void run_token(const SplitPlan &split, uint64_t token, uint32_t b, uint32
   job.inverse = plan.inverse;
   for (uint32_t p = 0; p < plan.pass_count; ++p) {
     const TensorPass &pass = plan.passes[p];
-    const uint32_t h0 = uint32_t(uint64_t{pass.in.heads} * chunk / split.head_chunks);
-    const uint32_t h1 = uint32_t(uint64_t{pass.in.heads} * (chunk + 1) / split.head_chunks);
-    if (h0 == h1) continue;
+    // A whole token (every call but a short prefill on a pool) needs no division: two 64-bit
+    // divisions a pass were a tenth of a decode step's time outside the kernel.
+    uint32_t h0 = 0, h1 = pass.in.heads;
+    if (split.head_chunks != 1) {
+      h0 = uint32_t(uint64_t{pass.in.heads} * chunk / split.head_chunks);
+      h1 = uint32_t(uint64_t{pass.in.heads} * (chunk + 1) / split.head_chunks);
+      if (h0 == h1) continue;
+    }
     job.in = head_address(pass.in, b, s, h0);
     job.out = head_address(pass.out, b, s, h0);
     job.in_head_stride = pass.in.stride_head;
@@ -147,17 +152,21 @@ bool stores_straddle_lines(const TensorPass &pass, uint32_t half) {
 // never streamed: written directly it ties with streaming once its reader is counted, and a
 // caller that rewrites it while it is still cached would pay for the trip to memory (an
 // aligned 32 MiB output rewritten back to back took 15% longer streamed; docs/performance-history.md, third pass).
+// split's modes start direct and its fence nullptr; a call with no out-of-place pass (in place,
+// decode steps) returns at once.
 void choose_out_modes(const ApplyPlan &plan, uint64_t tokens, SplitPlan *split) {
   uint64_t out_bytes = 0;
+  bool out_of_place = false;
   for (uint32_t p = 0; p < plan.pass_count; ++p) {
     const TensorPass &pass = plan.passes[p];
-    if (pass.copy_out != nullptr) out_bytes += tokens * pass.out.heads * pass.out.head_dim * dtype_size(pass.out.dtype);
+    if (pass.copy_out == nullptr) continue;
+    out_of_place = true;
+    out_bytes += tokens * pass.out.heads * pass.out.head_dim * dtype_size(pass.out.dtype);
   }
-  split->fence = nullptr;
+  if (!out_of_place) return;
   const uint64_t stream_min = g_stream_min_bytes.load(std::memory_order_relaxed);
   for (uint32_t p = 0; p < plan.pass_count; ++p) {
     const TensorPass &pass = plan.passes[p];
-    split->mode[p] = OutMode::direct;
     if (pass.copy_out == nullptr || size_t{pass.in.head_dim} * dtype_size(pass.in.dtype) > kScratchBytes) continue;
     if (stores_straddle_lines(pass, plan.rows.half))
       split->mode[p] = out_bytes >= stream_min ? OutMode::stream : OutMode::copy;

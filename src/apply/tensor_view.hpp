@@ -21,6 +21,14 @@ inline unsigned char *head_address(const rotor_tensor &v, uint32_t b, uint32_t s
 // int64 and does not wrap the address space. INVALID_ARGUMENT otherwise.
 rotor_status validate_view(const rotor_tensor &view);
 
+// The bytes [lo, hi) a valid view spans (as view_byte_range gives them).
+struct ViewBytes {
+  uintptr_t lo, hi;
+};
+// validate_view that also gives the view's bytes on OK, for the overlap checks that follow: a
+// call's views are measured once (a decode step's check_qk did it twice per view).
+rotor_status validate_view(const rotor_tensor &view, ViewBytes *bytes);
+
 // Byte range [lo, hi) a valid view touches.
 void view_byte_range(const rotor_tensor &view, uintptr_t *lo, uintptr_t *hi);
 
@@ -28,6 +36,8 @@ void view_byte_range(const rotor_tensor &view, uintptr_t *lo, uintptr_t *hi);
 // views with the same token strides whose heads sit side by side inside every token (Q and K
 // of a fused QKV buffer); any other interleaving counts as overlapping (conservative).
 bool views_disjoint(const rotor_tensor &a, const rotor_tensor &b);
+// The same with each view's bytes from validate_view.
+bool views_disjoint(const rotor_tensor &a, const ViewBytes &a_bytes, const rotor_tensor &b, const ViewBytes &b_bytes);
 
 // Whether `bytes` bytes at p (a workspace, a KV cache's arena) may share a byte with a valid
 // view. A range that would wrap the address space counts as overlapping (no valid buffer does

@@ -17,15 +17,18 @@ namespace rotor {
 namespace {
 
 // in and out of an out-of-place call: same shape and dtype, and either the same view (in
-// place) or disjoint memory.
+// place) or disjoint memory. rotor_apply passes one view as both: it is validated once.
 rotor_status check_in_out(const rotor_tensor &in, const rotor_tensor &out, uint32_t rotary_dim) {
-  rotor_status status = validate_view(in);
+  ViewBytes in_bytes, out_bytes;
+  rotor_status status = validate_view(in, &in_bytes);
   if (status != ROTOR_OK) return status;
-  if ((status = validate_view(out)) != ROTOR_OK) return status;
-  if (!same_shape(in, out) || in.dtype != out.dtype)
-    return fail(ROTOR_ERR_INVALID_ARGUMENT, "in and out differ in shape or dtype");
+  if (&out != &in) {
+    if ((status = validate_view(out, &out_bytes)) != ROTOR_OK) return status;
+    if (!same_shape(in, out) || in.dtype != out.dtype)
+      return fail(ROTOR_ERR_INVALID_ARGUMENT, "in and out differ in shape or dtype");
+  }
   if (in.head_dim < rotary_dim) return fail(ROTOR_ERR_INVALID_ARGUMENT, "rotary_dim exceeds the tensor's head_dim");
-  if (!same_layout(in, out) && !views_disjoint(in, out))
+  if (&out != &in && !same_layout(in, out) && !views_disjoint(in, in_bytes, out, out_bytes))
     return fail(ROTOR_ERR_INVALID_ARGUMENT, "out overlaps in without being the same view");
   return ROTOR_OK;
 }
@@ -33,24 +36,43 @@ rotor_status check_in_out(const rotor_tensor &in, const rotor_tensor &out, uint3
 // q and k of one call: valid views sharing batch and seq, disjoint (fused QKV side by side
 // allowed), each with room for the rotary dims.
 rotor_status check_qk(const rotor_tensor &q, const rotor_tensor &k, uint32_t rotary_dim) {
+  ViewBytes q_bytes, k_bytes;
   rotor_status status;
-  if ((status = validate_view(q)) != ROTOR_OK || (status = validate_view(k)) != ROTOR_OK) return status;
+  if ((status = validate_view(q, &q_bytes)) != ROTOR_OK || (status = validate_view(k, &k_bytes)) != ROTOR_OK)
+    return status;
   if (q.batch != k.batch || q.seq != k.seq) return fail(ROTOR_ERR_INVALID_ARGUMENT, "q and k differ in batch or seq");
-  if (!views_disjoint(q, k)) return fail(ROTOR_ERR_INVALID_ARGUMENT, "q and k overlap");
+  if (!views_disjoint(q, q_bytes, k, k_bytes)) return fail(ROTOR_ERR_INVALID_ARGUMENT, "q and k overlap");
   if (q.head_dim < rotary_dim || k.head_dim < rotary_dim)
     return fail(ROTOR_ERR_INVALID_ARGUMENT, "rotary_dim exceeds the tensor's head_dim");
   return ROTOR_OK;
 }
 
-TensorPass make_pass(const rotor_tensor &in, const rotor_tensor &out, rotor_pairing pairing) {
-  const KernelSet &kernels = active_kernels();
-  TensorPass pass{in, out, kernels.rotate[in.dtype][pairing]};
-  if (out.data != in.data) {
-    pass.copy_out = kernels.copy_out;
-    pass.stream_fence = kernels.stream_fence;
-    pass.vector_bytes = kernels.vector_bytes;
-  }
-  return pass;
+// The plan is written field by field where it lives, never built in a temporary and copied:
+// a TensorPass returned by value and then copied into the plan was stored in 8- and 16-byte
+// pieces and read straight back in 16-byte pieces that straddle them, a failed store forward
+// (some 15 cycles) each, a dozen per decode step (docs/performance.md, issue 25). Nor is the
+// whole plan zeroed first (a `rep stos` of 376 bytes): every field a run reads is set here.
+void set_pass(TensorPass &pass, const KernelSet &kernels, const rotor_tensor &in, const rotor_tensor &out,
+              rotor_pairing pairing) {
+  pass.in = in;
+  pass.out = out;
+  pass.rotate = kernels.rotate[in.dtype][pairing];
+  const bool out_of_place = out.data != in.data;
+  pass.copy_out = out_of_place ? kernels.copy_out : nullptr;
+  pass.stream_fence = out_of_place ? kernels.stream_fence : nullptr;
+  pass.vector_bytes = out_of_place ? kernels.vector_bytes : 0;
+}
+
+void start_plan(ApplyPlan &plan, const rotor_tensor &first, const int32_t *positions, uint32_t offset,
+                rotor_direction dir, uint32_t pass_count) {
+  plan.rows = RowSource{nullptr, nullptr, 0, 0};
+  plan.axes = AxisPositions{};
+  plan.positions = positions;
+  plan.offset = offset;
+  plan.batch = first.batch;
+  plan.seq = first.seq;
+  plan.pass_count = pass_count;
+  plan.inverse = dir == ROTOR_INVERSE;
 }
 
 // Rows leased to serve positions [0, seq_len), the plan run over them, the lease returned.
@@ -82,15 +104,28 @@ rotor_status run_axes_with_table(Table &table, ApplyPlan &plan, const int32_t *i
   return run_leased(table, plan, seq_len, pool);
 }
 
-ApplyPlan base_plan(const rotor_tensor &first, const int32_t *positions, uint32_t offset,
-                    rotor_direction dir) {
-  ApplyPlan plan{};
-  plan.positions = positions;
-  plan.offset = offset;
-  plan.batch = first.batch;
-  plan.seq = first.seq;
-  plan.inverse = dir == ROTOR_INVERSE;
-  return plan;
+// rotor_apply_to's body; rotor_apply runs it with x as both views (validated once), in the
+// same guard.
+rotor_status apply_to(rotor_table *t, const rotor_tensor *in, const rotor_tensor *out, const int32_t *positions,
+                      uint32_t offset, rotor_direction dir, rotor_pool *pool) {
+  if (t == nullptr || in == nullptr || out == nullptr || !valid_direction(enum_bits(dir)))
+    return ROTOR_ERR_INVALID_ARGUMENT;
+  Table &table = *as_table(t);
+  const rotor_status status = check_in_out(*in, *out, table.config().rotary_dim);
+  if (status != ROTOR_OK) return status;
+  ApplyPlan plan;
+  start_plan(plan, *in, positions, offset, dir, 1);
+  set_pass(plan.passes[0], active_kernels(), *in, *out, table.config().pairing);
+  return run_with_table(table, plan, as_pool(pool));
+}
+
+// The two-tensor plan of rotor_apply_qk and rotor_apply_qk_axes (q and k already checked).
+void start_qk_plan(ApplyPlan &plan, const Table &table, const rotor_tensor &q, const rotor_tensor &k,
+                   const int32_t *positions, uint32_t offset, rotor_direction dir) {
+  start_plan(plan, q, positions, offset, dir, 2);
+  const KernelSet &kernels = active_kernels();
+  set_pass(plan.passes[0], kernels, q, q, table.config().pairing);
+  set_pass(plan.passes[1], kernels, k, k, table.config().pairing);
 }
 
 }  // namespace
@@ -102,27 +137,14 @@ extern "C" {
 
 ROTOR_API rotor_status rotor_apply(rotor_table *t, const rotor_tensor *x, const int32_t *positions,
                                    uint32_t offset, rotor_direction dir, rotor_pool *pool) {
-  return guarded([&]() -> rotor_status {
-    // dir is read through its bytes until validated (see enum_bits): a C caller may pass any int.
-    if (x == nullptr || !valid_direction(enum_bits(dir))) return ROTOR_ERR_INVALID_ARGUMENT;
-    return rotor_apply_to(t, x, x, positions, offset, dir, pool);
-  });
+  // dir is read through its bytes until validated (see enum_bits): a C caller may pass any int.
+  return guarded([&]() -> rotor_status { return apply_to(t, x, x, positions, offset, dir, pool); });
 }
 
 ROTOR_API rotor_status rotor_apply_to(rotor_table *t, const rotor_tensor *in, const rotor_tensor *out,
                                       const int32_t *positions, uint32_t offset, rotor_direction dir,
                                       rotor_pool *pool) {
-  return guarded([&]() -> rotor_status {
-    if (t == nullptr || in == nullptr || out == nullptr || !valid_direction(enum_bits(dir)))
-      return ROTOR_ERR_INVALID_ARGUMENT;
-    Table &table = *as_table(t);
-    rotor_status status = check_in_out(*in, *out, table.config().rotary_dim);
-    if (status != ROTOR_OK) return status;
-    ApplyPlan plan = base_plan(*in, positions, offset, dir);
-    plan.passes[0] = make_pass(*in, *out, table.config().pairing);
-    plan.pass_count = 1;
-    return run_with_table(table, plan, as_pool(pool));
-  });
+  return guarded([&]() -> rotor_status { return apply_to(t, in, out, positions, offset, dir, pool); });
 }
 
 ROTOR_API rotor_status rotor_apply_qk(rotor_table *t, const rotor_tensor *q, const rotor_tensor *k,
@@ -134,10 +156,8 @@ ROTOR_API rotor_status rotor_apply_qk(rotor_table *t, const rotor_tensor *q, con
     Table &table = *as_table(t);
     const rotor_status status = check_qk(*q, *k, table.config().rotary_dim);
     if (status != ROTOR_OK) return status;
-    ApplyPlan plan = base_plan(*q, positions, offset, dir);
-    plan.passes[0] = make_pass(*q, *q, table.config().pairing);
-    plan.passes[1] = make_pass(*k, *k, table.config().pairing);
-    plan.pass_count = 2;
+    ApplyPlan plan;
+    start_qk_plan(plan, table, *q, *k, positions, offset, dir);
     return run_with_table(table, plan, as_pool(pool));
   });
 }
@@ -148,11 +168,11 @@ ROTOR_API rotor_status rotor_apply_axes(rotor_table *t, const rotor_tensor *x, c
     if (t == nullptr || x == nullptr || positions == nullptr || !valid_direction(enum_bits(dir)))
       return ROTOR_ERR_INVALID_ARGUMENT;
     Table &table = *as_table(t);
-    rotor_status status = check_in_out(*x, *x, table.config().rotary_dim);
+    const rotor_status status = check_in_out(*x, *x, table.config().rotary_dim);
     if (status != ROTOR_OK) return status;
-    ApplyPlan plan = base_plan(*x, nullptr, 0, dir);
-    plan.passes[0] = make_pass(*x, *x, table.config().pairing);
-    plan.pass_count = 1;
+    ApplyPlan plan;
+    start_plan(plan, *x, nullptr, 0, dir, 1);
+    set_pass(plan.passes[0], active_kernels(), *x, *x, table.config().pairing);
     return run_axes_with_table(table, plan, positions, as_pool(pool));
   });
 }
@@ -165,10 +185,8 @@ ROTOR_API rotor_status rotor_apply_qk_axes(rotor_table *t, const rotor_tensor *q
     Table &table = *as_table(t);
     const rotor_status status = check_qk(*q, *k, table.config().rotary_dim);
     if (status != ROTOR_OK) return status;
-    ApplyPlan plan = base_plan(*q, nullptr, 0, dir);
-    plan.passes[0] = make_pass(*q, *q, table.config().pairing);
-    plan.passes[1] = make_pass(*k, *k, table.config().pairing);
-    plan.pass_count = 2;
+    ApplyPlan plan;
+    start_qk_plan(plan, table, *q, *k, nullptr, 0, dir);
     return run_axes_with_table(table, plan, positions, as_pool(pool));
   });
 }
@@ -185,14 +203,14 @@ ROTOR_API rotor_status rotor_apply_cos_sin(const float *cos, const float *sin, u
       return ROTOR_ERR_INVALID_ARGUMENT;
     rotor_status status = check_in_out(*in, *out, rotary_dim);
     if (status != ROTOR_OK) return status;
-    ApplyPlan plan = base_plan(*in, positions, offset, dir);
     uint32_t seq_len = 0;
-    status = check_positions(positions, offset, plan.batch, plan.seq, rows, &seq_len);
+    status = check_positions(positions, offset, in->batch, in->seq, rows, &seq_len);
     if (status != ROTOR_OK) return status;
+    ApplyPlan plan;
+    start_plan(plan, *in, positions, offset, dir, 1);
     const uint32_t half = rotary_dim / 2;
     plan.rows = RowSource{cos, sin, half, half};
-    plan.passes[0] = make_pass(*in, *out, pairing);
-    plan.pass_count = 1;
+    set_pass(plan.passes[0], active_kernels(), *in, *out, pairing);
     run_plan(plan, as_pool(pool));
     return ROTOR_OK;
   });

@@ -108,7 +108,14 @@ Registry &ready_registry() {
 
 }  // namespace
 
-const KernelSet &active_kernels() { return *ready_registry().active.load(std::memory_order_acquire); }
+const KernelSet &active_kernels() {
+  // `active` is only ever set once initialise has filled the registry (release), and never goes
+  // back to null: a non-null load is a ready registry. Checked before std::call_once, which
+  // stores two thread-local pointers and calls pthread_once each time (about 100 instructions,
+  // half of them __tls_get_addr, of every rotation call; docs/performance.md, issue 25).
+  if (const KernelSet *set = registry().active.load(std::memory_order_acquire)) return *set;
+  return *ready_registry().active.load(std::memory_order_acquire);
+}
 
 uint32_t available_kernel_count() { return ready_registry().count; }
 

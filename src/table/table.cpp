@@ -142,7 +142,9 @@ bool Table::lease_impl(uint32_t seq_len, const ScaleState *expected, RowsLease *
     const uint32_t index = adaptive_ ? active_index() : 0;
     if (adaptive_ && !pin(index)) continue;
     RowSet &set = sets_[index];
-    ScalePlan plan = plan_scale(cfg_, set.state, seq_len);
+    // Rows that never rescale (neither adaptive nor one-off) are always kept: no scaling plan to
+    // make on every decode step of such a table.
+    const ScalePlan plan = adaptive_ || one_off_ ? plan_scale(cfg_, set.state, seq_len) : ScalePlan{};
     const ScaleState &would_use = plan.kind == ScalePlanKind::kKeep ? set.state : plan.state;
     if (expected != nullptr && would_use != *expected) {
       if (adaptive_) unpin(set);
@@ -169,7 +171,11 @@ bool Table::lease_impl(uint32_t seq_len, const ScaleState *expected, RowsLease *
 void Table::release(RowsLease *lease) {
   if (lease->pinned != nullptr) unpin(*lease->pinned);
   if (lease->holds_one_off) one_off_mutex_.unlock();
-  *lease = RowsLease{};
+  // Cleared field by field: `*lease = RowsLease{}` built a temporary on the stack and read it
+  // back across the pieces it was written in (a failed store forward on every call).
+  lease->rows = nullptr;
+  lease->pinned = nullptr;
+  lease->holds_one_off = false;
 }
 
 void Table::grow_for_locked(RowSet &set, uint32_t seq_len) {
