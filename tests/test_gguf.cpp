@@ -118,7 +118,11 @@ void expect_same(const rotor_config &got, const rotor_config &want, bool pairing
       EXPECT_EQ(got.long_factor[i], want.long_factor[i]) << "long_factor " << i;
       EXPECT_EQ(got.short_factor[i], want.short_factor[i]) << "short_factor " << i;
     }
-  EXPECT_GT(rotor_table_arena_size(&got), 0u) << "the config must make a table";
+  // The config must make a table (max_len shortened: llama-4-scout's 10M positions do not fit a
+  // 32-bit size_t, where arena_size rightly answers 0).
+  rotor_config shortened = got;
+  shortened.max_len = shortened.max_len < 4096 ? shortened.max_len : 4096;
+  EXPECT_GT(rotor_table_arena_size(&shortened), 0u) << "the config must make a table";
 }
 
 // ---- What the converter writes, per model ----------------------------------------------------

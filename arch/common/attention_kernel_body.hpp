@@ -302,7 +302,14 @@ template <uint32_t R>
 void attn_fold_rows(float *scores, uint32_t stride, uint32_t n, float *running_max, float *running_sum, float *acc,
                     uint32_t d);
 
-// The rows of an attn_fold_rows call of which one or more has an infinite maximum (bit r of
+// Whether a whole block (n == kKeyBlock) has its own fold, with constant loop counts and its
+// exps unrolled into one straight block: where 4 rows of scores fill half the registers
+// (AVX-512: 4 vectors a row). With 16 registers (AVX2, 8 vectors a row) or 16 vectors a row
+// (NEON) unrolled exps spill: llvm-mca put the avx2 fold 6% and the neon64 fold 4.5x slower
+// (bench/cycles.py), so those sets keep the one fold for any n.
+constexpr bool kFoldUnrolled = kAttnRegisters >= 32 && kFoldVectors <= 4;
+
+// The rows of an attn_fold_rows_of call of which one or more has an infinite maximum (bit r of
 // `infinite` for row r), their scores still untouched in memory: those rows go to the portable
 // fold, which gives them the softmax's limit (online_softmax.hpp, weigh_infinite_maximum), the
 // others to this set's fold one by one (the same bits as in any group of rows). Apart and cold,
@@ -321,10 +328,18 @@ __attribute__((noinline, cold)) void attn_fold_rows_with_infinity(float *scores,
 
 // The online softmax step of R rows with the same n, interleaved so that one row's chain of
 // dependent steps (maximum, exp, sum) overlaps the others'. Each row's block (n <= 64 scores) is
-// held in registers; lanes past n hold -inf (weight exactly 0, no effect on the maximum).
-template <uint32_t R>
-void attn_fold_rows(float *scores, uint32_t stride, uint32_t n, float *running_max, float *running_sum, float *acc,
-                    uint32_t d) {
+// held in registers; lanes past n hold -inf (weight exactly 0, no effect on the maximum). With
+// kWholeBlock (n == kKeyBlock, every row a prefill scores off the diagonal) every loop has a
+// constant count and no tail, and the R x kFoldVectors exps are unrolled into one straight block:
+// at 4 rows that took the AVX-512 fold from 0.18-0.19 to 0.14 of the rows' FMA time
+// (rotor_bench_attention_kernels, BM_KernelFold/256), where 4 rows with the tails' branches
+// measured 0.17 and 2 rows unrolled 0.16. Rows, order and arithmetic per row are as before:
+// the same bits for any R and either path.
+template <uint32_t R, bool kWholeBlock>
+__attribute__((always_inline)) inline void attn_fold_rows_of(float *scores, uint32_t stride, uint32_t n_given,
+                                                             float *running_max, float *running_sum, float *acc,
+                                                             uint32_t d) {
+  const uint32_t n = kWholeBlock ? kKeyBlock : n_given;
   const uint32_t full = n - n % kAttnLanes, rest = n - full;
   AttnV s[R][kFoldVectors];
   float new_max[R], block_sum[R];
@@ -353,9 +368,18 @@ void attn_fold_rows(float *scores, uint32_t stride, uint32_t n, float *running_m
     attn_fold_rows_with_infinity(scores, stride, R, n, running_max, running_sum, acc, d, infinite);
     return;
   }
-  for (uint32_t r = 0; r < R; ++r) {
-    const AttnV m(new_max[r]);
-    for (uint32_t v = 0; v < kFoldVectors; ++v) s[r][v] = attn_exp_nonpositive(s[r][v] - m);
+  if constexpr (kWholeBlock && kFoldUnrolled) {
+#pragma GCC unroll 4
+    for (uint32_t r = 0; r < R; ++r) {
+      const AttnV m(new_max[r]);
+#pragma GCC unroll 4
+      for (uint32_t v = 0; v < kFoldVectors; ++v) s[r][v] = attn_exp_nonpositive(s[r][v] - m);
+    }
+  } else {
+    for (uint32_t r = 0; r < R; ++r) {
+      const AttnV m(new_max[r]);
+      for (uint32_t v = 0; v < kFoldVectors; ++v) s[r][v] = attn_exp_nonpositive(s[r][v] - m);
+    }
   }
   for (uint32_t r = 0; r < R; ++r) {
     float *row = scores + size_t{r} * stride;
@@ -388,7 +412,23 @@ void attn_fold_rows(float *scores, uint32_t stride, uint32_t n, float *running_m
   }
 }
 
-constexpr uint32_t kFoldRows = kAttnRegisters >= 32 ? 2 : 1;
+// R rows (the fold bench/cycles.py models: attn_fold_rows<R>); a whole block through its own
+// copy where kFoldUnrolled.
+template <uint32_t R>
+void attn_fold_rows(float *scores, uint32_t stride, uint32_t n, float *running_max, float *running_sum, float *acc,
+                    uint32_t d) {
+  if constexpr (kFoldUnrolled) {
+    if (n == kKeyBlock) {
+      attn_fold_rows_of<R, true>(scores, stride, n, running_max, running_sum, acc, d);
+      return;
+    }
+  }
+  attn_fold_rows_of<R, false>(scores, stride, n, running_max, running_sum, acc, d);
+}
+
+// Rows per fold call: 4 x 4 vectors of scores on AVX-512 (16 of its 32 registers), 2 x 16 on
+// NEON (kAttnLanes 4: 64 scores are already 16 registers a row), 1 x 8 with 16 registers.
+constexpr uint32_t kFoldRows = kAttnRegisters < 32 ? 1 : kFoldVectors <= 4 ? 4 : 2;
 
 void attn_fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
                float *acc, uint32_t d) {

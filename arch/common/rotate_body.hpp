@@ -171,9 +171,15 @@ void rotate_interleaved_pairs(const TokenHeads &job) {
     S *const out0 = static_cast<S *>(job.out) + 2 * p0;
     const int64_t in_stride = job.in_head_stride, out_stride = job.out_head_stride;
     uint32_t h = 0;
-    // Two heads per pass: each expanded cc/ss vector loaded feeds both (4 loads per 2 vectors
-    // out instead of 6), and two streams of the tensor are in flight.
-    for (; h + 2 <= heads; h += 2) {
+    // In place, two heads per pass: each expanded cc/ss vector feeds both, and two streams of
+    // the tensor are in flight. Out of place, one head per pass (rotor 1.0's loop, the same
+    // llvm-mca cycles as 1.0's on Ice Lake and Zen 4): a token's heads, contiguous in bshd, are
+    // then read and written front to back as one stream each, which measured faster on this
+    // project's Xeon where the output is not in L1 (two heads per pass made the out-of-place
+    // rows 4-12% slower than 1.0; docs/performance.md, "Issue 25: the out-of-place interleaved
+    // rows"). The scratch of an out-of-place write-out (apply_plan.cpp) takes this path too.
+    const bool two_heads = job.out == job.in;
+    for (; two_heads && h + 2 <= heads; h += 2) {
       const S *in_a = in0 + h * in_stride, *in_b = in_a + in_stride;
       S *out_a = out0 + h * out_stride, *out_b = out_a + out_stride;
       uint32_t j = 0;

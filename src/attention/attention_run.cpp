@@ -260,7 +260,14 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   for (uint32_t r = 0; r < rows; ++r) {
     if (r + kOutputAheadRows < rows) prefetch_lines<PrefetchFor::write>(out_row(r + kOutputAheadRows), out_row_bytes);
     float *row = acc + uint64_t{r} * d;
-    for (uint32_t i = 0; i < d; ++i) row[i] = row[i] / sums[r];
+    const float sum = sums[r];
+    if (c.out.dtype == ROTOR_DTYPE_F32) {
+      // Straight into the output: the same quotients without a second pass over the row.
+      float *out = static_cast<float *>(out_row(r));
+      for (uint32_t i = 0; i < d; ++i) out[i] = row[i] / sum;
+      continue;
+    }
+    for (uint32_t i = 0; i < d; ++i) row[i] = row[i] / sum;
     from_float(row, d, out_row(r), c.out.dtype);
   }
 }
