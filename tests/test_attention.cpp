@@ -210,10 +210,10 @@ class Attention {
 // Same length and the same bytes of keys and values (every slot, the unused ones included).
 bool same_contents(const Cache &a, const Cache &b) {
   const rotor::KvCache &x = *as_cache(a.cache), &y = *as_cache(b.cache);
-  const size_t elem = x.dtype == ROTOR_DTYPE_F32 ? 4 : 2;
-  return x.length == y.length && x.max_len == y.max_len &&
-         std::memcmp(x.keys, y.keys, x.kv_heads * x.key_head_stride() * elem) == 0 &&
-         std::memcmp(x.values, y.values, x.kv_heads * x.value_head_stride() * elem) == 0;
+  const size_t key_bytes = size_t{x.kv_heads} * rotor::KvCache::key_blocks(x.max_len) * x.key_block_bytes;
+  const size_t value_bytes = size_t{x.kv_heads} * x.max_len * x.value_row_bytes;
+  return x.length == y.length && x.max_len == y.max_len && x.key_block_bytes == y.key_block_bytes &&
+         std::memcmp(x.keys, y.keys, key_bytes) == 0 && std::memcmp(x.values, y.values, value_bytes) == 0;
 }
 
 // ---- prefill == decode == reference ---------------------------------------------------------
@@ -503,11 +503,8 @@ TEST(KvCache, StoragePastTheLengthNeverReachesResults) {
     ASSERT_EQ(outputs[0].size(), outputs[1].size());
     EXPECT_EQ(std::memcmp(outputs[0].data(), outputs[1].data(), outputs[0].size() * sizeof(float)), 0);
     for (float x : outputs[1]) ASSERT_TRUE(std::isfinite(x));
-    const size_t elem = dtype == ROTOR_DTYPE_F32 ? 4 : 2;
     for (uint32_t h = 0; h < 2; ++h)
-      EXPECT_EQ(std::memcmp(static_cast<const unsigned char *>(pc.keys) + pc.key_block_offset(h, 0) * elem,
-                            static_cast<const unsigned char *>(cc.keys) + cc.key_block_offset(h, 0) * elem,
-                            size_t{2} * rotor::kKeyBlock * 64 * elem),
+      EXPECT_EQ(std::memcmp(pc.key_block_at(h, 0), cc.key_block_at(h, 0), size_t{2} * pc.key_block_bytes),
                 0)
           << "head " << h << ": the two started blocks, columns past the length included";
   }

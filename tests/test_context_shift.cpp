@@ -97,10 +97,15 @@ std::vector<LD> rotate_exact(const float *raw, const rotor_config &cfg, const Ro
 
 // Dimension dim of the key (head, token), from the cache's key blocks.
 double key_element(const rotor::KvCache &c, uint32_t head, uint32_t token, uint32_t dim) {
-  const uint64_t i = c.key_offset(head, token) + uint64_t{dim} * rotor::kKeyBlock;
-  if (c.dtype == ROTOR_DTYPE_F32) return static_cast<const float *>(c.keys)[i];
-  const uint16_t bits = static_cast<const uint16_t *>(c.keys)[i];
-  return c.dtype == ROTOR_DTYPE_F16 ? ref::f16_value(bits) : ref::bf16_value(bits);
+  const unsigned char *at = c.key_at(head, token) + size_t{dim} * rotor::kKeyBlock * (c.key_dtype == ROTOR_DTYPE_F32 ? 4 : 2);
+  if (c.key_dtype == ROTOR_DTYPE_F32) {
+    float f;
+    std::memcpy(&f, at, sizeof f);
+    return f;
+  }
+  uint16_t bits;
+  std::memcpy(&bits, at, sizeof bits);
+  return c.key_dtype == ROTOR_DTYPE_F16 ? ref::f16_value(bits) : ref::bf16_value(bits);
 }
 
 // Unit roundoff of a dtype: |round(x) - x| <= u |x| for normal x.
@@ -299,18 +304,18 @@ TEST_P(ContextShift, MovedKeysAreWithinOneRoundingOfTheExactKeysAtTheirNewPositi
       // and unrotated dims are the old slots' bits.
       const rotor::KvCache &kc = c.internal();
       const size_t elem = p.cache_dtype == ROTOR_DTYPE_F32 ? 4 : 2;
-      const ptrdiff_t keys_at = static_cast<unsigned char *>(kc.keys) - c.arena.get();
-      const ptrdiff_t values_at = static_cast<unsigned char *>(kc.values) - c.arena.get();
+      // Byte offsets in the arena, the same in its copy from before the shift.
+      auto in_arena = [&](const unsigned char *p) { return size_t(p - c.arena.get()); };
       for (uint32_t h = 0; h < kc.kv_heads; ++h)
         for (uint32_t slot = 0; slot < length; ++slot) {
           const uint32_t old_slot = slot < range.start ? slot : slot + range.count;
-          const size_t now = size_t(kc.value_offset(h, slot)) * elem, then = size_t(kc.value_offset(h, old_slot)) * elem;
-          EXPECT_EQ(std::memcmp(c.arena.get() + values_at + now, arena_before.data() + values_at + then, kHeadDim * elem), 0);
+          const size_t now = in_arena(kc.value_at(h, slot)), then = in_arena(kc.value_at(h, old_slot));
+          EXPECT_EQ(std::memcmp(c.arena.get() + now, arena_before.data() + then, kHeadDim * elem), 0);
           const uint32_t first_dim = slot < range.start ? 0 : kRotary;  // moved keys: the unrotated tail
           for (uint32_t dim = first_dim; dim < kHeadDim; ++dim) {
-            const size_t key_now = size_t(kc.key_offset(h, slot) + uint64_t{dim} * rotor::kKeyBlock) * elem;
-            const size_t key_then = size_t(kc.key_offset(h, old_slot) + uint64_t{dim} * rotor::kKeyBlock) * elem;
-            ASSERT_EQ(std::memcmp(c.arena.get() + keys_at + key_now, arena_before.data() + keys_at + key_then, elem), 0)
+            const size_t key_now = in_arena(kc.key_at(h, slot)) + size_t{dim} * rotor::kKeyBlock * elem;
+            const size_t key_then = in_arena(kc.key_at(h, old_slot)) + size_t{dim} * rotor::kKeyBlock * elem;
+            ASSERT_EQ(std::memcmp(c.arena.get() + key_now, arena_before.data() + key_then, elem), 0)
                 << "head " << h << " slot " << slot << " dim " << dim;
           }
         }

@@ -164,6 +164,11 @@ typedef enum rotor_dtype {
   ROTOR_DTYPE_F32 = 0,
   ROTOR_DTYPE_F16 = 1,  /* IEEE binary16 */
   ROTOR_DTYPE_BF16 = 2,  /* bfloat16 */
+  /* KV cache storage only (1.3; tensors refuse them): ggml's block quantizations, blocks of 32
+     elements of one key or value sharing an f16 scale d. Q8_0: x = d * q, q int8 in [-127, 127];
+     Q4_0: x = d * (q - 8), q in [0, 15]. Numbers as ggml's reference quantizer makes them. */
+  ROTOR_DTYPE_Q8_0 = 3,
+  ROTOR_DTYPE_Q4_0 = 4,
   ROTOR_DTYPE_FORCE_32BIT = 0x7fffffff
 } rotor_dtype;
 
@@ -676,13 +681,57 @@ ROTOR_API rotor_status rotor_kernel_force(const char *name);
 
 /* One sequence's keys (stored already rotated) and values, in the caller's memory, with a hard
    maximum length. Key and value of cached token i were rotated at position i. dtype is the
-   storage type (f32, f16 or bf16; f16/bf16 round to nearest even once on append). A cache is
-   used by one call at a time; distinct caches may be used by concurrent calls. */
+   storage type (f32, f16 or bf16; f16/bf16 round to nearest even once on append; Q8_0 and Q4_0
+   quantize once on append, see rotor_kv_cache_config). A cache is used by one call at a time;
+   distinct caches may be used by concurrent calls. */
 typedef struct rotor_kv_cache rotor_kv_cache;
 
+/* Keys stored as they come, before rotation: every forward call rotates each cached key it reads
+   with the row of the key's position (its cache index) and the call's rows. A context shift
+   (rotor_kv_cache_evict) or a rescale then changes no key: the cache after a shift holds the same
+   bytes as a fresh prefill of the kept tokens. Costs a rotation per key read; refused by
+   rotor_attention_forward_axes (the cache keeps no ids). docs/quantized-kv.md. */
+#define ROTOR_KV_UNROTATED_KEYS 1u
+
+/* How a cache stores its keys and values (1.3). A sized struct, as rotor_config: struct_size is
+   the caller's sizeof (rotor_kv_cache_config_init sets it); the library reads no byte past it.
+   key_dtype and value_dtype are chosen independently among the five rotor_dtype values; Q8_0
+   and Q4_0 need head_dim to be a multiple of 32 and at most ROTOR_KV_MAX_QUANTIZED_HEAD_DIM.
+   Layouts (internal, may change): quantized values are ggml's block rows (per token and head,
+   head_dim / 32 blocks of 34 (Q8_0) or 18 (Q4_0) bytes, exactly ggml's bytes); quantized keys
+   hold the same numbers dimension-major in 64-token blocks (the layout rotor's score kernels
+   read). Bytes per token and head at head_dim 128: f16 256, Q8_0 136, Q4_0 72. */
+typedef struct rotor_kv_cache_config {
+  uint32_t    struct_size;  /* sizeof(rotor_kv_cache_config) of the caller */
+  rotor_dtype key_dtype;
+  rotor_dtype value_dtype;
+  uint32_t    flags;        /* 0 or ROTOR_KV_UNROTATED_KEYS */
+} rotor_kv_cache_config;
+
+#define ROTOR_KV_MAX_QUANTIZED_HEAD_DIM 1024
+
+/* Fills *c: struct_size = c_size, both dtypes = dtype, flags 0. c_size must be 12 (a struct
+   without flags) or 16 (this header's). Errors: INVALID_ARGUMENT (NULL, c_size, dtype). */
+ROTOR_API rotor_status rotor_kv_cache_config_init_sized(rotor_kv_cache_config *c, size_t c_size, rotor_dtype dtype);
+#define rotor_kv_cache_config_init(c, dtype) rotor_kv_cache_config_init_sized((c), sizeof *(c), (dtype))
+
+/* rotor_kv_cache_arena_size and rotor_kv_cache_init with a rotor_kv_cache_config: the same
+   rules, plus INVALID_ARGUMENT for a struct_size other than 12 or 16, an unknown dtype or flag,
+   or a quantized type with head_dim not a multiple of 32 or above ROTOR_KV_MAX_QUANTIZED_HEAD_DIM. */
+ROTOR_API size_t rotor_kv_cache_arena_size_ex(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
+                                              const rotor_kv_cache_config *c);
+ROTOR_API rotor_status rotor_kv_cache_init_ex(rotor_kv_cache **out, uint32_t kv_heads, uint32_t head_dim,
+                                              uint32_t max_len, const rotor_kv_cache_config *c, void *arena,
+                                              size_t arena_size);
+
+/* The cache's storage types and flags into *out (out->struct_size set by the caller, 12 or 16).
+   Errors: INVALID_ARGUMENT (NULL, struct_size). Same thread rule as rotor_kv_cache_length. */
+ROTOR_API rotor_status rotor_kv_cache_get_config(const rotor_kv_cache *c, rotor_kv_cache_config *out);
+
 /* Bytes of an arena that holds a cache (header, keys and values), all included; 0 when an
-   argument is invalid (a zero count, max_len > 2^31 - 1, bad dtype) or the size does not fit
-   in size_t. Never allocates. Keys are stored in blocks of 64 tokens, so their part is sized for
+   argument is invalid (a zero count, max_len > 2^31 - 1, bad dtype, a quantized dtype with
+   head_dim not a multiple of 32 or above ROTOR_KV_MAX_QUANTIZED_HEAD_DIM) or the size does not
+   fit in size_t. dtype serves keys and values (rotor_kv_cache_arena_size_ex chooses each). Never allocates. Keys are stored in blocks of 64 tokens, so their part is sized for
    max_len rounded up to a multiple of 64 (the layout is internal and may change). */
 ROTOR_API size_t rotor_kv_cache_arena_size(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
                                            rotor_dtype dtype);

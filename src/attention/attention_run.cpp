@@ -13,6 +13,8 @@
 #include "apply/tensor_view.hpp"
 #include "common/element_convert.hpp"
 #include "common/prefetch.hpp"
+#include "common/quant_blocks.hpp"
+#include "attention/quantized_keys.hpp"
 
 namespace rotor {
 namespace {
@@ -83,6 +85,42 @@ void to_cache_type(const ForwardCall &c, const void *from, rotor_dtype from_type
     convert_elements(from, from_type, count, to, to_type);
 }
 
+// One new key as the cache stores it, at `key`: rotated (unless the cache keeps keys
+// un-rotated) and in the cache's key type, or as floats for a quantized cache (store_keys
+// quantizes a run's keys together).
+void stage_key(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t head, uint32_t token, uint32_t length,
+               unsigned char *key) {
+  const KvCache &cache = *c.caches[b];
+  const uint32_t d = cache.head_dim;
+  const rotor_dtype dtype = c.k.dtype;
+  const rotor_dtype staged = dtype_is_quantized(cache.key_dtype) ? ROTOR_DTYPE_F32 : cache.key_dtype;
+  const void *in = head_address(c.k, b, token, head);
+  if (cache.unrotated()) {
+    to_cache_type(c, in, dtype, d, key, staged);
+    return;
+  }
+  // Rotate in the tensors' type (as rotor_apply would), then round to the cache's type.
+  TokenHeads job = rotation_job(c, b, slot, token, length, in, c.k.stride_head, 1);
+  job.out = dtype == staged ? key : slot + c.plan.rotation;
+  job.out_head_stride = d;
+  c.rotate(job);
+  if (dtype != staged) to_cache_type(c, job.out, dtype, d, key, staged);
+}
+
+// One new value into its row of the cache.
+void store_value(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t head, uint32_t token,
+                 uint32_t position) {
+  KvCache &cache = *c.caches[b];
+  const void *in = head_address(c.v, b, token, head);
+  if (!dtype_is_quantized(cache.value_dtype)) {
+    to_cache_type(c, in, c.v.dtype, cache.head_dim, cache.value_at(head, position), cache.value_dtype);
+    return;
+  }
+  float *row = reinterpret_cast<float *>(slot + c.plan.rotation);
+  to_float(in, c.v.dtype, cache.head_dim, row);
+  quantize_row(cache.value_dtype, row, cache.head_dim, cache.value_at(head, position));
+}
+
 void append_run(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t head, uint32_t run) {
   KvCache &cache = *c.caches[b];
   const uint32_t length = cache.length, block = length / kKeyBlock + run;
@@ -90,19 +128,12 @@ void append_run(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t 
   const uint32_t end = (block + 1) * kKeyBlock < length + c.k.seq ? (block + 1) * kKeyBlock : length + c.k.seq;
   if (begin >= end) return;  // this entry's tokens span fewer blocks
   const uint32_t d = cache.head_dim;
-  const rotor_dtype dtype = c.k.dtype;
-  const size_t cache_elem = dtype_size(cache.dtype);
-  unsigned char *staged = slot + c.plan.keys;  // the run's keys in the cache's type, key-major
+  const size_t staged_elem = dtype_is_quantized(cache.key_dtype) ? sizeof(float) : dtype_size(cache.key_dtype);
+  unsigned char *staged = slot + c.plan.keys;  // the run's keys as store_keys takes them, key-major
   for (uint32_t position = begin; position < end; ++position) {
     const uint32_t token = position - length;
-    // Rotate in the tensors' type (as rotor_apply would), then round to the cache's type.
-    TokenHeads job = rotation_job(c, b, slot, token, length, head_address(c.k, b, token, head), c.k.stride_head, 1);
-    unsigned char *key = staged + size_t{position - begin} * d * cache_elem;
-    job.out = dtype == cache.dtype ? key : slot + c.plan.rotation;
-    job.out_head_stride = d;
-    c.rotate(job);
-    if (dtype != cache.dtype) to_cache_type(c, job.out, dtype, d, key, cache.dtype);
-    to_cache_type(c, head_address(c.v, b, token, head), dtype, d, cache.value_at(head, position), cache.dtype);
+    stage_key(c, slot, b, head, token, length, staged + size_t{position - begin} * d * staged_elem);
+    store_value(c, slot, b, head, token, position);
   }
   store_keys(cache, head, begin, end - begin, staged);
 }
@@ -158,34 +189,76 @@ constexpr uint32_t kWidenOnceRows = 24;
 constexpr uint32_t kDiagonalRows = 24;
 
 // What the kernels read of one key block and the values beside it: the cache's own bytes, or
-// floats widened into the slot (many rows, or a kernel set that does not read the type; the
-// whole key block, so every column a score kernel may compute is defined).
+// floats widened or dequantized into the slot (many rows, a kernel set that does not read the
+// type, a quantized type; the whole key block, so every column a score kernel may compute is
+// defined), with un-rotated keys rotated there.
 struct BlockInput {
   const void *keys, *values;
   AttentionScoresFn scores;
   AttentionAccumulateFn accumulate;
 };
 
-BlockInput block_input(const ForwardCall &c, const KvCache &cache, uint32_t head, uint32_t block, uint32_t n,
-                       uint32_t rows, unsigned char *slot) {
+// Columns [0, n) of a float key block ([d][kKeyBlock]) rotated in place with the rows of
+// positions block .. block + n - 1: un-rotated cached keys (ROTOR_KV_UNROTATED_KEYS), with the
+// rows the call's queries use (the table's, or a pinned cache's own).
+void rotate_key_block(const ForwardCall &c, uint32_t b, uint32_t block, uint32_t n, float *keys,
+                      const unsigned char *slot) {
+  const uint32_t half = c.half;
+  for (uint32_t t = 0; t < n; ++t) {
+    const float *cos = row_for(c, b, block + t, slot), *sin = cos + half;
+    for (uint32_t i = 0; i < half; ++i) {
+      const uint32_t ia = c.pairing == ROTOR_PAIRING_HALF ? i : 2 * i;
+      const uint32_t ib = c.pairing == ROTOR_PAIRING_HALF ? i + half : 2 * i + 1;
+      float &x = keys[size_t{ia} * kKeyBlock + t], &y = keys[size_t{ib} * kKeyBlock + t];
+      const float xr = x * cos[i] - y * sin[i], yr = y * cos[i] + x * sin[i];
+      x = xr;
+      y = yr;
+    }
+  }
+}
+
+BlockInput block_input(const ForwardCall &c, uint32_t b, uint32_t head, uint32_t block, uint32_t n, uint32_t rows,
+                       unsigned char *slot) {
+  const KvCache &cache = *c.caches[b];
   const AttentionKernels &kernels = *c.kernels;
-  const rotor_dtype dtype = cache.dtype;
-  BlockInput in;
-  in.keys = cache.key_block_at(head, block / kKeyBlock);
-  in.values = cache.value_at(head, block);
-  in.scores = kernels.scores[dtype];
-  in.accumulate = kernels.accumulate[dtype];
-  if (dtype == ROTOR_DTYPE_F32 || (in.scores != nullptr && in.accumulate != nullptr && rows < kWidenOnceRows))
-    return in;
+  const uint32_t d = cache.head_dim;
   // The set's vector widening when it has one, else the portable conversion (the same bits).
-  auto widen = [&](const void *from, uint32_t count, float *to) {
+  auto widen = [&](const void *from, rotor_dtype dtype, uint32_t count, size_t at) {
+    float *to = reinterpret_cast<float *>(slot + at);
     if (kernels.widen[dtype] != nullptr) kernels.widen[dtype](from, count, to);
     else to_float(from, dtype, count, to);
     return to;
   };
-  return BlockInput{widen(in.keys, kKeyBlock * cache.head_dim, reinterpret_cast<float *>(slot + c.plan.keys)),
-                    widen(in.values, n * cache.head_dim, reinterpret_cast<float *>(slot + c.plan.values)),
-                    kernels.scores[ROTOR_DTYPE_F32], kernels.accumulate[ROTOR_DTYPE_F32]};
+  BlockInput in;
+  const rotor_dtype kd = cache.key_dtype, vd = cache.value_dtype;
+  const unsigned char *keys = cache.key_block_at(head, block / kKeyBlock);
+  if (dtype_is_quantized(kd)) {
+    float *to = reinterpret_cast<float *>(slot + c.plan.keys);
+    dequantize_key_block(kd, d, keys, to);
+    in.keys = to;
+  } else if (kd == ROTOR_DTYPE_F32 && !cache.unrotated()) {
+    in.keys = keys;
+  } else if (kernels.scores[kd] != nullptr && rows < kWidenOnceRows && !cache.unrotated()) {
+    in.keys = keys;
+  } else {
+    in.keys = widen(keys, kd, kKeyBlock * d, c.plan.keys);
+  }
+  in.scores = in.keys == keys ? kernels.scores[kd] : kernels.scores[ROTOR_DTYPE_F32];
+  if (cache.unrotated())
+    rotate_key_block(c, b, block, n, reinterpret_cast<float *>(slot + c.plan.keys), slot);
+
+  const unsigned char *values = cache.value_at(head, block);
+  if (dtype_is_quantized(vd)) {
+    float *to = reinterpret_cast<float *>(slot + c.plan.values);
+    dequantize_rows(vd, values, n, d, to);
+    in.values = to;
+  } else if (vd == ROTOR_DTYPE_F32 || (kernels.accumulate[vd] != nullptr && rows < kWidenOnceRows)) {
+    in.values = values;
+  } else {
+    in.values = widen(values, vd, n * d, c.plan.values);
+  }
+  in.accumulate = in.values == values ? kernels.accumulate[vd] : kernels.accumulate[ROTOR_DTYPE_F32];
+  return in;
 }
 
 // Output rows asked for (with intent to write) this many rows before they are written: the
@@ -215,7 +288,7 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   const uint32_t keys_end = first_position + task.tokens;
   for (uint32_t block = 0; block < keys_end; block += kKeyBlock) {
     const uint32_t block_keys = min_u32(kKeyBlock, keys_end - block);
-    const BlockInput in = block_input(c, cache, task.kv_head, block, block_keys, rows, slot);
+    const BlockInput in = block_input(c, task.b, task.kv_head, block, block_keys, rows, slot);
     auto visible = [&](uint32_t r) {
       const uint32_t last = first_position + r / group;  // inclusive
       return last < block ? 0u : min_u32(block_keys, last + 1 - block);

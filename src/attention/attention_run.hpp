@@ -23,6 +23,7 @@ struct ForwardCall {
   rotor_tensor q, k, v, out;
   float scale;
   RotateTokenFn rotate;      // for the tensors' dtype and the table's pairing
+  rotor_pairing pairing;     // the table's: un-rotated cached keys are rotated with it
   const AttentionKernels *kernels;
   // Rescale scratch (rerotate_keys.hpp layout, one slot per thread): a cache with own_rows set
   // (policy PIN, table moved on) rotates its new tokens with rows of its own state, computed

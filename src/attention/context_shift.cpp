@@ -8,6 +8,7 @@
 #include "common/dtype.hpp"
 #include "apply/tensor_view.hpp"
 #include "attention/kv_cache.hpp"
+#include "attention/quantized_keys.hpp"
 #include "attention/rerotate_keys.hpp"
 #include "runtime/pool.hpp"
 #include "table/scaling.hpp"
@@ -35,15 +36,22 @@ void rotate_share(void *context, uint64_t begin, uint64_t end) {
   const KvCache &cache = *call.cache;
   for (uint64_t item = begin; item < end; ++item) {
     const uint32_t head = uint32_t(item / call.moved), token = call.first_moved + uint32_t(item % call.moved);
-    rotate_pairs_in_place(cache.key_at(head, token), cache.dtype, call.pairing, call.half, cache.pair_coeff, kKeyBlock);
+    rotate_cached_key(*call.cache, head, token, call.pairing, call.half, cache.pair_coeff);
   }
 }
 
 // Keys [from, from + n) of one head to [to, to + n), to < from, in key blocks: runs of tokens
 // that stay within one source and one destination block move as one memmove per dimension,
 // runs in ascending order so that a run never overwrites keys a later run still reads.
+// Quantized keys move key by key (nibbles share bytes across columns), in the same order.
 void move_keys(const KvCache &cache, uint32_t head, uint32_t to, uint32_t from, uint32_t n) {
-  const size_t elem = dtype_size(cache.dtype);
+  if (dtype_is_quantized(cache.key_dtype)) {
+    for (uint32_t k = 0; k < n; ++k)
+      copy_quantized_key(cache.key_dtype, cache.head_dim, cache.key_block_at(head, (from + k) / kKeyBlock),
+                         (from + k) % kKeyBlock, cache.key_block_at(head, (to + k) / kKeyBlock), (to + k) % kKeyBlock);
+    return;
+  }
+  const size_t elem = dtype_size(cache.key_dtype);
   while (n > 0) {
     const uint32_t room_to = kKeyBlock - to % kKeyBlock, room_from = kKeyBlock - from % kKeyBlock;
     uint32_t run = room_to < room_from ? room_to : room_from;
@@ -70,7 +78,7 @@ void move_share(void *context, uint64_t begin, uint64_t end) {
       continue;
     }
     std::memmove(cache.value_at(head, call.first_moved - call.count), cache.value_at(head, call.first_moved),
-                 size_t{call.moved} * cache.head_dim * dtype_size(cache.dtype));
+                 size_t{call.moved} * cache.value_row_bytes);
   }
 }
 
@@ -99,7 +107,9 @@ void evict_tokens(KvCache &cache, uint32_t start, uint32_t count, uint32_t half,
   if (call.moved > 0) {
     const uint64_t keys = uint64_t{cache.kv_heads} * call.moved;
     const bool fork = keys >= kKeysWorthAFork;
-    run_items(pool, fork, keys, rotate_share, &call);
+    // Un-rotated keys carry no position: they only move (the cache then holds a fresh
+    // prefill's bytes).
+    if (!cache.unrotated()) run_items(pool, fork, keys, rotate_share, &call);
     run_items(pool, fork, uint64_t{2} * cache.kv_heads, move_share, &call);
   }
   cache.length -= count;

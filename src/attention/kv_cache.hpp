@@ -7,6 +7,9 @@
 //          a prefill nor a decode step transposes keys: a decode step uses each key for only the
 //          group's few query rows, and transposing cost it more than scoring (docs/performance-history.md, first and second passes).
 //   values [kv_heads][max_len][head_dim]: rows, the layout the value kernels read.
+// Quantized keys keep the block order with their own block contents (attention/quantized_keys.hpp);
+// quantized values are ggml's block rows (common/quant_blocks.hpp). The forward path reads both
+// through floats dequantized into the calling thread's workspace slot.
 // A block's columns past the cache length hold zeros (cleared by the call that starts the block)
 // or keys a context shift moved away; kernels compute scores for them and never read them.
 #pragma once
@@ -24,10 +27,14 @@ struct KvCache {
   uint32_t kv_heads;
   uint32_t head_dim;
   uint32_t max_len;
-  rotor_dtype dtype;
+  rotor_dtype key_dtype;    // f32, f16, bf16, or quantized (attention/quantized_keys.hpp)
+  rotor_dtype value_dtype;  // f32, f16, bf16, or quantized (ggml rows, common/quant_blocks.hpp)
+  uint32_t flags;           // ROTOR_KV_UNROTATED_KEYS or 0
   uint32_t length;       // tokens appended so far
-  void *keys;            // rotated keys, dtype
-  void *values;          // values, dtype
+  void *keys;            // keys (rotated unless unrotated()), key_dtype
+  void *values;          // values, value_dtype
+  size_t key_block_bytes;  // one head's block of kKeyBlock keys
+  size_t value_row_bytes;  // one head's value of one token
   // Which rows the keys carry (src/attention/rerotate_keys.hpp), set when the first token is appended.
   ScaleState state;
   uint64_t epoch = 0;          // the table epoch of those rows
@@ -45,32 +52,22 @@ struct KvCache {
   size_t arena_bytes = 0;
   const void *arena() const { return this; }
 
-  // Elements between consecutive heads of keys, and of values.
-  uint64_t key_head_stride() const { return uint64_t{key_blocks(max_len)} * kKeyBlock * head_dim; }
-  uint64_t value_head_stride() const { return uint64_t{max_len} * head_dim; }
-  // Element offset of dimension 0 of key (head, token); dimension i is kKeyBlock * i further.
-  uint64_t key_offset(uint32_t head, uint32_t token) const {
-    return head * key_head_stride() + uint64_t{token / kKeyBlock} * kKeyBlock * head_dim + token % kKeyBlock;
-  }
-  // Element offset of the key block holding keys [block * kKeyBlock, (block + 1) * kKeyBlock).
-  uint64_t key_block_offset(uint32_t head, uint32_t block) const {
-    return head * key_head_stride() + uint64_t{block} * kKeyBlock * head_dim;
-  }
-  // Element offset of the value row (head, token).
-  uint64_t value_offset(uint32_t head, uint32_t token) const {
-    return head * value_head_stride() + uint64_t{token} * head_dim;
-  }
+  // Keys stored before rotation: rotated by every call that reads them (ROTOR_KV_UNROTATED_KEYS).
+  bool unrotated() const { return (flags & ROTOR_KV_UNROTATED_KEYS) != 0; }
   static uint32_t key_blocks(uint32_t tokens) { return (tokens + kKeyBlock - 1) / kKeyBlock; }
 
-  // The same places as bytes in the arena: the one address computation of the cache's arrays.
-  unsigned char *key_at(uint32_t head, uint32_t token) const {
-    return static_cast<unsigned char *>(keys) + key_offset(head, token) * dtype_size(dtype);
-  }
+  // The one address computation of the cache's arrays. Keys [kv_heads][key_blocks(max_len)]
+  // blocks of key_block_bytes; values [kv_heads][max_len] rows of value_row_bytes.
   unsigned char *key_block_at(uint32_t head, uint32_t block) const {
-    return static_cast<unsigned char *>(keys) + key_block_offset(head, block) * dtype_size(dtype);
+    return static_cast<unsigned char *>(keys) + (uint64_t{head} * key_blocks(max_len) + block) * key_block_bytes;
+  }
+  // Dimension 0 of key (head, token) of an f32/f16/bf16 cache; dimension i is kKeyBlock * i
+  // elements further.
+  unsigned char *key_at(uint32_t head, uint32_t token) const {
+    return key_block_at(head, token / kKeyBlock) + size_t{token % kKeyBlock} * dtype_size(key_dtype);
   }
   unsigned char *value_at(uint32_t head, uint32_t token) const {
-    return static_cast<unsigned char *>(values) + value_offset(head, token) * dtype_size(dtype);
+    return static_cast<unsigned char *>(values) + (uint64_t{head} * max_len + token) * value_row_bytes;
   }
 };
 
@@ -82,11 +79,19 @@ struct KvCacheSizes {
   size_t freqs_at, coeff_at;  // where KvCache::freqs and KvCache::pair_coeff start in the header
   size_t total() const { return header + keys + values; }
 };
-bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, rotor_dtype dtype, KvCacheSizes *sizes);
+// What a cache stores: the internal form of rotor_kv_cache_config.
+struct KvStorage {
+  rotor_dtype key_dtype, value_dtype;
+  uint32_t flags;
+};
+// Why a storage cannot serve head_dim (a reason for fail()), or nullptr when it can.
+const char *kv_storage_problem(const KvStorage &storage, uint32_t head_dim);
+bool kv_cache_sizes(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, const KvStorage &storage,
+                    KvCacheSizes *sizes);
 
 // Places an empty cache (length 0) at arena, whose size kv_cache_sizes gave; arguments valid.
 KvCache *build_kv_cache(void *arena, uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
-                        rotor_dtype dtype, const KvCacheSizes &sizes);
+                        const KvStorage &storage, const KvCacheSizes &sizes);
 
 // Clears the columns past first + count of the key block that key first + count - 1 falls in,
 // when keys [first, first + count) start that block: with the keys about to be written, every
@@ -95,8 +100,15 @@ KvCache *build_kv_cache(void *arena, uint32_t kv_heads, uint32_t head_dim, uint3
 void clear_key_block_tail(KvCache &cache, uint32_t first, uint32_t count);
 
 // Copies the keys of tokens [first, first + n) of one head, all in one key block, into their
-// columns: `keys` holds n keys of head_dim elements of the cache's type, one after the other.
+// columns: `keys` holds n keys of head_dim elements of the cache's key type, one after the
+// other (floats for a quantized cache, which quantizes them here).
 void store_keys(KvCache &cache, uint32_t head, uint32_t first, uint32_t n, const void *keys);
+
+// Key (head, token) as floats, and back (f32/f16/bf16: rounded once; quantized: quantized
+// again). For the corrections of stored keys (shifts, rescales). The keys are in the caller's
+// arena: store_key writes them, not the header.
+void load_key(const KvCache &cache, uint32_t head, uint32_t token, float *key);
+void store_key(const KvCache &cache, uint32_t head, uint32_t token, const float *key);
 
 }  // namespace rotor
 

@@ -54,7 +54,7 @@ void rerotate_token(const RerotateJob &job, unsigned char *slot, uint32_t b, uin
   }
   for (uint32_t h = 0; h < k.heads; ++h) {
     if (job.cache != nullptr) {
-      rotate_pairs_in_place(job.cache->key_at(h, s), k.dtype, job.pairing, half, coeff, kKeyBlock);
+      rotate_cached_key(*job.cache, h, s, job.pairing, half, coeff);
       continue;
     }
     rotate_pairs_in_place(head_address(k, b, s, h), k.dtype, job.pairing, half, coeff, 1);
@@ -85,6 +85,20 @@ void rotate_pairs_in_place(unsigned char *head, rotor_dtype dtype, rotor_pairing
     from_float(&xs, 1, head + ia * elem, dtype);
     from_float(&ys, 1, head + ib * elem, dtype);
   }
+}
+
+void rotate_cached_key(const KvCache &cache, uint32_t head, uint32_t token, rotor_pairing pairing, uint32_t half,
+                       const double *coeff) {
+  if (!dtype_is_quantized(cache.key_dtype)) {
+    rotate_pairs_in_place(cache.key_at(head, token), cache.key_dtype, pairing, half, coeff, kKeyBlock);
+    return;
+  }
+  // Dequantized exactly, rotated in double (rounded to float once), quantized again: one more
+  // rounding to the 8- or 4-bit grid per correction (docs/quantized-kv.md measures how it adds up).
+  float key[ROTOR_KV_MAX_QUANTIZED_HEAD_DIM];
+  load_key(cache, head, token, key);
+  rotate_pairs_in_place(reinterpret_cast<unsigned char *>(key), ROTOR_DTYPE_F32, pairing, half, coeff, 1);
+  store_key(cache, head, token, key);
 }
 
 // Callers use these only once rerotate_workspace_bytes gave a non-zero total: then they fit.

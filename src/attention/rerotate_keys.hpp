@@ -48,6 +48,12 @@ void rotate_pairs_in_place(unsigned char *head, rotor_dtype dtype, rotor_pairing
 
 struct KvCache;
 
+// rotate_pairs_in_place for key (head, token) of a cache, in whichever type it stores: a
+// quantized key is dequantized into a stack buffer (head_dim <= ROTOR_KV_MAX_QUANTIZED_HEAD_DIM
+// floats), rotated and quantized again. The keys are written; the header is not.
+void rotate_cached_key(const KvCache &cache, uint32_t head, uint32_t token, rotor_pairing pairing, uint32_t half,
+                       const double *coeff);
+
 struct RerotateJob {
   rotor_tensor keys;           // a validated view, rotated FORWARD with the old rows
   const KvCache *cache;        // or NULL; else keys gives only the shape and the keys are this

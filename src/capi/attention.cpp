@@ -1,6 +1,8 @@
 // The C entry points of the attention forward path: every argument is checked here, before the
 // first byte is written; run_forward below may assume valid input.
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 
 #include "common/enum_bits.hpp"
 #include "common/dtype.hpp"
@@ -109,7 +111,7 @@ rotor_status lease_for_policy(Table &table, rotor_rescale_policy policy, KvCache
   }
   const ScaleState *expected = nullptr;
   for (uint32_t b = 0; b < batch; ++b) {
-    if (caches[b]->length == 0) continue;
+    if (caches[b]->length == 0 || caches[b]->unrotated()) continue;  // keys that carry no rows
     if (expected == nullptr) expected = &caches[b]->state;
     else if (*expected != caches[b]->state)
       return fail(ROTOR_ERR_RESCALED, "policy REFUSE: the caches hold keys of different rows");
@@ -132,7 +134,9 @@ void settle_caches(Table &table, rotor_rescale_policy policy, KvCache *const *ca
   for (uint32_t b = 0; b < batch; ++b) {
     KvCache &cache = *caches[b];
     cache.own_rows = false;
-    if (cache.length == 0 || cache.state == lease.state) {
+    // Un-rotated keys carry no rows: every call rotates them with its own, so the cache follows
+    // the table under every policy, exactly and without touching a key.
+    if (cache.length == 0 || cache.state == lease.state || cache.unrotated()) {
       cache.state = lease.state;
       cache.epoch = lease.epoch;
       continue;
@@ -146,7 +150,7 @@ void settle_caches(Table &table, rotor_rescale_policy policy, KvCache *const *ca
     // The shape of the cache's keys; their addresses come from the cache (key blocks).
     job.keys = rotor_tensor{};
     job.keys.data = cache.keys;
-    job.keys.dtype = cache.dtype;
+    job.keys.dtype = cache.key_dtype;  // the keys are reached through the cache, whatever their type
     job.keys.batch = 1;
     job.keys.seq = cache.length;
     job.keys.heads = cache.kv_heads;
@@ -192,6 +196,9 @@ rotor_status forward_call(rotor_table *t, rotor_kv_cache *const *caches, const r
   // With ids, the cache index only orders tokens: the table bounds the ids, not the index.
   const uint32_t index_limit = ids == nullptr ? table.max_len() : UINT32_MAX;
   if ((status = check_caches(cache_list, *k, index_limit, &positions_needed)) != ROTOR_OK) return status;
+  for (uint32_t b = 0; ids != nullptr && b < k->batch; ++b)
+    if (cache_list[b]->unrotated())
+      return fail(kInvalid, "a cache with ROTOR_KV_UNROTATED_KEYS rotates keys at their cache index: ids are refused");
   if (ids != nullptr &&
       (status = check_axis_ids(ids, table.axes(), k->batch, k->seq, table.max_len(), &positions_needed)) != ROTOR_OK)
     return status;
@@ -213,6 +220,7 @@ rotor_status forward_call(rotor_table *t, rotor_kv_cache *const *caches, const r
   call.out = *out;
   call.scale = scale;
   call.rotate = active_kernels().rotate[q->dtype][table.config().pairing];
+  call.pairing = table.config().pairing;
   call.kernels = active_kernels().attention;
   call.row_scratch = call.workspace + rescale_offset;
   if (ids != nullptr) call.axes = AxisPositions{ids, table.axes(), table.pair_axis()};
@@ -264,21 +272,82 @@ ROTOR_API rotor_status rotor_attention_forward_axes(rotor_table *t, rotor_kv_cac
   });
 }
 
+}  // extern "C"
+
 // KV caches (the same section of rotor.h).
+namespace rotor {
+namespace {
+
+// The sizes of rotor_kv_cache_config a caller may have: without flags (12) or with (16).
+bool known_config_size(size_t size) { return size == 12 || size == sizeof(rotor_kv_cache_config); }
+
+// The caller's struct, read up to its own size, as a KvStorage; false (with a reason) if invalid.
+bool read_storage(const rotor_kv_cache_config *c, KvStorage *storage) {
+  if (c == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "the cache config is NULL"), false;
+  uint32_t size;
+  std::memcpy(&size, c, sizeof size);
+  if (!known_config_size(size))
+    return fail(ROTOR_ERR_INVALID_ARGUMENT, "rotor_kv_cache_config.struct_size is not 12 or 16 (rotor_kv_cache_config_init sets it)"), false;
+  int key, value;
+  uint32_t flags = 0;
+  std::memcpy(&key, reinterpret_cast<const unsigned char *>(c) + offsetof(rotor_kv_cache_config, key_dtype), sizeof key);
+  std::memcpy(&value, reinterpret_cast<const unsigned char *>(c) + offsetof(rotor_kv_cache_config, value_dtype), sizeof value);
+  if (size >= offsetof(rotor_kv_cache_config, flags) + sizeof flags)
+    std::memcpy(&flags, reinterpret_cast<const unsigned char *>(c) + offsetof(rotor_kv_cache_config, flags), sizeof flags);
+  if (!valid_cache_dtype(key) || !valid_cache_dtype(value))
+    return fail(ROTOR_ERR_INVALID_ARGUMENT, "a cache dtype is not a rotor_dtype value"), false;
+  *storage = KvStorage{static_cast<rotor_dtype>(key), static_cast<rotor_dtype>(value), flags};
+  return true;
+}
+
+size_t cache_arena_size(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, const KvStorage &storage) {
+  KvCacheSizes sizes;
+  if (const char *problem = kv_storage_problem(storage, head_dim)) {
+    (void)fail(ROTOR_ERR_INVALID_ARGUMENT, problem);
+    return 0;
+  }
+  if (!kv_cache_sizes(kv_heads, head_dim, max_len, storage, &sizes)) {
+    (void)fail(ROTOR_ERR_INVALID_ARGUMENT, "a zero count, max_len past 2^31 - 1, or a size past size_t");
+    return 0;
+  }
+  return sizes.total();
+}
+
+rotor_status cache_init(rotor_kv_cache **out, uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
+                        const KvStorage &storage, void *arena, size_t arena_size) {
+  if (out == nullptr || arena == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "out or arena is NULL");
+  if (const char *problem = kv_storage_problem(storage, head_dim)) return fail(ROTOR_ERR_INVALID_ARGUMENT, problem);
+  KvCacheSizes sizes;
+  if (!kv_cache_sizes(kv_heads, head_dim, max_len, storage, &sizes)) {
+    // Valid arguments whose size overflows cannot be held by any arena.
+    const bool args_valid = kv_heads != 0 && head_dim != 0 && max_len != 0 && max_len <= uint32_t{INT32_MAX};
+    return args_valid ? fail(ROTOR_ERR_OUT_OF_MEMORY, "the cache's size does not fit in size_t")
+                      : fail(ROTOR_ERR_INVALID_ARGUMENT, "a zero count or max_len past 2^31 - 1");
+  }
+  if (!arena_aligned(arena)) return fail(ROTOR_ERR_INVALID_ARGUMENT, "the arena is not 64-byte aligned");
+  if (arena_size < sizes.total()) return fail(ROTOR_ERR_OUT_OF_MEMORY, "arena_size is below rotor_kv_cache_arena_size");
+  KvCache *cache = build_kv_cache(arena, kv_heads, head_dim, max_len, storage, sizes);
+  *out = reinterpret_cast<rotor_kv_cache *>(cache);
+  return ROTOR_OK;
+}
+
+// One dtype for keys and values, keys rotated: the 1.0 functions' storage (the int checked first).
+bool one_dtype_storage(rotor_dtype dtype, KvStorage *storage) {
+  if (!valid_cache_dtype(enum_bits(dtype))) return fail(ROTOR_ERR_INVALID_ARGUMENT, "dtype is not a rotor_dtype value"), false;
+  *storage = KvStorage{dtype, dtype, 0};
+  return true;
+}
+
+}  // namespace
+}  // namespace rotor
+
+extern "C" {
+
 ROTOR_API size_t rotor_kv_cache_arena_size(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
                                            rotor_dtype dtype) {
   return guarded_value<size_t>(0, [&]() -> size_t {
-    KvCacheSizes sizes;
-    // Read as int until valid (any int may come from C).
-    if (!valid_dtype(enum_bits(dtype))) {
-      (void)fail(ROTOR_ERR_INVALID_ARGUMENT, "dtype is not a rotor_dtype value");
-      return 0;
-    }
-    if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &sizes)) {
-      (void)fail(ROTOR_ERR_INVALID_ARGUMENT, "a zero count, max_len past 2^31 - 1, or a size past size_t");
-      return 0;
-    }
-    return sizes.total();
+    KvStorage storage;
+    return one_dtype_storage(dtype, &storage) ? cache_arena_size(kv_heads, head_dim, max_len, storage) : 0;
   });
 }
 
@@ -286,19 +355,59 @@ ROTOR_API rotor_status rotor_kv_cache_init(rotor_kv_cache **out, uint32_t kv_hea
                                            uint32_t max_len, rotor_dtype dtype, void *arena,
                                            size_t arena_size) {
   return guarded([&]() -> rotor_status {
-    if (out == nullptr || arena == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "out or arena is NULL");
-    if (!valid_dtype(enum_bits(dtype))) return fail(ROTOR_ERR_INVALID_ARGUMENT, "dtype is not a rotor_dtype value");
-    KvCacheSizes sizes;
-    if (!kv_cache_sizes(kv_heads, head_dim, max_len, dtype, &sizes)) {
-      // Valid arguments whose size overflows cannot be held by any arena.
-      const bool args_valid = kv_heads != 0 && head_dim != 0 && max_len != 0 && max_len <= uint32_t{INT32_MAX};
-      return args_valid ? fail(ROTOR_ERR_OUT_OF_MEMORY, "the cache's size does not fit in size_t")
-                        : fail(ROTOR_ERR_INVALID_ARGUMENT, "a zero count or max_len past 2^31 - 1");
-    }
-    if (!arena_aligned(arena)) return fail(ROTOR_ERR_INVALID_ARGUMENT, "the arena is not 64-byte aligned");
-    if (arena_size < sizes.total()) return fail(ROTOR_ERR_OUT_OF_MEMORY, "arena_size is below rotor_kv_cache_arena_size");
-    KvCache *cache = build_kv_cache(arena, kv_heads, head_dim, max_len, dtype, sizes);
-    *out = reinterpret_cast<rotor_kv_cache *>(cache);
+    KvStorage storage;
+    if (!one_dtype_storage(dtype, &storage)) return ROTOR_ERR_INVALID_ARGUMENT;
+    return cache_init(out, kv_heads, head_dim, max_len, storage, arena, arena_size);
+  });
+}
+
+ROTOR_API rotor_status rotor_kv_cache_config_init_sized(rotor_kv_cache_config *c, size_t c_size, rotor_dtype dtype) {
+  return guarded([&]() -> rotor_status {
+    if (c == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "c is NULL");
+    if (!known_config_size(c_size)) return fail(ROTOR_ERR_INVALID_ARGUMENT, "c_size is not 12 or 16");
+    KvStorage storage;
+    if (!one_dtype_storage(dtype, &storage)) return ROTOR_ERR_INVALID_ARGUMENT;
+    rotor_kv_cache_config full{};
+    full.struct_size = static_cast<uint32_t>(c_size);
+    full.key_dtype = dtype;
+    full.value_dtype = dtype;
+    full.flags = 0;
+    std::memcpy(c, &full, c_size);  // never past the caller's struct
+    return ROTOR_OK;
+  });
+}
+
+ROTOR_API size_t rotor_kv_cache_arena_size_ex(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
+                                              const rotor_kv_cache_config *c) {
+  return guarded_value<size_t>(0, [&]() -> size_t {
+    KvStorage storage;
+    return read_storage(c, &storage) ? cache_arena_size(kv_heads, head_dim, max_len, storage) : 0;
+  });
+}
+
+ROTOR_API rotor_status rotor_kv_cache_init_ex(rotor_kv_cache **out, uint32_t kv_heads, uint32_t head_dim,
+                                              uint32_t max_len, const rotor_kv_cache_config *c, void *arena,
+                                              size_t arena_size) {
+  return guarded([&]() -> rotor_status {
+    KvStorage storage;
+    if (!read_storage(c, &storage)) return ROTOR_ERR_INVALID_ARGUMENT;
+    return cache_init(out, kv_heads, head_dim, max_len, storage, arena, arena_size);
+  });
+}
+
+ROTOR_API rotor_status rotor_kv_cache_get_config(const rotor_kv_cache *c, rotor_kv_cache_config *out) {
+  return guarded([&]() -> rotor_status {
+    if (c == nullptr || out == nullptr) return fail(ROTOR_ERR_INVALID_ARGUMENT, "c or out is NULL");
+    uint32_t size;
+    std::memcpy(&size, out, sizeof size);
+    if (!known_config_size(size)) return fail(ROTOR_ERR_INVALID_ARGUMENT, "out->struct_size is not 12 or 16");
+    const KvCache &cache = *as_cache(c);
+    rotor_kv_cache_config full{};
+    full.struct_size = size;
+    full.key_dtype = cache.key_dtype;
+    full.value_dtype = cache.value_dtype;
+    full.flags = cache.flags;
+    std::memcpy(out, &full, size);
     return ROTOR_OK;
   });
 }

@@ -1,0 +1,108 @@
+// ggml's block quantizations Q8_0 and Q4_0 of 32 elements, written once: the quantizer every
+// cache write goes through (the reference rule of ggml's quantize_row_q8_0_ref /
+// quantize_row_q4_0_ref, so the numbers are ggml's bit for bit), the dequantized value of one
+// element, and ggml's row layout (the layout of quantized values in a KV cache). The key blocks'
+// dimension-major placement of the same numbers is src/attention/quantized_keys.hpp.
+//
+// Q8_0: d = amax / 127, q = round_half_away(x / d) in [-127, 127], x' = q * d.
+// Q4_0: m = the element of largest magnitude (its sign kept), d = m / -8,
+//       q = min(15, trunc(x / d + 8.5)) in [0, 15], x' = (q - 8) * d.
+// d is stored as f16 (rounded to nearest even) but the quotients use the unrounded float d, as
+// ggml does. x' = q * f16(d) is exact in float (an int of at most 8 bits times an 11-bit
+// significand), so a dequantized element is the same float on every path.
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "common/half.hpp"
+#include "rotor/rotor.h"
+
+namespace rotor {
+
+constexpr uint32_t kQuantGroup = 32;  // elements per block (per f16 scale)
+
+// Bytes of one ggml block: the f16 scale, then 32 int8 (Q8_0) or 16 bytes of nibbles (Q4_0).
+inline size_t quant_block_bytes(rotor_dtype dtype) { return dtype == ROTOR_DTYPE_Q8_0 ? 34 : 18; }
+
+// Bits of one quantized element (8 or 4): the key blocks' sizes follow from it.
+inline uint32_t quant_bits(rotor_dtype dtype) { return dtype == ROTOR_DTYPE_Q8_0 ? 8 : 4; }
+
+// One group: x[32] -> *scale (f16 bits) and q[32] (Q8_0: the int8's bits; Q4_0: 0..15).
+// Non-finite input cannot reach an undefined float-to-int conversion: a quotient that is NaN or
+// past the range is clamped first (finite input never is: the clamps are then no-ops).
+inline void quantize_group(rotor_dtype dtype, const float *x, uint16_t *scale, uint8_t *q) {
+  if (dtype == ROTOR_DTYPE_Q8_0) {
+    float amax = 0.0f;
+    for (uint32_t j = 0; j < kQuantGroup; ++j) amax = std::fabs(x[j]) > amax ? std::fabs(x[j]) : amax;
+    const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+    *scale = float_to_f16(d);
+    for (uint32_t j = 0; j < kQuantGroup; ++j) {
+      float v = std::round(x[j] * id);
+      v = v == v ? (v < -127.0f ? -127.0f : (v > 127.0f ? 127.0f : v)) : 0.0f;
+      q[j] = static_cast<uint8_t>(static_cast<int8_t>(v));
+    }
+    return;
+  }
+  float amax = 0.0f, max = 0.0f;
+  for (uint32_t j = 0; j < kQuantGroup; ++j)
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  const float d = max / -8.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+  *scale = float_to_f16(d);
+  for (uint32_t j = 0; j < kQuantGroup; ++j) {
+    float v = x[j] * id + 8.5f;
+    v = v == v ? (v < 0.0f ? 0.0f : (v > 15.0f ? 15.0f : v)) : 8.0f;
+    q[j] = static_cast<uint8_t>(static_cast<int>(v));  // truncation, as ggml's (int8_t) cast
+  }
+}
+
+// The value of quantized element q (as quantize_group stored it) under scale d (as float).
+inline float dequantized(rotor_dtype dtype, uint8_t q, float d) {
+  return dtype == ROTOR_DTYPE_Q8_0 ? float(static_cast<int8_t>(q)) * d : float(int(q) - 8) * d;
+}
+
+// ---- ggml's row layout: n / 32 blocks, one after the other --------------------------------
+
+inline size_t quant_row_bytes(rotor_dtype dtype, uint32_t n) { return size_t{n / kQuantGroup} * quant_block_bytes(dtype); }
+
+// n floats (a multiple of 32) into ggml blocks at `row`.
+inline void quantize_row(rotor_dtype dtype, const float *x, uint32_t n, unsigned char *row) {
+  for (uint32_t g = 0; g < n / kQuantGroup; ++g, row += quant_block_bytes(dtype)) {
+    uint16_t scale;
+    uint8_t q[kQuantGroup];
+    quantize_group(dtype, x + g * kQuantGroup, &scale, q);
+    std::memcpy(row, &scale, sizeof scale);
+    if (dtype == ROTOR_DTYPE_Q8_0) {
+      std::memcpy(row + 2, q, kQuantGroup);
+      continue;
+    }
+    // ggml's nibble order: byte j holds element j (low) and element j + 16 (high).
+    for (uint32_t j = 0; j < kQuantGroup / 2; ++j) row[2 + j] = uint8_t(q[j] | (q[j + kQuantGroup / 2] << 4));
+  }
+}
+
+// count rows of n elements (each quant_row_bytes apart) back to floats, row-major.
+inline void dequantize_rows(rotor_dtype dtype, const unsigned char *rows, uint32_t count, uint32_t n, float *out) {
+  const uint32_t groups = count * (n / kQuantGroup);
+  const size_t block = quant_block_bytes(dtype);
+  for (uint32_t g = 0; g < groups; ++g, rows += block, out += kQuantGroup) {
+    uint16_t scale;
+    std::memcpy(&scale, rows, sizeof scale);
+    const float d = f16_to_float(scale);
+    const unsigned char *q = rows + 2;
+    if (dtype == ROTOR_DTYPE_Q8_0) {
+      for (uint32_t j = 0; j < kQuantGroup; ++j) out[j] = float(static_cast<int8_t>(q[j])) * d;
+      continue;
+    }
+    for (uint32_t j = 0; j < kQuantGroup / 2; ++j) {
+      out[j] = float(int(q[j] & 15u) - 8) * d;
+      out[j + kQuantGroup / 2] = float(int(q[j] >> 4) - 8) * d;
+    }
+  }
+}
+
+}  // namespace rotor
