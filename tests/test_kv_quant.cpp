@@ -4,7 +4,10 @@
 // kernel set, context shifts and rescales of rotated and un-rotated keys, and the API's checks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <cstring>
 #include <vector>
 
@@ -222,6 +225,11 @@ class Engine {
     cfg.base = kBase;
     cfg.max_len = 4096;
     cfg.scaling = scaling;
+    if (scaling == ROTOR_SCALING_DYNAMIC_NTK) {  // rows change once 64 positions are passed
+      cfg.factor = 4.0f;
+      cfg.original_max_len = 64;
+      cfg.initial_len = 16;
+    }
     EXPECT_EQ(rotor_table_create(&table_, &cfg), ROTOR_OK);
     if (threads > 1) EXPECT_EQ(rotor_pool_create(&pool_, threads), ROTOR_OK);
   }
@@ -250,8 +258,10 @@ class Engine {
     EXPECT_EQ(rotor_kv_cache_init_ex(&c.cache, kHk, kD, max_len, &cfg, c.arena.get(), c.bytes), ROTOR_OK);
     return c;
   }
-  // Tokens `tokens` of s appended in one call; their outputs appended to *out.
-  rotor_status forward(Cache &c, const Sequence &s, const std::vector<uint32_t> &tokens, std::vector<float> *out) {
+  // Tokens `tokens` of s appended in one call; their outputs appended to *out. ids: the
+  // rotor_attention_forward_axes path with these ids (one axis), else rotor_attention_forward.
+  rotor_status forward(Cache &c, const Sequence &s, const std::vector<uint32_t> &tokens, std::vector<float> *out,
+                       const std::vector<int32_t> *ids = nullptr) {
     const uint32_t n = uint32_t(tokens.size());
     std::vector<float> q, k, v, o(size_t{n} * kHq * kD, 7.0f);
     for (uint32_t t : tokens) {
@@ -266,8 +276,11 @@ class Engine {
     const size_t ws_bytes = rotor_attention_workspace_size(kHq, kHk, kD, n, threads_);
     AlignedBuffer ws = test_support::aligned_buffer(ws_bytes);
     rotor_kv_cache *caches[1] = {c.cache};
-    const rotor_status status = rotor_attention_forward(table_, caches, &tq, &tk, &tv, &to,
-                                                        float(1.0 / std::sqrt(double(kD))), ws.get(), ws_bytes, pool_);
+    const float scale = float(1.0 / std::sqrt(double(kD)));
+    const rotor_status status =
+        ids != nullptr ? rotor_attention_forward_axes(table_, caches, &tq, &tk, &tv, &to, ids->data(), scale, ws.get(),
+                                                      ws_bytes, pool_)
+                       : rotor_attention_forward(table_, caches, &tq, &tk, &tv, &to, scale, ws.get(), ws_bytes, pool_);
     if (status == ROTOR_OK) out->insert(out->end(), o.begin(), o.end());
     return status;
   }
@@ -338,6 +351,223 @@ TEST(KvQuant, ForwardMatchesDequantizeThenAttendAndPrefillEqualsDecode) {
       }
   }
   ASSERT_EQ(rotor_kernel_force(nullptr), ROTOR_OK);
+}
+
+// ---- context shifts and rescales ----------------------------------------------------------------
+
+// StreamingLLM on an 8-bit cache: 64 times, 8 tokens after a 4-token sink are evicted and 8 new
+// tokens appended. Un-rotated keys: the shifted cache holds a fresh prefill's numbers and a
+// decode step gives the same bits. Rotated keys: each shift requantizes the moved keys once
+// (docs/quantized-kv.md); after one shift the step stays within a few quantization errors.
+TEST(KvQuant, StreamingShiftsOfUnrotatedKeysEqualAFreshPrefill) {
+  const Sequence s(700, 31u);
+  for (rotor_dtype type : {ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q4_0}) {
+    for (uint32_t threads : {1u, 2u}) {
+      SCOPED_TRACE(std::string(type == ROTOR_DTYPE_Q8_0 ? "q8_0" : "q4_0") + " threads " + std::to_string(threads));
+      Engine e(threads);
+      rotor_pool *pool = e.pool();
+      const Storage st{type, type, ROTOR_KV_UNROTATED_KEYS};
+      Engine::Cache shifted = e.cache(st);
+      std::vector<float> ignored;
+      std::vector<uint32_t> kept = range(0, 150);
+      ASSERT_EQ(e.forward(shifted, s, kept, &ignored), ROTOR_OK);
+      uint32_t next = 150;
+      for (int shift = 0; shift < 64; ++shift) {
+        ASSERT_EQ(rotor_kv_cache_evict(e.table(), shifted.cache, 4, 8, pool), ROTOR_OK);
+        kept.erase(kept.begin() + 4, kept.begin() + 12);
+        const std::vector<uint32_t> fresh_tokens = range(next, next + 8);
+        ASSERT_EQ(e.forward(shifted, s, fresh_tokens, &ignored), ROTOR_OK);
+        kept.insert(kept.end(), fresh_tokens.begin(), fresh_tokens.end());
+        next += 8;
+      }
+      Engine::Cache fresh = e.cache(st);
+      ASSERT_EQ(e.forward(fresh, s, kept, &ignored), ROTOR_OK);
+      ASSERT_EQ(rotor_kv_cache_length(shifted.cache), rotor_kv_cache_length(fresh.cache));
+      // The same numbers for every kept token (key by key: the blocks' unused columns differ).
+      const rotor::KvCache &a = shifted.internal(), &b = fresh.internal();
+      std::vector<float> ka(kD), kb(kD);
+      for (uint32_t h = 0; h < kHk; ++h)
+        for (uint32_t t = 0; t < a.length; ++t) {
+          rotor::load_key(a, h, t, ka.data());
+          rotor::load_key(b, h, t, kb.data());
+          ASSERT_EQ(std::memcmp(ka.data(), kb.data(), kD * sizeof(float)), 0) << "head " << h << " token " << t;
+          ASSERT_EQ(std::memcmp(a.value_at(h, t), b.value_at(h, t), a.value_row_bytes), 0) << "head " << h << " token " << t;
+        }
+      std::vector<float> step_shifted, step_fresh;
+      ASSERT_EQ(e.forward(shifted, s, {next}, &step_shifted), ROTOR_OK);
+      ASSERT_EQ(e.forward(fresh, s, {next}, &step_fresh), ROTOR_OK);
+      EXPECT_EQ(std::memcmp(step_shifted.data(), step_fresh.data(), step_fresh.size() * sizeof(float)), 0);
+    }
+  }
+}
+
+TEST(KvQuant, ShiftOfRotatedQuantizedKeysRequantizesOnce) {
+  const Sequence s(300, 41u);
+  for (rotor_dtype type : {ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q4_0}) {
+    SCOPED_TRACE(type == ROTOR_DTYPE_Q8_0 ? "q8_0" : "q4_0");
+    Engine e;
+    const Storage st{type, type, 0};
+    Engine::Cache shifted = e.cache(st), fresh = e.cache(st);
+    std::vector<float> ignored, out_shifted, out_fresh;
+    ASSERT_EQ(e.forward(shifted, s, range(0, 200), &ignored), ROTOR_OK);
+    ASSERT_EQ(rotor_kv_cache_evict(e.table(), shifted.cache, 4, 30, nullptr), ROTOR_OK);
+    std::vector<uint32_t> kept = range(0, 4), tail = range(34, 200);
+    kept.insert(kept.end(), tail.begin(), tail.end());
+    ASSERT_EQ(e.forward(fresh, s, kept, &ignored), ROTOR_OK);
+    ASSERT_EQ(e.forward(shifted, s, {250}, &out_shifted), ROTOR_OK);
+    ASSERT_EQ(e.forward(fresh, s, {250}, &out_fresh), ROTOR_OK);
+    kept.push_back(250);
+    const std::vector<double> exact = reference(s, kept, st, false, uint32_t(kept.size()) - 1);
+    const double one_quantization = relative_rms(out_fresh, exact);
+    const double shifted_error = relative_rms(out_shifted, exact);
+    std::printf("[ kv quant ] rotated %s keys, one shift: error %.2e (a fresh prefill's %.2e)\n",
+                type == ROTOR_DTYPE_Q8_0 ? "q8_0" : "q4_0", shifted_error, one_quantization);
+    // The moved keys were rounded to the grid twice: more error than a fresh prefill's, within 2x.
+    EXPECT_GT(shifted_error, 0.0);
+    EXPECT_LT(shifted_error, 2.0 * one_quantization);
+  }
+}
+
+// A rescale (dynamic NTK passing its original length) under REROTATE: a rotated quantized
+// cache is re-rotated (requantized); an un-rotated one is not touched, and its next step equals
+// a fresh cache's bit for bit.
+TEST(KvQuant, RescaleLeavesUnrotatedKeysUntouched) {
+  const Sequence s(120, 51u);
+  Engine e(1, ROTOR_SCALING_DYNAMIC_NTK);
+  const Storage rotated{ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q8_0, 0}, unrotated{ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q8_0, ROTOR_KV_UNROTATED_KEYS};
+  Engine::Cache r = e.cache(rotated), u = e.cache(unrotated);
+  std::vector<float> ignored, out_u, out_fresh;
+  ASSERT_EQ(e.forward(r, s, range(0, 40), &ignored), ROTOR_OK);
+  ASSERT_EQ(e.forward(u, s, range(0, 40), &ignored), ROTOR_OK);
+  // The prefill's keys as stored (dequantized: exact), to check that nothing rewrites them.
+  auto stored_keys = [&](const Engine::Cache &c) {
+    std::vector<float> keys(size_t{kHk} * 40 * kD);
+    for (uint32_t h = 0; h < kHk; ++h)
+      for (uint32_t t = 0; t < 40; ++t) rotor::load_key(c.internal(), h, t, &keys[(size_t{h} * 40 + t) * kD]);
+    return keys;
+  };
+  const std::vector<float> keys_before = stored_keys(u), rotated_before = stored_keys(r);
+  for (uint32_t t = 40; t < 100; ++t) {
+    ASSERT_EQ(e.forward(r, s, {t}, &ignored), ROTOR_OK);
+    ASSERT_EQ(e.forward(u, s, {t}, &out_u), ROTOR_OK);
+  }
+  uint64_t rerotations_r = 0, rerotations_u = 0;
+  ASSERT_EQ(rotor_kv_cache_rerotations(r.cache, &rerotations_r), ROTOR_OK);
+  ASSERT_EQ(rotor_kv_cache_rerotations(u.cache, &rerotations_u), ROTOR_OK);
+  EXPECT_GT(rerotations_r, 0u) << "the table's rows must have changed for this test to mean anything";
+  EXPECT_EQ(rerotations_u, 0u);
+  EXPECT_TRUE(stored_keys(u) == keys_before) << "an un-rotated key was rewritten";
+  EXPECT_FALSE(stored_keys(r) == rotated_before) << "the rotated cache's keys were not brought to the new rows";
+  Engine::Cache fresh = e.cache(unrotated);
+  ASSERT_EQ(e.forward(fresh, s, range(0, 99), &ignored), ROTOR_OK);
+  ASSERT_EQ(e.forward(fresh, s, {99}, &out_fresh), ROTOR_OK);
+  const size_t step = size_t{kHq} * kD;
+  EXPECT_EQ(std::memcmp(out_u.data() + out_u.size() - step, out_fresh.data(), step * sizeof(float)), 0);
+}
+
+// ---- the API's checks -------------------------------------------------------------------------
+
+TEST(KvQuant, ConfigAndSizesAndErrors) {
+  // rotor_kv_cache_config_init_sized: 12 or 16 bytes, never past them.
+  unsigned char bytes[32];
+  std::memset(bytes, 0xEE, sizeof bytes);
+  auto *cfg = reinterpret_cast<rotor_kv_cache_config *>(bytes);
+  ASSERT_EQ(rotor_kv_cache_config_init_sized(cfg, 12, ROTOR_DTYPE_Q8_0), ROTOR_OK);
+  EXPECT_EQ(cfg->struct_size, 12u);
+  EXPECT_EQ(cfg->key_dtype, ROTOR_DTYPE_Q8_0);
+  EXPECT_EQ(cfg->value_dtype, ROTOR_DTYPE_Q8_0);
+  EXPECT_EQ(bytes[12], 0xEE);
+  for (size_t bad : {size_t{0}, size_t{8}, size_t{13}, size_t{20}})
+    EXPECT_EQ(rotor_kv_cache_config_init_sized(cfg, bad, ROTOR_DTYPE_F16), ROTOR_ERR_INVALID_ARGUMENT) << bad;
+  EXPECT_EQ(rotor_kv_cache_config_init_sized(cfg, 16, rotor_dtype(5)), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rotor_kv_cache_config_init_sized(nullptr, 16, ROTOR_DTYPE_F16), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(cfg->struct_size, 12u) << "refused calls write nothing";
+  // A 12-byte struct means flags 0: the same size as the one-dtype function.
+  EXPECT_EQ(rotor_kv_cache_arena_size_ex(8, 128, 4096, cfg), rotor_kv_cache_arena_size(8, 128, 4096, ROTOR_DTYPE_Q8_0));
+
+  rotor_kv_cache_config c;
+  ASSERT_EQ(rotor_kv_cache_config_init(&c, ROTOR_DTYPE_F16), ROTOR_OK);
+  const double f16 = double(rotor_kv_cache_arena_size_ex(8, 128, 32768, &c));
+  c.key_dtype = c.value_dtype = ROTOR_DTYPE_Q8_0;
+  const double q8 = double(rotor_kv_cache_arena_size_ex(8, 128, 32768, &c));
+  c.key_dtype = c.value_dtype = ROTOR_DTYPE_Q4_0;
+  const double q4 = double(rotor_kv_cache_arena_size_ex(8, 128, 32768, &c));
+  EXPECT_LE(q8 / f16, 0.54);
+  EXPECT_LE(q4 / f16, 0.29);
+  std::printf("[ kv quant ] arena bytes at 8 kv heads, d 128, 32768 tokens: q8_0 %.4f, q4_0 %.4f of f16's\n", q8 / f16,
+              q4 / f16);
+
+  // What the size and init refuse, and init leaves *out alone.
+  struct Bad {
+    uint32_t size, head_dim;
+    int key, value;
+    uint32_t flags;
+  };
+  const Bad bad[] = {{16, 48, ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_F16, 0}, {16, 2048, ROTOR_DTYPE_F32, ROTOR_DTYPE_Q4_0, 0},
+                     {16, 64, 5, ROTOR_DTYPE_F16, 0},                 {16, 64, ROTOR_DTYPE_F16, -1, 0},
+                     {16, 64, ROTOR_DTYPE_F16, ROTOR_DTYPE_F16, 2},    {13, 64, ROTOR_DTYPE_F16, ROTOR_DTYPE_F16, 0},
+                     {20, 64, ROTOR_DTYPE_F16, ROTOR_DTYPE_F16, 0},    {0, 64, ROTOR_DTYPE_F16, ROTOR_DTYPE_F16, 0}};
+  AlignedBuffer arena = test_support::aligned_buffer(1 << 20);
+  for (const Bad &b : bad) {
+    rotor_kv_cache_config x{};
+    x.struct_size = b.size;
+    std::memcpy(&x.key_dtype, &b.key, sizeof b.key);
+    std::memcpy(&x.value_dtype, &b.value, sizeof b.value);
+    x.flags = b.flags;
+    EXPECT_EQ(rotor_kv_cache_arena_size_ex(2, b.head_dim, 16, &x), 0u);
+    rotor_kv_cache *out = reinterpret_cast<rotor_kv_cache *>(&arena);
+    EXPECT_EQ(rotor_kv_cache_init_ex(&out, 2, b.head_dim, 16, &x, arena.get(), 1 << 20), ROTOR_ERR_INVALID_ARGUMENT);
+    EXPECT_EQ(out, reinterpret_cast<rotor_kv_cache *>(&arena));
+  }
+  EXPECT_EQ(rotor_kv_cache_arena_size_ex(2, 64, 16, nullptr), 0u);
+  EXPECT_EQ(rotor_kv_cache_arena_size(2, 48, 16, ROTOR_DTYPE_Q4_0), 0u);
+  EXPECT_GT(rotor_kv_cache_arena_size(2, 64, 16, ROTOR_DTYPE_Q4_0), 0u);
+
+  // rotor_kv_cache_get_config: what init_ex was given, up to the caller's struct_size.
+  rotor_kv_cache_config want;
+  ASSERT_EQ(rotor_kv_cache_config_init(&want, ROTOR_DTYPE_Q4_0), ROTOR_OK);
+  want.value_dtype = ROTOR_DTYPE_BF16;
+  want.flags = ROTOR_KV_UNROTATED_KEYS;
+  rotor_kv_cache *cache = nullptr;
+  const size_t need = rotor_kv_cache_arena_size_ex(2, 64, 16, &want);
+  ASSERT_EQ(rotor_kv_cache_init_ex(&cache, 2, 64, 16, &want, arena.get(), need), ROTOR_OK);
+  rotor_kv_cache_config got{};
+  got.struct_size = sizeof got;
+  ASSERT_EQ(rotor_kv_cache_get_config(cache, &got), ROTOR_OK);
+  EXPECT_EQ(std::memcmp(&got, &want, sizeof got), 0);
+  std::memset(bytes, 0xEE, sizeof bytes);
+  cfg->struct_size = 12;
+  ASSERT_EQ(rotor_kv_cache_get_config(cache, cfg), ROTOR_OK);
+  EXPECT_EQ(cfg->value_dtype, ROTOR_DTYPE_BF16);
+  EXPECT_EQ(bytes[12], 0xEE) << "nothing past a 12-byte struct";
+  cfg->struct_size = 15;
+  EXPECT_EQ(rotor_kv_cache_get_config(cache, cfg), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(rotor_kv_cache_get_config(nullptr, &got), ROTOR_ERR_INVALID_ARGUMENT);
+
+  // Tensors refuse the cache-only types.
+  std::vector<float> x(64);
+  rotor_config tc;
+  rotor_config_init(&tc, 64);
+  rotor_table *table = nullptr;
+  ASSERT_EQ(rotor_table_create(&table, &tc), ROTOR_OK);
+  rotor_tensor t = rotor_tensor_bshd(x.data(), ROTOR_DTYPE_Q8_0, 1, 1, 1, 64);
+  EXPECT_EQ(rotor_apply(table, &t, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_ERR_INVALID_ARGUMENT);
+  rotor_table_destroy(table);
+}
+
+// forward_axes refuses a cache of un-rotated keys (it keeps no ids) and writes nothing.
+TEST(KvQuant, AxesRefuseUnrotatedCaches) {
+  const Sequence s(8, 61u);
+  Engine e;
+  Engine::Cache u = e.cache({ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q8_0, ROTOR_KV_UNROTATED_KEYS});
+  const std::vector<unsigned char> before(u.arena.get(), u.arena.get() + u.bytes);
+  std::vector<float> out;
+  const std::vector<int32_t> ids = {0, 1, 2, 3};
+  EXPECT_EQ(e.forward(u, s, range(0, 4), &out, &ids), ROTOR_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(std::memcmp(before.data(), u.arena.get(), u.bytes), 0);
+  // A cache of rotated quantized keys takes ids.
+  Engine::Cache r = e.cache({ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q8_0, 0});
+  EXPECT_EQ(e.forward(r, s, range(0, 4), &out, &ids), ROTOR_OK);
 }
 
 }  // namespace

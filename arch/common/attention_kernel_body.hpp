@@ -47,6 +47,7 @@
 namespace own_copy {
 #include "common/half.hpp"
 #include "common/prefetch.hpp"
+#include "common/quant_blocks.hpp"  // the quantized caches' dequantization loops (rotor/rotor.h: included first)
 }  // namespace own_copy
 using own_copy::rotor::bf16_to_float;
 using own_copy::rotor::f16_to_float;
@@ -455,9 +456,21 @@ void attn_narrow(const float *from, uint32_t count, void *to) {
   for (; i < count; ++i) x[i] = E::one_rounded(from[i]);
 }
 
+// Quantized caches: common/quant_blocks.hpp's loops, vectorized with this file's flags.
+template <rotor_dtype Type>
+void attn_dequantize_keys(const unsigned char *block, uint32_t d, float *out) {
+  own_copy::rotor::dequantize_dimension_major(Type, d, kKeyBlock, block, out);
+}
+template <rotor_dtype Type>
+void attn_dequantize_values(const unsigned char *rows, uint32_t count, uint32_t d, float *out) {
+  own_copy::rotor::dequantize_rows(Type, rows, count, d, out);
+}
+
 const AttentionKernels kAttentionKernelSet = {
     {attn_scores<AttnF32>, attn_scores<AttnF16>, attn_scores<AttnBF16>},
     {attn_accumulate<AttnF32>, attn_accumulate<AttnF16>, attn_accumulate<AttnBF16>},
     {nullptr, attn_widen<AttnF16>, attn_widen<AttnBF16>},
     {nullptr, attn_narrow<AttnF16>, attn_narrow<AttnBF16>},
-    attn_fold};
+    attn_fold,
+    {attn_dequantize_keys<ROTOR_DTYPE_Q8_0>, attn_dequantize_keys<ROTOR_DTYPE_Q4_0>},
+    {attn_dequantize_values<ROTOR_DTYPE_Q8_0>, attn_dequantize_values<ROTOR_DTYPE_Q4_0>}};

@@ -9,6 +9,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/attention_kernels.hpp"
+#include "rotor/rotor.h"  // before the body, which includes common/quant_blocks.hpp in its own namespace
 
 namespace rotor {
 namespace arch_attention_avx2 {

@@ -234,7 +234,7 @@ BlockInput block_input(const ForwardCall &c, uint32_t b, uint32_t head, uint32_t
   const unsigned char *keys = cache.key_block_at(head, block / kKeyBlock);
   if (dtype_is_quantized(kd)) {
     float *to = reinterpret_cast<float *>(slot + c.plan.keys);
-    dequantize_key_block(kd, d, keys, to);
+    kernels.dequantize_keys[kd - kQuantTypeBase](keys, d, to);
     in.keys = to;
   } else if (kd == ROTOR_DTYPE_F32 && !cache.unrotated()) {
     in.keys = keys;
@@ -250,7 +250,7 @@ BlockInput block_input(const ForwardCall &c, uint32_t b, uint32_t head, uint32_t
   const unsigned char *values = cache.value_at(head, block);
   if (dtype_is_quantized(vd)) {
     float *to = reinterpret_cast<float *>(slot + c.plan.values);
-    dequantize_rows(vd, values, n, d, to);
+    kernels.dequantize_values[vd - kQuantTypeBase](values, n, d, to);
     in.values = to;
   } else if (vd == ROTOR_DTYPE_F32 || (kernels.accumulate[vd] != nullptr && rows < kWidenOnceRows)) {
     in.values = values;

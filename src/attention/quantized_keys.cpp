@@ -10,7 +10,7 @@ namespace rotor {
 namespace {
 
 // Bytes of the numbers (before the scales) of one block.
-size_t numbers_bytes(rotor_dtype dtype, uint32_t d) { return size_t{d} * kKeyBlock * quant_bits(dtype) / 8; }
+size_t numbers_bytes(rotor_dtype dtype, uint32_t d) { return dimension_major_numbers_bytes(dtype, d, kKeyBlock); }
 
 uint16_t *scales_of(rotor_dtype dtype, uint32_t d, unsigned char *block) {
   return reinterpret_cast<uint16_t *>(block + numbers_bytes(dtype, d));
@@ -59,28 +59,6 @@ void dequantize_key(rotor_dtype dtype, uint32_t d, const unsigned char *block, u
   for (uint32_t i = 0; i < d; ++i)
     key[i] = dequantized(dtype, number_at(dtype, block, i, column),
                          f16_to_float(scales[size_t{i / kQuantGroup} * kKeyBlock + column]));
-}
-
-void dequantize_key_block(rotor_dtype dtype, uint32_t d, const unsigned char *block, float *out) {
-  const uint16_t *scales = scales_of(dtype, d, block);
-  for (uint32_t g = 0; g < d / kQuantGroup; ++g) {
-    float scale[kKeyBlock];
-    for (uint32_t t = 0; t < kKeyBlock; ++t) scale[t] = f16_to_float(scales[size_t{g} * kKeyBlock + t]);
-    // Straight loops over the 64 columns of a dimension, which the compiler vectorizes.
-    for (uint32_t i = g * kQuantGroup; i < (g + 1) * kQuantGroup; ++i) {
-      float *row = out + size_t{i} * kKeyBlock;
-      if (dtype == ROTOR_DTYPE_Q8_0) {
-        const int8_t *q = reinterpret_cast<const int8_t *>(block + size_t{i} * kKeyBlock);
-        for (uint32_t t = 0; t < kKeyBlock; ++t) row[t] = float(q[t]) * scale[t];
-        continue;
-      }
-      const unsigned char *q = block + size_t{i} * (kKeyBlock / 2);
-      for (uint32_t t = 0; t < kKeyBlock / 2; ++t) {
-        row[t] = float(int(q[t] & 15u) - 8) * scale[t];
-        row[t + kKeyBlock / 2] = float(int(q[t] >> 4) - 8) * scale[t + kKeyBlock / 2];
-      }
-    }
-  }
 }
 
 void copy_quantized_key(rotor_dtype dtype, uint32_t d, const unsigned char *src, uint32_t from, unsigned char *dst,

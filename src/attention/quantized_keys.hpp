@@ -1,6 +1,7 @@
 // Quantized keys (Q8_0, Q4_0) in a KV cache: ggml's numbers (common/quant_blocks.hpp: each key's
 // dimensions in groups of 32 with one f16 scale), placed dimension-major in the 64-token key
-// blocks the score path reads, as the f32/f16/bf16 keys are. One head's block of 64 tokens:
+// blocks the score path reads, as the f32/f16/bf16 keys are (quant_blocks.hpp's
+// dimension-major placement with 64 columns). One head's block of 64 tokens:
 //   Q8_0: q[d][64] int8,                 then scale[d / 32][64] f16;
 //   Q4_0: q[d][32] bytes, byte t of row i holding token t (low nibble) and token t + 32 (high),
 //         then scale[d / 32][64] f16.
@@ -26,8 +27,8 @@ void quantize_keys_into_block(rotor_dtype dtype, uint32_t d, const float *keys, 
 // The key in column `column` as floats (exact: every dequantized element is a float).
 void dequantize_key(rotor_dtype dtype, uint32_t d, const unsigned char *block, uint32_t column, float *key);
 
-// The whole block as floats, dimension-major [d][64]: the layout the f32 score kernels read.
-void dequantize_key_block(rotor_dtype dtype, uint32_t d, const unsigned char *block, float *out);
+// The whole block as floats ([d][64], the layout the f32 score kernels read): each kernel set's
+// dequantize_keys (kernels/attention_kernels.hpp), common/quant_blocks.hpp's loop.
 
 // Copies the quantized key in column `from` of block `src` into column `to` of block `dst`
 // (the same bytes: a move rounds nothing). The two may be the same block.

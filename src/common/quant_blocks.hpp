@@ -1,8 +1,10 @@
 // ggml's block quantizations Q8_0 and Q4_0 of 32 elements, written once: the quantizer every
 // cache write goes through (the reference rule of ggml's quantize_row_q8_0_ref /
 // quantize_row_q4_0_ref, so the numbers are ggml's bit for bit), the dequantized value of one
-// element, and ggml's row layout (the layout of quantized values in a KV cache). The key blocks'
-// dimension-major placement of the same numbers is src/attention/quantized_keys.hpp.
+// element, ggml's row layout (the layout of quantized values in a KV cache) and the
+// dimension-major placement of the same numbers (the KV cache's key blocks). Header-only: the
+// kernel sets under arch/ include it inside their own namespace (as common/half.hpp), so their
+// dequantization loops compile with their instruction set.
 //
 // Q8_0: d = amax / 127, q = round_half_away(x / d) in [-127, 127], x' = q * d.
 // Q4_0: m = the element of largest magnitude (its sign kept), d = m / -8,
@@ -101,6 +103,43 @@ inline void dequantize_rows(rotor_dtype dtype, const unsigned char *rows, uint32
     for (uint32_t j = 0; j < kQuantGroup / 2; ++j) {
       out[j] = float(int(q[j] & 15u) - 8) * d;
       out[j + kQuantGroup / 2] = float(int(q[j] >> 4) - 8) * d;
+    }
+  }
+}
+
+// ---- dimension-major placement: a block of `columns` vectors (the KV cache's key blocks,
+// attention/quantized_keys.hpp) ----------------------------------------------------------------
+//   Q8_0: numbers [d][columns] int8;  Q4_0: numbers [d][columns / 2] bytes, byte t of row i
+//   holding column t (low nibble) and column t + columns / 2 (high); then, for both, the f16
+//   scales [d / 32][columns].
+
+inline size_t dimension_major_numbers_bytes(rotor_dtype dtype, uint32_t d, uint32_t columns) {
+  return size_t{d} * columns * quant_bits(dtype) / 8;
+}
+
+// The whole block as floats, [d][columns]: straight loops over the columns of a dimension,
+// which the compiler vectorizes with whatever instruction set the including file has.
+inline void dequantize_dimension_major(rotor_dtype dtype, uint32_t d, uint32_t columns, const unsigned char *block,
+                                       float *out) {
+  const unsigned char *scale_bytes = block + dimension_major_numbers_bytes(dtype, d, columns);
+  float scale[256];  // columns <= 256 (the cache's blocks have 64)
+  for (uint32_t g = 0; g < d / kQuantGroup; ++g) {
+    for (uint32_t t = 0; t < columns; ++t) {
+      uint16_t bits;
+      std::memcpy(&bits, scale_bytes + (size_t{g} * columns + t) * sizeof bits, sizeof bits);
+      scale[t] = f16_to_float(bits);
+    }
+    for (uint32_t i = g * kQuantGroup; i < (g + 1) * kQuantGroup; ++i) {
+      float *row = out + size_t{i} * columns;
+      if (dtype == ROTOR_DTYPE_Q8_0) {
+        const signed char *q = reinterpret_cast<const signed char *>(block + size_t{i} * columns);
+        for (uint32_t t = 0; t < columns; ++t) row[t] = float(q[t]) * scale[t];
+        continue;
+      }
+      const unsigned char *q = block + size_t{i} * (columns / 2);
+      const uint32_t half = columns / 2;
+      for (uint32_t t = 0; t < half; ++t) row[t] = float(int(q[t] & 15u) - 8) * scale[t];
+      for (uint32_t t = 0; t < half; ++t) row[t + half] = float(int(q[t] >> 4) - 8) * scale[t + half];
     }
   }
 }

@@ -52,7 +52,16 @@ struct AttentionKernels {
   // weights are added to running_sum[r]. Each row's result depends on its own data only.
   void (*fold)(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
                float *acc, uint32_t d);
+  // Per quantized cache type ([0] Q8_0, [1] Q4_0; d a multiple of 32): a key block of the KV
+  // cache (attention/quantized_keys.hpp) as floats [d][kKeyBlock], and `count` value rows (ggml's
+  // blocks) as floats, exactly common/quant_blocks.hpp's values: the loops of that header,
+  // compiled with the set's instruction set.
+  void (*dequantize_keys[2])(const unsigned char *block, uint32_t d, float *out);
+  void (*dequantize_values[2])(const unsigned char *rows, uint32_t count, uint32_t d, float *out);
 };
+
+// Index of a quantized type in dequantize_keys / dequantize_values.
+constexpr int kQuantTypeBase = 3;  // ROTOR_DTYPE_Q8_0
 
 // Plain C++ written so the compiler vectorises it at baseline flags; always available.
 const AttentionKernels &portable_attention_kernels();

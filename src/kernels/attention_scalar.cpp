@@ -7,6 +7,7 @@
 
 #include "kernels/attention_kernels.hpp"
 #include "kernels/online_softmax.hpp"
+#include "common/quant_blocks.hpp"
 
 namespace rotor {
 namespace {
@@ -70,9 +71,28 @@ void fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *runn
 
 }  // namespace
 
+namespace {
+
+template <rotor_dtype Type>
+void dequantize_keys(const unsigned char *block, uint32_t d, float *out) {
+  dequantize_dimension_major(Type, d, kKeyBlock, block, out);
+}
+template <rotor_dtype Type>
+void dequantize_values(const unsigned char *rows, uint32_t count, uint32_t d, float *out) {
+  dequantize_rows(Type, rows, count, d, out);
+}
+
+}  // namespace
+
 const AttentionKernels &portable_attention_kernels() {
   // f16/bf16 blocks are converted to floats by the caller (src/attention/attention_run.cpp).
-  static const AttentionKernels kernels = {{scores, nullptr, nullptr}, {accumulate, nullptr, nullptr}, {}, {}, fold};
+  static const AttentionKernels kernels = {{scores, nullptr, nullptr},
+                                           {accumulate, nullptr, nullptr},
+                                           {},
+                                           {},
+                                           fold,
+                                           {dequantize_keys<ROTOR_DTYPE_Q8_0>, dequantize_keys<ROTOR_DTYPE_Q4_0>},
+                                           {dequantize_values<ROTOR_DTYPE_Q8_0>, dequantize_values<ROTOR_DTYPE_Q4_0>}};
   return kernels;
 }
 
