@@ -951,6 +951,11 @@ ROTOR_API rotor_status rotor_attention_scale(const rotor_config *cfg, uint32_t h
    n roundings). In place, spread over the pool (kv heads x tokens, then one move per kv head
    and array), no allocation, no workspace (the few doubles of the rotation live in the cache's
    arena), the same bits whatever the thread count.
+   Quantized keys (Q8_0, Q4_0) are dequantized exactly, rotated the same way (in double, rounded
+   to float) and quantized again in place, one key's floats on the stack: each shift adds one
+   rounding to the 8- or 4-bit grid, and they accumulate (docs/quantized-kv.md). Un-rotated keys
+   (ROTOR_KV_UNROTATED_KEYS) are only moved: the cache then holds what a fresh prefill of the
+   kept tokens holds, whatever the number of shifts.
 
    The rows the cache records (rotor_kv_cache_epoch) do not change: a shift moves keys within
    the rows they carry. The next rotor_attention_forward call sees a shorter sequence, which an
