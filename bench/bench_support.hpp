@@ -12,7 +12,11 @@ namespace bench {
 inline size_t dtype_bytes(rotor_dtype dtype) { return dtype == ROTOR_DTYPE_F32 ? 4 : 2; }
 
 inline const char *dtype_name(rotor_dtype dtype) {
-  return dtype == ROTOR_DTYPE_F32 ? "f32" : dtype == ROTOR_DTYPE_F16 ? "f16" : "bf16";
+  return dtype == ROTOR_DTYPE_F32 ? "f32"
+         : dtype == ROTOR_DTYPE_F16 ? "f16"
+         : dtype == ROTOR_DTYPE_Q8_0 ? "q8_0"
+         : dtype == ROTOR_DTYPE_Q4_0 ? "q4_0"
+                                     : "bf16";
 }
 
 // The vector width of the active kernel set, the width of the FMA loop that is its peak

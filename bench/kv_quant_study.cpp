@@ -42,6 +42,10 @@
 //   build/bench/rotor_kv_quant_study                 # everything (about a minute)
 //   build/bench/rotor_kv_quant_study accuracy|shift|decode [rounds] [tokens] [heads-inner]
 //   build/bench/rotor_kv_quant_study dump DIR          # the accuracy inputs, for a check with ggml
+//   build/bench/rotor_kv_quant_study library           # accuracy and 64 shifts through the library's
+//                                                      # quantized caches (after issue 26; under a minute)
+//   build/bench/rotor_kv_quant_study libsteps KEY VALUE FLAGS TOKENS STEPS  # library decode steps alone,
+//                                                      # for perf record --delay (dtype numbers: rotor_dtype)
 //   KVQ_PART=1 (scores only) or 2 (scores and softmax) times part of each step (the breakdown).
 // Step and read times are CPU time per thread (CLOCK_PROCESS_CPUTIME_ID / threads): the machine
 // this was written on is shared, and wall time is printed beside them.
@@ -54,6 +58,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <time.h>
@@ -1485,6 +1490,259 @@ void shift_study() {
   }
 }
 
+// ---- the library itself (after issue 26's implementation) ------------------------------------
+// The same inputs through rotor_attention_forward on the library's own caches
+// (rotor_kv_cache_init_ex), so its errors stand beside the study's kernels' and ggml's.
+// rotor_config_init's table is this study's: pairs (i, i + 64), base 10000.
+
+// A library cache of max_len tokens stored as `config` says, its table, and a workspace for a
+// pool of 2 threads (prefills) or the calling thread (decode steps).
+struct LibLayer {
+  rotor_table *table = nullptr;
+  rotor_pool *pool = nullptr;
+  rotor_kv_cache *cache = nullptr;
+  Buffer arena, ws, out;
+  LibLayer(uint32_t max_len, const rotor_kv_cache_config &config, uint32_t max_new) {
+    rotor_config cfg;
+    rotor_config_init(&cfg, kDim);
+    cfg.max_len = max_len;
+    cfg.initial_len = max_len;
+    if (rotor_table_create(&table, &cfg) != ROTOR_OK || rotor_pool_create(&pool, 2) != ROTOR_OK) fail("table or pool");
+    arena = Buffer(rotor_kv_cache_arena_size_ex(kKvHeads, kDim, max_len, &config));
+    if (arena.n == 0 || rotor_kv_cache_init_ex(&cache, kKvHeads, kDim, max_len, &config, arena.p, arena.n) != ROTOR_OK)
+      fail("cache");
+    ws = Buffer(rotor_attention_workspace_size(kQHeads, kKvHeads, kDim, max_new, 2));
+    out = Buffer(size_t{max_new} * kQHeads * kDim * 4);
+  }
+  ~LibLayer() {
+    rotor_pool_destroy(pool);
+    rotor_table_destroy(table);
+  }
+  LibLayer(const LibLayer &) = delete;
+  LibLayer &operator=(const LibLayer &) = delete;
+  [[noreturn]] static void fail(const char *what) {
+    std::fprintf(stderr, "library %s failed: %s\n", what, rotor_last_error_message());
+    std::exit(1);
+  }
+  // Appends `count` tokens: k, v [count][8][128] f32 (un-rotated keys), q [count][q_heads][128].
+  // A prefill passes 8 query heads, one per kv head: the cache gets the same keys and values as
+  // with 32 for a quarter of the work (its outputs are not used). Returns the outputs.
+  const float *forward(const float *q, uint32_t q_heads, const float *k, const float *v, uint32_t count,
+                       bool threaded) {
+    const rotor_tensor tq = rotor_tensor_bshd(const_cast<float *>(q), ROTOR_DTYPE_F32, 1, count, q_heads, kDim);
+    const rotor_tensor tk = rotor_tensor_bshd(const_cast<float *>(k), ROTOR_DTYPE_F32, 1, count, kKvHeads, kDim);
+    const rotor_tensor tv = rotor_tensor_bshd(const_cast<float *>(v), ROTOR_DTYPE_F32, 1, count, kKvHeads, kDim);
+    const rotor_tensor to = rotor_tensor_bshd(out.p, ROTOR_DTYPE_F32, 1, count, q_heads, kDim);
+    if (rotor_attention_forward(table, &cache, &tq, &tk, &tv, &to, 1.0f / std::sqrt(float(kDim)), ws.p, ws.n,
+                                threaded ? pool : nullptr) != ROTOR_OK)
+      fail("forward");
+    return reinterpret_cast<const float *>(out.p);
+  }
+  // Tokens src[0], src[1], ... of `data` ([head][token][dim]) appended, in chunks of `chunk`.
+  void prefill(const Data &data, const uint32_t *src, uint32_t count, uint32_t chunk) {
+    std::vector<float> k(size_t{chunk} * kKvHeads * kDim), v(k.size()), q(k.size(), 0.0f);
+    for (uint32_t first = 0; first < count; first += chunk) {
+      const uint32_t n = std::min(chunk, count - first);
+      for (uint32_t t = 0; t < n; ++t)
+        for (uint32_t h = 0; h < kKvHeads; ++h) {
+          std::memcpy(&k[(size_t{t} * kKvHeads + h) * kDim], data.key(h, src[first + t]), kDim * 4);
+          std::memcpy(&v[(size_t{t} * kKvHeads + h) * kDim], data.value(h, src[first + t]), kDim * 4);
+        }
+      forward(q.data(), kKvHeads, k.data(), v.data(), n, true);
+    }
+  }
+  // A decode step of token `src` of `data` (its key and value appended, data.q its 32 queries),
+  // on the calling thread: the 32 x 128 outputs.
+  std::vector<float> decode(const Data &data, uint32_t src) {
+    std::vector<float> k(size_t{kKvHeads} * kDim), v(k.size());
+    for (uint32_t h = 0; h < kKvHeads; ++h) {
+      std::memcpy(&k[size_t{h} * kDim], data.key(h, src), kDim * 4);
+      std::memcpy(&v[size_t{h} * kDim], data.value(h, src), kDim * 4);
+    }
+    const float *o = forward(data.q.data(), kQHeads, k.data(), v.data(), 1, false);
+    return std::vector<float>(o, o + size_t{kQHeads} * kDim);
+  }
+};
+
+rotor_kv_cache_config lib_config(rotor_dtype key, rotor_dtype value, uint32_t flags) {
+  rotor_kv_cache_config c;
+  rotor_kv_cache_config_init(&c, key);
+  c.value_dtype = value;
+  c.flags = flags;
+  return c;
+}
+
+const char *lib_type_name(rotor_dtype t) {
+  return t == ROTOR_DTYPE_F32 ? "f32" : t == ROTOR_DTYPE_F16 ? "f16" : t == ROTOR_DTYPE_BF16 ? "bf16"
+                                       : t == ROTOR_DTYPE_Q8_0 ? "q8_0" : "q4_0";
+}
+
+// Accuracy through the library: the accuracy study's data sets (same seeds, 8192 tokens), a
+// library cache of each storage filled with tokens 0 .. 8190 by a prefill, then a decode step
+// of token 8191 (the library appends it: the query is at position 8191, not 8192 as in the
+// study's table), against a double attention over the f32 cache (keys rotated in double). The
+// study's dm kernels and ggml's CPU rule run on the same reference beside it. Query 0 is the
+// set's own; kQueries - 1 more N(0,1) queries (each step undone by evicting its token) give a
+// pooled error, sqrt(sum of squared errors / sum of squared references), as one query's error
+// moves by a few per cent with the query.
+void library_accuracy() {
+  const uint32_t n = 8192, kQueries = 8;
+  std::printf("\n== accuracy through the library: rotor_attention_forward decode step over %u cached tokens (query "
+              "at position %u), relative RMS error vs the f32 cache (double attention); query 0, then pooled over %u "
+              "queries ==\n", n, n - 1, kQueries);
+  struct Config {
+    rotor_dtype key, value;
+    uint32_t flags;
+  };
+  const Config configs[] = {{ROTOR_DTYPE_F32, ROTOR_DTYPE_F32, 0},
+                            {ROTOR_DTYPE_F16, ROTOR_DTYPE_F16, 0},
+                            {ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q8_0, 0},
+                            {ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_F32, 0},
+                            {ROTOR_DTYPE_F32, ROTOR_DTYPE_Q8_0, 0},
+                            {ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q8_0, ROTOR_KV_UNROTATED_KEYS},
+                            {ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q4_0, 0},
+                            {ROTOR_DTYPE_Q4_0, ROTOR_DTYPE_Q4_0, 0},
+                            {ROTOR_DTYPE_Q4_0, ROTOR_DTYPE_Q4_0, ROTOR_KV_UNROTATED_KEYS}};
+  std::vector<std::string> names;
+  // Per set: query 0's error, and the pooled sums (squared errors per path, squared references).
+  std::vector<double> first[2], pooled_e2[2];
+  double pooled_r2[2] = {0.0, 0.0};
+  std::vector<uint32_t> src(n);
+  for (uint32_t t = 0; t < n; ++t) src[t] = t;
+  for (int set = 0; set < 2; ++set) {
+    Data data(n, set == 1, 1234 + uint64_t(set));
+    const std::vector<float> q0 = data.q;
+    std::vector<float> kr(size_t{kKvHeads} * n * kDim);
+    for (uint32_t h = 0; h < kKvHeads; ++h)
+      for (uint32_t t = 0; t < n; ++t) rotate_to(data.key(h, t), double(t), &kr[(size_t{h} * n + t) * kDim]);
+    std::vector<std::unique_ptr<LibLayer>> libs;
+    names.clear();
+    for (const Config &cf : configs) {
+      libs.emplace_back(new LibLayer(n, lib_config(cf.key, cf.value, cf.flags), n - 1));
+      libs.back()->prefill(data, src.data(), n - 1, n - 1);
+      names.push_back(std::string("library, keys ") + lib_type_name(cf.key) + " / values " + lib_type_name(cf.value) +
+                      (cf.flags != 0 ? ", un-rotated keys (B)" : ""));
+    }
+    std::vector<Cache> study;
+    for (KFmt kf : {KFmt::Q8DM, KFmt::Q8Rows, KFmt::Q4DM, KFmt::Q4Rows}) {
+      const VFmt vf = kf == KFmt::Q8DM || kf == KFmt::Q8Rows ? VFmt::Q8 : VFmt::Q4;
+      study.emplace_back("lib-check", kf, vf, false, n);
+      study.back().fill(data);
+      const char *type = vf == VFmt::Q8 ? "q8_0" : "q4_0";
+      names.push_back(kf == KFmt::Q8DM || kf == KFmt::Q4DM
+                          ? std::string("study dm kernel, ") + type + " / " + type
+                          : std::string("ggml's CPU rule (q quantized to q8_0), ") + type + " / " + type);
+    }
+    pooled_e2[set].assign(names.size(), 0.0);
+    Team team(1);
+    Rng rq(4321 + uint64_t(set));
+    for (uint32_t j = 0; j < kQueries; ++j) {
+      if (j == 0) data.q = q0;
+      else
+        for (float &x : data.q) x = rq.normal();
+      const Queries qs(data, n - 1, nullptr);
+      const auto ref = attend_double(
+          qs.q.data(), n,
+          [&](uint32_t h, uint32_t t, float *x) { std::memcpy(x, &kr[(size_t{h} * n + t) * kDim], kDim * 4); },
+          [&](uint32_t h, uint32_t t, float *x) { std::memcpy(x, data.value(h, t), kDim * 4); });
+      double r2 = 0.0;
+      for (double x : ref) r2 += x * x;
+      pooled_r2[set] += r2;
+      size_t at = 0;
+      auto put = [&](double e) {
+        if (j == 0) first[set].push_back(e);
+        pooled_e2[set][at++] += e * e * r2;
+      };
+      for (auto &lib : libs) {
+        put(rel_rms(lib->decode(data, n - 1), ref));
+        if (rotor_kv_cache_evict(lib->table, lib->cache, n - 1, 1, nullptr) != ROTOR_OK) LibLayer::fail("evict");
+      }
+      for (const Cache &c : study) {
+        if (c.kf == KFmt::Q8DM || c.kf == KFmt::Q4DM) {
+          std::vector<float> out(size_t{kQHeads} * kDim);
+          decode(c, qs.step, team, out.data());
+          put(rel_rms(out, ref));
+          continue;
+        }
+        uint32_t cur_h = 0;
+        const auto ggml = attend_double(
+            qs.q.data(), n,
+            [&](uint32_t h, uint32_t t, float *x) {
+              cur_h = h;
+              std::memset(x, 0, kDim * 4);
+              std::memcpy(x, &t, sizeof t);  // the token index travels in the key's first element
+            },
+            [&](uint32_t h, uint32_t t, float *x) { c.value(h, t, x); },
+            [&](uint32_t, const float *q, const float *k) {
+              uint32_t t;
+              std::memcpy(&t, k, sizeof t);
+              return ggml_score(q, c, cur_h, t);
+            });
+        put(rel_rms(ggml, ref));
+      }
+    }
+  }
+  std::printf("%-62s %11s %11s %11s %11s\n", "cache", "N(0,1) q0", "outl. q0", "N(0,1) all", "outl. all");
+  for (size_t i = 0; i < names.size(); ++i)
+    std::printf("%-62s %11.3e %11.3e %11.3e %11.3e\n", names[i].c_str(), first[0][i], first[1][i],
+                std::sqrt(pooled_e2[0][i] / pooled_r2[0]), std::sqrt(pooled_e2[1][i] / pooled_r2[1]));
+  std::fflush(stdout);
+}
+
+// The context-shift experiment through the library: a q8_0 cache of 2048 tokens (max_len 2049),
+// 64 times rotor_kv_cache_evict(sink 4, 32 tokens) then 32 new tokens appended by a forward
+// call; then a decode step (token `next`, position 2048) against the same step on a fresh
+// prefill of the kept tokens at their new positions, and both against the exact attention.
+void library_shift() {
+  constexpr uint32_t kSink = 4, kLen = 2048, kChunk = 32, kShifts = 64;
+  const uint32_t total = kLen + kShifts * kChunk + 1;
+  std::printf("\n== context shift through the library: q8_0 cache of %u tokens, %u x (rotor_kv_cache_evict of %u after "
+              "a sink of %u, %u new tokens appended), then a decode step ==\n", kLen, kShifts, kChunk, kSink, kChunk);
+  for (int set = 0; set < 2; ++set) {
+    const Data data(total, set == 1, 77 + uint64_t(set));
+    for (uint32_t flags : {0u, ROTOR_KV_UNROTATED_KEYS}) {
+      const rotor_kv_cache_config config = lib_config(ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q8_0, flags);
+      LibLayer lib(kLen + 1, config, kLen);
+      std::vector<uint32_t> src(kLen);
+      for (uint32_t t = 0; t < kLen; ++t) src[t] = t;
+      lib.prefill(data, src.data(), kLen, kLen);
+      uint32_t next = kLen;
+      const double t0 = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+      double evict_s = 0.0;
+      for (uint32_t s = 0; s < kShifts; ++s) {
+        const double e0 = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+        if (rotor_kv_cache_evict(lib.table, lib.cache, kSink, kChunk, lib.pool) != ROTOR_OK) LibLayer::fail("evict");
+        evict_s += std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count() - e0;
+        for (uint32_t t = kSink + kChunk; t < kLen; ++t) src[t - kChunk] = src[t];
+        for (uint32_t t = kLen - kChunk; t < kLen; ++t) src[t] = next++;
+        lib.prefill(data, &src[kLen - kChunk], kChunk, kChunk);
+      }
+      const double shifts_s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count() - t0;
+      const std::vector<float> o_shift = lib.decode(data, next);
+      LibLayer fresh(kLen + 1, config, kLen);
+      fresh.prefill(data, src.data(), kLen, kLen);
+      const std::vector<float> o_fresh = fresh.decode(data, next);
+      // Exact: the kept tokens at positions 0 .. 2047 and token `next` at 2048, in double.
+      const Queries qs(data, kLen, nullptr);
+      auto exact_src = [&](uint32_t t) { return t < kLen ? src[t] : next; };
+      const auto ref = attend_double(
+          qs.q.data(), kLen + 1,
+          [&](uint32_t h, uint32_t t, float *x) { rotate_to(data.key(h, exact_src(t)), double(t), x); },
+          [&](uint32_t h, uint32_t t, float *x) { std::memcpy(x, data.value(h, exact_src(t)), kDim * 4); });
+      const std::vector<double> of(o_fresh.begin(), o_fresh.end());
+      const double e_fresh = rel_rms(o_fresh, ref), e_shift = rel_rms(o_shift, ref), e_diff = rel_rms(o_shift, of);
+      const bool same = std::memcmp(o_shift.data(), o_fresh.data(), o_shift.size() * 4) == 0;
+      std::printf("%-9s %-30s fresh vs exact %.3e (one quantization), shifted vs exact %.3e, shifted vs fresh %.3e = "
+                  "x%.2f of one quantization; outputs bit-identical: %s; 64 evicts %.1f ms (with the appends "
+                  "%.1f ms)\n",
+                  set == 0 ? "N(0,1)" : "outliers", flags != 0 ? "B (ROTOR_KV_UNROTATED_KEYS)" : "A (rotated keys)",
+                  e_fresh, e_shift, e_diff, e_diff / e_fresh, same ? "yes" : "no", evict_s * 1e3, shifts_s * 1e3);
+      std::fflush(stdout);
+    }
+  }
+}
+
 // ---- decode timing ---------------------------------------------------------------------------
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 // CPU seconds of the whole process: on this shared 2-core machine other jobs take turns with the
@@ -1542,6 +1800,34 @@ struct LibF16 {
     return step(pool);
   }
 };
+
+// A profiling loop: a library cache of `n` tokens (tokens 0 .. n - 1 of an N(0,1) set, filled by
+// an 8-head prefill), then `steps` decode steps on the calling thread, each undone by
+// rotor_kv_cache_evict of the cache's last token (nothing moves), timed after the fill
+// (perf record --delay, or ROTOR_KERNEL, sees the steps alone).
+void library_steps(rotor_dtype key, rotor_dtype value, uint32_t flags, uint32_t n, uint32_t steps) {
+  const Data data(n + 1, false, 99);
+  LibLayer lib(n + 1, lib_config(key, value, flags), n);
+  std::vector<uint32_t> src(n);
+  for (uint32_t t = 0; t < n; ++t) src[t] = t;
+  const double f0 = now();
+  lib.prefill(data, src.data(), n, n);
+  const double f1 = now();
+  std::printf("libsteps: keys %s values %s%s, %u tokens: filled in %.2f s; stepping (kernel set %s)\n",
+              lib_type_name(key), lib_type_name(value), flags != 0 ? " un-rotated" : "", n, f1 - f0,
+              rotor_kernel_name());
+  std::fflush(stdout);
+  std::vector<double> times;
+  for (uint32_t s = 0; s < steps; ++s) {
+    const double t0 = now();
+    lib.decode(data, n);
+    times.push_back(now() - t0);
+    if (rotor_kv_cache_evict(lib.table, lib.cache, n, 1, nullptr) != ROTOR_OK) LibLayer::fail("evict");
+  }
+  std::sort(times.begin(), times.end());
+  std::printf("libsteps: %u steps, median %.1f us, min %.1f us\n", steps, times[times.size() / 2] * 1e6,
+              times[0] * 1e6);
+}
 
 void decode_study(int rounds, uint32_t only_n) {
   std::printf("\n== decode step: 32 q heads / 8 kv heads, d 128; median of %d rounds, each round timing every "
@@ -1650,12 +1936,22 @@ int main(int argc, char **argv) {
     dump(argc > 2 ? argv[2] : ".");
     return 0;
   }
+  if (what == "libsteps") {  // libsteps KEY VALUE FLAGS TOKENS STEPS (dtype numbers: 1 f16, 3 q8_0, 4 q4_0)
+    if (argc < 7) return std::fprintf(stderr, "libsteps KEY VALUE FLAGS TOKENS STEPS\n"), 1;
+    library_steps(rotor_dtype(std::atoi(argv[2])), rotor_dtype(std::atoi(argv[3])), uint32_t(std::atoi(argv[4])),
+                  uint32_t(std::atoi(argv[5])), uint32_t(std::atoi(argv[6])));
+    return 0;
+  }
   const int rounds = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
   std::printf("rotor_kv_quant_study: kernels %s, rotor kernel set %s\n",
               KVQ_AVX512 ? "AVX-512 (+ portable self-check)" : "portable", rotor_kernel_name());
   self_check();
   if (what == "all" || what == "accuracy") accuracy();
   if (what == "all" || what == "shift") shift_study();
+  if (what == "library") {
+    library_accuracy();
+    library_shift();
+  }
   const uint32_t only_n = argc > 3 ? uint32_t(std::atoi(argv[3])) : 0;  // 8192 or 32768: that size only
   g_heads_inner = argc > 4 && std::string(argv[4]) == "heads-inner";  // design A's loop order too
   if (what == "all" || what == "decode") decode_study(rounds, only_n);

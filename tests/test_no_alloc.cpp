@@ -4,12 +4,14 @@
 // flag up, on every kernel set, sequentially and on a pool, growing the table on the way.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <new>
 #include <string>
 #include <vector>
 
+#include "support/aligned_buffer.hpp"
 #include "support/counting_malloc.hpp"
 #include "support/gguf_builder.hpp"
 #include "support/reference.hpp"
@@ -167,6 +169,104 @@ TEST(NoAlloc, GgufReadsDoNotAllocate) {
   EXPECT_EQ(counted, ROTOR_OK);
   EXPECT_EQ(layers, 4u);
   EXPECT_EQ(allocations, 0);
+}
+
+}  // namespace
+
+// Quantized and un-rotated KV caches (1.3): sizing and building one from a rotor_kv_cache_config,
+// a prefill, decode steps, a context shift and decode after it allocate nothing, on every kernel
+// set, with and without a pool of 2 threads. Dequantized key blocks, un-rotated keys' rotation
+// and re-quantized shifted keys all live in the workspace, the cache's arena or the stack.
+namespace {
+
+struct KvStorageCase {
+  rotor_dtype key, value;
+  uint32_t flags;
+};
+
+TEST(NoAlloc, QuantizedKvCachesDoNotAllocate) {
+  const uint32_t hq = 8, hk = 2, d = 64, prompt = 100, steps = 8, max_len = 256, threads = 2;
+  ref::Table table(ref::config(d, ROTOR_PAIRING_HALF, max_len, 16));
+  ASSERT_NE(table.t, nullptr);
+  rotor_pool *pool = nullptr;
+  ASSERT_EQ(rotor_pool_create(&pool, threads), ROTOR_OK);
+  const std::vector<float> q = ref::random_floats(size_t{prompt} * hq * d, 5);
+  const std::vector<float> k = ref::random_floats(size_t{prompt} * hk * d, 6);
+  const std::vector<float> v = ref::random_floats(size_t{prompt} * hk * d, 7);
+  std::vector<float> out(q.size());
+  // The tensors are only read: the views cast away const as the C API's views do.
+  auto view = [&](const std::vector<float> &x, uint32_t s, uint32_t heads) {
+    return rotor_tensor_bshd(const_cast<float *>(x.data()), ROTOR_DTYPE_F32, 1, s, heads, d);
+  };
+  const rotor_tensor tq = view(q, prompt, hq), tk = view(k, prompt, hk), tv = view(v, prompt, hk);
+  const rotor_tensor to = view(out, prompt, hq);
+  const rotor_tensor dq = view(q, 1, hq), dk = view(k, 1, hk), dv = view(v, 1, hk), dout = view(out, 1, hq);
+  const size_t ws_bytes = std::max(rotor_attention_workspace_size(hq, hk, d, prompt, threads),
+                                   rotor_attention_workspace_size(hq, hk, d, prompt, 1));
+  const test_support::AlignedBuffer workspace = test_support::aligned_buffer(ws_bytes);
+  const KvStorageCase cases[] = {
+      {ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q8_0, 0},
+      {ROTOR_DTYPE_Q4_0, ROTOR_DTYPE_Q4_0, 0},
+      {ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q8_0, ROTOR_KV_UNROTATED_KEYS},
+      {ROTOR_DTYPE_Q4_0, ROTOR_DTYPE_Q4_0, ROTOR_KV_UNROTATED_KEYS},
+      {ROTOR_DTYPE_F16, ROTOR_DTYPE_Q4_0, ROTOR_KV_UNROTATED_KEYS},
+      {ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_F32, 0},
+  };
+  // Arenas allocated before counting, at the largest size any case asks for.
+  size_t arena_bytes = 0;
+  for (const KvStorageCase &c : cases) {
+    rotor_kv_cache_config config;
+    ASSERT_EQ(rotor_kv_cache_config_init(&config, c.key), ROTOR_OK);
+    config.value_dtype = c.value;
+    config.flags = c.flags;
+    arena_bytes = std::max(arena_bytes, rotor_kv_cache_arena_size_ex(hk, d, max_len, &config));
+  }
+  ASSERT_GT(arena_bytes, 0u);
+  const test_support::AlignedBuffer arena = test_support::aligned_buffer(arena_bytes);
+  const std::string before = rotor_kernel_name();
+  for (uint32_t i = 0; i < rotor_kernel_count(); ++i) {
+    ASSERT_EQ(rotor_kernel_force(rotor_kernel_available(i)), ROTOR_OK);
+    for (rotor_pool *p : {static_cast<rotor_pool *>(nullptr), pool})
+      for (const KvStorageCase &c : cases) {
+        int failures = 0;
+        uint32_t length = 0;
+        rotor_kv_cache_config read_back;
+        read_back.struct_size = sizeof read_back;
+        long allocations;
+        {
+          AllocationCounter counter;
+          rotor_kv_cache_config config;
+          failures += rotor_kv_cache_config_init(&config, c.key) != ROTOR_OK;
+          config.value_dtype = c.value;
+          config.flags = c.flags;
+          const size_t bytes = rotor_kv_cache_arena_size_ex(hk, d, max_len, &config);
+          rotor_kv_cache *cache = nullptr;
+          failures += rotor_kv_cache_init_ex(&cache, hk, d, max_len, &config, arena.get(), bytes) != ROTOR_OK;
+          failures += rotor_attention_forward(table.t, &cache, &tq, &tk, &tv, &to, 0.125f, workspace.get(), ws_bytes,
+                                              p) != ROTOR_OK;
+          for (uint32_t step = 0; step < steps; ++step)
+            failures += rotor_attention_forward(table.t, &cache, &dq, &dk, &dv, &dout, 0.125f, workspace.get(),
+                                                ws_bytes, p) != ROTOR_OK;
+          // StreamingLLM's shift: keep 4 sink tokens, drop 40 (moves 64 keys across key blocks).
+          failures += rotor_kv_cache_evict(table.t, cache, 4, 40, p) != ROTOR_OK;
+          for (uint32_t step = 0; step < steps; ++step)
+            failures += rotor_attention_forward(table.t, &cache, &dq, &dk, &dv, &dout, 0.125f, workspace.get(),
+                                                ws_bytes, p) != ROTOR_OK;
+          failures += rotor_kv_cache_get_config(cache, &read_back) != ROTOR_OK;
+          failures += rotor_kv_cache_get_length(cache, &length) != ROTOR_OK;
+          allocations = counter.count();
+        }
+        const std::string what = std::string("kernel ") + rotor_kernel_available(i) + (p ? " with" : " without") +
+                                 " a pool, key " + std::to_string(c.key) + " value " + std::to_string(c.value) +
+                                 " flags " + std::to_string(c.flags);
+        EXPECT_EQ(failures, 0) << what;
+        EXPECT_EQ(allocations, 0) << what;
+        EXPECT_EQ(length, prompt + 2 * steps - 40) << what;
+        EXPECT_EQ(read_back.flags, c.flags) << what;
+      }
+  }
+  rotor_kernel_force(before.c_str());
+  rotor_pool_destroy(pool);
 }
 
 }  // namespace

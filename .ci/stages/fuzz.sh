@@ -16,7 +16,7 @@ echo "fuzz: built in $(( $(date +%s) - t0 )) s"
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 mkdir -p "$dir/artifacts"
-for target in table apply attention vl_position_ids gguf; do
+for target in table apply attention vl_position_ids gguf kv_cache; do
   corpus="$dir/corpus/$target"
   rm -rf "$corpus"
   mkdir -p "$corpus"

@@ -105,9 +105,9 @@ rotor_status run_axes_with_table(Table &table, ApplyPlan &plan, const int32_t *i
 }
 
 // rotor_apply_to's body; rotor_apply runs it with x as both views (validated once), in the
-// same guard.
+// same guard. dir by reference: a copy would load the caller's int as an enum before the check.
 rotor_status apply_to(rotor_table *t, const rotor_tensor *in, const rotor_tensor *out, const int32_t *positions,
-                      uint32_t offset, rotor_direction dir, rotor_pool *pool) {
+                      uint32_t offset, const rotor_direction &dir, rotor_pool *pool) {
   if (t == nullptr || in == nullptr || out == nullptr || !valid_direction(enum_bits(dir)))
     return ROTOR_ERR_INVALID_ARGUMENT;
   Table &table = *as_table(t);

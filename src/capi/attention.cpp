@@ -332,7 +332,8 @@ rotor_status cache_init(rotor_kv_cache **out, uint32_t kv_heads, uint32_t head_d
 }
 
 // One dtype for keys and values, keys rotated: the 1.0 functions' storage (the int checked first).
-bool one_dtype_storage(rotor_dtype dtype, KvStorage *storage) {
+// By reference: a by-value copy would load an int the caller passed as an enum before it is checked.
+bool one_dtype_storage(const rotor_dtype &dtype, KvStorage *storage) {
   if (!valid_cache_dtype(enum_bits(dtype))) return fail(ROTOR_ERR_INVALID_ARGUMENT, "dtype is not a rotor_dtype value"), false;
   *storage = KvStorage{dtype, dtype, 0};
   return true;

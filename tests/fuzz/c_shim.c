@@ -49,6 +49,14 @@ rotor_status fz_kv_cache_init(rotor_kv_cache **out, uint32_t kv_heads, uint32_t 
   return rotor_kv_cache_init(out, kv_heads, head_dim, max_len, (rotor_dtype)dtype, arena, arena_size);
 }
 
+rotor_status fz_kv_cache_config_init_sized(rotor_kv_cache_config *c, size_t c_size, int dtype) {
+  return rotor_kv_cache_config_init_sized(c, c_size, (rotor_dtype)dtype);
+}
+
+rotor_status fz_table_set_rescale_policy(rotor_table *t, int policy) {
+  return rotor_table_set_rescale_policy(t, (rotor_rescale_policy)policy);
+}
+
 rotor_status fz_vl_position_ids(int model, int rule, const uint8_t *kinds, uint32_t n_tokens,
                                 const uint32_t *image_grids, uint32_t n_images, const uint32_t *video_grids,
                                 uint32_t n_videos, const float *seconds_per_grid, uint32_t tokens_per_second,

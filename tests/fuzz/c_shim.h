@@ -25,6 +25,8 @@ const char *fz_status_string(int status);
 size_t fz_kv_cache_arena_size(uint32_t kv_heads, uint32_t head_dim, uint32_t max_len, int dtype);
 rotor_status fz_kv_cache_init(rotor_kv_cache **out, uint32_t kv_heads, uint32_t head_dim, uint32_t max_len,
                               int dtype, void *arena, size_t arena_size);
+rotor_status fz_kv_cache_config_init_sized(rotor_kv_cache_config *c, size_t c_size, int dtype);
+rotor_status fz_table_set_rescale_policy(rotor_table *t, int policy);
 
 rotor_status fz_vl_position_ids(int model, int rule, const uint8_t *kinds, uint32_t n_tokens,
                                 const uint32_t *image_grids, uint32_t n_images, const uint32_t *video_grids,

@@ -78,6 +78,12 @@ def test_drift_is_caught(tmp_path):
         ("--python", CAPI, '"rotor_last_error_message": (c_char_p, []),\n', "", "rotor_last_error_message"),
         ("--python", CAPI, '"ROTOR_ERR_INTERNAL": 7,', "", "rotor_status"),
         ("--rust", SYS, "pub factor_count: u32,\n", "", "rotor_config"),
+        # rotor 1.3's KV cache config: the sized struct, its functions, the cache-only dtypes.
+        ("--python", CAPI, ', ("flags", c_uint32)]', "]", "rotor_kv_cache_config"),
+        ("--python", CAPI, '"ROTOR_DTYPE_Q4_0": 4,', "", "rotor_dtype"),
+        ("--rust", SYS, "pub flags: u32,\n", "", "rotor_kv_cache_config"),
+        ("--rust", SYS, "c: *const rotor_kv_cache_config, arena: *mut c_void", "c: *const rotor_kv_cache_config",
+         "rotor_kv_cache_init_ex"),
     ]
     for flag, path, old, new, named in cases:
         result = run("--only", flag[2:], flag, drifted(tmp_path, path, old, new))

@@ -10,7 +10,8 @@ Multi-axis RoPE (Qwen2-VL / Qwen3-VL M-RoPE, 2-D vision RoPE): Table(preset="qwe
 Table(128, layout="mrope", mrope_section=(16, 24, 24)), then table.apply_axes(x, ids) with int32
 ids of shape (axes, batch, seq); vl_position_ids(kinds, image_grids, video_grids, model=...)
 computes a Qwen-VL prompt's ids (transformers' get_rope_index). Context shift / StreamingLLM:
-KVCache.evict(table, start, count).
+KVCache.evict(table, start, count). Quantized KV caches (ggml's Q8_0 / Q4_0 blocks):
+KVCache(kv_heads, head_dim, max_len, "q8_0"), key_dtype= and value_dtype= apart, unrotated_keys=True.
 Models whose layers use different tables (Gemma 3 / 4, Llama 4): preset_layers(model).
 GGUF files (llama.cpp, Ollama, LM Studio): Table.from_gguf(path, layer), from_gguf(path, layer)
 (the fields, None for a layer without rotary embedding), gguf_layers(path).

@@ -12,6 +12,7 @@ from typing import Any, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _capi
+from ._enums import QUANTIZED_DTYPE
 from ._errors import RotorError, Status
 
 Array = Any  # a numpy.ndarray or a torch.Tensor
@@ -40,6 +41,10 @@ def rotor_dtype(dtype: Any) -> int:
         return _NUMPY_DTYPES[dtype]
     if str(dtype) in _TORCH_DTYPES:
         return _TORCH_DTYPES[str(dtype)]
+    if isinstance(dtype, str) and dtype.lower() in QUANTIZED_DTYPE:
+        # Named before numpy sees it, which would only say "data type 'q8_0' not understood".
+        raise TypeError(f"{dtype} is a KV cache storage type (KVCache(dtype={dtype.lower()!r})); arrays and "
+                        f"tensors are float32, float16 or bfloat16")
     dtype = np.dtype(dtype)
     if dtype in _NUMPY_DTYPES:
         return _NUMPY_DTYPES[dtype]

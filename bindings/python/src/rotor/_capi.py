@@ -31,7 +31,11 @@ ENUMS = {
         "ROTOR_LAYOUT_1D": 0, "ROTOR_LAYOUT_MROPE": 1, "ROTOR_LAYOUT_MROPE_INTERLEAVED": 2,
         "ROTOR_LAYOUT_VISION_HALVES": 3, "ROTOR_LAYOUT_VISION_ALTERNATE": 4, "ROTOR_LAYOUT_FORCE_32BIT": 0x7FFFFFFF,
     },
-    "rotor_dtype": {"ROTOR_DTYPE_F32": 0, "ROTOR_DTYPE_F16": 1, "ROTOR_DTYPE_BF16": 2, "ROTOR_DTYPE_FORCE_32BIT": 0x7FFFFFFF},
+    # Q8_0 and Q4_0 (1.3) are KV cache storage only: tensors refuse them.
+    "rotor_dtype": {
+        "ROTOR_DTYPE_F32": 0, "ROTOR_DTYPE_F16": 1, "ROTOR_DTYPE_BF16": 2, "ROTOR_DTYPE_Q8_0": 3, "ROTOR_DTYPE_Q4_0": 4,
+        "ROTOR_DTYPE_FORCE_32BIT": 0x7FFFFFFF,
+    },
     "rotor_event_reason": {
         "ROTOR_EVENT_GROW": 0, "ROTOR_EVENT_GROW_AHEAD": 1, "ROTOR_EVENT_RESERVE": 2, "ROTOR_EVENT_RESCALE": 3,
         "ROTOR_EVENT_REASON_FORCE_32BIT": 0x7FFFFFFF,
@@ -58,11 +62,14 @@ globals().update({name: value for values in ENUMS.values() for name, value in va
 DEFINES = {
     "ROTOR_VERSION_MAJOR": 1, "ROTOR_VERSION_MINOR": 3, "ROTOR_VERSION_PATCH": 0,
     "ROTOR_MAX_AXES_ROTARY_DIM": 1024, "ROTOR_ARENA_ALIGNMENT": 64, "ROTOR_EPOCH_HISTORY": 16,
+    "ROTOR_KV_UNROTATED_KEYS": 1, "ROTOR_KV_MAX_QUANTIZED_HEAD_DIM": 1024,
 }
 VERSION = (DEFINES["ROTOR_VERSION_MAJOR"], DEFINES["ROTOR_VERSION_MINOR"], DEFINES["ROTOR_VERSION_PATCH"])
 ARENA_ALIGNMENT = DEFINES["ROTOR_ARENA_ALIGNMENT"]
 EPOCH_HISTORY = DEFINES["ROTOR_EPOCH_HISTORY"]
 MAX_AXES_ROTARY_DIM = DEFINES["ROTOR_MAX_AXES_ROTARY_DIM"]
+KV_UNROTATED_KEYS = DEFINES["ROTOR_KV_UNROTATED_KEYS"]
+KV_MAX_QUANTIZED_HEAD_DIM = DEFINES["ROTOR_KV_MAX_QUANTIZED_HEAD_DIM"]
 _64_BIT = ctypes.sizeof(c_void_p) == 8
 _enum = c_int32
 
@@ -116,6 +123,10 @@ class rotor_tensor(ctypes.Structure):
     ) + [("stride_batch", c_int64), ("stride_seq", c_int64), ("stride_head", c_int64)]
 
 
+class rotor_kv_cache_config(ctypes.Structure):
+    _fields_ = [("struct_size", c_uint32), ("key_dtype", _enum), ("value_dtype", _enum), ("flags", c_uint32)]
+
+
 rotor_table_event_fn = ctypes.CFUNCTYPE(None, c_void_p, POINTER(rotor_table_event))
 
 _status = _enum
@@ -123,6 +134,7 @@ _handle = c_void_p
 _out_handle = POINTER(c_void_p)
 _cfg = POINTER(rotor_config)
 _tensor = POINTER(rotor_tensor)
+_kv_cfg = POINTER(rotor_kv_cache_config)
 _i32s = POINTER(c_int32)
 _f32s = POINTER(c_float)
 
@@ -168,6 +180,10 @@ PROTOTYPES = {
     "rotor_kernel_count": (c_uint32, []),
     "rotor_kernel_available": (c_char_p, [c_uint32]),
     "rotor_kernel_force": (_status, [c_char_p]),
+    "rotor_kv_cache_config_init_sized": (_status, [_kv_cfg, c_size_t, _enum]),
+    "rotor_kv_cache_arena_size_ex": (c_size_t, [c_uint32, c_uint32, c_uint32, _kv_cfg]),
+    "rotor_kv_cache_init_ex": (_status, [_out_handle, c_uint32, c_uint32, c_uint32, _kv_cfg, c_void_p, c_size_t]),
+    "rotor_kv_cache_get_config": (_status, [_handle, _kv_cfg]),
     "rotor_kv_cache_arena_size": (c_size_t, [c_uint32, c_uint32, c_uint32, _enum]),
     "rotor_kv_cache_init": (_status, [_out_handle, c_uint32, c_uint32, c_uint32, _enum, c_void_p, c_size_t]),
     "rotor_kv_cache_length": (c_uint32, [_handle]),

@@ -22,6 +22,16 @@ POLICY = {"rerotate": _capi.ROTOR_RESCALE_REROTATE, "pin": _capi.ROTOR_RESCALE_P
           "refuse": _capi.ROTOR_RESCALE_REFUSE}
 REASON = {_capi.ROTOR_EVENT_GROW: "grow", _capi.ROTOR_EVENT_GROW_AHEAD: "grow_ahead",
           _capi.ROTOR_EVENT_RESERVE: "reserve", _capi.ROTOR_EVENT_RESCALE: "rescale"}
+# A KV cache's storage types by name (KVCache(dtype="q8_0"), key_dtype=, value_dtype=): ggml's
+# block quantizations have no numpy dtype, so strings name them; the float types keep numpy's
+# names, which KVCache.key_dtype and value_dtype report, and rotor.h's short ones.
+QUANTIZED_DTYPE = {"q8_0": _capi.ROTOR_DTYPE_Q8_0, "q4_0": _capi.ROTOR_DTYPE_Q4_0}
+CACHE_DTYPE = {"float32": _capi.ROTOR_DTYPE_F32, "float16": _capi.ROTOR_DTYPE_F16,
+               "bfloat16": _capi.ROTOR_DTYPE_BF16, "f32": _capi.ROTOR_DTYPE_F32, "f16": _capi.ROTOR_DTYPE_F16,
+               "bf16": _capi.ROTOR_DTYPE_BF16, **QUANTIZED_DTYPE}
+CACHE_DTYPE_NAME = {_capi.ROTOR_DTYPE_F32: "float32", _capi.ROTOR_DTYPE_F16: "float16",
+                    _capi.ROTOR_DTYPE_BF16: "bfloat16", _capi.ROTOR_DTYPE_Q8_0: "q8_0",
+                    _capi.ROTOR_DTYPE_Q4_0: "q4_0"}
 # rotor_config's enum-typed fields, which Table(**fields) takes by name.
 CONFIG_FIELDS = {"pairing": PAIRING, "growth": GROWTH, "scaling": SCALING, "layout": LAYOUT}
 

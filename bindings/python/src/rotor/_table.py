@@ -154,6 +154,8 @@ class Table(Handle):
         that shape and one dtype instead (dtype, if given, must be theirs)."""
         start, count = u32(start, "start"), u32(count, "count")
         width = self.rotary_dim if duplicated else self.rotary_dim // 2
+        if dtype is not None:
+            rotor_dtype(dtype)  # rotor's TypeError, before numpy's, for a type no array holds ("q8_0")
         if out is None:
             cos = np.empty((count, width), dtype=np.float32 if dtype is None else dtype)
             sin = np.empty((count, width), dtype=cos.dtype)

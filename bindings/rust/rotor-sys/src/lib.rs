@@ -74,6 +74,10 @@ pub type rotor_dtype = i32;
 pub const ROTOR_DTYPE_F32: rotor_dtype = 0;
 pub const ROTOR_DTYPE_F16: rotor_dtype = 1;
 pub const ROTOR_DTYPE_BF16: rotor_dtype = 2;
+/// Since 1.3: ggml's Q8_0 (32 int8 and an f16 scale per block); KV cache storage only.
+pub const ROTOR_DTYPE_Q8_0: rotor_dtype = 3;
+/// Since 1.3: ggml's Q4_0 (32 nibbles and an f16 scale per block); KV cache storage only.
+pub const ROTOR_DTYPE_Q4_0: rotor_dtype = 4;
 pub const ROTOR_DTYPE_FORCE_32BIT: rotor_dtype = 0x7fffffff;
 
 /// `rotor_config`. Fill it with [`rotor_config_init_sized`] (passing `size_of::<rotor_config>()`):
@@ -240,6 +244,22 @@ pub struct rotor_kv_cache {
     _private: [u8; 0],
 }
 
+/// Since 1.3: keys stored un-rotated and rotated at each read (`rotor_kv_cache_config::flags`).
+pub const ROTOR_KV_UNROTATED_KEYS: u32 = 1;
+/// Since 1.3: the largest head_dim of a Q8_0 or Q4_0 cache (which also needs a multiple of 32).
+pub const ROTOR_KV_MAX_QUANTIZED_HEAD_DIM: u32 = 1024;
+
+/// `rotor_kv_cache_config` (1.3): a sized struct; fill it with
+/// [`rotor_kv_cache_config_init_sized`] (passing `size_of::<rotor_kv_cache_config>()`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct rotor_kv_cache_config {
+    pub struct_size: u32,
+    pub key_dtype: rotor_dtype,
+    pub value_dtype: rotor_dtype,
+    pub flags: u32,
+}
+
 pub type rotor_rescale_policy = i32;
 pub const ROTOR_RESCALE_REROTATE: rotor_rescale_policy = 0;
 pub const ROTOR_RESCALE_PIN: rotor_rescale_policy = 1;
@@ -325,6 +345,16 @@ extern "C" {
     pub fn rotor_kernel_available(index: u32) -> *const c_char;
     pub fn rotor_kernel_force(name: *const c_char) -> rotor_status;
 
+    /// Since 1.3: caches whose keys and values have their own storage types (Q8_0 and Q4_0
+    /// among them) and un-rotated keys.
+    pub fn rotor_kv_cache_config_init_sized(c: *mut rotor_kv_cache_config, c_size: usize, dtype: rotor_dtype)
+                                            -> rotor_status;
+    pub fn rotor_kv_cache_arena_size_ex(kv_heads: u32, head_dim: u32, max_len: u32, c: *const rotor_kv_cache_config)
+                                        -> usize;
+    pub fn rotor_kv_cache_init_ex(out: *mut *mut rotor_kv_cache, kv_heads: u32, head_dim: u32, max_len: u32,
+                                  c: *const rotor_kv_cache_config, arena: *mut c_void, arena_size: usize)
+                                  -> rotor_status;
+    pub fn rotor_kv_cache_get_config(c: *const rotor_kv_cache, out: *mut rotor_kv_cache_config) -> rotor_status;
     pub fn rotor_kv_cache_arena_size(kv_heads: u32, head_dim: u32, max_len: u32, dtype: rotor_dtype) -> usize;
     pub fn rotor_kv_cache_init(out: *mut *mut rotor_kv_cache, kv_heads: u32, head_dim: u32, max_len: u32,
                                dtype: rotor_dtype, arena: *mut c_void, arena_size: usize) -> rotor_status;

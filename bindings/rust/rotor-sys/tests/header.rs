@@ -94,6 +94,46 @@ fn struct_layouts_match_the_header() {
                 offset_of!(rotor_table_stats, key_rerotations)],
                [16, 32, 40, 48, 56]);
     assert_eq!(size_of::<rotor_table_event>(), 24);
+    // 1.3: rotor_kv_cache_config, 16 bytes (12 for a caller without flags).
+    assert_eq!(size_of::<rotor_kv_cache_config>(), 16);
+    assert_eq!([offset_of!(rotor_kv_cache_config, key_dtype), offset_of!(rotor_kv_cache_config, value_dtype),
+                offset_of!(rotor_kv_cache_config, flags)],
+               [4, 8, 12]);
+}
+
+/// rotor_kv_cache_config_init_sized fills this crate's struct (and a 12-byte one without
+/// flags), and rotor_kv_cache_get_config reads back what rotor_kv_cache_init_ex was given.
+#[test]
+fn kv_cache_config_round_trip() {
+    let size = size_of::<rotor_kv_cache_config>();
+    let mut cfg = rotor_kv_cache_config::default();
+    // SAFETY: cfg is size writable bytes.
+    assert_eq!(unsafe { rotor_kv_cache_config_init_sized(&mut cfg, size, ROTOR_DTYPE_Q4_0) }, ROTOR_OK);
+    assert_eq!(cfg, rotor_kv_cache_config { struct_size: 16, key_dtype: ROTOR_DTYPE_Q4_0,
+                                            value_dtype: ROTOR_DTYPE_Q4_0, flags: 0 });
+    // SAFETY: as above; 13 is no size of the struct and is refused without a write.
+    assert_eq!(unsafe { rotor_kv_cache_config_init_sized(&mut cfg, 13, ROTOR_DTYPE_F16) }, ROTOR_ERR_INVALID_ARGUMENT);
+    cfg.value_dtype = ROTOR_DTYPE_BF16;
+    cfg.flags = ROTOR_KV_UNROTATED_KEYS;
+    // SAFETY: plain values and a whole struct.
+    let need = unsafe { rotor_kv_cache_arena_size_ex(2, 64, 16, &cfg) };
+    // SAFETY: as above; head_dim 48 is no multiple of 32, which a Q4_0 cache needs.
+    assert_eq!(unsafe { rotor_kv_cache_arena_size_ex(2, 48, 16, &cfg) }, 0);
+    // An arena of u64s is 8-byte aligned; the library wants 64: over-allocate and align.
+    let mut arena = vec![0u64; need / 8 + 16];
+    let skip = (arena.as_ptr() as *const u8).align_offset(ROTOR_ARENA_ALIGNMENT); // bytes
+    assert!(skip < 128);
+    let mut cache: *mut rotor_kv_cache = std::ptr::null_mut();
+    // SAFETY: need bytes from an aligned address inside arena, which outlives the cache.
+    unsafe {
+        let start = (arena.as_mut_ptr() as *mut u8).add(skip);
+        assert_eq!(rotor_kv_cache_init_ex(&mut cache, 2, 64, 16, &cfg, start as *mut std::os::raw::c_void, need),
+                   ROTOR_OK);
+    }
+    let mut got = rotor_kv_cache_config { struct_size: size as u32, ..Default::default() };
+    // SAFETY: a live cache; got states its size.
+    assert_eq!(unsafe { rotor_kv_cache_get_config(cache, &mut got) }, ROTOR_OK);
+    assert_eq!(got, cfg);
 }
 
 #[test]

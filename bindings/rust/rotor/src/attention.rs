@@ -1,5 +1,6 @@
 //! The rotary attention forward path: KV caches, workspaces, key re-rotation.
 use std::marker::PhantomData;
+use std::mem::size_of;
 use std::os::raw::c_void;
 use std::ptr::{self, NonNull};
 
@@ -7,10 +8,94 @@ use rotor_sys as sys;
 
 use crate::error::{check, invalid};
 use crate::table::Pool;
-use crate::{Arena, Dtype, Positions, Result, Table, Tensor, TensorMut};
+use crate::{Arena, CacheType, Dtype, Positions, Result, Table, Tensor, TensorMut};
 
-/// One sequence's rotated keys and values with a hard maximum length (`rotor_kv_cache`), in an
-/// arena the caller lends ([`KvCache::init`]) or one this value owns ([`KvCache::new`]).
+/// How a [`KvCache`] stores its keys and values (`rotor_kv_cache_config`): each a
+/// [`CacheType`] of its own, and keys rotated on append (the default) or stored un-rotated.
+///
+/// ```
+/// use rotor::{CacheType, KvCache, KvCacheConfig};
+/// // 8-bit keys, 4-bit values, keys rotated at read (a context shift then rounds nothing).
+/// let config = KvCacheConfig::new(CacheType::Q4_0).with_key(CacheType::Q8_0).with_unrotated_keys(true);
+/// let cache = KvCache::with_config(8, 128, 4096, config)?;
+/// assert_eq!(cache.config(), config);
+/// # Ok::<(), rotor::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KvCacheConfig {
+    /// Storage type of the keys.
+    pub key: CacheType,
+    /// Storage type of the values.
+    pub value: CacheType,
+    /// Keys stored as they come and rotated with their position's row at each read
+    /// (`ROTOR_KV_UNROTATED_KEYS`): a rotation per key read; [`KvCache::evict`] then only moves
+    /// keys (the cache holds what a fresh prefill of the kept tokens holds), and
+    /// [`Table::attention_forward_axes`] refuses the cache (it keeps no ids).
+    pub unrotated_keys: bool,
+}
+
+impl KvCacheConfig {
+    /// Keys and values both of `storage`, keys rotated on append.
+    pub fn new(storage: CacheType) -> KvCacheConfig {
+        KvCacheConfig { key: storage, value: storage, unrotated_keys: false }
+    }
+
+    /// The same with the keys of `key`.
+    pub fn with_key(self, key: CacheType) -> KvCacheConfig {
+        KvCacheConfig { key, ..self }
+    }
+
+    /// The same with the values of `value`.
+    pub fn with_value(self, value: CacheType) -> KvCacheConfig {
+        KvCacheConfig { value, ..self }
+    }
+
+    /// The same with keys stored un-rotated or not.
+    pub fn with_unrotated_keys(self, unrotated_keys: bool) -> KvCacheConfig {
+        KvCacheConfig { unrotated_keys, ..self }
+    }
+
+    /// The C struct, its `struct_size` this crate's.
+    pub fn raw(&self) -> sys::rotor_kv_cache_config {
+        let mut raw = sys::rotor_kv_cache_config::default();
+        // SAFETY: raw is a writable struct of the size passed.
+        let status = unsafe {
+            sys::rotor_kv_cache_config_init_sized(&mut raw, size_of::<sys::rotor_kv_cache_config>(), self.key.raw())
+        };
+        debug_assert_eq!(status, sys::ROTOR_OK);
+        raw.value_dtype = self.value.raw();
+        raw.flags = if self.unrotated_keys { sys::ROTOR_KV_UNROTATED_KEYS } else { 0 };
+        raw
+    }
+
+    /// The config a C struct describes, if this crate knows its types and flags.
+    pub fn from_raw(raw: &sys::rotor_kv_cache_config) -> Option<KvCacheConfig> {
+        if raw.flags & !sys::ROTOR_KV_UNROTATED_KEYS != 0 {
+            return None;
+        }
+        Some(KvCacheConfig {
+            key: CacheType::from_raw(raw.key_dtype)?,
+            value: CacheType::from_raw(raw.value_dtype)?,
+            unrotated_keys: raw.flags & sys::ROTOR_KV_UNROTATED_KEYS != 0,
+        })
+    }
+}
+
+impl From<CacheType> for KvCacheConfig {
+    fn from(storage: CacheType) -> KvCacheConfig {
+        KvCacheConfig::new(storage)
+    }
+}
+
+impl From<Dtype> for KvCacheConfig {
+    fn from(dtype: Dtype) -> KvCacheConfig {
+        KvCacheConfig::new(dtype.into())
+    }
+}
+
+/// One sequence's keys and values with a hard maximum length (`rotor_kv_cache`), in an arena
+/// the caller lends ([`KvCache::init`], [`KvCache::init_with_config`]) or one this value owns
+/// ([`KvCache::new`], [`KvCache::with_config`]).
 pub struct KvCache<'arena> {
     raw: NonNull<sys::rotor_kv_cache>,
     // Some for KvCache::new: the arena moves with the cache (its heap address does not change).
@@ -26,31 +111,56 @@ unsafe impl Send for KvCache<'_> {}
 unsafe impl Sync for KvCache<'_> {}
 
 impl KvCache<'static> {
-    /// A cache in an arena of its own (allocated once here; the library never allocates).
+    /// A cache in an arena of its own (allocated once here; the library never allocates), keys
+    /// and values both of `dtype`, keys rotated on append.
     pub fn new(kv_heads: u32, head_dim: u32, max_len: u32, dtype: Dtype) -> Result<KvCache<'static>> {
-        let mut arena = Arena::new(KvCache::arena_size(kv_heads, head_dim, max_len, dtype)?)?;
-        let raw = init_raw(&mut arena, kv_heads, head_dim, max_len, dtype)?;
+        KvCache::with_config(kv_heads, head_dim, max_len, dtype.into())
+    }
+
+    /// A cache in an arena of its own whose keys and values are stored as `config` says
+    /// (`Error::InvalidArgument` for a quantized type and a head_dim that is not a multiple of
+    /// 32 or above `ROTOR_KV_MAX_QUANTIZED_HEAD_DIM`, and as [`KvCache::arena_size`]).
+    pub fn with_config(kv_heads: u32, head_dim: u32, max_len: u32, config: KvCacheConfig)
+                       -> Result<KvCache<'static>> {
+        let mut arena = Arena::new(KvCache::arena_size_with_config(kv_heads, head_dim, max_len, config)?)?;
+        let raw = init_raw(&mut arena, kv_heads, head_dim, max_len, config)?;
         Ok(KvCache { raw, _owned: Some(arena), _arena: PhantomData })
     }
 }
 
-fn init_raw(arena: &mut [u8], kv_heads: u32, head_dim: u32, max_len: u32, dtype: Dtype)
+fn init_raw(arena: &mut [u8], kv_heads: u32, head_dim: u32, max_len: u32, config: KvCacheConfig)
             -> Result<NonNull<sys::rotor_kv_cache>> {
     let mut raw = ptr::null_mut();
-    // SAFETY: arena is writable for its length; the caller keeps it borrowed for the cache's life.
+    let config = config.raw();
+    // SAFETY: arena is writable for its length (the library checks it is large enough and
+    // aligned before writing); config is a whole struct of the size it states; the caller keeps
+    // the arena borrowed for the cache's life.
     check(unsafe {
-        sys::rotor_kv_cache_init(&mut raw, kv_heads, head_dim, max_len, dtype.raw(), arena.as_mut_ptr() as *mut c_void,
-                                 arena.len())
+        sys::rotor_kv_cache_init_ex(&mut raw, kv_heads, head_dim, max_len, &config, arena.as_mut_ptr() as *mut c_void,
+                                    arena.len())
     })?;
-    NonNull::new(raw).ok_or(invalid("rotor_kv_cache_init returned OK and a NULL cache"))
+    NonNull::new(raw).ok_or(invalid("rotor_kv_cache_init_ex returned OK and a NULL cache"))
 }
 
 impl<'arena> KvCache<'arena> {
     /// Bytes of an arena for such a cache (`Error::InvalidArgument` for a zero count, a
     /// max_len past 2^31 - 1, or a size that does not fit).
     pub fn arena_size(kv_heads: u32, head_dim: u32, max_len: u32, dtype: Dtype) -> Result<usize> {
-        // SAFETY: plain values; never allocates.
-        match unsafe { sys::rotor_kv_cache_arena_size(kv_heads, head_dim, max_len, dtype.raw()) } {
+        KvCache::arena_size_with_config(kv_heads, head_dim, max_len, dtype.into())
+    }
+
+    /// Bytes of an arena for a cache of `config` (`rotor_kv_cache_arena_size_ex`):
+    /// `Error::InvalidArgument` as [`KvCache::arena_size`], and for a quantized type with a
+    /// head_dim that is not a multiple of 32 or above `ROTOR_KV_MAX_QUANTIZED_HEAD_DIM`.
+    pub fn arena_size_with_config(kv_heads: u32, head_dim: u32, max_len: u32, config: KvCacheConfig)
+                                  -> Result<usize> {
+        let raw = config.raw();
+        // SAFETY: plain values and a whole struct; never allocates.
+        match unsafe { sys::rotor_kv_cache_arena_size_ex(kv_heads, head_dim, max_len, &raw) } {
+            0 if (config.key.is_quantized() || config.value.is_quantized())
+                && (head_dim % 32 != 0 || head_dim > sys::ROTOR_KV_MAX_QUANTIZED_HEAD_DIM) => {
+                Err(invalid("Q8_0 and Q4_0 caches need head_dim a multiple of 32 and at most 1024"))
+            }
             0 => Err(invalid("no KV cache of these dimensions (a zero count, max_len past 2^31 - 1, or too large)")),
             n => Ok(n),
         }
@@ -60,8 +170,29 @@ impl<'arena> KvCache<'arena> {
     /// for as long as the cache lives.
     pub fn init(arena: &'arena mut [u8], kv_heads: u32, head_dim: u32, max_len: u32, dtype: Dtype)
                 -> Result<KvCache<'arena>> {
-        let raw = init_raw(arena, kv_heads, head_dim, max_len, dtype)?;
+        KvCache::init_with_config(arena, kv_heads, head_dim, max_len, dtype.into())
+    }
+
+    /// An empty cache of `config` inside `arena` (64-byte aligned, at least
+    /// [`KvCache::arena_size_with_config`] bytes), borrowed for as long as the cache lives.
+    pub fn init_with_config(arena: &'arena mut [u8], kv_heads: u32, head_dim: u32, max_len: u32,
+                            config: KvCacheConfig) -> Result<KvCache<'arena>> {
+        let raw = init_raw(arena, kv_heads, head_dim, max_len, config)?;
         Ok(KvCache { raw, _owned: None, _arena: PhantomData })
+    }
+
+    /// How its keys and values are stored (`rotor_kv_cache_get_config`).
+    pub fn config(&self) -> KvCacheConfig {
+        let mut raw = sys::rotor_kv_cache_config {
+            struct_size: size_of::<sys::rotor_kv_cache_config>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: a live cache, not in use by a forward call (that needs &mut self); raw is a
+        // whole struct of the size it states.
+        let status = unsafe { sys::rotor_kv_cache_get_config(self.as_ptr(), &mut raw) };
+        debug_assert_eq!(status, sys::ROTOR_OK);
+        // Every cache of this crate was built from a KvCacheConfig, whose values come back.
+        KvCacheConfig::from_raw(&raw).expect("rotor_kv_cache_get_config reports the config the cache was built with")
     }
 
     /// The C handle.
@@ -91,10 +222,12 @@ impl<'arena> KvCache<'arena> {
 
     /// Context shift (`rotor_kv_cache_evict`): removes cached tokens [start, start + count) and
     /// moves the later ones down by `count`, each moved key rotated from position p to
-    /// p - count (exactly, in double, rounded once to the cache's dtype), so the cache again
-    /// holds token i at position i. `table` is the one the cache is used with (only its config
-    /// is read). `Error::OutOfRange` when start + count exceeds the length; nothing changes on
-    /// error; count 0 does nothing. Decoding after it gives what a fresh prefill of the kept
+    /// p - count (exactly, in double, rounded once to the cache's dtype; Q8_0 and Q4_0 keys are
+    /// quantized again, one rounding to their grid per shift), so the cache again holds token i
+    /// at position i. Un-rotated keys ([`KvCacheConfig::unrotated_keys`]) are only moved: the
+    /// cache then holds a fresh prefill's bytes, whatever the number of shifts. `table` is the
+    /// one the cache is used with (only its config is read). `Error::OutOfRange` when
+    /// start + count exceeds the length; nothing changes on error; count 0 does nothing. Decoding after it gives what a fresh prefill of the kept
     /// tokens at their new positions gives (within one rounding per shift).
     pub fn evict(&mut self, table: &Table<'_>, start: u32, count: u32, pool: Option<&Pool>) -> Result<()> {
         // SAFETY: a live, exclusively borrowed cache (no forward call can use it meanwhile); a
@@ -138,7 +271,8 @@ impl<'arena> KvCache<'arena> {
 
 impl std::fmt::Debug for KvCache<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KvCache").field("len", &self.len()).field("epoch", &self.epoch()).finish()
+        f.debug_struct("KvCache").field("len", &self.len()).field("epoch", &self.epoch())
+         .field("config", &self.config()).finish()
     }
 }
 

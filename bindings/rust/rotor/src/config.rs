@@ -106,6 +106,41 @@ c_enum!(
     Bf16 = sys::ROTOR_DTYPE_BF16,
 );
 c_enum!(
+    /// Storage type of a KV cache's keys or values ([`KvCacheConfig`](crate::KvCacheConfig)): a
+    /// tensor [`Dtype`], or one of ggml's 32-element block quantizations, which only caches hold
+    /// (they need head_dim a multiple of 32, at most `ROTOR_KV_MAX_QUANTIZED_HEAD_DIM`). Bytes per
+    /// token and head at head_dim 128: F16 256, Q8_0 136, Q4_0 72.
+    CacheType:
+    /// IEEE binary32.
+    F32 = sys::ROTOR_DTYPE_F32,
+    /// IEEE binary16 (rounded to nearest even once, on append).
+    F16 = sys::ROTOR_DTYPE_F16,
+    /// bfloat16 (rounded to nearest even once, on append).
+    Bf16 = sys::ROTOR_DTYPE_BF16,
+    /// ggml's Q8_0: per block of 32, an f16 scale amax / 127 and 32 int8.
+    Q8_0 = sys::ROTOR_DTYPE_Q8_0,
+    /// ggml's Q4_0: per block of 32, an f16 scale and 32 4-bit numbers.
+    Q4_0 = sys::ROTOR_DTYPE_Q4_0,
+);
+
+impl CacheType {
+    /// Whether this is a block quantization (Q8_0, Q4_0), which no tensor holds.
+    pub fn is_quantized(self) -> bool {
+        matches!(self, CacheType::Q8_0 | CacheType::Q4_0)
+    }
+}
+
+impl From<Dtype> for CacheType {
+    fn from(dtype: Dtype) -> CacheType {
+        match dtype {
+            Dtype::F32 => CacheType::F32,
+            Dtype::F16 => CacheType::F16,
+            Dtype::Bf16 => CacheType::Bf16,
+        }
+    }
+}
+
+c_enum!(
     /// Rotation direction.
     Direction:
     /// By +angle: what a model's forward pass does.

@@ -29,6 +29,9 @@
 //!   `get_rope_index`), for [`Table::apply_axes`].
 //! - Context shift and StreamingLLM: [`KvCache::evict`] drops cached tokens and moves the later
 //!   keys to their new positions.
+//! - Quantized KV caches: [`KvCache::with_config`] and a [`KvCacheConfig`] choose the keys' and
+//!   the values' storage ([`CacheType`]: f32, f16, bf16, ggml's Q8_0 and Q4_0) and whether keys
+//!   are stored un-rotated (rotated at read; a context shift then rounds nothing).
 //! - Model presets: [`Config::preset`] by a name of [`presets()`]; models whose layers use
 //!   different tables (Gemma 3 / 4, Llama 4, Command R7B): the [`presets`](mod@presets) module.
 //! - Errors are [`Error`]: an [`ErrorKind`] (one per `rotor_status`) and the reason, the
@@ -53,8 +56,9 @@ mod vl_position_ids;
 
 use std::ffi::{CStr, CString};
 
-pub use attention::{attention_workspace_size, rerotate_workspace_size, KvCache};
-pub use config::{Config, Direction, Dtype, EventReason, Growth, Pairing, RescalePolicy, RopeLayout, Scaling};
+pub use attention::{attention_workspace_size, rerotate_workspace_size, KvCache, KvCacheConfig};
+pub use config::{CacheType, Config, Direction, Dtype, EventReason, Growth, Pairing, RescalePolicy, RopeLayout,
+                 Scaling};
 pub use error::{Error, ErrorKind, Result};
 pub use gguf::{gguf_layers, gguf_layers_bytes};
 pub use memory::Arena;
