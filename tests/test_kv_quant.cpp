@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "attention/kv_cache.hpp"
+#include "attention/quantized_keys.hpp"
 #include "common/quant_blocks.hpp"
 #include "rotor/rotor.h"
 #include "support/aligned_buffer.hpp"
@@ -355,6 +356,12 @@ TEST(KvQuant, ForwardMatchesDequantizeThenAttendAndPrefillEqualsDecode) {
 
 // ---- context shifts and rescales ----------------------------------------------------------------
 
+// Key (head, token) of a quantized cache, dequantized (exact).
+void stored_key(const rotor::KvCache &c, uint32_t head, uint32_t token, float *key) {
+  rotor::dequantize_key(c.key_dtype, c.head_dim, c.key_block_at(head, token / rotor::kKeyBlock),
+                        token % rotor::kKeyBlock, key);
+}
+
 // StreamingLLM on an 8-bit cache: 64 times, 8 tokens after a 4-token sink are evicted and 8 new
 // tokens appended. Un-rotated keys: the shifted cache holds a fresh prefill's numbers and a
 // decode step gives the same bits. Rotated keys: each shift requantizes the moved keys once
@@ -388,8 +395,8 @@ TEST(KvQuant, StreamingShiftsOfUnrotatedKeysEqualAFreshPrefill) {
       std::vector<float> ka(kD), kb(kD);
       for (uint32_t h = 0; h < kHk; ++h)
         for (uint32_t t = 0; t < a.length; ++t) {
-          rotor::load_key(a, h, t, ka.data());
-          rotor::load_key(b, h, t, kb.data());
+          stored_key(a, h, t, ka.data());
+          stored_key(b, h, t, kb.data());
           ASSERT_EQ(std::memcmp(ka.data(), kb.data(), kD * sizeof(float)), 0) << "head " << h << " token " << t;
           ASSERT_EQ(std::memcmp(a.value_at(h, t), b.value_at(h, t), a.value_row_bytes), 0) << "head " << h << " token " << t;
         }
@@ -443,7 +450,7 @@ TEST(KvQuant, RescaleLeavesUnrotatedKeysUntouched) {
   auto stored_keys = [&](const Engine::Cache &c) {
     std::vector<float> keys(size_t{kHk} * 40 * kD);
     for (uint32_t h = 0; h < kHk; ++h)
-      for (uint32_t t = 0; t < 40; ++t) rotor::load_key(c.internal(), h, t, &keys[(size_t{h} * 40 + t) * kD]);
+      for (uint32_t t = 0; t < 40; ++t) stored_key(c.internal(), h, t, &keys[(size_t{h} * 40 + t) * kD]);
     return keys;
   };
   const std::vector<float> keys_before = stored_keys(u), rotated_before = stored_keys(r);

@@ -236,10 +236,9 @@ BlockInput block_input(const ForwardCall &c, uint32_t b, uint32_t head, uint32_t
     float *to = reinterpret_cast<float *>(slot + c.plan.keys);
     kernels.dequantize_keys[kd - kQuantTypeBase](keys, d, to);
     in.keys = to;
-  } else if (kd == ROTOR_DTYPE_F32 && !cache.unrotated()) {
-    in.keys = keys;
-  } else if (kernels.scores[kd] != nullptr && rows < kWidenOnceRows && !cache.unrotated()) {
-    in.keys = keys;
+  } else if (!cache.unrotated() &&
+             (kd == ROTOR_DTYPE_F32 || (kernels.scores[kd] != nullptr && rows < kWidenOnceRows))) {
+    in.keys = keys;  // un-rotated keys are always copied: they are rotated in the slot
   } else {
     in.keys = widen(keys, kd, kKeyBlock * d, c.plan.keys);
   }

@@ -36,7 +36,7 @@ void rotate_share(void *context, uint64_t begin, uint64_t end) {
   const KvCache &cache = *call.cache;
   for (uint64_t item = begin; item < end; ++item) {
     const uint32_t head = uint32_t(item / call.moved), token = call.first_moved + uint32_t(item % call.moved);
-    rotate_cached_key(*call.cache, head, token, call.pairing, call.half, cache.pair_coeff);
+    rotate_cached_key(cache, head, token, call.pairing, call.half, cache.pair_coeff);
   }
 }
 

@@ -9,7 +9,6 @@
 #include "table/config.hpp"
 #include "apply/tensor_view.hpp"
 #include "attention/quantized_keys.hpp"
-#include "common/element_convert.hpp"
 #include "common/enum_bits.hpp"
 #include "common/quant_blocks.hpp"
 
@@ -134,26 +133,6 @@ void store_keys(KvCache &cache, uint32_t head, uint32_t first, uint32_t n, const
   unsigned char *columns = cache.key_at(head, first);
   if (dtype_size(cache.key_dtype) == sizeof(float)) scatter_columns<float>(keys, n, cache.head_dim, columns);
   else scatter_columns<uint16_t>(keys, n, cache.head_dim, columns);
-}
-
-void load_key(const KvCache &cache, uint32_t head, uint32_t token, float *key) {
-  if (dtype_is_quantized(cache.key_dtype)) {
-    dequantize_key(cache.key_dtype, cache.head_dim, cache.key_block_at(head, token / kKeyBlock), token % kKeyBlock, key);
-    return;
-  }
-  const unsigned char *first = cache.key_at(head, token);
-  for (uint32_t i = 0; i < cache.head_dim; ++i) key[i] = load_element(first, cache.key_dtype, uint64_t{i} * kKeyBlock);
-}
-
-void store_key(const KvCache &cache, uint32_t head, uint32_t token, const float *key) {
-  if (dtype_is_quantized(cache.key_dtype)) {
-    quantize_keys_into_block(cache.key_dtype, cache.head_dim, key, 1, cache.key_block_at(head, token / kKeyBlock),
-                             token % kKeyBlock);
-    return;
-  }
-  unsigned char *first = cache.key_at(head, token);
-  const size_t elem = dtype_size(cache.key_dtype);
-  for (uint32_t i = 0; i < cache.head_dim; ++i) from_float(key + i, 1, first + size_t{i} * kKeyBlock * elem, cache.key_dtype);
 }
 
 }  // namespace rotor

@@ -104,12 +104,6 @@ void clear_key_block_tail(KvCache &cache, uint32_t first, uint32_t count);
 // other (floats for a quantized cache, which quantizes them here).
 void store_keys(KvCache &cache, uint32_t head, uint32_t first, uint32_t n, const void *keys);
 
-// Key (head, token) as floats, and back (f32/f16/bf16: rounded once; quantized: quantized
-// again). For the corrections of stored keys (shifts, rescales). The keys are in the caller's
-// arena: store_key writes them, not the header.
-void load_key(const KvCache &cache, uint32_t head, uint32_t token, float *key);
-void store_key(const KvCache &cache, uint32_t head, uint32_t token, const float *key);
-
 }  // namespace rotor
 
 inline rotor::KvCache *as_cache(rotor_kv_cache *c) { return reinterpret_cast<rotor::KvCache *>(c); }

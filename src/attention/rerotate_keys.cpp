@@ -11,6 +11,7 @@
 #include "table/row_compute.hpp"
 #include "table/table.hpp"
 #include "attention/kv_cache.hpp"
+#include "attention/quantized_keys.hpp"
 #include "apply/tensor_view.hpp"
 
 namespace rotor {
@@ -95,10 +96,12 @@ void rotate_cached_key(const KvCache &cache, uint32_t head, uint32_t token, roto
   }
   // Dequantized exactly, rotated in double (rounded to float once), quantized again: one more
   // rounding to the 8- or 4-bit grid per correction (docs/quantized-kv.md measures how it adds up).
+  // The keys live in the caller's arena: writing them leaves the const header as it is.
   float key[ROTOR_KV_MAX_QUANTIZED_HEAD_DIM];
-  load_key(cache, head, token, key);
+  unsigned char *block = cache.key_block_at(head, token / kKeyBlock);
+  dequantize_key(cache.key_dtype, cache.head_dim, block, token % kKeyBlock, key);
   rotate_pairs_in_place(reinterpret_cast<unsigned char *>(key), ROTOR_DTYPE_F32, pairing, half, coeff, 1);
-  store_key(cache, head, token, key);
+  quantize_keys_into_block(cache.key_dtype, cache.head_dim, key, 1, block, token % kKeyBlock);
 }
 
 // Callers use these only once rerotate_workspace_bytes gave a non-zero total: then they fit.

@@ -27,15 +27,6 @@ using fuzz::draw_shape;
 using fuzz::make_operand;
 using fuzz::require;
 
-rotor_pool *shared_pool() {
-  static rotor_pool *pool = [] {
-    rotor_pool *p = nullptr;
-    require(rotor_pool_create(&p, 2) == ROTOR_OK, "pool_create");
-    return p;
-  }();
-  return pool;
-}
-
 struct Call {
   int op = 0;  // 0 apply, 1 apply_qk, 2 apply_to, 3 apply_cos_sin
   int dir = 0;
@@ -202,7 +193,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const rotor_table_stats stats_before = fuzz::table_stats(st.table);
 
   rotor_table *table = call.use_table ? st.table : nullptr;
-  rotor_pool *pool = call.use_pool ? shared_pool() : nullptr;
+  rotor_pool *pool = call.use_pool ? fuzz::shared_pool(2) : nullptr;
   const int32_t *pos = call.explicit_positions ? call.positions.data() : nullptr;
   const rotor_tensor *second_view = &second_ref.view;
   rotor_status status;

@@ -19,15 +19,6 @@ using fuzz::Block;
 using fuzz::Operand;
 using fuzz::require;
 
-rotor_pool *shared_pool() {
-  static rotor_pool *pool = [] {
-    rotor_pool *p = nullptr;
-    require(rotor_pool_create(&p, 3) == ROTOR_OK, "pool_create");
-    return p;
-  }();
-  return pool;
-}
-
 // What the harness knows of one cache: its arena and, per cached token, the key rotated (in
 // double, with the rows of the call that appended it) and the value, per kv head.
 struct CacheModel {
@@ -95,7 +86,7 @@ bool one_forward(FuzzedDataProvider &in, fuzz::SmallTable &st, std::vector<Cache
   const rotor_tensor *out_view = out_is_q ? &q.view : &out.view;
 
   const bool use_pool = in.ConsumeIntegralInRange<uint8_t>(0, 3) == 0;
-  rotor_pool *pool = use_pool ? shared_pool() : nullptr;
+  rotor_pool *pool = use_pool ? fuzz::shared_pool(3) : nullptr;
   const uint32_t threads = use_pool ? 3 : 1;
   float scale = 1.0f / std::sqrt(float(dims.head_dim ? dims.head_dim : 1));
   const uint8_t scale_kind = in.ConsumeIntegral<uint8_t>();
@@ -279,7 +270,7 @@ void one_evict(FuzzedDataProvider &in, fuzz::SmallTable &st, std::vector<CacheMo
   const uint8_t twist = in.ConsumeIntegral<uint8_t>();
   rotor_table *table = twist < 4 ? nullptr : st.table;
   rotor_kv_cache *cache = twist >= 4 && twist < 8 ? nullptr : m.cache;
-  rotor_pool *pool = in.ConsumeBool() ? shared_pool() : nullptr;
+  rotor_pool *pool = in.ConsumeBool() ? fuzz::shared_pool(3) : nullptr;
   m.arena.snapshot();
   st.arena.snapshot();
   const rotor_status s = rotor_kv_cache_evict(table, cache, start, count, pool);

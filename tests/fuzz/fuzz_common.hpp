@@ -32,6 +32,17 @@ inline void require(bool ok, const char *what, long long a = 0, long long b = 0)
   if (!ok) fail(what, a, b);
 }
 
+// The target's one pool of `threads` threads, made on first use and kept for the process (each
+// target is its own program and asks with one count).
+inline rotor_pool *shared_pool(uint32_t threads) {
+  static rotor_pool *pool = [threads] {
+    rotor_pool *p = nullptr;
+    require(rotor_pool_create(&p, threads) == ROTOR_OK, "pool_create");
+    return p;
+  }();
+  return pool;
+}
+
 // A defined status is one the library itself can name (this follows the enum as it grows).
 inline void check_status(rotor_status s) {
   int value;

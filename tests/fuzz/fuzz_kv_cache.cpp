@@ -31,15 +31,6 @@ using fuzz::require;
 
 constexpr uint32_t kGroup = 32;  // elements per Q8_0/Q4_0 block
 
-rotor_pool *shared_pool() {
-  static rotor_pool *pool = [] {
-    rotor_pool *p = nullptr;
-    require(rotor_pool_create(&p, 2) == ROTOR_OK, "pool_create");
-    return p;
-  }();
-  return pool;
-}
-
 bool quantized(int dt) { return dt == ROTOR_DTYPE_Q8_0 || dt == ROTOR_DTYPE_Q4_0; }
 bool valid_storage_dtype(int dt) { return dt >= 0 && dt <= 4; }
 
@@ -572,7 +563,7 @@ bool one_forward(FuzzedDataProvider &in, Setup &setup) {
   const bool inputs_finite = q.finite && k.finite && v.finite;
   const bool axes = in.ConsumeIntegral<uint8_t>() >= 208;
   const bool use_pool = in.ConsumeBool();
-  rotor_pool *pool = use_pool ? shared_pool() : nullptr;
+  rotor_pool *pool = use_pool ? fuzz::shared_pool(2) : nullptr;
   static const float kScaleFactors[] = {1.0f, 1.0f, 0.5f, 4.0f, 0.0f, -1.0f};
   const float scale = kScaleFactors[in.ConsumeIntegralInRange<int>(0, 5)] / std::sqrt(float(d));
   const size_t ws_bytes = rotor_attention_workspace_size(setup.q_heads, setup.kv_heads, d, seq, use_pool ? 2 : 1);
@@ -660,7 +651,7 @@ void one_evict(FuzzedDataProvider &in, Setup &setup) {
   const uint8_t twist = in.ConsumeIntegral<uint8_t>();
   rotor_table *table = twist >= 252 ? nullptr : setup.st.table;
   rotor_kv_cache *cache = twist >= 248 && twist < 252 ? nullptr : m.cache;
-  rotor_pool *pool = in.ConsumeBool() ? shared_pool() : nullptr;
+  rotor_pool *pool = in.ConsumeBool() ? fuzz::shared_pool(2) : nullptr;
   m.arena.snapshot();
   setup.st.arena.snapshot();
   const rotor_status s = rotor_kv_cache_evict(table, cache, start, count, pool);
