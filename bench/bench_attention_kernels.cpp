@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "bench_support.hpp"
+#include "attention/quantized_keys.hpp"
+#include "common/quant_blocks.hpp"
 #include "kernels/registry.hpp"
 #include "rooflines.hpp"
 #include "support/aligned_buffer.hpp"
@@ -42,7 +44,7 @@ double fma_peak() {
 }
 
 // A key block and its values in `dtype` (all elements 0x3c00 for f16 = 1.0, 0x3f80 for bf16 =
-// 1.0, 1.0f for f32), queries and weights of 0.01: finite, with no denormals.
+// 1.0, 1.0f for f32, 1 x 1.0 for Q8_0/Q4_0), queries and weights of 0.01: finite, with no denormals.
 struct BlockData {
   AlignedBuffer keys, values, q, scores, acc;
   explicit BlockData(uint32_t rows, rotor_dtype dtype)
@@ -62,6 +64,21 @@ struct BlockData {
     for (size_t i = 0; i < size_t{rows} * kDim; ++i) reinterpret_cast<float *>(q.get())[i] = 0.01f;
     for (size_t i = 0; i < size_t{rows} * kKeys; ++i) reinterpret_cast<float *>(scores.get())[i] = 0.01f;
     std::memset(acc.get(), 0, size_t{rows} * kDim * 4);
+    if (dtype == ROTOR_DTYPE_Q8_0 || dtype == ROTOR_DTYPE_Q4_0) fill_quantized(dtype);
+  }
+  // Q8_0/Q4_0: every number 1 (a Q4_0 nibble of 9) with an f16 scale of 1.0, in the cache's
+  // dimension-major key block and ggml's value rows (attention/quantized_keys.hpp); 0.01 queries.
+  void fill_quantized(rotor_dtype dtype) {
+    const unsigned char number = dtype == ROTOR_DTYPE_Q8_0 ? 0x01 : 0x99;
+    const uint16_t one = 0x3c00;
+    const size_t numbers = rotor::dimension_major_numbers_bytes(dtype, kDim, kKeys);
+    std::memset(keys.get(), number, numbers);
+    for (size_t i = numbers; i < rotor::quantized_key_block_bytes(dtype, kDim); i += 2) std::memcpy(keys.get() + i, &one, 2);
+    const size_t block = rotor::quant_block_bytes(dtype);
+    for (size_t b = 0; b < size_t{kKeys} * kDim / rotor::kQuantGroup; ++b) {
+      std::memcpy(values.get() + b * block, &one, 2);
+      std::memset(values.get() + b * block + 2, number, block - 2);
+    }
   }
 };
 
@@ -134,9 +151,9 @@ void BM_KernelFold(benchmark::State &state) {
 }  // namespace
 
 BENCHMARK(BM_KernelScores)
-    ->ArgsProduct({{4, 24}, {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16}});
+    ->ArgsProduct({{4, 24}, {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16, ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q4_0}});
 BENCHMARK(BM_KernelAccumulate)
-    ->ArgsProduct({{4, 24}, {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16}});
+    ->ArgsProduct({{4, 24}, {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16, ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q4_0}});
 BENCHMARK(BM_KernelFold)->Arg(4)->Arg(256);
 
 BENCHMARK_MAIN();

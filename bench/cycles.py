@@ -83,6 +83,14 @@ ATTENTION = [
     ("attention value tile f16", [rf"attn_accumulate_tile<{NS}AttnF16, 6u, (\d)u>"], "mac"),
     ("attention value tile bf16", [rf"attn_accumulate_tile<{NS}AttnBF16, 6u, (\d)u>"], "mac"),
     ("attention fold", [r"attn_fold_rows<(\d)u>\("], "fold"),
+    # A decode step's tiles (a group of 4 query rows per kv head, GQA 32/8): f16 beside the
+    # quantized caches' tiles, which widen the numbers and multiply by the scales in the loop.
+    ("attention score tile f16, 4 rows", [rf"attn_score_tile<{NS}AttnF16, 4u, (\d)u>"], "mac"),
+    ("attention score tile q8_0, 4 rows", [rf"attn_score_tile<{NS}AttnQ8, 4u, (\d)u>"], "mac"),
+    ("attention score tile q4_0, 4 rows", [rf"attn_score_tile<{NS}AttnQ4, 4u, (\d)u>"], "mac"),
+    ("attention value tile f16, 4 rows", [rf"attn_accumulate_tile<{NS}AttnF16, 4u, (\d)u>"], "mac"),
+    ("attention value tile q8_0, 4 rows", [rf"attn_accumulate_tile<{NS}AttnQ8, 4u, (\d)u>"], "mac"),
+    ("attention value tile q4_0, 4 rows", [rf"attn_accumulate_tile<{NS}AttnQ4, 4u, (\d)u>"], "mac"),
 ]
 
 

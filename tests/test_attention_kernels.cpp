@@ -12,7 +12,9 @@
 #include <random>
 #include <vector>
 
+#include "attention/quantized_keys.hpp"
 #include "common/half.hpp"
+#include "common/quant_blocks.hpp"
 #include "kernels/attention_kernels.hpp"
 #include "kernels/registry.hpp"
 #include "support/aligned_buffer.hpp"
@@ -87,6 +89,87 @@ TEST(AttentionKernels, HalfReadersGiveTheBitsOfTheFloatReader) {
   // Every SIMD set reads f16/bf16 itself; on a machine with only the portable set there is
   // nothing to compare, which the skip says.
   if (checked == 0) GTEST_SKIP() << "no kernel set of this CPU reads f16/bf16 blocks itself";
+}
+
+// A quantized cache's blocks read by a kernel set itself (a decode step's path) against its f32
+// reader on the same blocks dequantized by the set (a prefill's path): every number times its
+// scale is an exact float, so the scores and accumulators must be the same bits, or a prefill
+// and decode steps part. Numbers are random bytes (every Q8_0 code, -128 included, which a ggml
+// cache handed in may hold, and every Q4_0 nibble) and the scales random f16 of both signs; head
+// dims of whole 64-column chunks (128), a 32-column tail (96, 160: AVX-512's tail chunk starts
+// in the middle of a group, where a Q4_0 value's nibble is chosen when run) and one group (32);
+// decode's 4 rows, a 6-row tile with a tail (9, 13); whole, partial and one-key blocks.
+TEST(AttentionKernels, QuantizedReadersGiveTheBitsOfTheDequantizedFloats) {
+  std::mt19937 rng(29);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> scale_dist(-0.05f, 0.05f), unit(-1.0f, 1.0f);
+  int checked = 0;
+  for (uint32_t k = 0; rotor::available_kernel(k) != nullptr; ++k) {
+    const rotor::KernelSet &set = *rotor::available_kernel(k);
+    const rotor::AttentionKernels &kernels = *set.attention;
+    SCOPED_TRACE(set.name);
+    for (rotor_dtype dtype : {ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q4_0}) {
+      if (kernels.scores[dtype] == nullptr) continue;  // the caller dequantizes (attention_run.cpp)
+      ASSERT_NE(kernels.accumulate[dtype], nullptr);
+      for (uint32_t d : {128u, 96u, 160u, 32u})
+        for (uint32_t n : {64u, 37u, 1u})
+          for (uint32_t rows : {4u, 9u, 13u, 1u}) {
+            SCOPED_TRACE(::testing::Message() << "dtype " << dtype << " d " << d << " n " << n << " rows " << rows);
+            const size_t block_bytes = rotor::quantized_key_block_bytes(dtype, d);
+            const size_t numbers = rotor::dimension_major_numbers_bytes(dtype, d, rotor::kKeyBlock);
+            test_support::AlignedBuffer keys = test_support::aligned_buffer(block_bytes);
+            for (size_t i = 0; i < numbers; ++i) keys.get()[i] = static_cast<unsigned char>(byte(rng));
+            for (size_t i = numbers; i < block_bytes; i += 2) {
+              const uint16_t h = rotor::float_to_f16(scale_dist(rng));
+              std::memcpy(keys.get() + i, &h, 2);
+            }
+            const size_t row_bytes = rotor::quant_row_bytes(dtype, d);
+            std::vector<unsigned char> values(n * row_bytes);
+            for (size_t g = 0; g < values.size(); g += rotor::quant_block_bytes(dtype)) {
+              const uint16_t h = rotor::float_to_f16(scale_dist(rng));
+              std::memcpy(&values[g], &h, 2);
+              for (size_t i = 2; i < rotor::quant_block_bytes(dtype); ++i)
+                values[g + i] = static_cast<unsigned char>(byte(rng));
+            }
+            test_support::AlignedBuffer key_floats = test_support::aligned_buffer(size_t{rotor::kKeyBlock} * d * 4);
+            float *dequantized_keys = reinterpret_cast<float *>(key_floats.get());
+            kernels.dequantize_keys[dtype - rotor::kQuantTypeBase](keys.get(), d, dequantized_keys);
+            std::vector<float> dequantized_values(size_t{n} * d);
+            kernels.dequantize_values[dtype - rotor::kQuantTypeBase](values.data(), n, d, dequantized_values.data());
+            // The set's dequantization is the header's (the numbers the tests of test_kv_quant check).
+            std::vector<float> plain_keys(size_t{rotor::kKeyBlock} * d), plain_values(dequantized_values.size());
+            rotor::dequantize_dimension_major(dtype, d, rotor::kKeyBlock, keys.get(), plain_keys.data());
+            rotor::dequantize_rows(dtype, values.data(), n, d, plain_values.data());
+            ASSERT_EQ(std::memcmp(plain_keys.data(), dequantized_keys, plain_keys.size() * 4), 0);
+            ASSERT_EQ(std::memcmp(plain_values.data(), dequantized_values.data(), plain_values.size() * 4), 0);
+
+            std::vector<float> q(size_t{rows} * d);
+            for (float &x : q) x = unit(rng);
+            std::vector<float> direct(size_t{rows} * rotor::kKeyBlock, 0.0f), via_floats(direct);
+            kernels.scores[dtype](q.data(), rows, keys.get(), n, d, 0.125f, direct.data(), rotor::kKeyBlock);
+            kernels.scores[ROTOR_DTYPE_F32](q.data(), rows, dequantized_keys, n, d, 0.125f, via_floats.data(),
+                                            rotor::kKeyBlock);
+            for (uint32_t r = 0; r < rows; ++r)
+              ASSERT_EQ(std::memcmp(&direct[size_t{r} * rotor::kKeyBlock], &via_floats[size_t{r} * rotor::kKeyBlock],
+                                    n * sizeof(float)),
+                        0)
+                  << "scores of row " << r;
+            std::vector<float> weights(size_t{rows} * rotor::kKeyBlock);
+            for (float &w : weights) w = 0.5f + 0.5f * unit(rng);
+            std::vector<float> acc_direct(size_t{rows} * d, 0.5f), acc_floats(acc_direct);
+            kernels.accumulate[dtype](weights.data(), rotor::kKeyBlock, rows, values.data(), n, d, acc_direct.data());
+            kernels.accumulate[ROTOR_DTYPE_F32](weights.data(), rotor::kKeyBlock, rows, dequantized_values.data(), n, d,
+                                                acc_floats.data());
+            ASSERT_EQ(std::memcmp(acc_direct.data(), acc_floats.data(), acc_direct.size() * sizeof(float)), 0);
+            // No keys: the accumulators keep their bits.
+            kernels.accumulate[dtype](weights.data(), rotor::kKeyBlock, rows, values.data(), 0, d, acc_direct.data());
+            ASSERT_EQ(std::memcmp(acc_direct.data(), acc_floats.data(), acc_direct.size() * sizeof(float)), 0);
+            ++checked;
+          }
+    }
+  }
+  // Every SIMD set reads the quantized blocks itself; the portable set has them dequantized.
+  if (checked == 0) GTEST_SKIP() << "no kernel set of this CPU reads quantized blocks itself";
 }
 
 // Floats that exercise every branch of the rounding to f16 and bf16: signed zeros, subnormal

@@ -24,6 +24,42 @@ float attn_hmax(xsimd::batch<float, Arch> v) { return lanewise_hmax(v); }
 xsimd::batch<float, Arch> attn_load_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 void attn_store_f16(uint16_t *p, xsimd::batch<float, Arch> v) { vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v))); }
 xsimd::batch<float, Arch> attn_load_bf16(const uint16_t *p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+// Quantized caches' numbers as floats. Four vectors (16 bytes) are one load and two steps of
+// widening (8 to 16 to 32 bits) shared by the halves; a Q4_0 nibble is shifted down, masked and
+// offset by -8 while still in bytes. Fewer vectors go 4 bytes at a time. (Written into `out`
+// directly: with GCC 12, going through float32x4x4_t made the value tiles keep a stack copy of
+// every accumulator.)
+void attn_widen_int8x16(int8x16_t b, xsimd::batch<float, Arch> *out, uint32_t vectors) {
+  const int16x8_t lo = vmovl_s8(vget_low_s8(b)), hi = vmovl_high_s8(b);
+  out[0] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo)));
+  if (vectors == 1) return;
+  out[1] = vcvtq_f32_s32(vmovl_high_s16(lo));
+  out[2] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi)));
+  out[3] = vcvtq_f32_s32(vmovl_high_s16(hi));
+}
+int8x16_t attn_nibbles_minus_8(uint8x16_t bytes, uint32_t shift) {
+  const uint8x16_t nibbles = vandq_u8(vshlq_u8(bytes, vdupq_n_s8(int8_t(-int32_t(shift)))), vdupq_n_u8(15));
+  return vsubq_s8(vreinterpretq_s8_u8(nibbles), vdupq_n_s8(8));
+}
+uint8x16_t attn_load_4_bytes(const void *p) {
+  uint32_t word;
+  std::memcpy(&word, p, sizeof word);
+  return vreinterpretq_u8_u32(vdupq_n_u32(word));
+}
+template <uint32_t V>
+void attn_load_q8_run(const int8_t *p, xsimd::batch<float, Arch> *out) {
+  if constexpr (V == 4)
+    attn_widen_int8x16(vld1q_s8(p), out, 4);
+  else
+    for (uint32_t v = 0; v < V; ++v) attn_widen_int8x16(vreinterpretq_s8_u8(attn_load_4_bytes(p + 4 * v)), out + v, 1);
+}
+template <uint32_t V>
+void attn_load_q4_run(const uint8_t *p, uint32_t shift, xsimd::batch<float, Arch> *out) {
+  if constexpr (V == 4)
+    attn_widen_int8x16(attn_nibbles_minus_8(vld1q_u8(p), shift), out, 4);
+  else
+    for (uint32_t v = 0; v < V; ++v) attn_widen_int8x16(attn_nibbles_minus_8(attn_load_4_bytes(p + 4 * v), shift), out + v, 1);
+}
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
   return vfmaq_f32(c, a, b);

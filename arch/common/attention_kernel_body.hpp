@@ -10,6 +10,9 @@
 // alignment, widened exactly to a float batch: the hardware conversion for f16, a 16-bit shift
 // for bf16), `attn_store_f16(p, v)` (a batch rounded to f16 by the hardware conversion, nearest
 // even),
+// `attn_load_q8_run<V>(p, out)` (V * kAttnLanes int8 at p as V float batches),
+// `attn_load_q4_run<V>(p, shift, out)` (V * kAttnLanes bytes at p, each one's nibble at bit
+// `shift` (0 or 4) minus 8, as V float batches),
 // `attn_fma(a, b, c)` (a * b + c rounded once: xsimd's own fma is a separate multiply and add on
 // some architectures, avx512f among them), so every function has internal linkage and is
 // compiled with that file's flags only. The arch file includes <cstddef>, <cstdint>, <cstring>
@@ -103,6 +106,169 @@ struct AttnBF16 {
   static uint16_t one_rounded(float x) { return float_to_bf16(x); }
 };
 
+// ---- what the tiles read: views of a key tile and of a value chunk ---------------------------
+//
+// A score tile reads the V key vectors of dimension i through keys.load<V>(i, k) and a value tile
+// the V vectors of token j through values.load<V>(j, x) (V: the tile's vectors). f32/f16/bf16
+// load their elements and widen them; Q8_0/Q4_0 (common/quant_blocks.hpp) widen ggml's numbers
+// and multiply each by its group's scale, which is the float dequantize_rows and
+// dequantize_dimension_major compute (q * d is exact in float): so a quantized block read here
+// gives the very bits the f32 tiles give on the block dequantized into floats, and a forward call
+// may do either (attention_run.cpp dequantizes once for many rows) without a prefill and decode
+// steps parting. Quantized keys are kGrouped: load gives the numbers only, and the tile
+// multiplies them by scale(i0, v), loaded once per group of 32 dimensions from i0. The scales
+// are widened to floats by the caller of the tiles, once per block.
+// row(i) / row(j): the address the tiles of few rows prefetch ahead of; kRowBytes<V>: its bytes.
+
+// f32/f16/bf16 keys: a tile's columns of the dimension-major block.
+template <typename E>
+struct AttnPlainKeys {
+  static constexpr bool kGrouped = false;
+  const typename E::T *tile;  // dimension 0 of the tile's first key
+  template <uint32_t V>
+  void load(uint32_t i, AttnV *k) const {
+    for (uint32_t v = 0; v < V; ++v) k[v] = E::load(tile + size_t{i} * kKeyBlock + v * kAttnLanes);
+  }
+  const void *row(uint32_t i) const { return tile + size_t{i} * kKeyBlock; }
+  template <uint32_t V>
+  static constexpr size_t kRowBytes = V * kAttnLanes * sizeof(typename E::T);
+};
+
+// f32/f16/bf16 values: rows of d elements from the chunk's first column.
+template <typename E>
+struct AttnPlainValues {
+  const typename E::T *first;  // token 0's element at the chunk's first column
+  uint32_t d;
+  template <uint32_t V>
+  void load(uint32_t j, AttnV *x) const {
+    for (uint32_t v = 0; v < V; ++v) x[v] = E::load(first + size_t{j} * d + v * kAttnLanes);
+  }
+  const void *row(uint32_t j) const { return first + size_t{j} * d; }
+  template <uint32_t V>
+  static constexpr size_t kRowBytes = V * kAttnLanes * sizeof(typename E::T);
+};
+
+// Scale floats of the tile's key vector v for the group of 32 dimensions from i0 (quantized key
+// blocks keep one scale per key and group: [d / 32][kKeyBlock]).
+inline AttnV attn_key_scale(const float *scales, uint32_t i0, uint32_t v) {
+  return AttnV::load_unaligned(scales + size_t{i0 / own_copy::rotor::kQuantGroup} * kKeyBlock + v * kAttnLanes);
+}
+
+// Q8_0 keys (attention/quantized_keys.hpp): int8 numbers [d][kKeyBlock], scales as floats
+// [d / 32][kKeyBlock] (widened by attn_scores_quantized). A tile's V vectors are consecutive bytes.
+struct AttnQ8Keys {
+  static constexpr bool kGrouped = true;
+  const int8_t *numbers;  // dimension 0 of the tile's first key
+  const float *scales;    // group 0 of the tile's first key
+  template <uint32_t V>
+  void load(uint32_t i, AttnV *k) const {
+    attn_load_q8_run<V>(numbers + size_t{i} * kKeyBlock, k);
+  }
+  AttnV scale(uint32_t i0, uint32_t v) const { return attn_key_scale(scales, i0, v); }
+  const void *row(uint32_t i) const { return numbers + size_t{i} * kKeyBlock; }
+  template <uint32_t V>
+  static constexpr size_t kRowBytes = V * kAttnLanes;
+};
+
+// Q4_0 keys: byte t of dimension i's 32 holds key t (low nibble) and key t + 32 (high). A tile
+// of 64 keys (AVX-512) starts at key 0 and takes both nibbles of each byte, at shifts known when
+// compiled; a narrower tile lies in one half (`high` says which): consecutive bytes, one shift.
+struct AttnQ4Keys {
+  static constexpr bool kGrouped = true;
+  const uint8_t *numbers;  // dimension 0's byte of the tile's first key
+  const float *scales;
+  uint32_t high;  // 4: the tile's keys are in the high nibbles, else 0
+  template <uint32_t V>
+  void load(uint32_t i, AttnV *k) const {
+    constexpr uint32_t half = kKeyBlock / 2;
+    const uint8_t *row_bytes = numbers + size_t{i} * half;
+    if constexpr (kAttnKeyTile >= kKeyBlock) {
+      for (uint32_t v = 0; v < V; ++v)
+        attn_load_q4_run<1>(row_bytes + v * kAttnLanes % half, v * kAttnLanes / half * 4, &k[v]);
+    } else {
+      attn_load_q4_run<V>(row_bytes, high, k);
+    }
+  }
+  AttnV scale(uint32_t i0, uint32_t v) const { return attn_key_scale(scales, i0, v); }
+  const void *row(uint32_t i) const { return numbers + size_t{i} * (kKeyBlock / 2); }
+  template <uint32_t V>
+  static constexpr size_t kRowBytes = V * kAttnLanes / 2;
+};
+
+// Quantized values: ggml's rows (d / 32 blocks of an f16 scale and the numbers), the scales
+// widened to floats [d / 32][kKeyBlock] (group-major: a token's scale is one step from the
+// last one's, which kept GCC 12 from versioning the loop on a stride and then keeping every
+// accumulator on the stack) by attn_accumulate_quantized. A chunk of V vectors starts at
+// a multiple of its width: 32 columns or more start a group (the vectors of each group are read
+// apart), fewer lie inside one (consecutive bytes; a Q4_0 chunk then in one nibble).
+template <rotor_dtype Type>
+struct AttnQuantValues {
+  const unsigned char *first;  // token 0's block holding the chunk's first column
+  size_t row_bytes;
+  const float *scales;  // token 0's scale of that block; token j's is j floats further
+  uint32_t offset;      // the chunk's first column within its group (0 when it is 32 or wider)
+  template <uint32_t V>
+  void load(uint32_t j, AttnV *x) const {
+    constexpr uint32_t group = own_copy::rotor::kQuantGroup;
+    constexpr size_t block_bytes = own_copy::rotor::quant_block_bytes(Type);
+    const unsigned char *row = first + size_t{j} * row_bytes;
+    const float *row_scales = scales + j;  // group gg of the chunk: gg * kKeyBlock further
+    if constexpr (V * kAttnLanes >= group) {
+      for (uint32_t v = 0; v < V; ++v) {
+        const uint32_t column = v * kAttnLanes;  // within the chunk, which starts a group
+        const unsigned char *numbers = row + column / group * block_bytes + 2;
+        if constexpr (Type == ROTOR_DTYPE_Q8_0)
+          attn_load_q8_run<1>(reinterpret_cast<const int8_t *>(numbers) + column % group, &x[v]);
+        else  // byte e of the 16 holds element e (low nibble) and element e + 16 (high)
+          attn_load_q4_run<1>(numbers + column % (group / 2), column % group / (group / 2) * 4, &x[v]);
+        x[v] = x[v] * AttnV(row_scales[column / group * kKeyBlock]);
+      }
+    } else {
+      static_assert(Type == ROTOR_DTYPE_Q8_0 || V * kAttnLanes <= group / 2, "a Q4_0 chunk in one nibble");
+      if constexpr (Type == ROTOR_DTYPE_Q8_0)
+        attn_load_q8_run<V>(reinterpret_cast<const int8_t *>(row + 2) + offset, x);
+      else
+        attn_load_q4_run<V>(row + 2 + offset % (group / 2), offset / (group / 2) * 4, x);
+      const AttnV scale(row_scales[0]);
+      for (uint32_t v = 0; v < V; ++v) x[v] = x[v] * scale;
+    }
+  }
+  const void *row(uint32_t j) const { return first + size_t{j} * row_bytes; }
+  template <uint32_t V>
+  static constexpr size_t kRowBytes = (V * kAttnLanes + own_copy::rotor::kQuantGroup - 1) / own_copy::rotor::kQuantGroup *
+                                      own_copy::rotor::quant_block_bytes(Type);
+};
+
+struct AttnQ8 {
+  using Keys = AttnQ8Keys;
+  using Values = AttnQuantValues<ROTOR_DTYPE_Q8_0>;
+};
+struct AttnQ4 {
+  using Keys = AttnQ4Keys;
+  using Values = AttnQuantValues<ROTOR_DTYPE_Q4_0>;
+};
+
+template <typename E>
+struct AttnViews {
+  using Keys = typename E::Keys;
+  using Values = typename E::Values;
+};
+template <>
+struct AttnViews<AttnF32> {
+  using Keys = AttnPlainKeys<AttnF32>;
+  using Values = AttnPlainValues<AttnF32>;
+};
+template <>
+struct AttnViews<AttnF16> {
+  using Keys = AttnPlainKeys<AttnF16>;
+  using Values = AttnPlainValues<AttnF16>;
+};
+template <>
+struct AttnViews<AttnBF16> {
+  using Keys = AttnPlainKeys<AttnBF16>;
+  using Values = AttnPlainValues<AttnBF16>;
+};
+
 // Tiles of fewer rows than kAttnTileRows (a decode step's group of rows: each key is read for 4
 // rows only) stream the cache through once and do little arithmetic per byte, so they ask for
 // the bytes kAttnAheadBytes ahead of each load; full tiles re-read blocks other tiles just loaded.
@@ -112,9 +278,13 @@ void attn_prefetch_ahead(const void *p, size_t bytes) {
   if (R < kAttnTileRows) prefetch_lines(static_cast<const char *>(p) + kAttnAheadBytes, bytes);
 }
 
-// R rows x V key vectors of one tile (V * kAttnLanes scores per row, written whole).
+// R rows x V key vectors of one tile (V * kAttnLanes scores per row, written whole). Out of line
+// (as GCC leaves the f32/f16/bf16 tiles anyway), so each type's tile is one function that
+// bench/cycles.py finds by name.
 template <typename E, uint32_t R, uint32_t V>
-void attn_score_tile(const float *q, uint32_t d, const typename E::T *tile, float scale, float *out, uint32_t stride) {
+__attribute__((noinline)) void attn_score_tile(const float *q, uint32_t d, typename AttnViews<E>::Keys keys, float scale, float *out,
+                     uint32_t stride) {
+  using Keys = typename AttnViews<E>::Keys;
   const AttnV s(scale);
   if (d == 0) {
     // A dot product of nothing (head_dim is never 0 in a call; see attn_accumulate_tile for why
@@ -126,13 +296,33 @@ void attn_score_tile(const float *q, uint32_t d, const typename E::T *tile, floa
   AttnV acc[R][V];
   for (uint32_t r = 0; r < R; ++r)
     for (uint32_t v = 0; v < V; ++v) acc[r][v] = AttnV(0.0f);
-  for (uint32_t i = 0; i < d; ++i) {
-    attn_prefetch_ahead<R>(tile + size_t{i} * kKeyBlock, V * kAttnLanes * sizeof(typename E::T));
-    AttnV k[V];
-    for (uint32_t v = 0; v < V; ++v) k[v] = E::load(tile + size_t{i} * kKeyBlock + v * kAttnLanes);
-    for (uint32_t r = 0; r < R; ++r) {
-      const AttnV x(q[size_t{r} * d + i]);
-      for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
+  if constexpr (Keys::kGrouped) {
+    // A group's scales are loaded at its first dimension and held in registers where the tile
+    // leaves room. One loop over the dimensions, as below: with a loop over the groups around
+    // it, GCC 12 for AArch64 stored every accumulator to the stack at every dimension.
+    AttnV scales[V];
+    for (uint32_t v = 0; v < V; ++v) scales[v] = keys.scale(0, v);
+    for (uint32_t i = 0; i < d; ++i) {
+      if (i % own_copy::rotor::kQuantGroup == 0 && i > 0)
+        for (uint32_t v = 0; v < V; ++v) scales[v] = keys.scale(i, v);
+      attn_prefetch_ahead<R>(keys.row(i), Keys::template kRowBytes<V>);
+      AttnV k[V];
+      keys.template load<V>(i, k);
+      for (uint32_t v = 0; v < V; ++v) k[v] = k[v] * scales[v];
+      for (uint32_t r = 0; r < R; ++r) {
+        const AttnV x(q[size_t{r} * d + i]);
+        for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
+      }
+    }
+  } else {
+    for (uint32_t i = 0; i < d; ++i) {
+      attn_prefetch_ahead<R>(keys.row(i), Keys::template kRowBytes<V>);
+      AttnV k[V];
+      keys.template load<V>(i, k);
+      for (uint32_t r = 0; r < R; ++r) {
+        const AttnV x(q[size_t{r} * d + i]);
+        for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
+      }
     }
   }
   for (uint32_t r = 0; r < R; ++r)
@@ -140,20 +330,40 @@ void attn_score_tile(const float *q, uint32_t d, const typename E::T *tile, floa
 }
 
 template <typename E, uint32_t V>
-void attn_score_vectors(const float *q, uint32_t rows, uint32_t d, const typename E::T *tile, float scale, float *out,
-                        uint32_t stride) {
+void attn_score_vectors(const float *q, uint32_t rows, uint32_t d, typename AttnViews<E>::Keys keys, float scale,
+                        float *out, uint32_t stride) {
   uint32_t r0 = 0;
   for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows)
-    attn_score_tile<E, kAttnTileRows, V>(q + size_t{r0} * d, d, tile, scale, out + size_t{r0} * stride, stride);
+    attn_score_tile<E, kAttnTileRows, V>(q + size_t{r0} * d, d, keys, scale, out + size_t{r0} * stride, stride);
   const float *qr = q + size_t{r0} * d;
   float *o = out + size_t{r0} * stride;
   switch (rows - r0) {
     case 0: break;
-    case 1: attn_score_tile<E, 1, V>(qr, d, tile, scale, o, stride); break;
-    case 2: attn_score_tile<E, 2, V>(qr, d, tile, scale, o, stride); break;
-    case 3: attn_score_tile<E, 3, V>(qr, d, tile, scale, o, stride); break;
-    case 4: attn_score_tile<E, 4, V>(qr, d, tile, scale, o, stride); break;
-    default: attn_score_tile<E, 5, V>(qr, d, tile, scale, o, stride); break;
+    case 1: attn_score_tile<E, 1, V>(qr, d, keys, scale, o, stride); break;
+    case 2: attn_score_tile<E, 2, V>(qr, d, keys, scale, o, stride); break;
+    case 3: attn_score_tile<E, 3, V>(qr, d, keys, scale, o, stride); break;
+    case 4: attn_score_tile<E, 4, V>(qr, d, keys, scale, o, stride); break;
+    default: attn_score_tile<E, 5, V>(qr, d, keys, scale, o, stride); break;
+  }
+}
+
+// The tiles of a block; keys_at(column) is the view of the tile whose first key is `column`.
+template <typename E, typename KeysAt>
+void attn_score_tiles(const float *q, uint32_t rows, uint32_t n, uint32_t d, float scale, float *out, uint32_t stride,
+                      KeysAt keys_at) {
+  for (uint32_t t = 0; t * kAttnKeyTile < n; ++t) {
+    const typename AttnViews<E>::Keys keys = keys_at(t * kAttnKeyTile);
+    float *tile_out = out + t * kAttnKeyTile;
+    // The last tile of a short block (a decode step's end of the cache): only the key vectors
+    // that hold keys.
+    const uint32_t left = n - t * kAttnKeyTile;
+    const uint32_t vectors = left >= kAttnKeyTile ? kAttnKeyVectors : (left + kAttnLanes - 1) / kAttnLanes;
+    switch (vectors) {
+      case 1: attn_score_vectors<E, 1>(q, rows, d, keys, scale, tile_out, stride); break;
+      case 2: attn_score_vectors<E, (2 <= kAttnKeyVectors ? 2 : 1)>(q, rows, d, keys, scale, tile_out, stride); break;
+      case 3: attn_score_vectors<E, (3 <= kAttnKeyVectors ? 3 : 1)>(q, rows, d, keys, scale, tile_out, stride); break;
+      default: attn_score_vectors<E, kAttnKeyVectors>(q, rows, d, keys, scale, tile_out, stride); break;
+    }
   }
 }
 
@@ -161,26 +371,39 @@ template <typename E>
 void attn_scores(const float *q, uint32_t rows, const void *key_block, uint32_t n, uint32_t d, float scale,
                  float *out, uint32_t stride) {
   const typename E::T *block = static_cast<const typename E::T *>(key_block);
-  for (uint32_t t = 0; t * kAttnKeyTile < n; ++t) {
-    const typename E::T *tile = block + t * kAttnKeyTile;
-    float *tile_out = out + t * kAttnKeyTile;
-    // The last tile of a short block (a decode step's end of the cache): only the key vectors
-    // that hold keys.
-    const uint32_t left = n - t * kAttnKeyTile;
-    const uint32_t vectors = left >= kAttnKeyTile ? kAttnKeyVectors : (left + kAttnLanes - 1) / kAttnLanes;
-    switch (vectors) {
-      case 1: attn_score_vectors<E, 1>(q, rows, d, tile, scale, tile_out, stride); break;
-      case 2: attn_score_vectors<E, (2 <= kAttnKeyVectors ? 2 : 1)>(q, rows, d, tile, scale, tile_out, stride); break;
-      case 3: attn_score_vectors<E, (3 <= kAttnKeyVectors ? 3 : 1)>(q, rows, d, tile, scale, tile_out, stride); break;
-      default: attn_score_vectors<E, kAttnKeyVectors>(q, rows, d, tile, scale, tile_out, stride); break;
-    }
-  }
+  attn_score_tiles<E>(q, rows, n, d, scale, out, stride,
+                      [block](uint32_t column) { return AttnPlainKeys<E>{block + column}; });
 }
 
-// R rows x V vectors of d starting at acc / values (already offset to the first dimension).
+// Widest head_dim a quantized cache takes (rotor.h's ROTOR_KV_MAX_QUANTIZED_HEAD_DIM): the
+// scales' floats of one block fit on the stack.
+constexpr uint32_t kAttnMaxQuantGroups = 1024 / own_copy::rotor::kQuantGroup;
+
+// A quantized key block (attention/quantized_keys.hpp): its scales widened once, then the tiles.
+template <typename E, rotor_dtype Type>
+void attn_scores_quantized(const float *q, uint32_t rows, const void *key_block, uint32_t n, uint32_t d, float scale,
+                           float *out, uint32_t stride) {
+  const unsigned char *block = static_cast<const unsigned char *>(key_block);
+  const uint32_t groups = d / own_copy::rotor::kQuantGroup;
+  alignas(64) float scales[kAttnMaxQuantGroups * kKeyBlock];
+  const unsigned char *scale_bits = block + own_copy::rotor::dimension_major_numbers_bytes(Type, d, kKeyBlock);
+  // The scales are whole vectors of f16 (64 per group) at an even address.
+  const uint16_t *scale_words = reinterpret_cast<const uint16_t *>(scale_bits);
+  for (uint32_t i = 0; i < groups * kKeyBlock; i += kAttnLanes) attn_load_f16(scale_words + i).store_aligned(scales + i);
+  attn_score_tiles<E>(q, rows, n, d, scale, out, stride, [&](uint32_t column) {
+    if constexpr (Type == ROTOR_DTYPE_Q8_0)
+      return AttnQ8Keys{reinterpret_cast<const int8_t *>(block) + column, scales + column};
+    else
+      return AttnQ4Keys{block + column % (kKeyBlock / 2), scales + column, column / (kKeyBlock / 2) * 4};
+  });
+}
+
+// R rows x V vectors of d starting at acc / values (already at the chunk's first column); out of
+// line as the score tile.
 template <typename E, uint32_t R, uint32_t V>
-void attn_accumulate_tile(const float *w, uint32_t stride, const typename E::T *values, uint32_t n, uint32_t d,
-                          float *acc) {
+__attribute__((noinline)) void attn_accumulate_tile(const float *w, uint32_t stride, typename AttnViews<E>::Values values, uint32_t n,
+                          uint32_t d, float *acc) {
+  using Values = typename AttnViews<E>::Values;
   AttnV a[R][V];
   for (uint32_t r = 0; r < R; ++r)
     for (uint32_t v = 0; v < V; ++v) a[r][v] = AttnV::load_unaligned(acc + size_t{r} * d + v * kAttnLanes);
@@ -188,9 +411,9 @@ void attn_accumulate_tile(const float *w, uint32_t stride, const typename E::T *
   // which the key loop does not run (24 extra stores and loads per tile).
   if (n == 0) return;
   for (uint32_t j = 0; j < n; ++j) {
-    attn_prefetch_ahead<R>(values + size_t{j} * d, V * kAttnLanes * sizeof(typename E::T));
+    attn_prefetch_ahead<R>(values.row(j), Values::template kRowBytes<V>);
     AttnV x[V];
-    for (uint32_t v = 0; v < V; ++v) x[v] = E::load(values + size_t{j} * d + v * kAttnLanes);
+    values.template load<V>(j, x);
     for (uint32_t r = 0; r < R; ++r) {
       const AttnV weight(w[size_t{r} * stride + j]);
       for (uint32_t v = 0; v < V; ++v) a[r][v] = attn_fma(weight, x[v], a[r][v]);
@@ -202,8 +425,8 @@ void attn_accumulate_tile(const float *w, uint32_t stride, const typename E::T *
 
 // Rows [0, rows) x V vectors of d starting at acc / values, tiles of kAttnTileRows rows.
 template <typename E, uint32_t V>
-void attn_accumulate_columns(const float *w, uint32_t stride, uint32_t rows, const typename E::T *values, uint32_t n,
-                             uint32_t d, float *acc) {
+void attn_accumulate_columns(const float *w, uint32_t stride, uint32_t rows, typename AttnViews<E>::Values values,
+                             uint32_t n, uint32_t d, float *acc) {
   uint32_t r0 = 0;
   for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows)
     attn_accumulate_tile<E, kAttnTileRows, V>(w + size_t{r0} * stride, stride, values, n, d, acc + size_t{r0} * d);
@@ -220,22 +443,60 @@ void attn_accumulate_columns(const float *w, uint32_t stride, uint32_t rows, con
 }
 
 // Columns of d outermost: one slice of the values block (n x kAttnKeyVectors vectors) stays in
-// L1 while every row tile passes over it.
-template <typename E>
-void attn_accumulate(const float *w, uint32_t stride, uint32_t rows, const void *value_rows, uint32_t n, uint32_t d,
-                     float *acc) {
-  const typename E::T *values = static_cast<const typename E::T *>(value_rows);
+// L1 while every row tile passes over it. values_at(column) is the view of the chunk starting
+// there; returns the first column left (d % kAttnLanes of them, for the caller's scalar tail).
+template <typename E, typename ValuesAt>
+uint32_t attn_accumulate_chunks(const float *w, uint32_t stride, uint32_t rows, uint32_t n, uint32_t d, float *acc,
+                                ValuesAt values_at) {
   constexpr uint32_t kWide = kAttnKeyVectors * kAttnLanes;
   const uint32_t full = d - d % kAttnLanes;
   uint32_t i = 0;
   for (; i + kWide <= full; i += kWide)
-    attn_accumulate_columns<E, kAttnKeyVectors>(w, stride, rows, values + i, n, d, acc + i);
-  for (; i < full; i += kAttnLanes) attn_accumulate_columns<E, 1>(w, stride, rows, values + i, n, d, acc + i);
-  for (; i < d; ++i)
+    attn_accumulate_columns<E, kAttnKeyVectors>(w, stride, rows, values_at(i), n, d, acc + i);
+  for (; i < full; i += kAttnLanes) attn_accumulate_columns<E, 1>(w, stride, rows, values_at(i), n, d, acc + i);
+  return i;
+}
+
+template <typename E>
+void attn_accumulate(const float *w, uint32_t stride, uint32_t rows, const void *value_rows, uint32_t n, uint32_t d,
+                     float *acc) {
+  const typename E::T *values = static_cast<const typename E::T *>(value_rows);
+  const uint32_t tail = attn_accumulate_chunks<E>(w, stride, rows, n, d, acc, [values, d](uint32_t column) {
+    return AttnPlainValues<E>{values + column, d};
+  });
+  for (uint32_t i = tail; i < d; ++i)
     for (uint32_t r = 0; r < rows; ++r)
       for (uint32_t j = 0; j < n; ++j)
         acc[size_t{r} * d + i] =
             attn_fma_one(w[size_t{r} * stride + j], E::one(values[size_t{j} * d + i]), acc[size_t{r} * d + i]);
+}
+
+// Quantized value rows (ggml's blocks; d a multiple of 32, so no scalar tail): the scales of the
+// n rows widened once, then the chunks.
+template <typename E, rotor_dtype Type>
+void attn_accumulate_quantized(const float *w, uint32_t stride, uint32_t rows, const void *value_rows, uint32_t n,
+                               uint32_t d, float *acc) {
+  using own_copy::rotor::kQuantGroup;
+  const unsigned char *values = static_cast<const unsigned char *>(value_rows);
+  const uint32_t groups = d / kQuantGroup;
+  const size_t block_bytes = own_copy::rotor::quant_block_bytes(Type), row_bytes = size_t{groups} * block_bytes;
+  // All the bits gathered first, then widened: a vector load of bits just stored one by one
+  // would wait for them (a store-forwarding stall per vector). Group-major, n of kKeyBlock used.
+  alignas(64) uint16_t bits[kAttnMaxQuantGroups * kKeyBlock];
+  alignas(64) float scales[kAttnMaxQuantGroups * kKeyBlock];
+  for (uint32_t j = 0; j < n; ++j)
+    for (uint32_t g = 0; g < groups; ++g)
+      std::memcpy(&bits[size_t{g} * kKeyBlock + j], values + size_t{j} * row_bytes + g * block_bytes, sizeof(uint16_t));
+  const uint32_t whole = (n + kAttnLanes - 1) / kAttnLanes * kAttnLanes;  // <= kKeyBlock
+  for (uint32_t g = 0; g < groups; ++g) {
+    for (uint32_t j = n; j < whole; ++j) bits[size_t{g} * kKeyBlock + j] = 0;
+    for (uint32_t j = 0; j < whole; j += kAttnLanes)
+      attn_load_f16(bits + size_t{g} * kKeyBlock + j).store_aligned(scales + size_t{g} * kKeyBlock + j);
+  }
+  attn_accumulate_chunks<E>(w, stride, rows, n, d, acc, [&](uint32_t column) {
+    return AttnQuantValues<Type>{values + column / kQuantGroup * block_bytes, row_bytes,
+                                 scales + size_t{column / kQuantGroup} * kKeyBlock, column % kQuantGroup};
+  });
 }
 
 // Lane-wise a > b ? a : b and 2^n from the bits of n + 1.5 * 2^23, in the compiler's vector
@@ -467,8 +728,10 @@ void attn_dequantize_values(const unsigned char *rows, uint32_t count, uint32_t 
 }
 
 const AttentionKernels kAttentionKernelSet = {
-    {attn_scores<AttnF32>, attn_scores<AttnF16>, attn_scores<AttnBF16>},
-    {attn_accumulate<AttnF32>, attn_accumulate<AttnF16>, attn_accumulate<AttnBF16>},
+    {attn_scores<AttnF32>, attn_scores<AttnF16>, attn_scores<AttnBF16>, attn_scores_quantized<AttnQ8, ROTOR_DTYPE_Q8_0>,
+     attn_scores_quantized<AttnQ4, ROTOR_DTYPE_Q4_0>},
+    {attn_accumulate<AttnF32>, attn_accumulate<AttnF16>, attn_accumulate<AttnBF16>,
+     attn_accumulate_quantized<AttnQ8, ROTOR_DTYPE_Q8_0>, attn_accumulate_quantized<AttnQ4, ROTOR_DTYPE_Q4_0>},
     {nullptr, attn_widen<AttnF16>, attn_widen<AttnBF16>},
     {nullptr, attn_narrow<AttnF16>, attn_narrow<AttnBF16>},
     attn_fold,

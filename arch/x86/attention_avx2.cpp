@@ -32,6 +32,22 @@ xsimd::batch<float, Arch> attn_load_bf16(const uint16_t *p) {
   const __m256i words = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
   return _mm256_castsi256_ps(_mm256_slli_epi32(words, 16));
 }
+// Quantized caches' numbers: 8 bytes widened to 32-bit lanes, then to floats (a Q4_0 nibble
+// shifted down, masked and offset by -8 first; a shift known when compiled is an immediate), one
+// vector at a time: each is one widening load.
+template <uint32_t V>
+void attn_load_q8_run(const int8_t *p, xsimd::batch<float, Arch> *out) {
+  for (uint32_t v = 0; v < V; ++v)
+    out[v] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p + 8 * v))));
+}
+template <uint32_t V>
+void attn_load_q4_run(const uint8_t *p, uint32_t shift, xsimd::batch<float, Arch> *out) {
+  for (uint32_t v = 0; v < V; ++v) {
+    const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p + 8 * v)));
+    const __m256i nibbles = _mm256_and_si256(_mm256_srlv_epi32(bytes, _mm256_set1_epi32(int(shift))), _mm256_set1_epi32(15));
+    out[v] = _mm256_cvtepi32_ps(_mm256_sub_epi32(nibbles, _mm256_set1_epi32(8)));
+  }
+}
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
   return xsimd::fma(a, b, c);  // vfmadd with fma3<avx2>

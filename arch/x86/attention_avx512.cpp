@@ -49,6 +49,22 @@ xsimd::batch<float, Arch> attn_load_bf16(const uint16_t *p) {
   const __m512i words = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)));
   return _mm512_castsi512_ps(_mm512_slli_epi32(words, 16));
 }
+// Quantized caches' numbers: 16 bytes widened to 32-bit lanes, then to floats (a Q4_0 nibble
+// shifted down, masked and offset by -8 first; a shift known when compiled is an immediate), one
+// vector at a time: each is one widening load.
+template <uint32_t V>
+void attn_load_q8_run(const int8_t *p, xsimd::batch<float, Arch> *out) {
+  for (uint32_t v = 0; v < V; ++v)
+    out[v] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p + 16 * v))));
+}
+template <uint32_t V>
+void attn_load_q4_run(const uint8_t *p, uint32_t shift, xsimd::batch<float, Arch> *out) {
+  for (uint32_t v = 0; v < V; ++v) {
+    const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p + 16 * v)));
+    const __m512i nibbles = _mm512_and_si512(_mm512_srlv_epi32(bytes, _mm512_set1_epi32(int(shift))), _mm512_set1_epi32(15));
+    out[v] = _mm512_cvtepi32_ps(_mm512_sub_epi32(nibbles, _mm512_set1_epi32(8)));
+  }
+}
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
   return _mm512_fmadd_ps(a, b, c);

@@ -190,7 +190,7 @@ constexpr uint32_t kDiagonalRows = 24;
 
 // What the kernels read of one key block and the values beside it: the cache's own bytes, or
 // floats widened or dequantized into the slot (many rows, a kernel set that does not read the
-// type, a quantized type; the whole key block, so every column a score kernel may compute is
+// type, un-rotated keys; the whole key block, so every column a score kernel may compute is
 // defined), with un-rotated keys rotated there.
 struct BlockInput {
   const void *keys, *values;
@@ -231,14 +231,19 @@ BlockInput block_input(const ForwardCall &c, uint32_t b, uint32_t head, uint32_t
   };
   BlockInput in;
   const rotor_dtype kd = cache.key_dtype, vd = cache.value_dtype;
+  // A kernel reads the cache's own block when the set reads its type and few rows see it (a
+  // quantized or f16/bf16 block read in the tiles gives the bits of its floats read by the f32
+  // tiles), and never for un-rotated keys, which are rotated in the slot.
+  auto read_in_place = [&](rotor_dtype dtype, bool set_reads_it) {
+    return dtype == ROTOR_DTYPE_F32 || (set_reads_it && rows < kWidenOnceRows);
+  };
   const unsigned char *keys = cache.key_block_at(head, block / kKeyBlock);
-  if (dtype_is_quantized(kd)) {
+  if (!cache.unrotated() && read_in_place(kd, kernels.scores[kd] != nullptr)) {
+    in.keys = keys;
+  } else if (dtype_is_quantized(kd)) {
     float *to = reinterpret_cast<float *>(slot + c.plan.keys);
     kernels.dequantize_keys[kd - kQuantTypeBase](keys, d, to);
     in.keys = to;
-  } else if (!cache.unrotated() &&
-             (kd == ROTOR_DTYPE_F32 || (kernels.scores[kd] != nullptr && rows < kWidenOnceRows))) {
-    in.keys = keys;  // un-rotated keys are always copied: they are rotated in the slot
   } else {
     in.keys = widen(keys, kd, kKeyBlock * d, c.plan.keys);
   }
@@ -247,12 +252,12 @@ BlockInput block_input(const ForwardCall &c, uint32_t b, uint32_t head, uint32_t
     rotate_key_block(c, b, block, n, reinterpret_cast<float *>(slot + c.plan.keys), slot);
 
   const unsigned char *values = cache.value_at(head, block);
-  if (dtype_is_quantized(vd)) {
+  if (read_in_place(vd, kernels.accumulate[vd] != nullptr)) {
+    in.values = values;
+  } else if (dtype_is_quantized(vd)) {
     float *to = reinterpret_cast<float *>(slot + c.plan.values);
     kernels.dequantize_values[vd - kQuantTypeBase](values, n, d, to);
     in.values = to;
-  } else if (vd == ROTOR_DTYPE_F32 || (kernels.accumulate[vd] != nullptr && rows < kWidenOnceRows)) {
-    in.values = values;
   } else {
     in.values = widen(values, vd, n * d, c.plan.values);
   }

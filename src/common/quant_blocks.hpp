@@ -26,10 +26,10 @@ namespace rotor {
 constexpr uint32_t kQuantGroup = 32;  // elements per block (per f16 scale)
 
 // Bytes of one ggml block: the f16 scale, then 32 int8 (Q8_0) or 16 bytes of nibbles (Q4_0).
-inline size_t quant_block_bytes(rotor_dtype dtype) { return dtype == ROTOR_DTYPE_Q8_0 ? 34 : 18; }
+constexpr size_t quant_block_bytes(rotor_dtype dtype) { return dtype == ROTOR_DTYPE_Q8_0 ? 34 : 18; }
 
 // Bits of one quantized element (8 or 4): the key blocks' sizes follow from it.
-inline uint32_t quant_bits(rotor_dtype dtype) { return dtype == ROTOR_DTYPE_Q8_0 ? 8 : 4; }
+constexpr uint32_t quant_bits(rotor_dtype dtype) { return dtype == ROTOR_DTYPE_Q8_0 ? 8 : 4; }
 
 // One group: x[32] -> *scale (f16 bits) and q[32] (Q8_0: the int8's bits; Q4_0: 0..15).
 // Non-finite input cannot reach an undefined float-to-int conversion: a quotient that is NaN or

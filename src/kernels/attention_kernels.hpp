@@ -33,11 +33,15 @@ struct AttentionKernels {
   // those scores, never past kKeyBlock. Entry [dtype] reads a block of that type, widening each
   // element exactly to float as it loads it (so the three give the same scores for the same
   // values); an f16/bf16 entry may be nullptr: the caller then converts the block to floats and
-  // uses the f32 entry.
-  AttentionScoresFn scores[3];
+  // uses the f32 entry. Entries [Q8_0] and [Q4_0] (optional the same way) read a quantized
+  // cache's key block (attention/quantized_keys.hpp; d a multiple of 32) and give the bits the
+  // f32 entry gives on that block dequantized (dequantize_keys below): each number times its
+  // scale, an exact float, is the key element the dot product takes.
+  AttentionScoresFn scores[5];
   // For r < rows and each j < n in turn: acc[r * d + i] += weights[r * stride + j] * values[j * d + i],
-  // values n rows of d elements of the entry's type (nullptr for f16/bf16 as for scores).
-  AttentionAccumulateFn accumulate[3];
+  // values n rows of d elements of the entry's type (nullptr for f16/bf16 as for scores); for
+  // Q8_0/Q4_0, n rows of ggml's blocks, with the bits of the f32 entry on the dequantized rows.
+  AttentionAccumulateFn accumulate[5];
   // Optional per type (f16, bf16; entry [f32] unused): count elements to float, exactly, with
   // the loads `scores` and `accumulate` use. A block that many query rows see (a prefill) is
   // widened once rather than at every row tile's load (attention_run.cpp).

@@ -86,8 +86,9 @@ void dequantize_values(const unsigned char *rows, uint32_t count, uint32_t d, fl
 
 const AttentionKernels &portable_attention_kernels() {
   // f16/bf16 blocks are converted to floats by the caller (src/attention/attention_run.cpp).
-  static const AttentionKernels kernels = {{scores, nullptr, nullptr},
-                                           {accumulate, nullptr, nullptr},
+  // Quantized blocks are dequantized into floats by the caller too.
+  static const AttentionKernels kernels = {{scores, nullptr, nullptr, nullptr, nullptr},
+                                           {accumulate, nullptr, nullptr, nullptr, nullptr},
                                            {},
                                            {},
                                            fold,
