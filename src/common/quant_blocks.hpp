@@ -34,16 +34,32 @@ constexpr uint32_t quant_bits(rotor_dtype dtype) { return dtype == ROTOR_DTYPE_Q
 // One group: x[32] -> *scale (f16 bits) and q[32] (Q8_0: the int8's bits; Q4_0: 0..15).
 // Non-finite input cannot reach an undefined float-to-int conversion: a quotient that is NaN or
 // past the range is clamped first (finite input never is: the clamps are then no-ops).
+//
+// Q8_0 is written without branches or library calls so that the compiler vectorizes it (the
+// append path quantizes every new key and value): the maximum in 8 lanes (each lane's maximum
+// of non-negative, non-NaN values, so the lanes combine to the same number in any order), and
+// round-half-away-from-zero as truncation plus one step where the dropped fraction is half or
+// more. The clamp comes before the rounding: for every input that gives the same integer as
+// ggml's round-then-clamp (|x * id| exceeds 127 only by a rounding error, and a NaN becomes 0).
 inline void quantize_group(rotor_dtype dtype, const float *x, uint16_t *scale, uint8_t *q) {
   if (dtype == ROTOR_DTYPE_Q8_0) {
+    constexpr uint32_t kLanes = 8;
+    float lane[kLanes] = {};
+    for (uint32_t j = 0; j < kQuantGroup; ++j) {
+      const float a = std::fabs(x[j]);
+      lane[j % kLanes] = a > lane[j % kLanes] ? a : lane[j % kLanes];  // a NaN never replaces
+    }
     float amax = 0.0f;
-    for (uint32_t j = 0; j < kQuantGroup; ++j) amax = std::fabs(x[j]) > amax ? std::fabs(x[j]) : amax;
+    for (uint32_t l = 0; l < kLanes; ++l) amax = lane[l] > amax ? lane[l] : amax;
     const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
     *scale = float_to_f16(d);
     for (uint32_t j = 0; j < kQuantGroup; ++j) {
-      float v = std::round(x[j] * id);
+      float v = x[j] * id;
       v = v == v ? (v < -127.0f ? -127.0f : (v > 127.0f ? 127.0f : v)) : 0.0f;
-      q[j] = static_cast<uint8_t>(static_cast<int8_t>(v));
+      const int truncated = static_cast<int>(v);
+      const float fraction = v - float(truncated);  // exact
+      const int rounded = truncated + (fraction >= 0.5f ? 1 : 0) - (fraction <= -0.5f ? 1 : 0);
+      q[j] = static_cast<uint8_t>(static_cast<int8_t>(rounded));
     }
     return;
   }
