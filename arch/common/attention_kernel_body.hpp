@@ -300,10 +300,11 @@ __attribute__((noinline)) void attn_score_tile(const float *q, uint32_t d, typen
     // A group's scales are loaded at its first dimension and held in registers where the tile
     // leaves room. One loop over the dimensions, as below: with a loop over the groups around
     // it, GCC 12 for AArch64 stored every accumulator to the stack at every dimension.
+    // (Zeros first only for GCC 12's -Wmaybe-uninitialized: i = 0 loads the first group's.)
     AttnV scales[V];
-    for (uint32_t v = 0; v < V; ++v) scales[v] = keys.scale(0, v);
+    for (uint32_t v = 0; v < V; ++v) scales[v] = AttnV(0.0f);
     for (uint32_t i = 0; i < d; ++i) {
-      if (i % own_copy::rotor::kQuantGroup == 0 && i > 0)
+      if (i % own_copy::rotor::kQuantGroup == 0)
         for (uint32_t v = 0; v < V; ++v) scales[v] = keys.scale(i, v);
       attn_prefetch_ahead<R>(keys.row(i), Keys::template kRowBytes<V>);
       AttnV k[V];
