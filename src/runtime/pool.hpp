@@ -48,7 +48,8 @@ class Pool {
   RangeFn job_fn_ = nullptr;
   void *job_context_ = nullptr;
   uint64_t job_items_ = 0;
-  // Atomic: a worker still looking at a finished call may read it (and then claims nothing).
+  // Atomic: a worker still looking at a finished call may read it (and then claims nothing:
+  // run() moves next_share_ to the new generation before it stores the count; see run()).
   std::atomic<uint32_t> job_shares_{0};
 
   std::atomic<uint64_t> generation_{0};
