@@ -1223,6 +1223,26 @@ double ggml_score(const float *q, const Cache &c, uint32_t h, uint32_t t) {
   return total;
 }
 
+// Attention over a Q8Rows/Q4Rows cache with ggml_score's rule, in double otherwise. The score
+// needs the token index, which attend_double's score hook does not see: the key hook records
+// the head and passes the token index in the key's first element instead.
+std::vector<double> attend_ggml_rule(const float *qr, uint32_t n, const Cache &c) {
+  uint32_t cur_h = 0;
+  return attend_double(
+      qr, n,
+      [&](uint32_t h, uint32_t t, float *x) {
+        cur_h = h;
+        std::memset(x, 0, kDim * 4);
+        std::memcpy(x, &t, sizeof t);
+      },
+      [&](uint32_t h, uint32_t t, float *x) { c.value(h, t, x); },
+      [&](uint32_t, const float *q, const float *k) {
+        uint32_t t;
+        std::memcpy(&t, k, sizeof t);
+        return ggml_score(q, c, cur_h, t);
+      });
+}
+
 // ---- accuracy ------------------------------------------------------------------------------
 void accuracy() {
   const uint32_t n = 8192;
@@ -1303,24 +1323,7 @@ void accuracy() {
         put(tag + "|dequantize, rotate, attend in double", set, rel_rms(deq, ref));
       }
       if (v.kf == KFmt::Q8Rows || v.kf == KFmt::Q4Rows) {
-        // The score needs the token index, which attend_double's score hook does not see: run
-        // ggml's rule with a key hook that records the token instead.
-        uint32_t cur_h = 0;
-        std::vector<uint32_t> token_of(n);
-        const auto ggml = attend_double(
-            qs.q.data(), n,
-            [&](uint32_t h, uint32_t t, float *x) {
-              cur_h = h;
-              std::memset(x, 0, kDim * 4);
-              std::memcpy(x, &t, sizeof t);  // the token index travels in the key's first element
-            },
-            [&](uint32_t h, uint32_t t, float *x) { c.value(h, t, x); },
-            [&](uint32_t, const float *q, const float *k) {
-              uint32_t t;
-              std::memcpy(&t, k, sizeof t);
-              return ggml_score(q, c, cur_h, t);
-            });
-        put(tag + "|ggml CPU rule (q quantized to q8_0)", set, rel_rms(ggml, ref));
+        put(tag + "|ggml CPU rule (q quantized to q8_0)", set, rel_rms(attend_ggml_rule(qs.q.data(), n, c), ref));
       }
     }
   }
@@ -1664,21 +1667,7 @@ void library_accuracy() {
           put(rel_rms(out, ref));
           continue;
         }
-        uint32_t cur_h = 0;
-        const auto ggml = attend_double(
-            qs.q.data(), n,
-            [&](uint32_t h, uint32_t t, float *x) {
-              cur_h = h;
-              std::memset(x, 0, kDim * 4);
-              std::memcpy(x, &t, sizeof t);  // the token index travels in the key's first element
-            },
-            [&](uint32_t h, uint32_t t, float *x) { c.value(h, t, x); },
-            [&](uint32_t, const float *q, const float *k) {
-              uint32_t t;
-              std::memcpy(&t, k, sizeof t);
-              return ggml_score(q, c, cur_h, t);
-            });
-        put(rel_rms(ggml, ref));
+        put(rel_rms(attend_ggml_rule(qs.q.data(), n, c), ref));
       }
     }
   }
