@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/attention_kernels.hpp"
@@ -58,7 +59,8 @@ void attn_load_q4_run(const uint8_t *p, uint32_t shift, xsimd::batch<float, Arch
   if constexpr (V == 4)
     attn_widen_int8x16(attn_nibbles_minus_8(vld1q_u8(p), shift), out, 4);
   else
-    for (uint32_t v = 0; v < V; ++v) attn_widen_int8x16(attn_nibbles_minus_8(attn_load_4_bytes(p + 4 * v), shift), out + v, 1);
+    for (uint32_t v = 0; v < V; ++v)
+      attn_widen_int8x16(attn_nibbles_minus_8(attn_load_4_bytes(p + 4 * v), shift), out + v, 1);
 }
 using AttnFmaV = xsimd::batch<float, Arch>;
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {

@@ -15,8 +15,8 @@
 // `shift` (0 or 4) minus 8, as V float batches),
 // `attn_fma(a, b, c)` (a * b + c rounded once: xsimd's own fma is a separate multiply and add on
 // some architectures, avx512f among them), so every function has internal linkage and is
-// compiled with that file's flags only. The arch file includes <cstddef>, <cstdint>, <cstring>
-// and <cmath> first, at global scope (see the includes below).
+// compiled with that file's flags only. The arch file includes <cstddef>, <cstdint>, <cstring>,
+// <type_traits> and <cmath> first, at global scope (see the includes below).
 //
 // Scores are computed with keys in the vector lanes: key blocks are dimension-major
 // (kernels/attention_kernels.hpp), so a tile of kAttnKeyTile keys is kAttnKeyVectors aligned
@@ -84,15 +84,25 @@ void attn_store_bf16(uint16_t *p, AttnV v) {
   std::memcpy(p, &h, sizeof h);
 }
 
+// The views a tile reads an element type through (below), named by each type as Keys / Values.
+template <typename E>
+struct AttnPlainKeys;
+template <typename E>
+struct AttnPlainValues;
+
 // How each element type of a cache is loaded (a batch of kAttnLanes, or one element: the tail of
 // a head_dim that is not a multiple of kAttnLanes) and, for f16/bf16, rounded and stored.
 struct AttnF32 {
   using T = float;
+  using Keys = AttnPlainKeys<AttnF32>;
+  using Values = AttnPlainValues<AttnF32>;
   static AttnV load(const float *p) { return AttnV::load_unaligned(p); }
   static float one(float x) { return x; }
 };
 struct AttnF16 {
   using T = uint16_t;
+  using Keys = AttnPlainKeys<AttnF16>;
+  using Values = AttnPlainValues<AttnF16>;
   static AttnV load(const uint16_t *p) { return attn_load_f16(p); }
   static void store(uint16_t *p, AttnV v) { attn_store_f16(p, v); }
   static float one(uint16_t x) { return f16_to_float(x); }
@@ -100,6 +110,8 @@ struct AttnF16 {
 };
 struct AttnBF16 {
   using T = uint16_t;
+  using Keys = AttnPlainKeys<AttnBF16>;
+  using Values = AttnPlainValues<AttnBF16>;
   static AttnV load(const uint16_t *p) { return attn_load_bf16(p); }
   static void store(uint16_t *p, AttnV v) { attn_store_bf16(p, v); }
   static float one(uint16_t x) { return bf16_to_float(x); }
@@ -235,8 +247,9 @@ struct AttnQuantValues {
   }
   const void *row(uint32_t j) const { return first + size_t{j} * row_bytes; }
   template <uint32_t V>
-  static constexpr size_t kRowBytes = (V * kAttnLanes + own_copy::rotor::kQuantGroup - 1) / own_copy::rotor::kQuantGroup *
-                                      own_copy::rotor::quant_block_bytes(Type);
+  static constexpr size_t kRowBytes =
+      (V * kAttnLanes + own_copy::rotor::kQuantGroup - 1) / own_copy::rotor::kQuantGroup *
+      own_copy::rotor::quant_block_bytes(Type);
 };
 
 struct AttnQ8 {
@@ -246,27 +259,6 @@ struct AttnQ8 {
 struct AttnQ4 {
   using Keys = AttnQ4Keys;
   using Values = AttnQuantValues<ROTOR_DTYPE_Q4_0>;
-};
-
-template <typename E>
-struct AttnViews {
-  using Keys = typename E::Keys;
-  using Values = typename E::Values;
-};
-template <>
-struct AttnViews<AttnF32> {
-  using Keys = AttnPlainKeys<AttnF32>;
-  using Values = AttnPlainValues<AttnF32>;
-};
-template <>
-struct AttnViews<AttnF16> {
-  using Keys = AttnPlainKeys<AttnF16>;
-  using Values = AttnPlainValues<AttnF16>;
-};
-template <>
-struct AttnViews<AttnBF16> {
-  using Keys = AttnPlainKeys<AttnBF16>;
-  using Values = AttnPlainValues<AttnBF16>;
 };
 
 // Tiles of fewer rows than kAttnTileRows (a decode step's group of rows: each key is read for 4
@@ -282,9 +274,9 @@ void attn_prefetch_ahead(const void *p, size_t bytes) {
 // (as GCC leaves the f32/f16/bf16 tiles anyway), so each type's tile is one function that
 // bench/cycles.py finds by name.
 template <typename E, uint32_t R, uint32_t V>
-__attribute__((noinline)) void attn_score_tile(const float *q, uint32_t d, typename AttnViews<E>::Keys keys, float scale, float *out,
-                     uint32_t stride) {
-  using Keys = typename AttnViews<E>::Keys;
+__attribute__((noinline)) void attn_score_tile(const float *q, uint32_t d, typename E::Keys keys, float scale,
+                                               float *out, uint32_t stride) {
+  using Keys = typename E::Keys;
   const AttnV s(scale);
   if (d == 0) {
     // A dot product of nothing (head_dim is never 0 in a call; see attn_accumulate_tile for why
@@ -330,22 +322,30 @@ __attribute__((noinline)) void attn_score_tile(const float *q, uint32_t d, typen
     for (uint32_t v = 0; v < V; ++v) (acc[r][v] * s).store_unaligned(out + size_t{r} * stride + v * kAttnLanes);
 }
 
-template <typename E, uint32_t V>
-void attn_score_vectors(const float *q, uint32_t rows, uint32_t d, typename AttnViews<E>::Keys keys, float scale,
-                        float *out, uint32_t stride) {
+// Rows [0, rows) in tiles of kAttnTileRows rows, then one tile of the rows left:
+// tile(std::integral_constant<uint32_t, R>{}, r0) for the R rows from r0, so that each row
+// count is a tile of its own (its accumulators in registers).
+template <typename Tile>
+void attn_row_tiles(uint32_t rows, Tile tile) {
   uint32_t r0 = 0;
-  for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows)
-    attn_score_tile<E, kAttnTileRows, V>(q + size_t{r0} * d, d, keys, scale, out + size_t{r0} * stride, stride);
-  const float *qr = q + size_t{r0} * d;
-  float *o = out + size_t{r0} * stride;
+  for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows) tile(std::integral_constant<uint32_t, kAttnTileRows>{}, r0);
   switch (rows - r0) {
     case 0: break;
-    case 1: attn_score_tile<E, 1, V>(qr, d, keys, scale, o, stride); break;
-    case 2: attn_score_tile<E, 2, V>(qr, d, keys, scale, o, stride); break;
-    case 3: attn_score_tile<E, 3, V>(qr, d, keys, scale, o, stride); break;
-    case 4: attn_score_tile<E, 4, V>(qr, d, keys, scale, o, stride); break;
-    default: attn_score_tile<E, 5, V>(qr, d, keys, scale, o, stride); break;
+    case 1: tile(std::integral_constant<uint32_t, 1>{}, r0); break;
+    case 2: tile(std::integral_constant<uint32_t, 2>{}, r0); break;
+    case 3: tile(std::integral_constant<uint32_t, 3>{}, r0); break;
+    case 4: tile(std::integral_constant<uint32_t, 4>{}, r0); break;
+    default: tile(std::integral_constant<uint32_t, 5>{}, r0); break;
   }
+}
+
+template <typename E, uint32_t V>
+void attn_score_vectors(const float *q, uint32_t rows, uint32_t d, typename E::Keys keys, float scale, float *out,
+                        uint32_t stride) {
+  attn_row_tiles(rows, [&](auto tile_rows, uint32_t r0) {
+    attn_score_tile<E, decltype(tile_rows)::value, V>(q + size_t{r0} * d, d, keys, scale, out + size_t{r0} * stride,
+                                                      stride);
+  });
 }
 
 // The tiles of a block; keys_at(column) is the view of the tile whose first key is `column`.
@@ -353,7 +353,7 @@ template <typename E, typename KeysAt>
 void attn_score_tiles(const float *q, uint32_t rows, uint32_t n, uint32_t d, float scale, float *out, uint32_t stride,
                       KeysAt keys_at) {
   for (uint32_t t = 0; t * kAttnKeyTile < n; ++t) {
-    const typename AttnViews<E>::Keys keys = keys_at(t * kAttnKeyTile);
+    const typename E::Keys keys = keys_at(t * kAttnKeyTile);
     float *tile_out = out + t * kAttnKeyTile;
     // The last tile of a short block (a decode step's end of the cache): only the key vectors
     // that hold keys.
@@ -376,9 +376,9 @@ void attn_scores(const float *q, uint32_t rows, const void *key_block, uint32_t 
                       [block](uint32_t column) { return AttnPlainKeys<E>{block + column}; });
 }
 
-// Widest head_dim a quantized cache takes (rotor.h's ROTOR_KV_MAX_QUANTIZED_HEAD_DIM): the
-// scales' floats of one block fit on the stack.
-constexpr uint32_t kAttnMaxQuantGroups = 1024 / own_copy::rotor::kQuantGroup;
+// Scale groups of the widest head_dim a quantized cache takes (rotor.h): the scales' floats of
+// one block fit on the stack.
+constexpr uint32_t kAttnMaxQuantGroups = ROTOR_KV_MAX_QUANTIZED_HEAD_DIM / own_copy::rotor::kQuantGroup;
 
 // A quantized key block (attention/quantized_keys.hpp): its scales widened once, then the tiles.
 template <typename E, rotor_dtype Type>
@@ -390,7 +390,8 @@ void attn_scores_quantized(const float *q, uint32_t rows, const void *key_block,
   const unsigned char *scale_bits = block + own_copy::rotor::dimension_major_numbers_bytes(Type, d, kKeyBlock);
   // The scales are whole vectors of f16 (64 per group) at an even address.
   const uint16_t *scale_words = reinterpret_cast<const uint16_t *>(scale_bits);
-  for (uint32_t i = 0; i < groups * kKeyBlock; i += kAttnLanes) attn_load_f16(scale_words + i).store_aligned(scales + i);
+  for (uint32_t i = 0; i < groups * kKeyBlock; i += kAttnLanes)
+    attn_load_f16(scale_words + i).store_aligned(scales + i);
   attn_score_tiles<E>(q, rows, n, d, scale, out, stride, [&](uint32_t column) {
     if constexpr (Type == ROTOR_DTYPE_Q8_0)
       return AttnQ8Keys{reinterpret_cast<const int8_t *>(block) + column, scales + column};
@@ -402,9 +403,9 @@ void attn_scores_quantized(const float *q, uint32_t rows, const void *key_block,
 // R rows x V vectors of d starting at acc / values (already at the chunk's first column); out of
 // line as the score tile.
 template <typename E, uint32_t R, uint32_t V>
-__attribute__((noinline)) void attn_accumulate_tile(const float *w, uint32_t stride, typename AttnViews<E>::Values values, uint32_t n,
-                          uint32_t d, float *acc) {
-  using Values = typename AttnViews<E>::Values;
+__attribute__((noinline)) void attn_accumulate_tile(const float *w, uint32_t stride, typename E::Values values,
+                                                    uint32_t n, uint32_t d, float *acc) {
+  using Values = typename E::Values;
   AttnV a[R][V];
   for (uint32_t r = 0; r < R; ++r)
     for (uint32_t v = 0; v < V; ++v) a[r][v] = AttnV::load_unaligned(acc + size_t{r} * d + v * kAttnLanes);
@@ -426,21 +427,12 @@ __attribute__((noinline)) void attn_accumulate_tile(const float *w, uint32_t str
 
 // Rows [0, rows) x V vectors of d starting at acc / values, tiles of kAttnTileRows rows.
 template <typename E, uint32_t V>
-void attn_accumulate_columns(const float *w, uint32_t stride, uint32_t rows, typename AttnViews<E>::Values values,
-                             uint32_t n, uint32_t d, float *acc) {
-  uint32_t r0 = 0;
-  for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows)
-    attn_accumulate_tile<E, kAttnTileRows, V>(w + size_t{r0} * stride, stride, values, n, d, acc + size_t{r0} * d);
-  const float *wr = w + size_t{r0} * stride;
-  float *a = acc + size_t{r0} * d;
-  switch (rows - r0) {
-    case 0: break;
-    case 1: attn_accumulate_tile<E, 1, V>(wr, stride, values, n, d, a); break;
-    case 2: attn_accumulate_tile<E, 2, V>(wr, stride, values, n, d, a); break;
-    case 3: attn_accumulate_tile<E, 3, V>(wr, stride, values, n, d, a); break;
-    case 4: attn_accumulate_tile<E, 4, V>(wr, stride, values, n, d, a); break;
-    default: attn_accumulate_tile<E, 5, V>(wr, stride, values, n, d, a); break;
-  }
+void attn_accumulate_columns(const float *w, uint32_t stride, uint32_t rows, typename E::Values values, uint32_t n,
+                             uint32_t d, float *acc) {
+  attn_row_tiles(rows, [&](auto tile_rows, uint32_t r0) {
+    attn_accumulate_tile<E, decltype(tile_rows)::value, V>(w + size_t{r0} * stride, stride, values, n, d,
+                                                           acc + size_t{r0} * d);
+  });
 }
 
 // Columns of d outermost: one slice of the values block (n x kAttnKeyVectors vectors) stays in

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/attention_kernels.hpp"
@@ -44,7 +45,8 @@ template <uint32_t V>
 void attn_load_q4_run(const uint8_t *p, uint32_t shift, xsimd::batch<float, Arch> *out) {
   for (uint32_t v = 0; v < V; ++v) {
     const __m256i bytes = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p + 8 * v)));
-    const __m256i nibbles = _mm256_and_si256(_mm256_srlv_epi32(bytes, _mm256_set1_epi32(int(shift))), _mm256_set1_epi32(15));
+    const __m256i shifted = _mm256_srlv_epi32(bytes, _mm256_set1_epi32(int(shift)));
+    const __m256i nibbles = _mm256_and_si256(shifted, _mm256_set1_epi32(15));
     out[v] = _mm256_cvtepi32_ps(_mm256_sub_epi32(nibbles, _mm256_set1_epi32(8)));
   }
 }

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels/attention_kernels.hpp"
@@ -61,7 +62,8 @@ template <uint32_t V>
 void attn_load_q4_run(const uint8_t *p, uint32_t shift, xsimd::batch<float, Arch> *out) {
   for (uint32_t v = 0; v < V; ++v) {
     const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p + 16 * v)));
-    const __m512i nibbles = _mm512_and_si512(_mm512_srlv_epi32(bytes, _mm512_set1_epi32(int(shift))), _mm512_set1_epi32(15));
+    const __m512i shifted = _mm512_srlv_epi32(bytes, _mm512_set1_epi32(int(shift)));
+    const __m512i nibbles = _mm512_and_si512(shifted, _mm512_set1_epi32(15));
     out[v] = _mm512_cvtepi32_ps(_mm512_sub_epi32(nibbles, _mm512_set1_epi32(8)));
   }
 }
