@@ -59,17 +59,19 @@ ATTENTION_FILES = [("avx2", "x86_64", "arch/x86/attention_avx2.cpp"),
 
 NS = r"[^<>]*"  # a namespace-qualified name inside template arguments
 # Rotation kernels: (name, function patterns in order of preference).
-# rotate_half with two heads per pass where the set has both (2u), one head in 1.0's code; the
-# one-head variant the registry gives AMD Zen 4 (1u) as rows of its own.
+# Two heads per pass where the set has both (2u; interleaved 3u, two heads in place), one head
+# in 1.0's code; the one-head kernels the registry gives AMD's Zen cores (1u) as rows of their own.
 ROTATIONS = [
     ("rotate f32 half", [rf"rotate_half_pairs_dir<{NS}StoreF32, false(?:, 2u)?>", rf"rotate_half_pairs<{NS}StoreF32(?:, 2u)?>"]),
     ("rotate f32 half, one head a pass", [rf"rotate_half_pairs_dir<{NS}StoreF32, false, 1u>",
                                           rf"rotate_half_pairs<{NS}StoreF32, 1u>"]),
-    ("rotate f32 interleaved", [rf"rotate_interleaved_pairs<{NS}StoreF32>"]),
+    ("rotate f32 interleaved", [rf"rotate_interleaved_pairs<{NS}StoreF32(?:, 3u)?>"]),
+    ("rotate f32 interleaved, one head a pass", [rf"rotate_interleaved_pairs<{NS}StoreF32, 1u>"]),
     ("rotate f16 half", [rf"rotate_half_pairs_dir<{NS}StoreF16, false(?:, 2u)?>", rf"rotate_half_pairs<{NS}StoreF16(?:, 2u)?>"]),
     ("rotate f16 half, one head a pass", [rf"rotate_half_pairs_dir<{NS}StoreF16, false, 1u>",
                                           rf"rotate_half_pairs<{NS}StoreF16, 1u>"]),
-    ("rotate f16 interleaved", [rf"rotate_interleaved_pairs<{NS}StoreF16>"]),
+    ("rotate f16 interleaved", [rf"rotate_interleaved_pairs<{NS}StoreF16(?:, 3u)?>"]),
+    ("rotate f16 interleaved, one head a pass", [rf"rotate_interleaved_pairs<{NS}StoreF16, 1u>"]),
     ("rotate bf16 half", [r"rotate_half_bf16_dir<false>", r"rotate_half_bf16\("]),
     ("rotate bf16 interleaved", [r"rotate_interleaved_bf16_dir<false>", r"rotate_interleaved_bf16\("]),
 ]
@@ -545,7 +547,7 @@ Compilers and model: {gxx}; {agxx}; {llvm}.
 
 Units: **rotate** rows, cycles per 64 elements written by the hot loop (two vector multiplies per
 element; the heads loop around it, what a decode step's small calls add per head, is not in it;
-**one head a pass**: the rotate_half kernels the registry gives AMD Zen 4, see performance.md);
+**one head a pass**: the f32 and f16 kernels the registry gives AMD's Zen cores, see performance.md);
 **attention tile** rows, cycles per 64 multiply-adds (FMA lanes); **fold**, cycles per 64 scores
 (the exp, maximum and sum block of attn_fold_rows). llvm-mca models the core only, every load an
 L1 hit: a loop whose time goes to memory (a 2048-token apply) can differ in time where it ties

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "apply/apply_plan.hpp"
 #include "kernels/registry.hpp"
 #include "common/half.hpp"
 #include "kernels/rotate_kernel.hpp"
@@ -282,13 +283,16 @@ TEST_P(KernelByName, Bf16RoundingEdgesBitForBit) {
 // Through the public API: per-token positions, Q and K fused, out of place into another
 // layout, caller-supplied cos/sin, inverse; the same bits as with the scalar kernels forced.
 struct ApiOutputs {
-  std::vector<float> q, k, out, out_cos_sin;
+  std::vector<float> q, k, out, out_cos_sin, out_in_line;
   std::vector<uint16_t> q16;
 };
 
-ApiOutputs run_api(const char *kernel, rotor_pairing pairing, uint32_t rotary_dim, uint32_t head_dim) {
+// `tuned`: the set's CPU-tuned variant (the AMD Zen tables) instead of the set.
+ApiOutputs run_api(const char *kernel, rotor_pairing pairing, uint32_t rotary_dim, uint32_t head_dim,
+                   bool tuned = false) {
   ForcedKernel forced(kernel);
   EXPECT_EQ(forced.status(), ROTOR_OK);
+  if (tuned) EXPECT_EQ(rotor::force_tuned_variant(kernel), ROTOR_OK);
   const uint32_t b = 2, s = 37, hq = 5, hk = 3;
   rotor_config cfg = ref::config(rotary_dim, pairing, 4096, 16);
   ref::Table table(cfg);
@@ -308,6 +312,15 @@ ApiOutputs run_api(const char *kernel, rotor_pairing pairing, uint32_t rotary_di
   r.out.assign(r.q.size(), 0.0f);
   rotor_tensor out = rotor_tensor_bhsd(r.out.data(), ROTOR_DTYPE_F32, b, s, hq, head_dim);
   EXPECT_EQ(rotor_apply_to(table, &q, &out, nullptr, 100, ROTOR_INVERSE, nullptr), ROTOR_OK);
+  // Out of place into an output starting 16 bytes into a cache line, so that the SIMD sets'
+  // stores straddle lines: the write-out through the scratch where the set copies such
+  // outputs, written directly where it does not (copy_cached_outputs).
+  std::vector<float> line_buffer(r.q.size() + 32, 0.0f);
+  float *in_line = line_buffer.data();
+  while (reinterpret_cast<uintptr_t>(in_line) % 64 != 16) ++in_line;
+  rotor_tensor out_in_line = rotor_tensor_bshd(in_line, ROTOR_DTYPE_F32, b, s, hq, head_dim);
+  EXPECT_EQ(rotor_apply_to(table, &q, &out_in_line, positions.data(), 0, ROTOR_FORWARD, pool), ROTOR_OK);
+  r.out_in_line.assign(in_line, in_line + r.q.size());
   // Caller cos/sin rows.
   const uint32_t rows = 64;
   std::vector<float> cos_rows = ref::random_floats(size_t(rows) * rotary_dim / 2, 3, -1.0f, 1.0f);
@@ -339,10 +352,75 @@ TEST_P(KernelByName, MatchesScalarThroughTheApi) {
     EXPECT_EQ(std::memcmp(expected.q.data(), actual.q.data(), actual.q.size() * 4), 0) << "q";
     EXPECT_EQ(std::memcmp(expected.k.data(), actual.k.data(), actual.k.size() * 4), 0) << "k";
     EXPECT_EQ(std::memcmp(expected.out.data(), actual.out.data(), actual.out.size() * 4), 0) << "apply_to";
+    EXPECT_EQ(std::memcmp(expected.out_in_line.data(), actual.out_in_line.data(), actual.out_in_line.size() * 4), 0)
+        << "apply_to, output 16 bytes into a line";
     EXPECT_EQ(std::memcmp(expected.out_cos_sin.data(), actual.out_cos_sin.data(), actual.out_cos_sin.size() * 4), 0)
         << "apply_cos_sin";
     EXPECT_EQ(expected.q16, actual.q16) << "f16 decode";
   }
+}
+
+// The sets' AMD Zen variants (registry.cpp: one head per pass, cached outputs written directly),
+// run on any CPU that has their instructions: the same bits as the scalar reference, kernel by
+// kernel on every shape and through the API.
+TEST_P(KernelByName, TunedVariantMatchesScalar) {
+  ForcedKernel forced(GetParam());
+  ASSERT_EQ(forced.status(), ROTOR_OK);
+  const rotor_status variant = rotor::force_tuned_variant(GetParam());
+  const std::string name = GetParam();
+  if (name == "avx512bf16" || name == "avx512" || name == "avx2")
+    ASSERT_EQ(variant, ROTOR_OK) << "the x86 sets have a Zen variant in every build that has them";
+  else
+    ASSERT_EQ(variant, ROTOR_ERR_UNSUPPORTED);
+  if (variant != ROTOR_OK) return;
+  ASSERT_STREQ(rotor_kernel_name(), GetParam());
+  const rotor::KernelSet &variant_set = rotor::active_kernels();
+  EXPECT_FALSE(variant_set.copy_cached_outputs);
+  // Its kernels for calls that stay in cache, then those for large calls (one head per pass).
+  rotor::KernelSet large = variant_set;
+  std::memcpy(large.rotate, variant_set.rotate_large, sizeof large.rotate);
+  EXPECT_NE(large.rotate[ROTOR_DTYPE_F32][ROTOR_PAIRING_HALF], variant_set.rotate[ROTOR_DTYPE_F32][ROTOR_PAIRING_HALF]);
+  std::mt19937 rng(4321);
+  const rotor::KernelSet *const kTested[] = {&variant_set, &large};
+  for (const rotor::KernelSet *tested : kTested)
+    for (int specials = 0; specials <= 1; ++specials)
+      for (const Shape &shape : shapes())
+        for (int dt = 0; dt < 3; ++dt)
+          for (int pairing = 0; pairing < 2; ++pairing)
+            for (int inverse = 0; inverse < 2; ++inverse)
+              for (int in_place = 0; in_place < 2; ++in_place)
+                ASSERT_NO_FATAL_FAILURE(compare_token(*tested, rotor_dtype(dt), rotor_pairing(pairing), inverse != 0,
+                                                      shape, in_place != 0, specials != 0, rng));
+  // Through the API, a pass of kLargePassBytes in place (it takes the large-call kernels), both
+  // pairings, against the scalar set.
+  const uint32_t tokens = uint32_t(rotor::kLargePassBytes / (8 * 128 * sizeof(float)));
+  for (rotor_pairing pairing : {ROTOR_PAIRING_HALF, ROTOR_PAIRING_INTERLEAVED}) {
+    ref::Table table(ref::config(128, pairing, 4096, 16));
+    ASSERT_NE(table.t, nullptr);
+    std::vector<float> expected = ref::random_floats(size_t(tokens) * 8 * 128, 9), actual = expected;
+    rotor_tensor e = rotor_tensor_bshd(expected.data(), ROTOR_DTYPE_F32, 1, tokens, 8, 128);
+    rotor_tensor a = rotor_tensor_bshd(actual.data(), ROTOR_DTYPE_F32, 1, tokens, 8, 128);
+    {
+      ForcedKernel scalar("scalar");
+      ASSERT_EQ(rotor_apply(table.t, &e, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_OK);
+    }
+    ASSERT_EQ(rotor::force_tuned_variant(GetParam()), ROTOR_OK);
+    ASSERT_EQ(rotor_apply(table.t, &a, nullptr, 0, ROTOR_FORWARD, nullptr), ROTOR_OK);
+    EXPECT_EQ(std::memcmp(expected.data(), actual.data(), actual.size() * 4), 0) << "large pass, pairing " << pairing;
+  }
+  const ApiOutputs expected = run_api("scalar", ROTOR_PAIRING_INTERLEAVED, 64, 80);
+  const ApiOutputs actual = run_api(GetParam(), ROTOR_PAIRING_INTERLEAVED, 64, 80, true);
+  EXPECT_EQ(std::memcmp(expected.q.data(), actual.q.data(), actual.q.size() * 4), 0) << "q";
+  EXPECT_EQ(std::memcmp(expected.out_in_line.data(), actual.out_in_line.data(), actual.out_in_line.size() * 4), 0)
+      << "apply_to, output 16 bytes into a line";
+  const ApiOutputs expected_half = run_api("scalar", ROTOR_PAIRING_HALF, 128, 128);
+  const ApiOutputs actual_half = run_api(GetParam(), ROTOR_PAIRING_HALF, 128, 128, true);
+  EXPECT_EQ(std::memcmp(expected_half.k.data(), actual_half.k.data(), actual_half.k.size() * 4), 0) << "k";
+  EXPECT_EQ(std::memcmp(expected_half.out_in_line.data(), actual_half.out_in_line.data(),
+                        actual_half.out_in_line.size() * 4),
+            0)
+      << "apply_to, output 16 bytes into a line";
+  EXPECT_EQ(expected_half.q16, actual_half.q16) << "f16 decode";
 }
 
 // Table rows: the same bits with every kernel (SIMD combination or the scalar loop), whether

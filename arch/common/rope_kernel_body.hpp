@@ -44,11 +44,14 @@
 #include "copy_out_body.hpp"
 #endif
 
-// The set's table, with the given rotate_half kernels for f32 and f16 (one or two heads per pass).
-constexpr RotationKernels rotation_kernels(RotateTokenFn f32_half, RotateTokenFn f16_half) {
+// The set's table: f32 and f16 rotations `half_heads` / kTwoHeadsInPlace per pass, and with
+// `one_head_when_large` one head per pass for passes too large to stay in cache
+// (rotate_body.hpp says when each is faster); copy_cached_outputs as RotationKernels says.
+template <uint32_t HalfHeads>
+constexpr RotationKernels rotation_kernels(bool one_head_when_large, bool copy_cached_outputs) {
   return {
-      {{f32_half, rotate_interleaved_pairs<StoreF32>},
-       {f16_half, rotate_interleaved_pairs<StoreF16>},
+      {{rotate_half_pairs<StoreF32, HalfHeads>, rotate_interleaved_pairs<StoreF32, kTwoHeadsInPlace>},
+       {rotate_half_pairs<StoreF16, HalfHeads>, rotate_interleaved_pairs<StoreF16, kTwoHeadsInPlace>},
        {rotate_half_bf16, rotate_interleaved_bf16}},
 #if ROTOR_ARCH_HAS_DOUBLE
       combine_rows,
@@ -59,19 +62,26 @@ constexpr RotationKernels rotation_kernels(RotateTokenFn f32_half, RotateTokenFn
       copy_out,
       stream_fence,
       uint32_t(sizeof(float) * kLanes),
+      copy_cached_outputs,
 #else
       nullptr,
       nullptr,
       0,
+      false,
 #endif
+      {{one_head_when_large ? rotate_half_pairs<StoreF32, kOneHead> : nullptr,
+        one_head_when_large ? rotate_interleaved_pairs<StoreF32, kOneHead> : nullptr},
+       {one_head_when_large ? rotate_half_pairs<StoreF16, kOneHead> : nullptr,
+        one_head_when_large ? rotate_interleaved_pairs<StoreF16, kOneHead> : nullptr},
+       {nullptr, nullptr}},
   };
 }
 
-const RotationKernels kRotationKernels = rotation_kernels(rotate_half_pairs<StoreF32>, rotate_half_pairs<StoreF16>);
+const RotationKernels kRotationKernels = rotation_kernels<kTwoHeads>(false, true);
 
-#if defined(ROTOR_ARCH_ONE_HEAD_HALF)
-// The same set with rotate_half one head per pass (rotate_body.hpp says why): what the registry
-// gives AMD Zen 4 under this set's name.
-const RotationKernels kRotationKernelsOneHeadHalf =
-    rotation_kernels(rotate_half_pairs<StoreF32, 1>, rotate_half_pairs<StoreF16, 1>);
+#if defined(ROTOR_ARCH_ZEN_VARIANT)
+// What the registry gives AMD's Zen cores under this set's name: two heads per pass in place
+// only, one for passes too large to stay in cache, and straddling outputs that stay cached
+// written directly (rotor 1.0's loops and write-out there; docs/performance.md, issue 25).
+const RotationKernels kRotationKernelsZen = rotation_kernels<kTwoHeadsInPlace>(true, false);
 #endif

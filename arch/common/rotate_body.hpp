@@ -56,17 +56,21 @@ inline void rotate_vectors(FloatV a, FloatV b, FloatV c, FloatV s, FloatV *ra, F
   }
 }
 
+// How many heads a pass of the rotation loops takes (the kernels' HeadsPerPass argument).
+// Two heads per pass: each cos/sin vector loaded feeds both (rotate_half: 6 loads per 4 vectors
+// out instead of 8), and twice the lines of the tensor are in flight. One head per pass is
+// rotor 1.0's loop. In llvm-mca's models both cost the same per element on Ice Lake and Zen 4
+// (docs/cycles.md: loads are not what limits them), but measured they differ by core and call:
+// on this project's Xeon two heads per pass decode faster (1.03-1.06x, docs/performance.md);
+// on AMD Zen 4 two heads made the 2048-token apply 10-15% slower than 1.0's one head (issue
+// 25); on a Zen 3 EPYC two heads decode 1.15x faster, but rotate a 32 MiB interleaved tensor in
+// place 1.4x slower, and out of place a 2 MiB one 5-10% slower. So AMD's Zen cores (the
+// registry's kRotationKernelsZen) take two heads only in place, and one head for passes of at
+// least kLargePassBytes; Intel and the rest two heads (interleaved: in place only, below).
+constexpr uint32_t kOneHead = 1, kTwoHeads = 2, kTwoHeadsInPlace = 3;
+
 // rotate_half pairing: dims i and i + r/2 pair up, so both halves are contiguous runs that
 // line up with the contiguous cos and sin rows: no shuffle at all.
-//
-// HeadsPerPass 2 (the default): two heads per pass, each cos/sin vector loaded feeding both (6
-// loads per 4 vectors out instead of 8), four lines of the tensor (two heads' halves) in flight.
-// HeadsPerPass 1: one head per pass, rotor 1.0's loop: two lines in flight. In llvm-mca's models
-// both loops cost the same per element on Ice Lake and Zen 4 (docs/cycles.md: loads are not what
-// limits them), but measured they differ by core: on this project's Xeon two heads per pass
-// decode faster (1.03-1.06x, docs/performance.md), while on AMD Zen 4 rotor 1.1's two heads per
-// pass made the 2048-token apply 10-15% slower than 1.0's one head (issue 25). The registry
-// picks the one-head table (kRotationKernelsOneHeadHalf) on Zen 4.
 template <class T, bool Inverse, uint32_t HeadsPerPass>
 void rotate_half_pairs_dir(const TokenHeads &job) {
   using S = typename T::S;
@@ -79,7 +83,8 @@ void rotate_half_pairs_dir(const TokenHeads &job) {
   const int64_t in_stride = job.in_head_stride, out_stride = job.out_head_stride;
   uint32_t h = 0;
   // Two heads per pass (see above); same operations per element as one.
-  for (; HeadsPerPass == 2 && h + 2 <= heads && half >= kLanes; h += 2) {
+  const bool two_heads = HeadsPerPass == kTwoHeads || (HeadsPerPass == kTwoHeadsInPlace && job.out == job.in);
+  for (; two_heads && h + 2 <= heads && half >= kLanes; h += 2) {
     const S *in_a = in0 + h * in_stride, *in_b = in_a + in_stride;
     S *out_a = out0 + h * out_stride, *out_b = out_a + out_stride;
     FloatV ra, rb, rc, rd;
@@ -130,9 +135,9 @@ void rotate_half_pairs_dir(const TokenHeads &job) {
   }
 }
 
-template <class T, uint32_t HeadsPerPass = 2>
+template <class T, uint32_t HeadsPerPass = kTwoHeads>
 void rotate_half_pairs(const TokenHeads &job) {
-  static_assert(HeadsPerPass == 1 || HeadsPerPass == 2, "one or two heads per pass");
+  static_assert(HeadsPerPass >= kOneHead && HeadsPerPass <= kTwoHeadsInPlace, "kOneHead, kTwoHeads or kTwoHeadsInPlace");
   if (job.inverse)
     rotate_half_pairs_dir<T, true, HeadsPerPass>(job);
   else
@@ -145,8 +150,9 @@ constexpr uint32_t kChunkPairs = 256;
 // Interleaved pairing: dims 2i and 2i+1 pair up. The row is expanded once per token (not per
 // head), with vector shuffles, to cc = (c0, c0, c1, c1, ...) and ss = (-s0, s0, -s1, s1, ...);
 // then each vector x of a head gives x * cc + swap_pairs(x) * ss, i.e. (a c - b s, b c + a s).
-template <class T>
+template <class T, uint32_t HeadsPerPass = kTwoHeadsInPlace>
 void rotate_interleaved_pairs(const TokenHeads &job) {
+  static_assert(HeadsPerPass >= kOneHead && HeadsPerPass <= kTwoHeadsInPlace, "kOneHead, kTwoHeads or kTwoHeadsInPlace");
   using S = typename T::S;
   const FloatV sign(job.inverse ? -1.0f : 1.0f);
   alignas(64) float alternate[kLanes];
@@ -171,14 +177,15 @@ void rotate_interleaved_pairs(const TokenHeads &job) {
     S *const out0 = static_cast<S *>(job.out) + 2 * p0;
     const int64_t in_stride = job.in_head_stride, out_stride = job.out_head_stride;
     uint32_t h = 0;
-    // In place, two heads per pass: each expanded cc/ss vector feeds both, and two streams of
-    // the tensor are in flight. Out of place, one head per pass (rotor 1.0's loop, the same
-    // llvm-mca cycles as 1.0's on Ice Lake and Zen 4): a token's heads, contiguous in bshd, are
-    // then read and written front to back as one stream each, which measured faster on this
-    // project's Xeon where the output is not in L1 (two heads per pass made the out-of-place
-    // rows 4-12% slower than 1.0; docs/performance.md, "Issue 25: the out-of-place interleaved
-    // rows"). The scratch of an out-of-place write-out (apply_plan.cpp) takes this path too.
-    const bool two_heads = job.out == job.in;
+    // kTwoHeadsInPlace (every set): in place, two heads per pass, each expanded cc/ss vector
+    // feeds both; out of place, one head per pass (rotor 1.0's loop, the same llvm-mca cycles as
+    // 1.0's on Ice Lake and Zen 4): a token's heads, contiguous in bshd, are then read and
+    // written front to back as one stream each, which measured faster on this project's Xeon
+    // where the output is not in L1 (two heads per pass made the out-of-place rows 4-12% slower
+    // than 1.0; docs/performance.md, "Issue 25: the out-of-place interleaved rows"). The scratch
+    // of an out-of-place write-out (apply_plan.cpp) takes this path too. kOneHead: large passes
+    // on AMD's Zen cores (see kTwoHeadsInPlace above).
+    const bool two_heads = HeadsPerPass == kTwoHeads || (HeadsPerPass == kTwoHeadsInPlace && job.out == job.in);
     for (; two_heads && h + 2 <= heads; h += 2) {
       const S *in_a = in0 + h * in_stride, *in_b = in_a + in_stride;
       S *out_a = out0 + h * out_stride, *out_b = out_a + out_stride;

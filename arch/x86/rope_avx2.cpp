@@ -55,15 +55,15 @@ struct Ops {
   static void stream_fence() { _mm_sfence(); }
 };
 
-// A second table, rotate_half one head per pass, for AMD Zen 4 (the registry chooses).
-#define ROTOR_ARCH_ONE_HEAD_HALF
+// A second table for AMD's Zen cores (the registry chooses): rope_kernel_body.hpp says what differs.
+#define ROTOR_ARCH_ZEN_VARIANT
 #include "../common/rope_kernel_body.hpp"
 
 }  // namespace
 }  // namespace arch_avx2
 
 const RotationKernels &avx2_rotation_kernels() { return arch_avx2::kRotationKernels; }
-// Declared in src/kernels/registry.cpp, its only caller (AMD Zen 4).
-const RotationKernels &avx2_one_head_half_rotation_kernels() { return arch_avx2::kRotationKernelsOneHeadHalf; }
+// Declared in src/kernels/arch_kernels.hpp; the registry gives it to AMD's Zen cores.
+const RotationKernels &avx2_zen_rotation_kernels() { return arch_avx2::kRotationKernelsZen; }
 
 }  // namespace rotor

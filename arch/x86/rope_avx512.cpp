@@ -15,15 +15,15 @@ namespace {
 #include "avx512_ops.hpp"
 using Ops = Avx512Ops;
 
-// A second table, rotate_half one head per pass, for AMD Zen 4 (the registry chooses).
-#define ROTOR_ARCH_ONE_HEAD_HALF
+// A second table for AMD's Zen cores (the registry chooses): rope_kernel_body.hpp says what differs.
+#define ROTOR_ARCH_ZEN_VARIANT
 #include "../common/rope_kernel_body.hpp"
 
 }  // namespace
 }  // namespace arch_avx512
 
 const RotationKernels &avx512_rotation_kernels() { return arch_avx512::kRotationKernels; }
-// Declared in src/kernels/registry.cpp, its only caller (AMD Zen 4).
-const RotationKernels &avx512_one_head_half_rotation_kernels() { return arch_avx512::kRotationKernelsOneHeadHalf; }
+// Declared in src/kernels/arch_kernels.hpp; the registry gives it to AMD's Zen cores.
+const RotationKernels &avx512_zen_rotation_kernels() { return arch_avx512::kRotationKernelsZen; }
 
 }  // namespace rotor

@@ -148,7 +148,9 @@ bool stores_straddle_lines(const TensorPass &pass, uint32_t half) {
 // Per out-of-place pass (when the kernel set has copy_out and a head fits the scratch), once per
 // call: only where the kernels' own stores would straddle lines does the output go through the
 // scratch (else writing directly is cheaper: the copy costs about 7% on aligned outputs), with
-// non-temporal stores from kStreamMinBytes, aligned plain stores below. An aligned output is
+// non-temporal stores from kStreamMinBytes, aligned plain stores below where the set says so
+// (copy_cached_outputs: on an Intel Xeon the copy made a 128-token out+16 apply 0.82x 1.0's time,
+// on a Zen 3 EPYC 1.5x, where writing directly is 1.0's speed). An aligned output is
 // never streamed: written directly it ties with streaming once its reader is counted, and a
 // caller that rewrites it while it is still cached would pay for the trip to memory (an
 // aligned 32 MiB output rewritten back to back took 15% longer streamed; docs/performance-history.md, third pass).
@@ -168,8 +170,12 @@ void choose_out_modes(const ApplyPlan &plan, uint64_t tokens, SplitPlan *split) 
   for (uint32_t p = 0; p < plan.pass_count; ++p) {
     const TensorPass &pass = plan.passes[p];
     if (pass.copy_out == nullptr || size_t{pass.in.head_dim} * dtype_size(pass.in.dtype) > kScratchBytes) continue;
-    if (stores_straddle_lines(pass, plan.rows.half))
-      split->mode[p] = out_bytes >= stream_min ? OutMode::stream : OutMode::copy;
+    if (stores_straddle_lines(pass, plan.rows.half)) {
+      if (out_bytes >= stream_min)
+        split->mode[p] = OutMode::stream;
+      else if (pass.copy_cached_outputs)
+        split->mode[p] = OutMode::copy;
+    }
     if (split->mode[p] == OutMode::stream) split->fence = pass.stream_fence;
   }
 }

@@ -17,6 +17,13 @@ struct RowSource {
   uint32_t half;
 };
 
+// A pass whose input tensor holds at least this many bytes rotates with the kernel set's
+// rotate_large kernels (on AMD's Zen cores one head per pass; elsewhere the same as rotate).
+// Set between the two sizes measured on a Zen 3 EPYC: a 2 MiB tensor (128 tokens x 32 heads x
+// 128 f32, cached: two heads per pass as fast or faster) and a 32 MiB one (2048 tokens, streamed
+// from memory: one head 1.3-1.4x faster interleaved); docs/performance.md, issue 25.
+constexpr uint64_t kLargePassBytes = uint64_t{8} << 20;
+
 struct TensorPass {
   rotor_tensor in;
   rotor_tensor out;
@@ -26,6 +33,7 @@ struct TensorPass {
   CopyOutFn copy_out = nullptr;
   StreamFenceFn stream_fence = nullptr;
   uint32_t vector_bytes = 0;  // the kernels' store width
+  bool copy_cached_outputs = false;  // KernelSet::copy_cached_outputs
 };
 
 // Multi-axis positions (rotor_layout): per token one id per axis, and per pair its axis.

@@ -1,6 +1,7 @@
 // The C entry points that rotate tensors: validate everything, lease rows, run the plan.
 #include <cstring>
 
+#include "common/dtype.hpp"
 #include "common/enum_bits.hpp"
 #include "capi/guard.hpp"
 #include "kernels/registry.hpp"
@@ -56,11 +57,13 @@ void set_pass(TensorPass &pass, const KernelSet &kernels, const rotor_tensor &in
               rotor_pairing pairing) {
   pass.in = in;
   pass.out = out;
-  pass.rotate = kernels.rotate[in.dtype][pairing];
+  const uint64_t in_bytes = uint64_t{in.batch} * in.seq * in.heads * in.head_dim * dtype_size(in.dtype);
+  pass.rotate = in_bytes >= kLargePassBytes ? kernels.rotate_large[in.dtype][pairing] : kernels.rotate[in.dtype][pairing];
   const bool out_of_place = out.data != in.data;
   pass.copy_out = out_of_place ? kernels.copy_out : nullptr;
   pass.stream_fence = out_of_place ? kernels.stream_fence : nullptr;
   pass.vector_bytes = out_of_place ? kernels.vector_bytes : 0;
+  pass.copy_cached_outputs = out_of_place && kernels.copy_cached_outputs;
 }
 
 void start_plan(ApplyPlan &plan, const rotor_tensor &first, const int32_t *positions, uint32_t offset,

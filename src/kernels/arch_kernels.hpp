@@ -37,27 +37,28 @@ const AttentionKernels &avx2_attention_kernels();
 #  define ROTOR_AVX2_KERNELS nullptr, nullptr
 #endif
 
-// Zen 4's variants of the AVX-512 and AVX2 sets: the same kernels but rotate_half for f32 and
-// f16 one head per pass (arch/common/rotate_body.hpp: rotor 1.1's two heads per pass measured
-// 10-15% slower there, issue 25). The registry lists them before the sets of the same name,
-// for the CPUs cpu_features says are Zen 4.
+// AMD Zen variants of the AVX-512 and AVX2 sets: the same kernels with f32 and f16 rotations
+// one head per pass for passes too large to stay in cache, and straddling outputs that stay
+// cached written directly (arch/common/rope_kernel_body.hpp; rotor 1.1's two heads per pass
+// measured 10-15% slower on Zen 4 and up to 1.4x on Zen 3 there, issue 25). The registry lists them before the sets of the same
+// name, for the CPUs cpu_features says are Zen cores.
 #if defined(ROTOR_HAVE_AVX512)
-const RotationKernels &avx512_one_head_half_rotation_kernels();
-#  define ROTOR_AVX512_ZEN4_KERNELS &avx512_one_head_half_rotation_kernels(), &avx512_attention_kernels()
+const RotationKernels &avx512_zen_rotation_kernels();
+#  define ROTOR_AVX512_ZEN_KERNELS &avx512_zen_rotation_kernels(), &avx512_attention_kernels()
 #else
-#  define ROTOR_AVX512_ZEN4_KERNELS nullptr, nullptr
+#  define ROTOR_AVX512_ZEN_KERNELS nullptr, nullptr
 #endif
 #if defined(ROTOR_HAVE_AVX512BF16) && defined(ROTOR_HAVE_AVX512)
-#  define ROTOR_AVX512BF16_ZEN4_KERNELS \
-    &avx512bf16_rotation_kernels(), &avx512_attention_kernels(), &avx512_one_head_half_rotation_kernels()
+#  define ROTOR_AVX512BF16_ZEN_KERNELS \
+    &avx512bf16_rotation_kernels(), &avx512_attention_kernels(), &avx512_zen_rotation_kernels()
 #else
-#  define ROTOR_AVX512BF16_ZEN4_KERNELS nullptr, nullptr, nullptr
+#  define ROTOR_AVX512BF16_ZEN_KERNELS nullptr, nullptr, nullptr
 #endif
 #if defined(ROTOR_HAVE_AVX2)
-const RotationKernels &avx2_one_head_half_rotation_kernels();
-#  define ROTOR_AVX2_ZEN4_KERNELS &avx2_one_head_half_rotation_kernels(), &avx2_attention_kernels()
+const RotationKernels &avx2_zen_rotation_kernels();
+#  define ROTOR_AVX2_ZEN_KERNELS &avx2_zen_rotation_kernels(), &avx2_attention_kernels()
 #else
-#  define ROTOR_AVX2_ZEN4_KERNELS nullptr, nullptr
+#  define ROTOR_AVX2_ZEN_KERNELS nullptr, nullptr
 #endif
 
 // SSE2 has no fused multiply-add: its attention is the portable one.

@@ -51,7 +51,7 @@ CpuFeatures detect_cpu_features() {
   const bool amd = vendor_b == 0x68747541u && vendor_d == 0x69746e65u && vendor_c == 0x444d4163u;
   const unsigned base_family = (eax >> 8) & 0xfu;
   const unsigned family = base_family == 0xfu ? base_family + ((eax >> 20) & 0xffu) : base_family;
-  f.amd_zen4 = amd && family == 0x19u && f.avx512;
+  f.amd_zen = amd && family >= 0x17u;
   return f;
 }
 

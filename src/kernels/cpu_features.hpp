@@ -11,10 +11,11 @@ struct CpuFeatures {
   bool avx512bf16 = false;  // the above + AVX-512BW, AVX-512VL and AVX512_BF16
   bool neon = false;    // ARMv7 NEON (HWCAP)
   bool neon64 = false;  // AArch64 Advanced SIMD (always present)
-  // AMD family 19h with AVX-512F: Zen 4 (512-bit operations in two 256-bit halves; Zen 3, the
-  // same family, has no AVX-512). A tuning fact, not a feature: the registry gives it the
-  // variants its sets measured faster with (registry.cpp).
-  bool amd_zen4 = false;
+  // AMD family 17h or later: the Zen cores (Zen 1-2 are 17h, Zen 3-4 19h, Zen 5 1Ah). A tuning
+  // fact, not a feature: the registry gives them the variants of their sets that measured
+  // faster on Zen 3 and Zen 4 (registry.cpp; the other Zen generations are not measured and
+  // take the same variants, which are rotor 1.0's loops).
+  bool amd_zen = false;
 };
 
 CpuFeatures detect_cpu_features();

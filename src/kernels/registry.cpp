@@ -15,24 +15,26 @@ namespace {
 
 struct Candidate {
   const char *name;
-  bool (*runs_on)(const CpuFeatures &cpu);
+  bool (*runs_on)(const CpuFeatures &cpu);  // the instructions it needs
   const RotationKernels *rotation;   // nullptr: not built here
   const AttentionKernels *attention;
   const RotationKernels *base = nullptr;  // the kernels behind this set's nullptr entries, if any
 };
 
+// A set's variant tuned for some CPUs (tuned_for): given to them under the set's name.
+struct Variant {
+  bool (*tuned_for)(const CpuFeatures &cpu);
+  Candidate set;
+};
+
+bool zen(const CpuFeatures &c) { return c.amd_zen; }
+
 // Every set rotor knows, best first; the scalar reference, always built and run, last.
 // A new architecture is one line here (and its ROTOR_<ARCH>_KERNELS in arch_kernels.hpp).
-// A CPU's own variant of a set comes before the set, under the same name: the first of a name
-// that this build has and this CPU runs is the set of that name (ROTOR_KERNEL and
-// rotor_kernel_force name it as usual).
 const Candidate *candidates(uint32_t *count) {
   static const Candidate kAll[] = {
-      {"avx512bf16", [](const CpuFeatures &c) { return c.avx512bf16 && c.amd_zen4; }, ROTOR_AVX512BF16_ZEN4_KERNELS},
       {"avx512bf16", [](const CpuFeatures &c) { return c.avx512bf16; }, ROTOR_AVX512BF16_KERNELS},
-      {"avx512", [](const CpuFeatures &c) { return c.avx512 && c.amd_zen4; }, ROTOR_AVX512_ZEN4_KERNELS},
       {"avx512", [](const CpuFeatures &c) { return c.avx512; }, ROTOR_AVX512_KERNELS},
-      {"avx2", [](const CpuFeatures &c) { return c.avx2 && c.amd_zen4; }, ROTOR_AVX2_ZEN4_KERNELS},
       {"avx2", [](const CpuFeatures &c) { return c.avx2; }, ROTOR_AVX2_KERNELS},
       {"sse2", [](const CpuFeatures &c) { return c.sse2; }, ROTOR_SSE2_KERNELS},
       {"neon64", [](const CpuFeatures &c) { return c.neon64; }, ROTOR_NEON64_KERNELS},
@@ -44,11 +46,26 @@ const Candidate *candidates(uint32_t *count) {
   return kAll;
 }
 
+// CPU-tuned variants: a set's variant replaces the set on the CPUs it is tuned for, under the
+// set's name (ROTOR_KERNEL and rotor_kernel_force name it as usual).
+const Variant *variants(uint32_t *count) {
+  static const Variant kAll[] = {
+      {zen, {"avx512bf16", [](const CpuFeatures &c) { return c.avx512bf16; }, ROTOR_AVX512BF16_ZEN_KERNELS}},
+      {zen, {"avx512", [](const CpuFeatures &c) { return c.avx512; }, ROTOR_AVX512_ZEN_KERNELS}},
+      {zen, {"avx2", [](const CpuFeatures &c) { return c.avx2; }, ROTOR_AVX2_ZEN_KERNELS}},
+  };
+  *count = sizeof kAll / sizeof kAll[0];
+  return kAll;
+}
+
 constexpr uint32_t kMaxSets = 7;
+constexpr uint32_t kMaxVariants = 3;
 
 struct Registry {
   KernelSet sets[kMaxSets] = {};  // available here, best first, scalar last
   uint32_t count = 0;
+  KernelSet variants[kMaxVariants] = {};  // every variant this build has and this CPU can run
+  uint32_t variant_count = 0;
   std::atomic<const KernelSet *> active{nullptr};
   const KernelSet *automatic = nullptr;  // the first-use choice (ROTOR_KERNEL honoured)
 };
@@ -58,45 +75,69 @@ Registry &registry() {
   return r;
 }
 
-const KernelSet *find(const Registry &r, const char *name) {
-  for (uint32_t i = 0; i < r.count; ++i)
-    if (std::strcmp(r.sets[i].name, name) == 0) return &r.sets[i];
+const KernelSet *find_in(const KernelSet *sets, uint32_t count, const char *name) {
+  for (uint32_t i = 0; i < count; ++i)
+    if (std::strcmp(sets[i].name, name) == 0) return &sets[i];
   return nullptr;
+}
+
+// The registry's entry for a candidate: its own kernels, the base set's where it has none.
+KernelSet make_set(const Candidate &c) {
+  KernelSet set{};
+  set.name = c.name;
+  std::memcpy(set.rotate, c.rotation->rotate, sizeof set.rotate);
+  std::memcpy(set.rotate_large, c.rotation->rotate_large, sizeof set.rotate_large);
+  set.combine_rows = c.rotation->combine_rows;
+  set.copy_out = c.rotation->copy_out;
+  set.stream_fence = c.rotation->stream_fence;
+  set.vector_bytes = c.rotation->vector_bytes;
+  set.copy_cached_outputs = c.rotation->copy_cached_outputs;
+  if (c.base != nullptr) {  // what the set does not define itself comes from its base set
+    for (uint32_t dt = 0; dt < 3; ++dt)
+      for (uint32_t pairing = 0; pairing < 2; ++pairing)
+        if (set.rotate[dt][pairing] == nullptr) set.rotate[dt][pairing] = c.base->rotate[dt][pairing];
+    for (uint32_t dt = 0; dt < 3; ++dt)
+      for (uint32_t pairing = 0; pairing < 2; ++pairing)
+        if (c.rotation->rotate[dt][pairing] == nullptr)
+          set.rotate_large[dt][pairing] = c.base->rotate_large[dt][pairing];
+    if (set.combine_rows == nullptr) set.combine_rows = c.base->combine_rows;
+    if (set.copy_out == nullptr) {
+      set.copy_out = c.base->copy_out;
+      set.stream_fence = c.base->stream_fence;
+      set.vector_bytes = c.base->vector_bytes;
+      set.copy_cached_outputs = c.base->copy_cached_outputs;
+    }
+  }
+  for (uint32_t dt = 0; dt < 3; ++dt)
+    for (uint32_t pairing = 0; pairing < 2; ++pairing)
+      if (set.rotate_large[dt][pairing] == nullptr) set.rotate_large[dt][pairing] = set.rotate[dt][pairing];
+  set.attention = c.attention;
+  return set;
 }
 
 void initialise() {
   Registry &r = registry();
   const CpuFeatures cpu = detect_cpu_features();
-  uint32_t known = 0;
+  uint32_t known = 0, known_variants = 0;
   const Candidate *all = candidates(&known);
-  static_assert(kMaxSets >= 7, "room for every set name (a name is added once)");
+  const Variant *tuned = variants(&known_variants);
+  static_assert(kMaxSets >= 7 && kMaxVariants >= 3, "room for every set and variant");
+  for (uint32_t i = 0; i < known_variants; ++i)
+    if (tuned[i].set.rotation != nullptr && tuned[i].set.runs_on(cpu))
+      r.variants[r.variant_count++] = make_set(tuned[i].set);
   for (uint32_t i = 0; i < known; ++i) {
     const Candidate &c = all[i];
-    if (c.rotation == nullptr || !c.runs_on(cpu) || find(r, c.name) != nullptr) continue;
-    KernelSet &set = r.sets[r.count++];
-    set.name = c.name;
-    std::memcpy(set.rotate, c.rotation->rotate, sizeof set.rotate);
-    set.combine_rows = c.rotation->combine_rows;
-    set.copy_out = c.rotation->copy_out;
-    set.stream_fence = c.rotation->stream_fence;
-    set.vector_bytes = c.rotation->vector_bytes;
-    if (c.base != nullptr) {  // what the set does not define itself comes from its base set
-      for (uint32_t dt = 0; dt < 3; ++dt)
-        for (uint32_t pairing = 0; pairing < 2; ++pairing)
-          if (set.rotate[dt][pairing] == nullptr) set.rotate[dt][pairing] = c.base->rotate[dt][pairing];
-      if (set.combine_rows == nullptr) set.combine_rows = c.base->combine_rows;
-      if (set.copy_out == nullptr) {
-        set.copy_out = c.base->copy_out;
-        set.stream_fence = c.base->stream_fence;
-        set.vector_bytes = c.base->vector_bytes;
-      }
-    }
-    set.attention = c.attention;
+    if (c.rotation == nullptr || !c.runs_on(cpu)) continue;
+    const KernelSet *variant = nullptr;
+    for (uint32_t v = 0; v < known_variants; ++v)
+      if (std::strcmp(tuned[v].set.name, c.name) == 0 && tuned[v].tuned_for(cpu))
+        variant = find_in(r.variants, r.variant_count, c.name);
+    r.sets[r.count++] = variant != nullptr ? *variant : make_set(c);
   }
   r.automatic = &r.sets[0];
   // An unknown or unavailable name is ignored: the library never fails (or prints) for it.
   if (const char *env = std::getenv("ROTOR_KERNEL"))
-    if (const KernelSet *named = find(r, env)) r.automatic = named;
+    if (const KernelSet *named = find_in(r.sets, r.count, env)) r.automatic = named;
   r.active.store(r.automatic, std::memory_order_release);
 }
 
@@ -128,13 +169,21 @@ std::vector<const char *> known_kernel_names() {
   uint32_t known = 0;
   const Candidate *all = candidates(&known);
   std::vector<const char *> names;
-  for (uint32_t i = 0; i < known; ++i) {
-    bool listed = false;  // a CPU's variant shares its set's name
-    for (const char *name : names) listed = listed || std::strcmp(name, all[i].name) == 0;
-    if (!listed) names.push_back(all[i].name);
-  }
+  for (uint32_t i = 0; i < known; ++i) names.push_back(all[i].name);
   return names;
 }
+
+namespace {
+
+bool is_known_name(const char *name) {
+  uint32_t known = 0;
+  const Candidate *all = candidates(&known);
+  for (uint32_t i = 0; i < known; ++i)
+    if (std::strcmp(all[i].name, name) == 0) return true;
+  return false;
+}
+
+}  // namespace
 
 rotor_status force_kernel_set(const char *name) {
   Registry &r = ready_registry();
@@ -142,14 +191,19 @@ rotor_status force_kernel_set(const char *name) {
     r.active.store(r.automatic, std::memory_order_release);
     return ROTOR_OK;
   }
-  uint32_t known = 0;
-  const Candidate *all = candidates(&known);
-  bool is_known = false;
-  for (uint32_t i = 0; i < known; ++i) is_known = is_known || std::strcmp(all[i].name, name) == 0;
-  if (!is_known) return ROTOR_ERR_INVALID_ARGUMENT;
-  const KernelSet *named = find(r, name);
+  if (!is_known_name(name)) return ROTOR_ERR_INVALID_ARGUMENT;
+  const KernelSet *named = find_in(r.sets, r.count, name);
   if (named == nullptr) return ROTOR_ERR_UNSUPPORTED;
   r.active.store(named, std::memory_order_release);
+  return ROTOR_OK;
+}
+
+rotor_status force_tuned_variant(const char *name) {
+  Registry &r = ready_registry();
+  if (name == nullptr || !is_known_name(name)) return ROTOR_ERR_INVALID_ARGUMENT;
+  const KernelSet *variant = find_in(r.variants, r.variant_count, name);
+  if (variant == nullptr) return ROTOR_ERR_UNSUPPORTED;
+  r.active.store(variant, std::memory_order_release);
   return ROTOR_OK;
 }
 

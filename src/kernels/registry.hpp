@@ -15,10 +15,12 @@ namespace rotor {
 struct KernelSet {
   const char *name;                    // "avx512bf16", "avx512", "avx2", "sse2", "neon64", "neon", "scalar"
   RotateTokenFn rotate[3][2];          // [rotor_dtype][rotor_pairing]
+  RotateTokenFn rotate_large[3][2];    // for passes of at least kLargePassBytes (never nullptr)
   RowCombineFn combine_rows;           // nullptr: the scalar loop in row_compute.cpp
   CopyOutFn copy_out;                  // nullptr: out-of-place kernels write the output directly
   StreamFenceFn stream_fence;          // set with copy_out
   uint32_t vector_bytes;               // the rotation kernels' store width, with copy_out
+  bool copy_cached_outputs;            // RotationKernels::copy_cached_outputs
   const AttentionKernels *attention;
 };
 
@@ -37,5 +39,11 @@ std::vector<const char *> known_kernel_names();
 // INVALID_ARGUMENT for a name the registry does not know, UNSUPPORTED for one this build or CPU
 // lacks; nullptr returns to the automatic choice.
 rotor_status force_kernel_set(const char *name);
+
+// For tests: makes the named set's CPU-tuned variant (the AMD Zen tables) the active set where
+// this build has it and this CPU runs its instructions, whatever the CPU's make; a later
+// force_kernel_set (or nullptr) leaves it. INVALID_ARGUMENT for an unknown name, UNSUPPORTED
+// where the set has no variant here.
+rotor_status force_tuned_variant(const char *name);
 
 }  // namespace rotor

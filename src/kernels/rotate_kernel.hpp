@@ -51,6 +51,12 @@ struct RotationKernels {
   CopyOutFn copy_out = nullptr;        // nullptr: kernels write the output directly (ARM, scalar)
   StreamFenceFn stream_fence = nullptr;
   uint32_t vector_bytes = 0;           // the kernels' store width (with copy_out)
+  // With copy_out: outputs below the streaming size whose stores would straddle lines go
+  // through the scratch too (else only streamed ones do, the rest are written directly).
+  bool copy_cached_outputs = false;
+  // For a pass whose tensor is at least kLargePassBytes (src/apply/apply_plan.hpp: it streams
+  // from memory rather than staying in cache); nullptr entries: `rotate` for every call.
+  RotateTokenFn rotate_large[3][2] = {};
 };
 
 // The scalar reference (src/kernels/rotate_scalar.cpp), always available.
