@@ -95,11 +95,10 @@ KernelSet make_set(const Candidate &c) {
   if (c.base != nullptr) {  // what the set does not define itself comes from its base set
     for (uint32_t dt = 0; dt < 3; ++dt)
       for (uint32_t pairing = 0; pairing < 2; ++pairing)
-        if (set.rotate[dt][pairing] == nullptr) set.rotate[dt][pairing] = c.base->rotate[dt][pairing];
-    for (uint32_t dt = 0; dt < 3; ++dt)
-      for (uint32_t pairing = 0; pairing < 2; ++pairing)
-        if (c.rotation->rotate[dt][pairing] == nullptr)
+        if (set.rotate[dt][pairing] == nullptr) {
+          set.rotate[dt][pairing] = c.base->rotate[dt][pairing];
           set.rotate_large[dt][pairing] = c.base->rotate_large[dt][pairing];
+        }
     if (set.combine_rows == nullptr) set.combine_rows = c.base->combine_rows;
     if (set.copy_out == nullptr) {
       set.copy_out = c.base->copy_out;
