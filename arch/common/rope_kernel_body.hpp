@@ -48,7 +48,7 @@
 // `one_head_when_large` one head per pass for passes too large to stay in cache
 // (rotate_body.hpp says when each is faster); copy_cached_outputs as RotationKernels says.
 template <uint32_t HalfHeads>
-constexpr RotationKernels rotation_kernels(bool one_head_when_large, bool copy_cached_outputs) {
+constexpr RotationKernels rotation_kernels(bool one_head_when_large, [[maybe_unused]] bool copy_cached_outputs) {
   return {
       {{rotate_half_pairs<StoreF32, HalfHeads>, rotate_interleaved_pairs<StoreF32, kTwoHeadsInPlace>},
        {rotate_half_pairs<StoreF16, HalfHeads>, rotate_interleaved_pairs<StoreF16, kTwoHeadsInPlace>},
