@@ -163,6 +163,19 @@ void compare_token(const rotor::KernelSet &tested, rotor_dtype dt, rotor_pairing
   }
 }
 
+// compare_token on every shape, dtype, pairing, direction, in and out of place; then again with
+// special values where `with_specials`.
+void compare_every_token(const rotor::KernelSet &tested, bool with_specials, std::mt19937 &rng) {
+  for (int specials = 0; specials <= (with_specials ? 1 : 0); ++specials)
+    for (const Shape &shape : shapes())
+      for (int dt = 0; dt < 3; ++dt)
+        for (int pairing = 0; pairing < 2; ++pairing)
+          for (int inverse = 0; inverse < 2; ++inverse)
+            for (int in_place = 0; in_place < 2; ++in_place)
+              ASSERT_NO_FATAL_FAILURE(compare_token(tested, rotor_dtype(dt), rotor_pairing(pairing), inverse != 0,
+                                                    shape, in_place != 0, specials != 0, rng));
+}
+
 class KernelByName : public ::testing::TestWithParam<const char *> {
  protected:
   void SetUp() override {
@@ -184,14 +197,7 @@ TEST_P(KernelByName, MatchesScalarOnEveryShapeDtypePairingAndDirection) {
   // ARMv7 NEON flushes subnormals: no special values there (see the file comment).
   const bool flushes_subnormals = std::string(GetParam()) == "neon";
   std::mt19937 rng(1234);
-  for (int specials = 0; specials <= (flushes_subnormals ? 0 : 1); ++specials)
-    for (const Shape &shape : shapes())
-      for (int dt = 0; dt < 3; ++dt)
-        for (int pairing = 0; pairing < 2; ++pairing)
-          for (int inverse = 0; inverse < 2; ++inverse)
-            for (int in_place = 0; in_place < 2; ++in_place)
-              ASSERT_NO_FATAL_FAILURE(compare_token(tested, rotor_dtype(dt), rotor_pairing(pairing), inverse != 0,
-                                                    shape, in_place != 0, specials != 0, rng));
+  ASSERT_NO_FATAL_FAILURE(compare_every_token(tested, !flushes_subnormals, rng));
 }
 
 // Rounding to bfloat16 at its edges, compared bit for bit (NaN payloads included: every NaN here
@@ -381,16 +387,8 @@ TEST_P(KernelByName, TunedVariantMatchesScalar) {
   std::memcpy(large.rotate, variant_set.rotate_large, sizeof large.rotate);
   EXPECT_NE(large.rotate[ROTOR_DTYPE_F32][ROTOR_PAIRING_HALF], variant_set.rotate[ROTOR_DTYPE_F32][ROTOR_PAIRING_HALF]);
   std::mt19937 rng(4321);
-  const rotor::KernelSet *const kTested[] = {&variant_set, &large};
-  for (const rotor::KernelSet *tested : kTested)
-    for (int specials = 0; specials <= 1; ++specials)
-      for (const Shape &shape : shapes())
-        for (int dt = 0; dt < 3; ++dt)
-          for (int pairing = 0; pairing < 2; ++pairing)
-            for (int inverse = 0; inverse < 2; ++inverse)
-              for (int in_place = 0; in_place < 2; ++in_place)
-                ASSERT_NO_FATAL_FAILURE(compare_token(*tested, rotor_dtype(dt), rotor_pairing(pairing), inverse != 0,
-                                                      shape, in_place != 0, specials != 0, rng));
+  ASSERT_NO_FATAL_FAILURE(compare_every_token(variant_set, true, rng));
+  ASSERT_NO_FATAL_FAILURE(compare_every_token(large, true, rng));
   // Through the API, a pass of kLargePassBytes in place (it takes the large-call kernels), both
   // pairings, against the scalar set.
   const uint32_t tokens = uint32_t(rotor::kLargePassBytes / (8 * 128 * sizeof(float)));
