@@ -23,7 +23,10 @@ How a loop is found (the same rules for every kernel, so an old tree is measured
   * calls inside the loop to a straight-line function of the same file (an out-of-line helper)
     are replaced by that function's body; other calls stay (and are listed in the notes);
   * the fold: the straight-line block of attn_fold_rows<R> with the most vector instructions (the
-    exp and reductions of R rows of 64 scores; the fold has no loop over scores).
+    exps and reductions of a whole block's rows), per 64 scores it exponentiates (counted by the
+    exp's shift into the exponent field: R rows of 64, or one row where the compiler kept a loop
+    over the rows). Where that block has no exp (rotor before 2026-12-07 on neon64, whose exps
+    were a loop over the vectors of a row) the row is not the exp's cost: see performance.md.
 """
 import argparse
 import concurrent.futures
@@ -233,6 +236,20 @@ def vector_lanes(inst, arch):
             return 0
         return 16 if "%zmm" in inst else 8 if "%ymm" in inst else 4
     if op not in ("fmul", "fmla", "fmls"):
+        return 0
+    m = re.search(r"\bv\d+\.(\d+)s\b", inst)
+    return int(m.group(1)) if m else 0
+
+
+def exp_lanes(inst, arch):
+    """Lanes of the fold's exp that `inst` finishes: each exp builds 2^n with one shift left by 23
+    (the exponent field), which nothing else in the fold does (0 for any other instruction)."""
+    op = mnemonic(inst)
+    if arch == "x86_64":
+        if op != "vpslld" or not re.match(r"^\s*vpslld\s+\$23,", inst):
+            return 0
+        return 16 if "%zmm" in inst else 8 if "%ymm" in inst else 4
+    if op != "shl" or not re.search(r",\s*#?23\s*$", inst):
         return 0
     m = re.search(r"\bv\d+\.(\d+)s\b", inst)
     return int(m.group(1)) if m else 0
@@ -492,7 +509,10 @@ def measure(tree, work, mca, jobs, sets, cpus):
             if unit == "fold":
                 block = largest_block(insts, labels, arch)
                 body, kept = splice_calls(insts[block[0]:block[1] + 1], a)
-                units = int(m.group(1)) * 64  # R rows of 64 scores
+                # The scores whose exp the block computes (R rows of 64 where the compiler
+                # unrolled the rows; one row where it kept a loop over them, as for avx2's
+                # streamed fold); R rows of 64 where the block has no exp.
+                units = sum(exp_lanes(i, arch) for i in body) or int(m.group(1)) * 64
             else:
                 loop = hot_loop(insts, labels, arch)
                 if loop is None:

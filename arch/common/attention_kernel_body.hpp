@@ -523,8 +523,10 @@ AttnV attn_pow2_of_shifted(AttnV shifted) {
 // instead of 19, a fifth of the fold's exp; beside a row maximum's weight of 1 such a weight
 // adds nothing to a sum, and its share of the output is below 2^-125).
 AttnV attn_exp_nonpositive(AttnV x) {
-  // attn_max(-87, NaN) is the NaN (a > b fails), which stays NaN through every step below.
-  const AttnV clamped = attn_max(AttnV(-87.0f), x);
+  // max(-87, NaN) is the NaN (maxps and fmax give their NaN operand), which stays NaN through
+  // every step below; one instruction, where the same select written with vector extensions
+  // compiled to a compare and a blend (GCC 12).
+  const AttnV clamped = xsimd::max(AttnV(-87.0f), x);
   const AttnV shifter(12582912.0f);
   // n + 1.5 * 2^23 holds the integer n in its low mantissa bits.
   const AttnV shifted = attn_fma(clamped, AttnV(1.44269504088896341f), shifter);
@@ -578,6 +580,30 @@ __attribute__((noinline, cold)) void attn_fold_rows_with_infinity(float *scores,
       portable_attention_kernels().fold(row, stride, 1, n, running_max + r, running_sum + r, row_acc, d);
     else
       attn_fold_rows<1>(row, stride, n, running_max + r, running_sum + r, row_acc, d);
+  }
+}
+
+// The end of a fold step: each row's accumulators and sum rescaled to its new maximum (when it
+// moved), then the block's sum added.
+template <uint32_t R>
+__attribute__((always_inline)) inline void attn_fold_rescale(const float *new_max, const float *block_sum,
+                                                             float *running_max, float *running_sum, float *acc,
+                                                             uint32_t d) {
+  for (uint32_t r = 0; r < R; ++r) {
+    if (new_max[r] != running_max[r]) {
+      // The first block finds running_max = -inf: the factor is 0 and so are sum and acc.
+      const AttnV factor = attn_exp_nonpositive(AttnV(running_max[r] - new_max[r]));
+      alignas(64) float lanes[kAttnLanes];
+      factor.store_aligned(lanes);
+      const float f = lanes[0];
+      running_sum[r] *= f;
+      float *a = acc + size_t{r} * d;
+      const uint32_t acc_full = d - d % kAttnLanes;
+      for (uint32_t i = 0; i < acc_full; i += kAttnLanes) (AttnV::load_unaligned(a + i) * factor).store_unaligned(a + i);
+      for (uint32_t i = acc_full; i < d; ++i) a[i] *= f;
+      running_max[r] = new_max[r];
+    }
+    running_sum[r] += block_sum[r];
   }
 }
 
@@ -649,41 +675,73 @@ __attribute__((always_inline)) inline void attn_fold_rows_of(float *scores, uint
     }
     block_sum[r] = attn_hsum(attn_tree(s[r], [](AttnV a, AttnV b) { return a + b; }));
   }
-  for (uint32_t r = 0; r < R; ++r) {
-    if (new_max[r] != running_max[r]) {
-      // The first block finds running_max = -inf: the factor is 0 and so are sum and acc.
-      const AttnV factor = attn_exp_nonpositive(AttnV(running_max[r] - new_max[r]));
-      alignas(64) float lanes[kAttnLanes];
-      factor.store_aligned(lanes);
-      const float f = lanes[0];
-      running_sum[r] *= f;
-      float *a = acc + size_t{r} * d;
-      const uint32_t acc_full = d - d % kAttnLanes;
-      for (uint32_t i = 0; i < acc_full; i += kAttnLanes) (AttnV::load_unaligned(a + i) * factor).store_unaligned(a + i);
-      for (uint32_t i = acc_full; i < d; ++i) a[i] *= f;
-      running_max[r] = new_max[r];
-    }
-    running_sum[r] += block_sum[r];
-  }
+  attn_fold_rescale<R>(new_max, block_sum, running_max, running_sum, acc, d);
 }
 
-// R rows (the fold bench/cycles.py models: attn_fold_rows<R>); a whole block through its own
-// copy where kFoldUnrolled.
+// The fold of a whole block (n == kKeyBlock) for the sets whose row of scores does not fit in
+// registers beside an exp's (AVX2: 8 of 16 registers a row; NEON: 16 of 32): the same steps,
+// order and bits as attn_fold_rows_of, but the scores are read from memory twice (for the
+// maximum, then each vector into its exp, its store and the sum) instead of being held: held,
+// GCC 12 kept the row and the exps' temporaries on the stack (85 spill loads and stores per
+// avx2 row). The R rows' maxima come first, so that their chains overlap. The sum is the same
+// pairwise tree, built as the vectors come: level[k] holds the sum of the last 2^k vectors not
+// yet added to a wider one.
+template <uint32_t R>
+__attribute__((always_inline)) inline void attn_fold_block_streamed(float *scores, uint32_t stride,
+                                                                    float *running_max, float *running_sum, float *acc,
+                                                                    uint32_t d) {
+  float new_max[R], block_sum[R];
+  uint32_t infinite = 0;  // bit r: row r's maximum is infinite
+  for (uint32_t r = 0; r < R; ++r) {
+    const float *row = scores + size_t{r} * stride;
+    AttnV t[kFoldVectors];
+    for (uint32_t v = 0; v < kFoldVectors; ++v) t[v] = AttnV::load_unaligned(row + v * kAttnLanes);
+    const float block_max = attn_hmax(attn_tree(t, [](AttnV a, AttnV b) { return attn_max(a, b); }));
+    new_max[r] = block_max > running_max[r] ? block_max : running_max[r];
+    infinite |= uint32_t(new_max[r] == INFINITY || new_max[r] == -INFINITY) << r;
+  }
+  if (infinite != 0) {
+    attn_fold_rows_with_infinity(scores, stride, R, kKeyBlock, running_max, running_sum, acc, d, infinite);
+    return;
+  }
+  constexpr uint32_t kLevels = __builtin_ctz(kFoldVectors) + 1;
+  for (uint32_t r = 0; r < R; ++r) {
+    float *row = scores + size_t{r} * stride;
+    const AttnV m(new_max[r]);
+    AttnV level[kLevels];
+#pragma GCC unroll 16
+    for (uint32_t v = 0; v < kFoldVectors; ++v) {
+      AttnV e = attn_exp_nonpositive(AttnV::load_unaligned(row + v * kAttnLanes) - m);
+      e.store_unaligned(row + v * kAttnLanes);
+      uint32_t k = 0;
+#pragma GCC unroll 8
+      for (; (v >> k & 1) != 0; ++k) e = level[k] + e;
+      level[k] = e;
+    }
+    block_sum[r] = attn_hsum(level[kLevels - 1]);
+  }
+  attn_fold_rescale<R>(new_max, block_sum, running_max, running_sum, acc, d);
+}
+
+// R rows (the fold bench/cycles.py models: attn_fold_rows<R>). A whole block through its own
+// copy where kFoldUnrolled, through the streamed fold where a row does not fit in registers;
+// the diagonal's shorter rows through attn_fold_rows_of.
 template <uint32_t R>
 void attn_fold_rows(float *scores, uint32_t stride, uint32_t n, float *running_max, float *running_sum, float *acc,
                     uint32_t d) {
-  if constexpr (kFoldUnrolled) {
-    if (n == kKeyBlock) {
+  if (n == kKeyBlock) {
+    if constexpr (kFoldUnrolled)
       attn_fold_rows_of<R, true>(scores, stride, n, running_max, running_sum, acc, d);
-      return;
-    }
+    else
+      attn_fold_block_streamed<R>(scores, stride, running_max, running_sum, acc, d);
+    return;
   }
   attn_fold_rows_of<R, false>(scores, stride, n, running_max, running_sum, acc, d);
 }
 
-// Rows per fold call: 4 x 4 vectors of scores on AVX-512 (16 of its 32 registers), 2 x 16 on
-// NEON (kAttnLanes 4: 64 scores are already 16 registers a row), 1 x 8 with 16 registers.
-constexpr uint32_t kFoldRows = kAttnRegisters < 32 ? 1 : kFoldVectors <= 4 ? 4 : 2;
+// Rows per fold call: 4 x 4 vectors of scores on AVX-512 (16 of its 32 registers); 2 on NEON
+// (16 vectors a row) and with 16 registers (8 a row), where whole blocks are streamed.
+constexpr uint32_t kFoldRows = kAttnRegisters < 32 ? 2 : kFoldVectors <= 4 ? 4 : 2;
 
 void attn_fold(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
                float *acc, uint32_t d) {
