@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "apply/apply_plan.hpp"
+#include "kernels/cpu_features.hpp"
 #include "kernels/registry.hpp"
 #include "common/half.hpp"
 #include "kernels/rotate_kernel.hpp"
@@ -364,6 +365,21 @@ TEST_P(KernelByName, MatchesScalarThroughTheApi) {
         << "apply_cos_sin";
     EXPECT_EQ(expected.q16, actual.q16) << "f16 decode";
   }
+}
+
+// Which of a set and its Zen variant the registry gives this CPU under the set's name: the variant
+// on AMD Zen cores, the set everywhere else (told apart by their large-call kernels: one head per
+// pass in the variant, two in the set). Runs on both kinds of machine, checking the other side.
+TEST_P(KernelByName, ZenCoresGetTheTunedVariantOthersTheSet) {
+  ForcedKernel forced(GetParam());
+  ASSERT_EQ(forced.status(), ROTOR_OK);
+  const auto large_half = rotor::active_kernels().rotate_large[ROTOR_DTYPE_F32][ROTOR_PAIRING_HALF];
+  if (rotor::force_tuned_variant(GetParam()) != ROTOR_OK) GTEST_SKIP() << "no Zen variant of " << GetParam();
+  const auto variant_large_half = rotor::active_kernels().rotate_large[ROTOR_DTYPE_F32][ROTOR_PAIRING_HALF];
+  if (rotor::detect_cpu_features().amd_zen)
+    EXPECT_EQ(large_half, variant_large_half) << "an AMD Zen core runs " << GetParam() << " without its Zen variant";
+  else
+    EXPECT_NE(large_half, variant_large_half) << "a core other than AMD Zen was given the Zen variant";
 }
 
 // The sets' AMD Zen variants (registry.cpp: one head per pass, cached outputs written directly),

@@ -21,10 +21,14 @@ struct Candidate {
   const RotationKernels *base = nullptr;  // the kernels behind this set's nullptr entries, if any
 };
 
-// A set's variant tuned for some CPUs (tuned_for): given to them under the set's name.
+// A set's variant tuned for some CPUs (tuned_for): its own kernels, given to those CPUs under
+// the set's name; it runs where the set runs (the set's runs_on).
 struct Variant {
+  const char *set;
   bool (*tuned_for)(const CpuFeatures &cpu);
-  Candidate set;
+  const RotationKernels *rotation;  // nullptr: not built here
+  const AttentionKernels *attention;
+  const RotationKernels *base = nullptr;
 };
 
 bool zen(const CpuFeatures &c) { return c.amd_zen; }
@@ -50,9 +54,9 @@ const Candidate *candidates(uint32_t *count) {
 // set's name (ROTOR_KERNEL and rotor_kernel_force name it as usual).
 const Variant *variants(uint32_t *count) {
   static const Variant kAll[] = {
-      {zen, {"avx512bf16", [](const CpuFeatures &c) { return c.avx512bf16; }, ROTOR_AVX512BF16_ZEN_KERNELS}},
-      {zen, {"avx512", [](const CpuFeatures &c) { return c.avx512; }, ROTOR_AVX512_ZEN_KERNELS}},
-      {zen, {"avx2", [](const CpuFeatures &c) { return c.avx2; }, ROTOR_AVX2_ZEN_KERNELS}},
+      {"avx512bf16", zen, ROTOR_AVX512BF16_ZEN_KERNELS},
+      {"avx512", zen, ROTOR_AVX512_ZEN_KERNELS},
+      {"avx2", zen, ROTOR_AVX2_ZEN_KERNELS},
   };
   *count = sizeof kAll / sizeof kAll[0];
   return kAll;
@@ -121,17 +125,19 @@ void initialise() {
   const Candidate *all = candidates(&known);
   const Variant *tuned = variants(&known_variants);
   static_assert(kMaxSets >= 7 && kMaxVariants >= 3, "room for every set and variant");
-  for (uint32_t i = 0; i < known_variants; ++i)
-    if (tuned[i].set.rotation != nullptr && tuned[i].set.runs_on(cpu))
-      r.variants[r.variant_count++] = make_set(tuned[i].set);
   for (uint32_t i = 0; i < known; ++i) {
     const Candidate &c = all[i];
     if (c.rotation == nullptr || !c.runs_on(cpu)) continue;
-    const KernelSet *variant = nullptr;
-    for (uint32_t v = 0; v < known_variants; ++v)
-      if (std::strcmp(tuned[v].set.name, c.name) == 0 && tuned[v].tuned_for(cpu))
-        variant = find_in(r.variants, r.variant_count, c.name);
-    r.sets[r.count++] = variant != nullptr ? *variant : make_set(c);
+    r.sets[r.count] = make_set(c);
+    // Its variant (kept for force_tuned_variant wherever it runs) replaces it where tuned for.
+    for (uint32_t v = 0; v < known_variants; ++v) {
+      const Variant &t = tuned[v];
+      if (std::strcmp(t.set, c.name) != 0 || t.rotation == nullptr) continue;
+      r.variants[r.variant_count] = make_set(Candidate{c.name, c.runs_on, t.rotation, t.attention, t.base});
+      if (t.tuned_for(cpu)) r.sets[r.count] = r.variants[r.variant_count];
+      ++r.variant_count;
+    }
+    ++r.count;
   }
   r.automatic = &r.sets[0];
   // An unknown or unavailable name is ignored: the library never fails (or prints) for it.
