@@ -38,18 +38,9 @@ lib_options=(-DCMAKE_BUILD_TYPE=Release -DROTOR_BUILD_TESTS=OFF -DROTOR_BUILD_EX
 
 # Prints the path of the built librotor.so for a revision (logs on stderr).
 build_library() {
-  local rev=$1 key src build
-  if [ "$rev" = WORKTREE ]; then
-    key=worktree src=$root
-  else
-    key=$(git -C "$root" rev-parse --verify --quiet "$rev^{commit}") || { echo "compare: no commit $rev" >&2; exit 2; }
-    src=$work/src-$key
-    if [ ! -f "$src/CMakeLists.txt" ]; then
-      rm -rf "$src.tmp" && mkdir -p "$src.tmp"
-      git -C "$root" archive "$key" | tar -x -C "$src.tmp"
-      mv "$src.tmp" "$src"
-    fi
-  fi
+  local rev=$1 key src build tree
+  tree=$("$root/bench/export-tree.sh" "$rev" "$work") || exit 2
+  read -r src key <<<"$tree"
   build=$work/build-$key
   echo "compare: building librotor of $rev ($key) in $build" >&2
   cmake -S "$src" -B "$build" "${lib_options[@]}" >"$work/configure-$key.log" 2>&1 ||

@@ -569,7 +569,8 @@ Units: **rotate** rows, cycles per 64 elements written by the hot loop (two vect
 element; the heads loop around it, what a decode step's small calls add per head, is not in it;
 **one head a pass**: the f32 and f16 kernels the registry gives AMD's Zen cores, see performance.md);
 **attention tile** rows, cycles per 64 multiply-adds (FMA lanes); **fold**, cycles per 64 scores
-(the exp, maximum and sum block of attn_fold_rows). llvm-mca models the core only, every load an
+the largest block of attn_fold_rows exponentiates (its exps and sums; a whole fold call, with its
+branches, is modelled by bench/mca-trace.sh). llvm-mca models the core only, every load an
 L1 hit: a loop whose time goes to memory (a 2048-token apply) can differ in time where it ties
 here ([performance.md](performance.md), issue 25). LLVM 19's `icelake-server` issues a 512-bit
 FMA on port 0 only, so AVX-512 tiles read 4.0 there where a Xeon with two FMA units reaches 2.0:
