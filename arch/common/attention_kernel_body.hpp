@@ -583,6 +583,18 @@ __attribute__((noinline, cold)) void attn_fold_rows_with_infinity(float *scores,
   }
 }
 
+// Row r's new running maximum: the largest of its block's vectors t (overwritten) or its
+// running maximum. An infinite one (an overflowed key or query: an f16/bf16 key past its range
+// is stored as infinity) would make exp(s - m) = exp(inf - inf) NaN: bit r of *infinite says
+// so. Not std::isinf: an inline function of external linkage (see above).
+__attribute__((always_inline)) inline float attn_row_new_max(AttnV *t, float running_max, uint32_t r,
+                                                             uint32_t *infinite) {
+  const float block_max = attn_hmax(attn_tree(t, [](AttnV a, AttnV b) { return attn_max(a, b); }));
+  const float new_max = block_max > running_max ? block_max : running_max;
+  *infinite |= uint32_t(new_max == INFINITY || new_max == -INFINITY) << r;
+  return new_max;
+}
+
 // The end of a fold step: each row's accumulators and sum rescaled to its new maximum (when it
 // moved), then the block's sum added.
 template <uint32_t R>
@@ -638,12 +650,7 @@ __attribute__((always_inline)) inline void attn_fold_rows_of(float *scores, uint
   for (uint32_t r = 0; r < R; ++r) {
     AttnV t[kFoldVectors];
     for (uint32_t v = 0; v < kFoldVectors; ++v) t[v] = s[r][v];
-    const float block_max = attn_hmax(attn_tree(t, [](AttnV a, AttnV b) { return attn_max(a, b); }));
-    new_max[r] = block_max > running_max[r] ? block_max : running_max[r];
-    // An infinite maximum (an overflowed key or query: an f16/bf16 key past its range is stored
-    // as infinity) would make exp(s - m) = exp(inf - inf) NaN. Not std::isinf: an inline
-    // function of external linkage (see above).
-    infinite |= uint32_t(new_max[r] == INFINITY || new_max[r] == -INFINITY) << r;
+    new_max[r] = attn_row_new_max(t, running_max[r], r, &infinite);
   }
   if (infinite != 0) {
     attn_fold_rows_with_infinity(scores, stride, R, n, running_max, running_sum, acc, d, infinite);
@@ -696,9 +703,7 @@ __attribute__((always_inline)) inline void attn_fold_block_streamed(float *score
     const float *row = scores + size_t{r} * stride;
     AttnV t[kFoldVectors];
     for (uint32_t v = 0; v < kFoldVectors; ++v) t[v] = AttnV::load_unaligned(row + v * kAttnLanes);
-    const float block_max = attn_hmax(attn_tree(t, [](AttnV a, AttnV b) { return attn_max(a, b); }));
-    new_max[r] = block_max > running_max[r] ? block_max : running_max[r];
-    infinite |= uint32_t(new_max[r] == INFINITY || new_max[r] == -INFINITY) << r;
+    new_max[r] = attn_row_new_max(t, running_max[r], r, &infinite);
   }
   if (infinite != 0) {
     attn_fold_rows_with_infinity(scores, stride, R, kKeyBlock, running_max, running_sum, acc, d, infinite);
