@@ -6,7 +6,8 @@ Reads qemu-user's log of a run (`qemu-x86_64 -cpu max -d in_asm,exec,nochain` or
 `qemu-aarch64 -d ...`: every translated block's instructions, then every block executed) on
 stdin, keeps the blocks executed inside the entry function and the functions it calls that
 match --member (their address ranges from `nm -C` of the binary), cuts the trace into calls
-of the entry function, keeps every --every-th call, and runs the kept instructions through
+of the entry function (from one entry to the next: name only helpers the entry alone calls;
+a callee not named, such as memcpy, is left out of the trace), keeps every --every-th call, and runs the kept instructions through
 llvm-mca 19 once (one iteration: the trace is the program) for each --cpus model. Prints
 `<cpu> <instructions> <cycles>` per line. bench/mca-trace.sh drives it for two builds.
 
