@@ -563,7 +563,8 @@ void attn_fold_rows(float *scores, uint32_t stride, uint32_t n, float *running_m
 // exps unrolled into one straight block: where 4 rows of scores fill half the registers
 // (AVX-512: 4 vectors a row). With 16 registers (AVX2, 8 vectors a row) or 16 vectors a row
 // (NEON) unrolled exps spill: llvm-mca put the avx2 fold 6% and the neon64 fold 4.5x slower
-// (bench/cycles.py), so those sets keep the one fold for any n.
+// (bench/cycles.py), so those sets stream a whole block from memory instead
+// (attn_fold_block_streamed).
 constexpr bool kFoldUnrolled = kAttnRegisters >= 32 && kFoldVectors <= 4;
 
 // The rows of an attn_fold_rows_of call of which one or more has an infinite maximum (bit r of

@@ -69,6 +69,13 @@ inline void rotate_vectors(FloatV a, FloatV b, FloatV c, FloatV s, FloatV *ra, F
 // least kLargePassBytes; Intel and the rest two heads (interleaved: in place only, below).
 constexpr uint32_t kOneHead = 1, kTwoHeads = 2, kTwoHeadsInPlace = 3;
 
+// Whether a kernel of HeadsPerPass takes this job's heads two at a time.
+template <uint32_t HeadsPerPass>
+bool two_heads_per_pass(const TokenHeads &job) {
+  static_assert(HeadsPerPass >= kOneHead && HeadsPerPass <= kTwoHeadsInPlace, "kOneHead, kTwoHeads or kTwoHeadsInPlace");
+  return HeadsPerPass == kTwoHeads || (HeadsPerPass == kTwoHeadsInPlace && job.out == job.in);
+}
+
 // rotate_half pairing: dims i and i + r/2 pair up, so both halves are contiguous runs that
 // line up with the contiguous cos and sin rows: no shuffle at all.
 template <class T, bool Inverse, uint32_t HeadsPerPass>
@@ -83,7 +90,7 @@ void rotate_half_pairs_dir(const TokenHeads &job) {
   const int64_t in_stride = job.in_head_stride, out_stride = job.out_head_stride;
   uint32_t h = 0;
   // Two heads per pass (see above); same operations per element as one.
-  const bool two_heads = HeadsPerPass == kTwoHeads || (HeadsPerPass == kTwoHeadsInPlace && job.out == job.in);
+  const bool two_heads = two_heads_per_pass<HeadsPerPass>(job);
   for (; two_heads && h + 2 <= heads && half >= kLanes; h += 2) {
     const S *in_a = in0 + h * in_stride, *in_b = in_a + in_stride;
     S *out_a = out0 + h * out_stride, *out_b = out_a + out_stride;
@@ -137,7 +144,6 @@ void rotate_half_pairs_dir(const TokenHeads &job) {
 
 template <class T, uint32_t HeadsPerPass = kTwoHeads>
 void rotate_half_pairs(const TokenHeads &job) {
-  static_assert(HeadsPerPass >= kOneHead && HeadsPerPass <= kTwoHeadsInPlace, "kOneHead, kTwoHeads or kTwoHeadsInPlace");
   if (job.inverse)
     rotate_half_pairs_dir<T, true, HeadsPerPass>(job);
   else
@@ -152,7 +158,6 @@ constexpr uint32_t kChunkPairs = 256;
 // then each vector x of a head gives x * cc + swap_pairs(x) * ss, i.e. (a c - b s, b c + a s).
 template <class T, uint32_t HeadsPerPass = kTwoHeadsInPlace>
 void rotate_interleaved_pairs(const TokenHeads &job) {
-  static_assert(HeadsPerPass >= kOneHead && HeadsPerPass <= kTwoHeadsInPlace, "kOneHead, kTwoHeads or kTwoHeadsInPlace");
   using S = typename T::S;
   const FloatV sign(job.inverse ? -1.0f : 1.0f);
   alignas(64) float alternate[kLanes];
@@ -185,7 +190,7 @@ void rotate_interleaved_pairs(const TokenHeads &job) {
     // than 1.0; docs/performance.md, "Issue 25: the out-of-place interleaved rows"). The scratch
     // of an out-of-place write-out (apply_plan.cpp) takes this path too. kOneHead: large passes
     // on AMD's Zen cores (see kTwoHeadsInPlace above).
-    const bool two_heads = HeadsPerPass == kTwoHeads || (HeadsPerPass == kTwoHeadsInPlace && job.out == job.in);
+    const bool two_heads = two_heads_per_pass<HeadsPerPass>(job);
     for (; two_heads && h + 2 <= heads; h += 2) {
       const S *in_a = in0 + h * in_stride, *in_b = in_a + in_stride;
       S *out_a = out0 + h * out_stride, *out_b = out_a + out_stride;

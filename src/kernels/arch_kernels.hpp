@@ -40,8 +40,8 @@ const AttentionKernels &avx2_attention_kernels();
 // AMD Zen variants of the AVX-512 and AVX2 sets: the same kernels with f32 and f16 rotations
 // one head per pass for passes too large to stay in cache, and straddling outputs that stay
 // cached written directly (arch/common/rope_kernel_body.hpp; rotor 1.1's two heads per pass
-// measured 10-15% slower on Zen 4 and up to 1.4x on Zen 3 there, issue 25). The registry lists them before the sets of the same
-// name, for the CPUs cpu_features says are Zen cores.
+// measured 10-15% slower on Zen 4 and up to 1.4x on Zen 3 there, issue 25). The registry's
+// variants() table gives them, under the set's name, to the CPUs cpu_features says are Zen cores.
 #if defined(ROTOR_HAVE_AVX512)
 const RotationKernels &avx512_zen_rotation_kernels();
 #  define ROTOR_AVX512_ZEN_KERNELS &avx512_zen_rotation_kernels(), &avx512_attention_kernels()
