@@ -19,11 +19,13 @@ inline const char *dtype_name(rotor_dtype dtype) {
                                      : "bf16";
 }
 
-// The vector width of the active kernel set, the width of the FMA loop that is its peak
+// The vector width of kernel set `name`, the width of the FMA loop that is its peak
 // (fma_peak_gflops); 0 for sets without an FMA loop (SSE2, NEON, scalar).
-inline int kernel_vector_bits() {
-  const std::string name = rotor_kernel_name();
+inline int vector_bits_of(const std::string &name) {
   return name == "avx512" || name == "avx512bf16" ? 512 : name == "avx2" ? 256 : 0;
 }
+
+// The same for the active kernel set of the library this program links.
+inline int kernel_vector_bits() { return vector_bits_of(rotor_kernel_name()); }
 
 }  // namespace bench

@@ -10,6 +10,7 @@
 #   bench/compare.sh d6510e1 HEAD 5
 #   bench/compare.sh f455b67 WORKTREE 5 --benchmark_filter='^(apply|decode_qk)/f32/'   # rows named <row>@A, <row>@B
 #   ROTOR_KERNEL=avx2 bench/compare.sh d6510e1 WORKTREE     # both libraries run that set
+#   bench/compare.sh HEAD WORKTREE --prefill=512x32x8x128 --pairs=60   # an f32 attention prefill, call by call
 #
 # A and B: anything `git rev-parse` takes, or WORKTREE for this checkout's files as they are
 # (uncommitted changes included). Commits are exported with `git archive` (no worktree, nothing
@@ -20,7 +21,7 @@
 # The library API the rows use is rotor 1.0's (a subset of every later one).
 set -euo pipefail
 if [ $# -lt 2 ]; then
-  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)

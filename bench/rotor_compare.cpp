@@ -8,6 +8,10 @@
 //
 //   rotor_compare --a=A/librotor.so --b=B/librotor.so [--label-a=..] [--label-b=..]
 //                 [--rounds=5] [Google Benchmark flags: --benchmark_filter=..., --benchmark_min_time=...]
+//   rotor_compare --a=.. --b=.. --prefill=512x32x8x128[x1] [--pairs=60]
+//
+// --prefill times an f32 attention prefill instead, call by call in alternating pairs
+// (bench/prefill_pairs.hpp: the shape is tokens x query heads x kv heads x head_dim x threads).
 //
 // Rows are registered as "<row>@A" and "<row>@B" (Google Benchmark adds "/real_time" after
 // that to most), so a --benchmark_filter should not anchor at the end: '^decode_qk/f32/half@'
@@ -29,6 +33,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "prefill_pairs.hpp"
 #include "rope_rows.hpp"
 #include "rotor_api.hpp"
 
@@ -36,6 +41,7 @@ namespace {
 
 struct Loaded {
   bench::RotorApi api{};
+  bench::PrefillApi prefill{};
   uint32_t version = 0;
 };
 
@@ -70,6 +76,19 @@ Loaded load_library(const std::string &path) {
   symbol(a.apply_to, "rotor_apply_to");
   symbol(a.kernel_force, "rotor_kernel_force");
   symbol(a.kernel_name, "rotor_kernel_name");
+  bench::PrefillApi &p = l.prefill;
+  p.config_init = a.config_init;
+  p.table_create = a.table_create;
+  p.table_destroy = a.table_destroy;
+  p.tensor_bshd = a.tensor_bshd;
+  p.pool_create = a.pool_create;
+  p.pool_destroy = a.pool_destroy;
+  p.kernel_name = a.kernel_name;
+  symbol(p.kv_cache_arena_size, "rotor_kv_cache_arena_size");
+  symbol(p.kv_cache_init, "rotor_kv_cache_init");
+  symbol(p.kv_cache_reset, "rotor_kv_cache_reset");
+  symbol(p.attention_workspace_size, "rotor_attention_workspace_size");
+  symbol(p.attention_forward, "rotor_attention_forward");
   uint32_t (*version)(void) = nullptr;
   symbol(version, "rotor_version");
   l.version = version();
@@ -152,7 +171,8 @@ std::string version_string(uint32_t v) {
 
 int main(int argc, char **argv) {
   std::string path[2], label[2] = {"A", "B"};
-  int rounds = 5;
+  int rounds = 5, pairs = 60;
+  std::string prefill;
   // Shorter than Google Benchmark's 0.5 s default: the rounds give the repetition. A
   // --benchmark_min_time given on the command line comes later and wins.
   std::vector<char *> args = {argv[0], const_cast<char *>("--benchmark_min_time=0.2")};
@@ -164,6 +184,8 @@ int main(int argc, char **argv) {
     else if (!value("--label-a=").empty()) label[0] = value("--label-a=");
     else if (!value("--label-b=").empty()) label[1] = value("--label-b=");
     else if (!value("--rounds=").empty()) rounds = std::max(1, std::atoi(value("--rounds=").c_str()));
+    else if (!value("--prefill=").empty()) prefill = value("--prefill=");
+    else if (!value("--pairs=").empty()) pairs = std::max(1, std::atoi(value("--pairs=").c_str()));
     else args.push_back(argv[i]);
   }
   if (path[0].empty() || path[1].empty()) {
@@ -178,6 +200,16 @@ int main(int argc, char **argv) {
   std::printf("A = %s (librotor %s, %s)\nB = %s (librotor %s, %s)\n", label[0].c_str(),
               version_string(lib[0].version).c_str(), path[0].c_str(), label[1].c_str(),
               version_string(lib[1].version).c_str(), path[1].c_str());
+  if (!prefill.empty()) {
+    bench::PrefillShape shape;
+    if (!bench::parse_prefill_shape(prefill.c_str(), &shape)) {
+      std::fprintf(stderr, "rotor_compare: --prefill=TOKENSxQHEADSxKVHEADSxDIM[xTHREADS], got %s\n", prefill.c_str());
+      return 2;
+    }
+    const bench::PrefillApi apis[2] = {lib[0].prefill, lib[1].prefill};
+    const char *const labels[2] = {label[0].c_str(), label[1].c_str()};
+    return bench::run_prefill_pairs(apis, labels, shape, pairs);
+  }
   Collector collector;
   for (int round = 0; round < rounds; ++round) {
     // A first in even rounds, B first in odd ones: a drift within a row pair cancels out.

@@ -331,7 +331,11 @@ TEST(KvQuant, ForwardMatchesDequantizeThenAttendAndPrefillEqualsDecode) {
         Engine::Cache prefilled = e.cache(st), stepped = e.cache(st);
         std::vector<float> out_prefill, out_steps;
         ASSERT_EQ(e.forward(prefilled, s, range(0, 130), &out_prefill), ROTOR_OK);
-        ASSERT_EQ(e.forward(prefilled, s, range(130, 150), &out_prefill), ROTOR_OK);
+        // Then calls of 5 tokens (20 query rows: the tiles read the cache's own blocks, and the
+        // diagonal's staircase starts its later tokens' values part-way into the rows) and 10.
+        for (uint32_t first : {130u, 135u})
+          ASSERT_EQ(e.forward(prefilled, s, range(first, first + 5), &out_prefill), ROTOR_OK);
+        ASSERT_EQ(e.forward(prefilled, s, range(140, 150), &out_prefill), ROTOR_OK);
         for (uint32_t t = 0; t < 150; ++t) ASSERT_EQ(e.forward(stepped, s, {t}, &out_steps), ROTOR_OK);
         ASSERT_EQ(out_prefill.size(), out_steps.size());
         EXPECT_EQ(std::memcmp(out_prefill.data(), out_steps.data(), out_prefill.size() * sizeof(float)), 0)

@@ -1,0 +1,45 @@
+// A prefill timed for two librotor builds call by call (rotor_compare --prefill): the machines
+// these comparisons run on change speed from one tenth of a second to the next (another
+// tenant's load moved a 512-token prefill between 3.6, 5.0 and 7.2 ms on a 2-vCPU EPYC), too fast
+// for rows timed one library after the other to see the same machine. Here each pair of calls,
+// one per library, runs within milliseconds, the order alternating by pair, and the result is
+// the distribution of the per-pair time ratio.
+#pragma once
+#include <cstdint>
+
+#include "rotor/rotor.h"
+
+namespace bench {
+
+// The attention calls of rotor 1.0's API (which every later version keeps) a prefill needs.
+struct PrefillApi {
+  decltype(&(rotor_config_init)) config_init;
+  decltype(&rotor_table_create) table_create;
+  decltype(&rotor_table_destroy) table_destroy;
+  decltype(&rotor_tensor_bshd) tensor_bshd;
+  decltype(&rotor_pool_create) pool_create;
+  decltype(&rotor_pool_destroy) pool_destroy;
+  decltype(&rotor_kv_cache_arena_size) kv_cache_arena_size;
+  decltype(&rotor_kv_cache_init) kv_cache_init;
+  decltype(&rotor_kv_cache_reset) kv_cache_reset;
+  decltype(&rotor_attention_workspace_size) attention_workspace_size;
+  decltype(&rotor_attention_forward) attention_forward;
+  decltype(&rotor_kernel_name) kernel_name;
+};
+
+// One f32 prefill of `tokens` tokens into an empty cache ([1, tokens, heads, head_dim] tensors).
+struct PrefillShape {
+  uint32_t tokens, q_heads, kv_heads, head_dim, threads;
+};
+
+// Parses "TOKENSxQHEADSxKVHEADSxDIM[xTHREADS]" (threads default 1); false when malformed.
+bool parse_prefill_shape(const char *text, PrefillShape *shape);
+
+// Runs `pairs` pairs (after a few unmeasured ones) and prints a markdown table: per library the
+// kernel set, the fastest and median call, GFLOP/s at the fastest (2 x 2 x q_heads x head_dim
+// x S(S+1)/2 flops) and that as a fraction of the FMA loop measured before and after the pairs;
+// then the per-pair ratio B/A (median, quartiles, min-max) and whether both libraries wrote the
+// same output bytes. Returns 0, or 1 when a call fails.
+int run_prefill_pairs(const PrefillApi api[2], const char *const label[2], const PrefillShape &shape, int pairs);
+
+}  // namespace bench
