@@ -11,6 +11,7 @@
 #   bench/compare.sh f455b67 WORKTREE 5 --benchmark_filter='^(apply|decode_qk)/f32/'   # rows named <row>@A, <row>@B
 #   ROTOR_KERNEL=avx2 bench/compare.sh d6510e1 WORKTREE     # both libraries run that set
 #   bench/compare.sh HEAD WORKTREE --prefill=512x32x8x128 --pairs=60   # an f32 attention prefill, call by call
+#   bench/compare.sh HEAD WORKTREE --decode=2048x32x8x128 --pairs=200  # decode steps after 2048 cached tokens
 #
 # A and B: anything `git rev-parse` takes, or WORKTREE for this checkout's files as they are
 # (uncommitted changes included). Commits are exported with `git archive` (no worktree, nothing
@@ -21,7 +22,7 @@
 # The library API the rows use is rotor 1.0's (a subset of every later one).
 set -euo pipefail
 if [ $# -lt 2 ]; then
-  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -27,13 +27,18 @@ struct PrefillApi {
   decltype(&rotor_kernel_name) kernel_name;
 };
 
-// One f32 prefill of `tokens` tokens into an empty cache ([1, tokens, heads, head_dim] tensors).
+// One f32 prefill of `tokens` tokens into an empty cache ([1, tokens, heads, head_dim] tensors)
+// or, with cached > 0, a decode step (tokens 1) on a cache that `cached` tokens were prefilled
+// into before the timing; each pair's steps then find both caches at the same length, one longer
+// than the pair before.
 struct PrefillShape {
-  uint32_t tokens, q_heads, kv_heads, head_dim, threads;
+  uint32_t tokens, q_heads, kv_heads, head_dim, threads, cached;
 };
 
-// Parses "TOKENSxQHEADSxKVHEADSxDIM[xTHREADS]" (threads default 1); false when malformed.
-bool parse_prefill_shape(const char *text, PrefillShape *shape);
+// Parses "TOKENSxQHEADSxKVHEADSxDIM[xTHREADS]" (threads default 1) as a prefill, or with
+// `decode` the same text as CACHEDxQHEADSxKVHEADSxDIM[xTHREADS] for a decode step; false when
+// malformed.
+bool parse_prefill_shape(const char *text, bool decode, PrefillShape *shape);
 
 // Runs `pairs` pairs (after a few unmeasured ones) and prints a markdown table: per library the
 // kernel set, the fastest and median call, GFLOP/s at the fastest (2 x 2 x q_heads x head_dim

@@ -9,9 +9,11 @@
 //   rotor_compare --a=A/librotor.so --b=B/librotor.so [--label-a=..] [--label-b=..]
 //                 [--rounds=5] [Google Benchmark flags: --benchmark_filter=..., --benchmark_min_time=...]
 //   rotor_compare --a=.. --b=.. --prefill=512x32x8x128[x1] [--pairs=60]
+//   rotor_compare --a=.. --b=.. --decode=2048x32x8x128[x1] [--pairs=200]
 //
 // --prefill times an f32 attention prefill instead, call by call in alternating pairs
-// (bench/prefill_pairs.hpp: the shape is tokens x query heads x kv heads x head_dim x threads).
+// (bench/prefill_pairs.hpp: the shape is tokens x query heads x kv heads x head_dim x threads);
+// --decode a decode step after that many cached tokens, step by step.
 //
 // Rows are registered as "<row>@A" and "<row>@B" (Google Benchmark adds "/real_time" after
 // that to most), so a --benchmark_filter should not anchor at the end: '^decode_qk/f32/half@'
@@ -173,6 +175,7 @@ int main(int argc, char **argv) {
   std::string path[2], label[2] = {"A", "B"};
   int rounds = 5, pairs = 60;
   std::string prefill;
+  bool decode = false;
   // Shorter than Google Benchmark's 0.5 s default: the rounds give the repetition. A
   // --benchmark_min_time given on the command line comes later and wins.
   std::vector<char *> args = {argv[0], const_cast<char *>("--benchmark_min_time=0.2")};
@@ -185,6 +188,7 @@ int main(int argc, char **argv) {
     else if (!value("--label-b=").empty()) label[1] = value("--label-b=");
     else if (!value("--rounds=").empty()) rounds = std::max(1, std::atoi(value("--rounds=").c_str()));
     else if (!value("--prefill=").empty()) prefill = value("--prefill=");
+    else if (!value("--decode=").empty()) prefill = value("--decode="), decode = true;
     else if (!value("--pairs=").empty()) pairs = std::max(1, std::atoi(value("--pairs=").c_str()));
     else args.push_back(argv[i]);
   }
@@ -202,8 +206,9 @@ int main(int argc, char **argv) {
               version_string(lib[1].version).c_str(), path[1].c_str());
   if (!prefill.empty()) {
     bench::PrefillShape shape;
-    if (!bench::parse_prefill_shape(prefill.c_str(), &shape)) {
-      std::fprintf(stderr, "rotor_compare: --prefill=TOKENSxQHEADSxKVHEADSxDIM[xTHREADS], got %s\n", prefill.c_str());
+    if (!bench::parse_prefill_shape(prefill.c_str(), decode, &shape)) {
+      std::fprintf(stderr, "rotor_compare: --prefill=TOKENSxQHEADSxKVHEADSxDIM[xTHREADS] or --decode=CACHEDx..., got %s\n",
+                   prefill.c_str());
       return 2;
     }
     const bench::PrefillApi apis[2] = {lib[0].prefill, lib[1].prefill};
