@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "bench_support.hpp"
@@ -89,6 +90,14 @@ double at_fraction(std::vector<double> v, double f) {
   return v[std::min(v.size() - 1, size_t(f * double(v.size() - 1) + 0.5))];
 }
 
+// Seconds as milliseconds from 1 ms on, else microseconds.
+std::string time_text(double seconds) {
+  char text[32];
+  if (seconds >= 1e-3) std::snprintf(text, sizeof text, "%.3f ms", seconds * 1e3);
+  else std::snprintf(text, sizeof text, "%.1f us", seconds * 1e6);
+  return text;
+}
+
 }  // namespace
 
 bool parse_prefill_shape(const char *text, bool decode, PrefillShape *shape) {
@@ -164,8 +173,8 @@ int run_prefill_pairs(const PrefillApi api[2], const char *const label[2], const
   std::printf("| library | kernel | fastest | median | GFLOP/s at fastest | of the FMA loop |\n|---|---|---|---|---|---|\n");
   for (int j = 0; j < 2; ++j) {
     const double fastest = at_fraction(time[j], 0.0), gflops = flops / fastest * 1e-9;
-    std::printf("| %s | %s | %.4g us | %.4g us | %.1f | %.3f |\n", label[j], api[j].kernel_name(), fastest * 1e6,
-                at_fraction(time[j], 0.5) * 1e6, gflops, peak > 0 ? gflops / peak : 0.0);
+    std::printf("| %s | %s | %s | %s | %.1f | %.3f |\n", label[j], api[j].kernel_name(), time_text(fastest).c_str(),
+                time_text(at_fraction(time[j], 0.5)).c_str(), gflops, peak > 0 ? gflops / peak : 0.0);
   }
   std::printf("\nB/A time per pair: median %.4f, quartiles %.4f-%.4f, min-max %.4f-%.4f; outputs %s\n",
               at_fraction(ratio, 0.5), at_fraction(ratio, 0.25), at_fraction(ratio, 0.75), at_fraction(ratio, 0.0),
