@@ -32,18 +32,19 @@ Buffer aligned_buffer(size_t bytes) {
 // One library's table, cache, workspace, pool and output, set up once; `capacity` tokens.
 class Prefill {
  public:
-  Prefill(const PrefillApi &api, const PrefillShape &shape, uint32_t capacity) : api_(api), shape_(shape) {
-    rotor_config cfg;
+  Prefill(const RotorApi &api, const AttentionApi &attention, const PrefillShape &shape, uint32_t capacity)
+      : api_(api), attention_(attention), shape_(shape) {
+    rotor_config cfg = {};  // the 1.0 init writes only the 1.0 fields
     api.config_init(&cfg, shape.head_dim);
     cfg.max_len = capacity;
     const uint32_t d = shape.head_dim, len = capacity;
     ok_ = api.table_create(&table_, &cfg) == ROTOR_OK;
-    const size_t arena_bytes = api.kv_cache_arena_size(shape.kv_heads, d, len, ROTOR_DTYPE_F32);
+    const size_t arena_bytes = attention.kv_cache_arena_size(shape.kv_heads, d, len, ROTOR_DTYPE_F32);
     arena_ = aligned_buffer(arena_bytes);
-    ok_ = ok_ && api.kv_cache_init(&cache_, shape.kv_heads, d, len, ROTOR_DTYPE_F32, arena_.get(), arena_bytes) == ROTOR_OK;
+    ok_ = ok_ && attention.kv_cache_init(&cache_, shape.kv_heads, d, len, ROTOR_DTYPE_F32, arena_.get(), arena_bytes) == ROTOR_OK;
     if (shape.threads > 1) ok_ = ok_ && api.pool_create(&pool_, shape.threads) == ROTOR_OK;
     const uint32_t most_tokens = shape.tokens > shape.cached ? shape.tokens : shape.cached;
-    workspace_bytes_ = api.attention_workspace_size(shape.q_heads, shape.kv_heads, d, most_tokens, shape.threads);
+    workspace_bytes_ = attention.attention_workspace_size(shape.q_heads, shape.kv_heads, d, most_tokens, shape.threads);
     workspace_ = aligned_buffer(workspace_bytes_);
     out_ = aligned_buffer(size_t{most_tokens} * shape.q_heads * d * sizeof(float));
   }
@@ -65,16 +66,17 @@ class Prefill {
     const rotor_tensor tk = api_.tensor_bshd(k, ROTOR_DTYPE_F32, 1, tokens, s.kv_heads, s.head_dim);
     const rotor_tensor tv = api_.tensor_bshd(v, ROTOR_DTYPE_F32, 1, tokens, s.kv_heads, s.head_dim);
     const rotor_tensor to = api_.tensor_bshd(out_.get(), ROTOR_DTYPE_F32, 1, tokens, s.q_heads, s.head_dim);
-    if (!append) api_.kv_cache_reset(cache_);
+    if (!append) attention_.kv_cache_reset(cache_);
     const auto start = std::chrono::steady_clock::now();
-    const rotor_status status = api_.attention_forward(table_, &cache_, &tq, &tk, &tv, &to, 0.088f, workspace_.get(),
-                                                       workspace_bytes_, pool_);
+    const rotor_status status = attention_.attention_forward(table_, &cache_, &tq, &tk, &tv, &to, 0.088f,
+                                                             workspace_.get(), workspace_bytes_, pool_);
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
     return status == ROTOR_OK ? took.count() : -1.0;
   }
 
  private:
-  const PrefillApi &api_;
+  const RotorApi &api_;
+  const AttentionApi &attention_;
   PrefillShape shape_;
   bool ok_ = false;
   rotor_table *table_ = nullptr;
@@ -109,7 +111,8 @@ bool parse_prefill_shape(const char *text, bool decode, PrefillShape *shape) {
   return true;
 }
 
-int run_prefill_pairs(const PrefillApi api[2], const char *const label[2], const PrefillShape &shape, int pairs) {
+int run_prefill_pairs(const RotorApi api[2], const AttentionApi attention[2], const char *const label[2],
+                      const PrefillShape &shape, int pairs) {
   constexpr int kWarmup = 4;
   const bool decode = shape.cached > 0;
   // Inputs for the prefill (or the decode steps' cached tokens); a step reads the first token's.
@@ -127,7 +130,7 @@ int run_prefill_pairs(const PrefillApi api[2], const char *const label[2], const
       x[i] = float(state >> 8 & 0xffff) / 65536.0f - 0.5f;
     }
   }
-  Prefill lib0(api[0], shape, capacity), lib1(api[1], shape, capacity);
+  Prefill lib0(api[0], attention[0], shape, capacity), lib1(api[1], attention[1], shape, capacity);
   Prefill *lib[2] = {&lib0, &lib1};
   const bool ready = lib0.ok() && lib1.ok() &&
                      (!decode || (lib0.run(q.get(), k.get(), v.get(), shape.cached, false) >= 0 &&

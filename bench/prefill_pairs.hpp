@@ -8,23 +8,18 @@
 #include <cstdint>
 
 #include "rotor/rotor.h"
+#include "rotor_api.hpp"
 
 namespace bench {
 
-// The attention calls of rotor 1.0's API (which every later version keeps) a prefill needs.
-struct PrefillApi {
-  decltype(&(rotor_config_init)) config_init;
-  decltype(&rotor_table_create) table_create;
-  decltype(&rotor_table_destroy) table_destroy;
-  decltype(&rotor_tensor_bshd) tensor_bshd;
-  decltype(&rotor_pool_create) pool_create;
-  decltype(&rotor_pool_destroy) pool_destroy;
+// The attention calls of rotor 1.0's API (which every later version keeps) a prefill needs
+// beside RotorApi's tables, tensors, pools and kernel name.
+struct AttentionApi {
   decltype(&rotor_kv_cache_arena_size) kv_cache_arena_size;
   decltype(&rotor_kv_cache_init) kv_cache_init;
   decltype(&rotor_kv_cache_reset) kv_cache_reset;
   decltype(&rotor_attention_workspace_size) attention_workspace_size;
   decltype(&rotor_attention_forward) attention_forward;
-  decltype(&rotor_kernel_name) kernel_name;
 };
 
 // One f32 prefill of `tokens` tokens into an empty cache ([1, tokens, heads, head_dim] tensors)
@@ -45,6 +40,7 @@ bool parse_prefill_shape(const char *text, bool decode, PrefillShape *shape);
 // x S(S+1)/2 flops) and that as a fraction of the FMA loop measured before and after the pairs;
 // then the per-pair ratio B/A (median, quartiles, min-max) and whether both libraries wrote the
 // same output bytes. Returns 0, or 1 when a call fails.
-int run_prefill_pairs(const PrefillApi api[2], const char *const label[2], const PrefillShape &shape, int pairs);
+int run_prefill_pairs(const RotorApi api[2], const AttentionApi attention[2], const char *const label[2],
+                      const PrefillShape &shape, int pairs);
 
 }  // namespace bench

@@ -43,7 +43,7 @@ namespace {
 
 struct Loaded {
   bench::RotorApi api{};
-  bench::PrefillApi prefill{};
+  bench::AttentionApi attention{};
   uint32_t version = 0;
 };
 
@@ -78,14 +78,7 @@ Loaded load_library(const std::string &path) {
   symbol(a.apply_to, "rotor_apply_to");
   symbol(a.kernel_force, "rotor_kernel_force");
   symbol(a.kernel_name, "rotor_kernel_name");
-  bench::PrefillApi &p = l.prefill;
-  p.config_init = a.config_init;
-  p.table_create = a.table_create;
-  p.table_destroy = a.table_destroy;
-  p.tensor_bshd = a.tensor_bshd;
-  p.pool_create = a.pool_create;
-  p.pool_destroy = a.pool_destroy;
-  p.kernel_name = a.kernel_name;
+  bench::AttentionApi &p = l.attention;
   symbol(p.kv_cache_arena_size, "rotor_kv_cache_arena_size");
   symbol(p.kv_cache_init, "rotor_kv_cache_init");
   symbol(p.kv_cache_reset, "rotor_kv_cache_reset");
@@ -211,9 +204,10 @@ int main(int argc, char **argv) {
                    prefill.c_str());
       return 2;
     }
-    const bench::PrefillApi apis[2] = {lib[0].prefill, lib[1].prefill};
+    const bench::RotorApi apis[2] = {lib[0].api, lib[1].api};
+    const bench::AttentionApi attention[2] = {lib[0].attention, lib[1].attention};
     const char *const labels[2] = {label[0].c_str(), label[1].c_str()};
-    return bench::run_prefill_pairs(apis, labels, shape, pairs);
+    return bench::run_prefill_pairs(apis, attention, labels, shape, pairs);
   }
   Collector collector;
   for (int round = 0; round < rounds; ++round) {
