@@ -164,7 +164,7 @@ void load_queries(const ForwardCall &c, const Task &task, uint32_t length, unsig
   // 4 x 128 f32) one token stride (16 KiB for 32 heads) from the next, so the hardware's stream
   // prefetch starts over at each token and the rotation waited on each run in turn (4% of a
   // 512-token prefill whose queries come from memory). Asked for all at once, the misses
-  // overlap: 1% faster on a Zen 3 (bench/compare.sh --prefill; asking 4 tokens ahead gained nothing).
+  // overlap: 0.7% less time on a Zen 3 (bench/compare.sh --prefill; 4 tokens ahead gained nothing).
   for (uint32_t t = 0; t < task.tokens; ++t)
     for (uint32_t h = 0; h < group; ++h)
       prefetch_lines(head_address(c.q, task.b, task.first_token + t, task.kv_head * group + h),
