@@ -141,9 +141,13 @@ int run_prefill_pairs(const RotorApi api[2], const AttentionApi attention[2], co
   }
   const int vector_bits = vector_bits_of(api[0].kernel_name());
   const double peak_before = fma_peak_gflops(vector_bits, int(shape.threads));
-  std::vector<double> time[2], ratio;
+  // The FMA loop also runs inside every pair, between its two calls: the machine's speed then,
+  // so that each call's fraction of the FMA loop compares numbers taken within one phase (the
+  // loop before and after the pairs can fall in another; a call's fraction of it is then off by
+  // the phases' difference, 20-40% on a shared 2-vCPU EPYC).
+  std::vector<double> time[2], ratio, pair_peak;
   for (int i = -kWarmup; i < pairs; ++i) {
-    double t[2];
+    double t[2], peak_in_pair = 0.0;
     const int first = (i & 1) != 0;  // alternating order
     for (int j : {first, 1 - first}) {
       t[j] = lib[j]->run(q.get(), k.get(), v.get(), shape.tokens, decode);
@@ -151,11 +155,13 @@ int run_prefill_pairs(const RotorApi api[2], const AttentionApi attention[2], co
         std::fprintf(stderr, "rotor_compare: library %s's prefill failed\n", label[j]);
         return 1;
       }
+      if (j == first && !decode) peak_in_pair = fma_peak_gflops(vector_bits, int(shape.threads));
     }
     if (i < 0) continue;  // warm-up
     time[0].push_back(t[0]);
     time[1].push_back(t[1]);
     ratio.push_back(t[1] / t[0]);
+    pair_peak.push_back(peak_in_pair);
   }
   const double peak = std::max(peak_before, fma_peak_gflops(vector_bits, int(shape.threads)));
   // A step's keys: the cached ones and, on average over the pairs, half of those the steps added.
@@ -182,6 +188,18 @@ int run_prefill_pairs(const RotorApi api[2], const AttentionApi attention[2], co
   std::printf("\nB/A time per pair: median %.4f, quartiles %.4f-%.4f, min-max %.4f-%.4f; outputs %s\n",
               at_fraction(ratio, 0.5), at_fraction(ratio, 0.25), at_fraction(ratio, 0.75), at_fraction(ratio, 0.0),
               at_fraction(ratio, 1.0), same ? "identical" : "differ");
+  if (!decode && pair_peak.front() > 0) {
+    std::printf("\nEach call's GFLOP/s as a fraction of the FMA loop run between the pair's two calls (%.1f-%.1f "
+                "GFLOP/s over the pairs, median %.1f):\n\n| library | median | quartiles | min-max |\n|---|---|---|---|\n",
+                at_fraction(pair_peak, 0.0), at_fraction(pair_peak, 1.0), at_fraction(pair_peak, 0.5));
+    for (int j = 0; j < 2; ++j) {
+      std::vector<double> fraction;
+      for (size_t i = 0; i < time[j].size(); ++i) fraction.push_back(flops / time[j][i] * 1e-9 / pair_peak[i]);
+      std::printf("| %s | %.3f | %.3f-%.3f | %.3f-%.3f |\n", label[j], at_fraction(fraction, 0.5),
+                  at_fraction(fraction, 0.25), at_fraction(fraction, 0.75), at_fraction(fraction, 0.0),
+                  at_fraction(fraction, 1.0));
+    }
+  }
   return 0;
 }
 

@@ -39,7 +39,8 @@ bool parse_prefill_shape(const char *text, bool decode, PrefillShape *shape);
 // kernel set, the fastest and median call, GFLOP/s at the fastest (2 x 2 x q_heads x head_dim
 // x S(S+1)/2 flops) and that as a fraction of the FMA loop measured before and after the pairs;
 // then the per-pair ratio B/A (median, quartiles, min-max) and whether both libraries wrote the
-// same output bytes. Returns 0, or 1 when a call fails.
+// same output bytes; for a prefill, last, each library's per-call fraction of the FMA loop run
+// inside the same pair (median, quartiles, min-max). Returns 0, or 1 when a call fails.
 int run_prefill_pairs(const RotorApi api[2], const AttentionApi attention[2], const char *const label[2],
                       const PrefillShape &shape, int pairs);
 
