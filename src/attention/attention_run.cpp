@@ -360,14 +360,17 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   for (uint32_t r = 0; r < rows; ++r) {
     if (r + kOutputAheadRows < rows) prefetch_lines<PrefetchFor::write>(out_row(r + kOutputAheadRows), out_row_bytes);
     float *row = acc + uint64_t{r} * d;
-    const float sum = sums[r];
+    // One division a row, then multiplies: a division per element (4 lanes at a time in this
+    // portable code, a few cycles each) took 1.8% of a 512-token prefill. The product is within
+    // one rounding of the quotient, and every kernel set and call shape shares this code.
+    const float inverse_sum = 1.0f / sums[r];
     if (c.out.dtype == ROTOR_DTYPE_F32) {
-      // Straight into the output: the same quotients without a second pass over the row.
+      // Straight into the output: the same products without a second pass over the row.
       float *out = static_cast<float *>(out_row(r));
-      for (uint32_t i = 0; i < d; ++i) out[i] = row[i] / sum;
+      for (uint32_t i = 0; i < d; ++i) out[i] = row[i] * inverse_sum;
       continue;
     }
-    for (uint32_t i = 0; i < d; ++i) row[i] = row[i] / sum;
+    for (uint32_t i = 0; i < d; ++i) row[i] = row[i] * inverse_sum;
     from_float(row, d, out_row(r), c.out.dtype);
   }
 }
