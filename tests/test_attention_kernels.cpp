@@ -246,6 +246,52 @@ TEST(AttentionKernels, NoDimensionsAndNoKeys) {
   }
 }
 
+// The fold moves a row's running maximum only when a block's largest score exceeds it by more
+// than kStaleMaximumSlack (the rescale of the accumulators it then takes is a pass over them);
+// below that the maximum stays and the weights exp(s - m) may exceed 1. Checked in every set
+// against exp in double: a block 5 above the maximum (kept), then one 9 above it (moved), on two
+// rows folded together (the SIMD sets interleave rows) with n = 37 and d = 40 (tails).
+TEST(AttentionKernels, FoldMovesTheMaximumOnlyPastTheSlack) {
+  const uint32_t n = 37, d = 40, stride = rotor::kKeyBlock;
+  ASSERT_GT(rotor::kStaleMaximumSlack, 5.0f);
+  ASSERT_LT(rotor::kStaleMaximumSlack, 9.0f);
+  for (uint32_t k = 0; rotor::available_kernel(k) != nullptr; ++k) {
+    const rotor::KernelSet &set = *rotor::available_kernel(k);
+    SCOPED_TRACE(set.name);
+    std::mt19937 rng(47);
+    std::uniform_real_distribution<float> dist(-4.0f, 0.0f);
+    float maxima[2] = {3.0f, 3.0f}, sums[2] = {2.0f, 2.0f};
+    std::vector<float> acc(size_t{2} * d, 1.0f);
+    double want_sum[2] = {2.0, 2.0}, want_acc_factor[2] = {1.0, 1.0};
+    for (float rise : {5.0f, 9.0f}) {
+      SCOPED_TRACE(::testing::Message() << "a block " << rise << " above the maximum");
+      std::vector<float> scores(size_t{2} * stride, 0.0f);
+      for (uint32_t r = 0; r < 2; ++r) {
+        for (uint32_t j = 0; j < n; ++j) scores[r * stride + j] = maxima[r] + rise + dist(rng);
+        scores[r * stride + 11 + r] = maxima[r] + rise;  // the block's largest score
+      }
+      const std::vector<float> given = scores;
+      const float before = maxima[0];
+      const float want_max = rise > rotor::kStaleMaximumSlack ? before + rise : before;
+      set.attention->fold(scores.data(), stride, 2, n, maxima, sums, acc.data(), d);
+      for (uint32_t r = 0; r < 2; ++r) {
+        ASSERT_EQ(maxima[r], want_max) << "row " << r;
+        const double factor = std::exp(double(before) - double(want_max));
+        want_sum[r] *= factor;
+        want_acc_factor[r] *= factor;
+        for (uint32_t j = 0; j < n; ++j) {
+          const double weight = std::exp(double(given[r * stride + j]) - double(want_max));
+          want_sum[r] += weight;
+          ASSERT_NEAR(scores[r * stride + j], weight, 4e-7 * weight) << "row " << r << ", weight " << j;
+        }
+        EXPECT_NEAR(sums[r], want_sum[r], 2e-6 * want_sum[r]) << "row " << r;
+        for (uint32_t i = 0; i < d; ++i)
+          ASSERT_NEAR(acc[r * d + i], want_acc_factor[r], 4e-7 * want_acc_factor[r]) << "row " << r << ", element " << i;
+      }
+    }
+  }
+}
+
 // A row maximum that is infinite (only an overflowed key or query gives one: an f16/bf16 key past
 // its range is stored as infinity) takes the softmax's limit, in every set: each score equal to
 // the maximum weighs 1 and every other one 0, where exp(s - m) = exp(inf - inf) gave NaN weights

@@ -516,13 +516,13 @@ AttnV attn_pow2_of_shifted(AttnV shifted) {
   return out;
 }
 
-// exp(x) for x <= 0 with the formulas of src/kernels/online_softmax.hpp (Cody-Waite reduction,
+// exp(x) for x = s - m <= kStaleMaximumSlack with the formulas of src/kernels/online_softmax.hpp (Cody-Waite reduction,
 // Cephes expf polynomial, evaluated with fused multiply-adds; 2^n built in the exponent bits),
 // lane by lane: exp(0) = 1 exactly, NaN stays NaN, and x < -87 gives exp(-87) ~ 1.6e-38 rather
 // than 0 (the clamp is then one max instead of a compare and two selects: 15 vector operations
 // instead of 19, a fifth of the fold's exp; beside a row maximum's weight of 1 such a weight
 // adds nothing to a sum, and its share of the output is below 2^-125).
-AttnV attn_exp_nonpositive(AttnV x) {
+AttnV attn_softmax_exp(AttnV x) {
   // max(-87, NaN) is the NaN (maxps and fmax give their NaN operand), which stays NaN through
   // every step below; one instruction, where the same select written with vector extensions
   // compiled to a compare and a blend (GCC 12).
@@ -584,14 +584,15 @@ __attribute__((noinline, cold)) void attn_fold_rows_with_infinity(float *scores,
   }
 }
 
-// Row r's new running maximum: the largest of its block's vectors t (overwritten) or its
-// running maximum. An infinite one (an overflowed key or query: an f16/bf16 key past its range
+// Row r's new running maximum: the largest of its block's vectors t (overwritten) when that
+// exceeds the running maximum by more than the slack, else the running maximum
+// (next_running_maximum). An infinite one (an overflowed key or query: an f16/bf16 key past its range
 // is stored as infinity) would make exp(s - m) = exp(inf - inf) NaN: bit r of *infinite says
 // so. Not std::isinf: an inline function of external linkage (see above).
 __attribute__((always_inline)) inline float attn_row_new_max(AttnV *t, float running_max, uint32_t r,
                                                              uint32_t *infinite) {
   const float block_max = attn_hmax(attn_tree(t, [](AttnV a, AttnV b) { return attn_max(a, b); }));
-  const float new_max = block_max > running_max ? block_max : running_max;
+  const float new_max = next_running_maximum(block_max, running_max);
   *infinite |= uint32_t(new_max == INFINITY || new_max == -INFINITY) << r;
   return new_max;
 }
@@ -605,7 +606,7 @@ __attribute__((always_inline)) inline void attn_fold_rescale(const float *new_ma
   for (uint32_t r = 0; r < R; ++r) {
     if (new_max[r] != running_max[r]) {
       // The first block finds running_max = -inf: the factor is 0 and so are sum and acc.
-      const AttnV factor = attn_exp_nonpositive(AttnV(running_max[r] - new_max[r]));
+      const AttnV factor = attn_softmax_exp(AttnV(running_max[r] - new_max[r]));
       alignas(64) float lanes[kAttnLanes];
       factor.store_aligned(lanes);
       const float f = lanes[0];
@@ -662,12 +663,12 @@ __attribute__((always_inline)) inline void attn_fold_rows_of(float *scores, uint
     for (uint32_t r = 0; r < R; ++r) {
       const AttnV m(new_max[r]);
 #pragma GCC unroll 4
-      for (uint32_t v = 0; v < kFoldVectors; ++v) s[r][v] = attn_exp_nonpositive(s[r][v] - m);
+      for (uint32_t v = 0; v < kFoldVectors; ++v) s[r][v] = attn_softmax_exp(s[r][v] - m);
     }
   } else {
     for (uint32_t r = 0; r < R; ++r) {
       const AttnV m(new_max[r]);
-      for (uint32_t v = 0; v < kFoldVectors; ++v) s[r][v] = attn_exp_nonpositive(s[r][v] - m);
+      for (uint32_t v = 0; v < kFoldVectors; ++v) s[r][v] = attn_softmax_exp(s[r][v] - m);
     }
   }
   for (uint32_t r = 0; r < R; ++r) {
@@ -717,7 +718,7 @@ __attribute__((always_inline)) inline void attn_fold_block_streamed(float *score
     AttnV level[kLevels];
 #pragma GCC unroll 16
     for (uint32_t v = 0; v < kFoldVectors; ++v) {
-      AttnV e = attn_exp_nonpositive(AttnV::load_unaligned(row + v * kAttnLanes) - m);
+      AttnV e = attn_softmax_exp(AttnV::load_unaligned(row + v * kAttnLanes) - m);
       e.store_unaligned(row + v * kAttnLanes);
       uint32_t k = 0;
 #pragma GCC unroll 8

@@ -20,6 +20,26 @@ namespace rotor {
 // steps'.
 constexpr uint32_t kKeyBlock = 64;
 
+// How far a block's largest score may exceed a row's running maximum m before the fold moves m
+// to it. Below that, m stays (stale) and the block's weights exp(s - m) may exceed 1, up to
+// e^8 ~ 2981: a stale m only scales the row's sum and accumulators by a common factor, which the
+// division at the end removes, and float keeps its relative precision at any scale. Moving m
+// costs a pass over the row's accumulators (a read-modify-write of head_dim floats) and a
+// branch that the data decides: moving it on every rise took 2.5-3.5% of a 512-token prefill on
+// a Zen 3 (docs/performance.md). After a row's first block m rarely rises by 8 (a score 8 above
+// every earlier one would outweigh them all by e^8), so the branch is all but always not taken.
+// Sums stay finite: at most e^8 per key.
+constexpr float kStaleMaximumSlack = 8.0f;
+
+// The running maximum a fold continues with after a block whose largest score is block_max:
+// block_max when it exceeds m by more than the slack (always for the first block, m = -inf,
+// and for +inf), else m (also when block_max is NaN). Static: each file that includes it, the
+// arch files compiled with their own -m flags among them, gets its own copy (an inline function
+// of external linkage could leave all callers one AVX-512 copy; .ci/check-isa-symbols).
+static inline float next_running_maximum(float block_max, float m) {
+  return block_max > m + kStaleMaximumSlack ? block_max : m;
+}
+
 // Indexed by rotor_dtype (f32, f16, bf16): the element type of the keys and values read.
 using AttentionScoresFn = void (*)(const float *q, uint32_t rows, const void *key_block, uint32_t n, uint32_t d,
                                    float scale, float *scores, uint32_t stride);
@@ -53,7 +73,10 @@ struct AttentionKernels {
   // Online softmax step of `rows` rows that all see n > 0 keys (see online_softmax.hpp): row r's
   // scores (scores + r * stride) become the weights exp(s - m_new); running_sum[r] and its
   // accumulator (acc + r * d, d floats) are rescaled by exp(m_old - m_new), then the block's
-  // weights are added to running_sum[r]. Each row's result depends on its own data only.
+  // weights are added to running_sum[r]. m_new is m_old unless the block's largest score
+  // exceeds m_old by more than kStaleMaximumSlack (or m_old is -inf, or the block's maximum is
+  // infinite), then that score (next_running_maximum). Each row's result depends on its own
+  // data only.
   void (*fold)(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
                float *acc, uint32_t d);
   // Per quantized cache type ([0] Q8_0, [1] Q4_0; d a multiple of 32): a key block of the KV
