@@ -270,81 +270,103 @@ void attn_prefetch_ahead(const void *p, size_t bytes) {
   if (R < kAttnTileRows) prefetch_lines(static_cast<const char *>(p) + kAttnAheadBytes, bytes);
 }
 
-// R rows x V key vectors of one tile (V * kAttnLanes scores per row, written whole). Out of line
-// (as GCC leaves the f32/f16/bf16 tiles anyway), so each type's tile is one function that
+// Whether one call of a tile function runs every whole tile of its rows (`tiles` of them, one
+// after the other) rather than one: with 16 registers (AVX2). A call per tile (its prologue,
+// epilogue and the stack frame GCC 12 builds, some 80 instructions) held the avx2 value tile,
+// whose key loop is 64 steps of 23 instructions, at 0.90 of the FMA loop where the score tile's
+// 128 steps reached 0.94 (rotor_bench_attention_kernels, 256 rows); in one call the 512-token
+// prefill took 1-2.5% less time (performance.md). Not with 32 registers (NEON, AVX-512: 24
+// accumulators), where GCC 12 is a register short already: written as a loop there too (a call
+// per tile), the tiles moved spills into the key loop (neon64 value tile 9.02 -> 10.35 cycles
+// per 64 multiply-adds on neoverse-n1, bench/cycles.py); with the loop's count the constant 1
+// they compile as before.
+constexpr bool kAttnTileStacks = kAttnRegisters < 32;
+
+// R rows x V key vectors of a tile (V * kAttnLanes scores per row, written whole), for `tiles`
+// tiles of R rows one after the other where kAttnTileStacks and R is a whole tile (else one: a
+// row tail's and a decode step's tiles compile as before). Out of line (as GCC
+// leaves the f32/f16/bf16 tiles anyway), so each type's tile is one function that
 // bench/cycles.py finds by name.
 template <typename E, uint32_t R, uint32_t V>
 __attribute__((noinline)) void attn_score_tile(const float *q, uint32_t d, typename E::Keys keys, float scale,
-                                               float *out, uint32_t stride) {
+                                               float *out, uint32_t stride, uint32_t tiles) {
   using Keys = typename E::Keys;
   const AttnV s(scale);
-  if (d == 0) {
-    // A dot product of nothing (head_dim is never 0 in a call; see attn_accumulate_tile for why
-    // this case is written apart).
+  for (uint32_t t = 0; t < (kAttnTileStacks && R == kAttnTileRows ? tiles : 1); ++t, q += size_t{R} * d, out += size_t{R} * stride) {
+    if (d == 0) {
+      // A dot product of nothing (head_dim is never 0 in a call; see attn_accumulate_tile for why
+      // this case is written apart).
+      for (uint32_t r = 0; r < R; ++r)
+        for (uint32_t v = 0; v < V; ++v) (AttnV(0.0f) * s).store_unaligned(out + size_t{r} * stride + v * kAttnLanes);
+      continue;
+    }
+    AttnV acc[R][V];
     for (uint32_t r = 0; r < R; ++r)
-      for (uint32_t v = 0; v < V; ++v) (AttnV(0.0f) * s).store_unaligned(out + size_t{r} * stride + v * kAttnLanes);
-    return;
-  }
-  AttnV acc[R][V];
-  for (uint32_t r = 0; r < R; ++r)
-    for (uint32_t v = 0; v < V; ++v) acc[r][v] = AttnV(0.0f);
-  if constexpr (Keys::kGrouped) {
-    // A group's scales are loaded at its first dimension and held in registers where the tile
-    // leaves room. One loop over the dimensions, as below: with a loop over the groups around
-    // it, GCC 12 for AArch64 stored every accumulator to the stack at every dimension.
-    // (Zeros first only for GCC 12's -Wmaybe-uninitialized: i = 0 loads the first group's.)
-    AttnV scales[V];
-    for (uint32_t v = 0; v < V; ++v) scales[v] = AttnV(0.0f);
-    for (uint32_t i = 0; i < d; ++i) {
-      if (i % own_copy::rotor::kQuantGroup == 0)
-        for (uint32_t v = 0; v < V; ++v) scales[v] = keys.scale(i, v);
-      attn_prefetch_ahead<R>(keys.row(i), Keys::template kRowBytes<V>);
-      AttnV k[V];
-      keys.template load<V>(i, k);
-      for (uint32_t v = 0; v < V; ++v) k[v] = k[v] * scales[v];
-      for (uint32_t r = 0; r < R; ++r) {
-        const AttnV x(q[size_t{r} * d + i]);
-        for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
+      for (uint32_t v = 0; v < V; ++v) acc[r][v] = AttnV(0.0f);
+    if constexpr (Keys::kGrouped) {
+      // A group's scales are loaded at its first dimension and held in registers where the tile
+      // leaves room. One loop over the dimensions, as below: with a loop over the groups around
+      // it, GCC 12 for AArch64 stored every accumulator to the stack at every dimension.
+      // (Zeros first only for GCC 12's -Wmaybe-uninitialized: i = 0 loads the first group's.)
+      AttnV scales[V];
+      for (uint32_t v = 0; v < V; ++v) scales[v] = AttnV(0.0f);
+      for (uint32_t i = 0; i < d; ++i) {
+        if (i % own_copy::rotor::kQuantGroup == 0)
+          for (uint32_t v = 0; v < V; ++v) scales[v] = keys.scale(i, v);
+        attn_prefetch_ahead<R>(keys.row(i), Keys::template kRowBytes<V>);
+        AttnV k[V];
+        keys.template load<V>(i, k);
+        for (uint32_t v = 0; v < V; ++v) k[v] = k[v] * scales[v];
+        for (uint32_t r = 0; r < R; ++r) {
+          const AttnV x(q[size_t{r} * d + i]);
+          for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
+        }
+      }
+    } else {
+      for (uint32_t i = 0; i < d; ++i) {
+        attn_prefetch_ahead<R>(keys.row(i), Keys::template kRowBytes<V>);
+        AttnV k[V];
+        keys.template load<V>(i, k);
+        for (uint32_t r = 0; r < R; ++r) {
+          const AttnV x(q[size_t{r} * d + i]);
+          for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
+        }
       }
     }
-  } else {
-    for (uint32_t i = 0; i < d; ++i) {
-      attn_prefetch_ahead<R>(keys.row(i), Keys::template kRowBytes<V>);
-      AttnV k[V];
-      keys.template load<V>(i, k);
-      for (uint32_t r = 0; r < R; ++r) {
-        const AttnV x(q[size_t{r} * d + i]);
-        for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
-      }
-    }
+    for (uint32_t r = 0; r < R; ++r)
+      for (uint32_t v = 0; v < V; ++v) (acc[r][v] * s).store_unaligned(out + size_t{r} * stride + v * kAttnLanes);
   }
-  for (uint32_t r = 0; r < R; ++r)
-    for (uint32_t v = 0; v < V; ++v) (acc[r][v] * s).store_unaligned(out + size_t{r} * stride + v * kAttnLanes);
 }
 
 // Rows [0, rows) in tiles of kAttnTileRows rows, then one tile of the rows left:
-// tile(std::integral_constant<uint32_t, R>{}, r0) for the R rows from r0, so that each row
-// count is a tile of its own (its accumulators in registers).
+// tile(std::integral_constant<uint32_t, R>{}, r0, tiles) for `tiles` tiles of R rows from r0 (all
+// the whole tiles in one call where kAttnTileStacks, else one a call), so that each row count is
+// a tile of its own (its accumulators in registers).
 template <typename Tile>
 void attn_row_tiles(uint32_t rows, Tile tile) {
   uint32_t r0 = 0;
-  for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows) tile(std::integral_constant<uint32_t, kAttnTileRows>{}, r0);
+  if constexpr (kAttnTileStacks) {
+    r0 = rows / kAttnTileRows * kAttnTileRows;
+    if (r0 > 0) tile(std::integral_constant<uint32_t, kAttnTileRows>{}, 0, r0 / kAttnTileRows);
+  } else {
+    for (; r0 + kAttnTileRows <= rows; r0 += kAttnTileRows) tile(std::integral_constant<uint32_t, kAttnTileRows>{}, r0, 1);
+  }
   switch (rows - r0) {
     case 0: break;
-    case 1: tile(std::integral_constant<uint32_t, 1>{}, r0); break;
-    case 2: tile(std::integral_constant<uint32_t, 2>{}, r0); break;
-    case 3: tile(std::integral_constant<uint32_t, 3>{}, r0); break;
-    case 4: tile(std::integral_constant<uint32_t, 4>{}, r0); break;
-    default: tile(std::integral_constant<uint32_t, 5>{}, r0); break;
+    case 1: tile(std::integral_constant<uint32_t, 1>{}, r0, 1); break;
+    case 2: tile(std::integral_constant<uint32_t, 2>{}, r0, 1); break;
+    case 3: tile(std::integral_constant<uint32_t, 3>{}, r0, 1); break;
+    case 4: tile(std::integral_constant<uint32_t, 4>{}, r0, 1); break;
+    default: tile(std::integral_constant<uint32_t, 5>{}, r0, 1); break;
   }
 }
 
 template <typename E, uint32_t V>
 void attn_score_vectors(const float *q, uint32_t rows, uint32_t d, typename E::Keys keys, float scale, float *out,
                         uint32_t stride) {
-  attn_row_tiles(rows, [&](auto tile_rows, uint32_t r0) {
+  attn_row_tiles(rows, [&](auto tile_rows, uint32_t r0, uint32_t tiles) {
     attn_score_tile<E, decltype(tile_rows)::value, V>(q + size_t{r0} * d, d, keys, scale, out + size_t{r0} * stride,
-                                                      stride);
+                                                      stride, tiles);
   });
 }
 
@@ -400,38 +422,40 @@ void attn_scores_quantized(const float *q, uint32_t rows, const void *key_block,
   });
 }
 
-// R rows x V vectors of d starting at acc / values (already at the chunk's first column); out of
-// line as the score tile.
+// R rows x V vectors of d starting at acc / values (already at the chunk's first column), for
+// `tiles` tiles of R rows as the score tile; out of line as the score tile.
 template <typename E, uint32_t R, uint32_t V>
 __attribute__((noinline)) void attn_accumulate_tile(const float *w, uint32_t stride, typename E::Values values,
-                                                    uint32_t n, uint32_t d, float *acc) {
+                                                    uint32_t n, uint32_t d, float *acc, uint32_t tiles) {
   using Values = typename E::Values;
-  AttnV a[R][V];
-  for (uint32_t r = 0; r < R; ++r)
-    for (uint32_t v = 0; v < V; ++v) a[r][v] = AttnV::load_unaligned(acc + size_t{r} * d + v * kAttnLanes);
-  // Without this early return GCC 12 keeps a stack copy of every accumulator for the path on
-  // which the key loop does not run (24 extra stores and loads per tile).
-  if (n == 0) return;
-  for (uint32_t j = 0; j < n; ++j) {
-    attn_prefetch_ahead<R>(values.row(j), Values::template kRowBytes<V>);
-    AttnV x[V];
-    values.template load<V>(j, x);
-    for (uint32_t r = 0; r < R; ++r) {
-      const AttnV weight(w[size_t{r} * stride + j]);
-      for (uint32_t v = 0; v < V; ++v) a[r][v] = attn_fma(weight, x[v], a[r][v]);
+  for (uint32_t t = 0; t < (kAttnTileStacks && R == kAttnTileRows ? tiles : 1); ++t, w += size_t{R} * stride, acc += size_t{R} * d) {
+    AttnV a[R][V];
+    for (uint32_t r = 0; r < R; ++r)
+      for (uint32_t v = 0; v < V; ++v) a[r][v] = AttnV::load_unaligned(acc + size_t{r} * d + v * kAttnLanes);
+    // Without this early return GCC 12 keeps a stack copy of every accumulator for the path on
+    // which the key loop does not run (24 extra stores and loads per tile).
+    if (n == 0) return;
+    for (uint32_t j = 0; j < n; ++j) {
+      attn_prefetch_ahead<R>(values.row(j), Values::template kRowBytes<V>);
+      AttnV x[V];
+      values.template load<V>(j, x);
+      for (uint32_t r = 0; r < R; ++r) {
+        const AttnV weight(w[size_t{r} * stride + j]);
+        for (uint32_t v = 0; v < V; ++v) a[r][v] = attn_fma(weight, x[v], a[r][v]);
+      }
     }
+    for (uint32_t r = 0; r < R; ++r)
+      for (uint32_t v = 0; v < V; ++v) a[r][v].store_unaligned(acc + size_t{r} * d + v * kAttnLanes);
   }
-  for (uint32_t r = 0; r < R; ++r)
-    for (uint32_t v = 0; v < V; ++v) a[r][v].store_unaligned(acc + size_t{r} * d + v * kAttnLanes);
 }
 
 // Rows [0, rows) x V vectors of d starting at acc / values, tiles of kAttnTileRows rows.
 template <typename E, uint32_t V>
 void attn_accumulate_columns(const float *w, uint32_t stride, uint32_t rows, typename E::Values values, uint32_t n,
                              uint32_t d, float *acc) {
-  attn_row_tiles(rows, [&](auto tile_rows, uint32_t r0) {
+  attn_row_tiles(rows, [&](auto tile_rows, uint32_t r0, uint32_t tiles) {
     attn_accumulate_tile<E, decltype(tile_rows)::value, V>(w + size_t{r0} * stride, stride, values, n, d,
-                                                           acc + size_t{r0} * d);
+                                                           acc + size_t{r0} * d, tiles);
   });
 }
 
