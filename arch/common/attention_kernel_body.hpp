@@ -282,17 +282,24 @@ void attn_prefetch_ahead(const void *p, size_t bytes) {
 // they compile as before.
 constexpr bool kAttnTileStacks = kAttnRegisters < 32;
 
-// R rows x V key vectors of a tile (V * kAttnLanes scores per row, written whole), for `tiles`
-// tiles of R rows one after the other where kAttnTileStacks and R is a whole tile (else one: a
-// row tail's and a decode step's tiles compile as before). Out of line (as GCC
-// leaves the f32/f16/bf16 tiles anyway), so each type's tile is one function that
-// bench/cycles.py finds by name.
+// The tiles one call of an R-row tile function runs when asked for `tiles`: all of them for whole
+// tiles where kAttnTileStacks, else the constant 1 (row tails, decode steps' 4-row tiles and the
+// 32-register sets compile as a single tile).
+template <uint32_t R>
+constexpr uint32_t attn_tiles_in_call(uint32_t tiles) {
+  return kAttnTileStacks && R == kAttnTileRows ? tiles : 1;
+}
+
+// R rows x V key vectors of a tile (V * kAttnLanes scores per row, written whole), for
+// attn_tiles_in_call<R>(tiles) tiles of R rows one after the other. Out of line (as GCC leaves
+// the f32/f16/bf16 tiles anyway), so each type's tile is one function that bench/cycles.py
+// finds by name.
 template <typename E, uint32_t R, uint32_t V>
 __attribute__((noinline)) void attn_score_tile(const float *q, uint32_t d, typename E::Keys keys, float scale,
                                                float *out, uint32_t stride, uint32_t tiles) {
   using Keys = typename E::Keys;
   const AttnV s(scale);
-  for (uint32_t t = 0; t < (kAttnTileStacks && R == kAttnTileRows ? tiles : 1); ++t, q += size_t{R} * d, out += size_t{R} * stride) {
+  for (uint32_t t = 0; t < attn_tiles_in_call<R>(tiles); ++t, q += size_t{R} * d, out += size_t{R} * stride) {
     if (d == 0) {
       // A dot product of nothing (head_dim is never 0 in a call; see attn_accumulate_tile for why
       // this case is written apart).
@@ -428,7 +435,7 @@ template <typename E, uint32_t R, uint32_t V>
 __attribute__((noinline)) void attn_accumulate_tile(const float *w, uint32_t stride, typename E::Values values,
                                                     uint32_t n, uint32_t d, float *acc, uint32_t tiles) {
   using Values = typename E::Values;
-  for (uint32_t t = 0; t < (kAttnTileStacks && R == kAttnTileRows ? tiles : 1); ++t, w += size_t{R} * stride, acc += size_t{R} * d) {
+  for (uint32_t t = 0; t < attn_tiles_in_call<R>(tiles); ++t, w += size_t{R} * stride, acc += size_t{R} * d) {
     AttnV a[R][V];
     for (uint32_t r = 0; r < R; ++r)
       for (uint32_t v = 0; v < V; ++v) a[r][v] = AttnV::load_unaligned(acc + size_t{r} * d + v * kAttnLanes);

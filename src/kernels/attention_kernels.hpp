@@ -25,8 +25,9 @@ constexpr uint32_t kKeyBlock = 64;
 // e^8 ~ 2981: a stale m only scales the row's sum and accumulators by a common factor, which the
 // division at the end removes, and float keeps its relative precision at any scale. Moving m
 // costs a pass over the row's accumulators (a read-modify-write of head_dim floats) and a
-// branch that the data decides: moving it on every rise took 2.5-3.5% of a 512-token prefill on
-// a Zen 3 (docs/performance.md). After a row's first block m rarely rises by 8 (a score 8 above
+// branch that the data decides; with the slack, decode steps after 2048 cached tokens took
+// 2.5-4.6% less time on a Zen 3 (docs/performance.md; the benchmark's prefill, whose scores
+// rarely raise m much, 0.4%). After a row's first block m rarely rises by 8 (a score 8 above
 // every earlier one would outweigh them all by e^8), so the branch is all but always not taken.
 // Sums stay finite: at most e^8 per key.
 constexpr float kStaleMaximumSlack = 8.0f;
