@@ -85,7 +85,17 @@ if(_rotor_cpu MATCHES "^(x86_64|amd64)$")
                         $<$<CXX_COMPILER_ID:GNU>:-Wno-maybe-uninitialized>)
 elseif(_rotor_cpu MATCHES "^(aarch64|arm64)$")
   rotor_add_arch_source(arm/rope_neon64.cpp ROTOR_HAVE_NEON64)
-  rotor_add_arch_source(arm/attention_neon64.cpp ROTOR_HAVE_NEON64)
+  # GCC's first scheduling pass (before register allocation; on by default for AArch64, off for
+  # x86) with its default pressure model hoisted the six rows' query (or weight) loads of a 6-row
+  # tile above the multiply-adds: 6 + 4 key vectors + 24 accumulators are 34 of the 32
+  # registers, and two accumulators went to the stack in every step of the key loop. The
+  # weighted pressure algorithm keeps the tiles in registers: llvm-mca put the f32/f16/bf16 tiles
+  # and the fold 5-14% faster on Neoverse N1/N2/V2 and Cortex-X2, 15-29% on the in-order
+  # Cortex-A55/A53/A510; the one loop it slows is the 4-row q4_0 score tile on in-order cores
+  # (docs/performance.md, "The neon64 tiles without spills"). Not for rope_neon64.cpp, which
+  # gains nothing from it. GCC only (Clang has no such parameter).
+  rotor_add_arch_source(arm/attention_neon64.cpp ROTOR_HAVE_NEON64
+                        $<$<CXX_COMPILER_ID:GNU>:--param=sched-pressure-algorithm=1>)
 elseif(_rotor_cpu MATCHES "^arm")
   # -mfpu=neon only for this file: the rest of the library runs on VFP-only cores too.
   rotor_add_arch_source(arm/rope_neon.cpp ROTOR_HAVE_NEON -mfpu=neon)
