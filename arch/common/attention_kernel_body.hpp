@@ -324,6 +324,9 @@ __attribute__((noinline)) void attn_score_tile(const float *q, uint32_t d, typen
         AttnV k[V];
         keys.template load<V>(i, k);
         for (uint32_t v = 0; v < V; ++v) k[v] = k[v] * scales[v];
+        // Q4_0's widening is the longest chain before the multiply-adds: all of it first
+        // (attn_widened_first: an in-order core otherwise waits on each vector in turn).
+        if constexpr (std::is_same_v<Keys, AttnQ4Keys>) attn_widened_first<V>(k);
         for (uint32_t r = 0; r < R; ++r) {
           const AttnV x(q[size_t{r} * d + i]);
           for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
