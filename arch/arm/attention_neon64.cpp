@@ -62,8 +62,8 @@ void attn_load_q4_run(const uint8_t *p, uint32_t shift, xsimd::batch<float, Arch
     for (uint32_t v = 0; v < V; ++v)
       attn_widen_int8x16(attn_nibbles_minus_8(attn_load_4_bytes(p + 4 * v), shift), out + v, 1);
 }
-// An empty asm that takes the V widened key vectors of a quantized tile step and gives them
-// back, so that every multiply-add of the step comes after all V are widened. Without it, GCC's
+// An empty asm that takes the 4 widened key vectors of a Q4_0 score tile's step and gives them
+// back, so that every multiply-add of the step comes after all 4 are widened. Without it, GCC's
 // weighted scheduling-pressure model (cmake/RotorArch.cmake) interleaves the Q4_0 widening with
 // the multiply-adds in fewer registers, which the in-order cores wait on: the 4-row q4_0 score
 // tile 57 -> 63 cycles per 64 multiply-adds on a Cortex-A55, 87 -> 105 on an A53 (llvm-mca);
