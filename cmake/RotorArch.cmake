@@ -90,10 +90,11 @@ elseif(_rotor_cpu MATCHES "^(aarch64|arm64)$")
   # tile above the multiply-adds: 6 + 4 key vectors + 24 accumulators are 34 of the 32
   # registers, and two accumulators went to the stack in every step of the key loop. The
   # weighted pressure algorithm keeps the tiles in registers: llvm-mca put the f32/f16/bf16 tiles
-  # up to 14% and the fold 3-6% faster on Neoverse N1/N2/V2 and Cortex-X2, up to 26% and 29% on the
-  # in-order Cortex-A55/A53/A510 (docs/performance.md, "The neon64 tiles without spills"; the Q4_0 tiles
-  # need attn_widened_first there). Not for rope_neon64.cpp, which gains nothing from it. GCC
-  # only (Clang has no such parameter; Clang 14 keeps the tiles in registers without one).
+  # up to 14% and the fold 3-6% faster on Neoverse N1/N2/V2 and Cortex-X2, up to 26% and 29% on
+  # the in-order Cortex-A55/A53/A510 (docs/performance.md, "The neon64 tiles without spills"; the
+  # Q4_0 score tiles need attn_widened_first there). Not for rope_neon64.cpp, which gains nothing
+  # from it. GCC only (Clang has no such parameter; Clang 14 keeps the tiles in registers
+  # without one).
   rotor_add_arch_source(arm/attention_neon64.cpp ROTOR_HAVE_NEON64
                         $<$<CXX_COMPILER_ID:GNU>:--param=sched-pressure-algorithm=1>)
 elseif(_rotor_cpu MATCHES "^arm")
