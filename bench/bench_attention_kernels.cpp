@@ -118,11 +118,12 @@ void tile_benchmark(benchmark::State &state, Tile tile) {
 void BM_KernelScores(benchmark::State &state) { tile_benchmark(state, Tile::scores); }
 void BM_KernelAccumulate(benchmark::State &state) { tile_benchmark(state, Tile::values); }
 
-// Args: rows. The fold leaves weights in (0, 1] where the scores were, which the next call
+// Args: rows, keys per row (64: a whole block, a prefill's rows off the diagonal; fewer: the
+// diagonal's rows and a decode step's last block). The fold leaves weights in (0, 1] where the scores were, which the next call
 // folds again (exp's cost does not depend on the values), so nothing but the running maxima and
 // sums is reset between calls.
 void BM_KernelFold(benchmark::State &state) {
-  const uint32_t rows = uint32_t(state.range(0));
+  const uint32_t rows = uint32_t(state.range(0)), n = uint32_t(state.range(1));
   std::vector<float> scores(size_t{rows} * kKeys), acc(size_t{rows} * kDim, 0.0f), running_max(rows),
       running_sum(rows);
   for (size_t i = 0; i < scores.size(); ++i) scores[i] = 3.0f * std::sin(float(i));
@@ -136,12 +137,12 @@ void BM_KernelFold(benchmark::State &state) {
       running_max[r] = start;
       running_sum[r] = 1.0f;
     }
-    kernels().fold(scores.data(), kKeys, rows, kKeys, running_max.data(), running_sum.data(), acc.data(), kDim);
+    kernels().fold(scores.data(), kKeys, rows, n, running_max.data(), running_sum.data(), acc.data(), kDim);
     benchmark::ClobberMemory();
   }
   const double peak = (peak_before + fma_peak()) / 2;
   // The score and value flops of the same rows and keys, at the FMA loop's rate.
-  const double fma_seconds = peak > 0 ? 4.0 * rows * kKeys * kDim / (peak * 1e9) : 0.0;
+  const double fma_seconds = peak > 0 ? 4.0 * rows * n * kDim / (peak * 1e9) : 0.0;
   state.counters["fold_per_fma"] =
       benchmark::Counter(fma_seconds, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   state.counters["peak_GFLOPs"] = peak;
@@ -156,6 +157,6 @@ BENCHMARK(BM_KernelScores)
 BENCHMARK(BM_KernelAccumulate)
     ->ArgsProduct({{4, 24}, {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16, ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q4_0}})
     ->Args({256, ROTOR_DTYPE_F32});
-BENCHMARK(BM_KernelFold)->Arg(4)->Arg(256);
+BENCHMARK(BM_KernelFold)->Args({4, kKeys})->Args({256, kKeys})->Args({256, 40});
 
 BENCHMARK_MAIN();

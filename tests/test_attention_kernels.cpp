@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -248,8 +249,8 @@ TEST(AttentionKernels, NoDimensionsAndNoKeys) {
 
 // The fold moves a row's running maximum only when a block's largest score exceeds it by more
 // than kStaleMaximumSlack (the rescale of the accumulators it then takes is a pass over them);
-// below that the maximum stays and the weights exp(s - m) may exceed 1. Checked in every set
-// against exp in double: a block 5 above the maximum (kept), then one 9 above it (moved), on two
+// below that the maximum stays and the weights 2^(s - m) may exceed 1. Checked in every set
+// against exp2 in double (the fold works in base 2): a block 5 above the maximum (kept), then one 9 above it (moved), on two
 // rows folded together (the SIMD sets interleave rows) with n = 37 and d = 40 (tails).
 TEST(AttentionKernels, FoldMovesTheMaximumOnlyPastTheSlack) {
   const uint32_t n = 37, d = 40, stride = rotor::kKeyBlock;
@@ -276,11 +277,11 @@ TEST(AttentionKernels, FoldMovesTheMaximumOnlyPastTheSlack) {
       set.attention->fold(scores.data(), stride, 2, n, maxima, sums, acc.data(), d);
       for (uint32_t r = 0; r < 2; ++r) {
         ASSERT_EQ(maxima[r], want_max) << "row " << r;
-        const double factor = std::exp(double(before) - double(want_max));
+        const double factor = std::exp2(double(before) - double(want_max));
         want_sum[r] *= factor;
         want_acc_factor[r] *= factor;
         for (uint32_t j = 0; j < n; ++j) {
-          const double weight = std::exp(double(given[r * stride + j]) - double(want_max));
+          const double weight = std::exp2(double(given[r * stride + j]) - double(want_max));
           want_sum[r] += weight;
           ASSERT_NEAR(scores[r * stride + j], weight, 4e-7 * weight) << "row " << r << ", weight " << j;
         }
@@ -289,6 +290,51 @@ TEST(AttentionKernels, FoldMovesTheMaximumOnlyPastTheSlack) {
           ASSERT_NEAR(acc[r * d + i], want_acc_factor[r], 4e-7 * want_acc_factor[r]) << "row " << r << ", element " << i;
       }
     }
+  }
+}
+
+// The fold's 2^x against exp2 in double, in every set, over the whole range a weight takes
+// (x = s - m from below the clamp at -126 to the slack, 8): within 1.5 ulp in every set (the
+// polynomial kExp2Poly measured 0.9 ulp evaluated with fused multiply-adds, 1.2 without). Row 0 holds 8 as its
+// largest score, so m = 8 and the weights are 2^(s - 8); rows of 64 (whole blocks) and of 37
+// (a tail), two rows a call (the sets interleave rows).
+TEST(AttentionKernels, FoldWeighsLikeExp2) {
+  const uint32_t stride = rotor::kKeyBlock, d = 8;
+  std::mt19937 rng(53);
+  std::uniform_real_distribution<float> wide(-140.0f, 0.0f), near_zero(-2.0f, 0.0f);
+  for (uint32_t k = 0; rotor::available_kernel(k) != nullptr; ++k) {
+    const rotor::KernelSet &set = *rotor::available_kernel(k);
+    SCOPED_TRACE(set.name);
+    double worst_ulps = 0.0;
+    float worst_x = 0.0f;
+    for (uint32_t round = 0; round < 400; ++round) {
+      const uint32_t n = round % 2 == 0 ? stride : 37;
+      std::vector<float> scores(size_t{2} * stride, 0.0f);
+      for (uint32_t j = 0; j < 2 * stride; ++j) scores[j] = 8.0f + (j % 3 == 0 ? near_zero(rng) : wide(rng));
+      scores[0] = scores[stride] = 8.0f;  // each row's maximum (x = 0 must weigh exactly 1)
+      if (round == 0) scores[1] = 8.0f - 126.0f, scores[2] = 8.0f - 125.5f, scores[3] = 8.0f - 0.5f;
+      const std::vector<float> given = scores;
+      float maxima[2] = {-INFINITY, -INFINITY}, sums[2] = {0.0f, 0.0f};
+      std::vector<float> acc(size_t{2} * d, 0.0f);
+      set.attention->fold(scores.data(), stride, 2, n, maxima, sums, acc.data(), d);
+      for (uint32_t r = 0; r < 2; ++r) {
+        ASSERT_EQ(maxima[r], 8.0f);
+        ASSERT_EQ(scores[r * stride], 1.0f) << "the row's maximum weighs exactly 1";
+        for (uint32_t j = 0; j < n; ++j) {
+          const float x = given[r * stride + j] - 8.0f;  // exact: both within a factor 2^8
+          const float got = scores[r * stride + j];
+          if (x < -126.0f) {  // below the clamp: 0 (portable) or 2^-126 (SIMD), never more
+            ASSERT_LE(got, 0x1p-126f) << "x = " << x;
+            continue;
+          }
+          const double want = std::exp2(double(x));
+          const double ulps = std::fabs(double(got) - want) / double(std::nextafter(float(want), INFINITY) - float(want));
+          if (ulps > worst_ulps) worst_ulps = ulps, worst_x = x;
+        }
+      }
+    }
+    EXPECT_LE(worst_ulps, 1.5) << "at x = " << worst_x;
+    std::printf("[ %s ] the fold's 2^x: worst %.2f ulp (at x = %g)\n", set.name, worst_ulps, double(worst_x));
   }
 }
 
@@ -332,8 +378,8 @@ TEST(AttentionKernels, FoldGivesInfiniteMaximaTheSoftmaxLimit) {
     EXPECT_EQ(sums[1], float(n)) << "equal scores weigh evenly";
     EXPECT_EQ(differing(scores.data() + stride, n, [](uint32_t) { return 1.0f; }), 0u) << "weights of row 1 other than 1";
 
-    // Row 1's next block brings finite scores: the -inf block's share goes (to exp(-87) of it at
-    // most, the SIMD exp's clamp) and the row continues as if that block had not been there.
+    // Row 1's next block brings finite scores: the -inf block's share goes (to 2^-126 of it at
+    // most, the SIMD 2^x's clamp) and the row continues as if that block had not been there.
     for (uint32_t i = 0; i < d; ++i) acc[d + i] = 5.0f;  // what the -inf block's values added
     std::vector<float> block(n), fresh_block(n);
     for (float &x : block) x = dist(rng);

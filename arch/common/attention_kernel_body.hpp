@@ -550,32 +550,30 @@ AttnV attn_pow2_of_shifted(AttnV shifted) {
   return out;
 }
 
-// exp(x) for x = s - m <= kStaleMaximumSlack with the formulas of src/kernels/online_softmax.hpp (Cody-Waite reduction,
-// Cephes expf polynomial, evaluated with fused multiply-adds; 2^n built in the exponent bits),
-// lane by lane: exp(0) = 1 exactly, NaN stays NaN, and x < -87 gives exp(-87) ~ 1.6e-38 rather
-// than 0 (the clamp is then one max instead of a compare and two selects: 15 vector operations
-// instead of 19, a fifth of the fold's exp; beside a row maximum's weight of 1 such a weight
-// adds nothing to a sum, and its share of the output is below 2^-125).
-AttnV attn_softmax_exp(AttnV x) {
-  // max(-87, NaN) is the NaN (maxps and fmax give their NaN operand), which stays NaN through
+// 2^x for x = s - m <= kStaleMaximumSlack (scores come in base-2 units: attention_kernels.hpp)
+// with the formulas of src/kernels/online_softmax.hpp (n = x rounded, r = x - n exact, a degree-6
+// polynomial for 2^r, 2^n built in the exponent bits), lane by lane: 2^0 = 1 exactly, NaN stays
+// NaN, and x < -126 gives 2^-126 ~ 1.2e-38 rather than 0 (the clamp is then one max instead of a
+// compare and two selects; beside a row maximum's weight of 1 such a weight adds nothing to a
+// sum, and its share of the output is below 2^-125). Base 2 takes 7 multiply-adds a vector where
+// e^x took 11 (the multiply by log2(e) and the two-part reduction by ln 2 go; the score tile's
+// scale carries log2(e) instead): the fold is the prefill's largest cost after the tiles.
+AttnV attn_softmax_exp2(AttnV x) {
+  // max(-126, NaN) is the NaN (maxps and fmax give their NaN operand), which stays NaN through
   // every step below; one instruction, where the same select written with vector extensions
   // compiled to a compare and a blend (GCC 12).
-  const AttnV clamped = xsimd::max(AttnV(-87.0f), x);
+  const AttnV clamped = xsimd::max(AttnV(-126.0f), x);
   const AttnV shifter(12582912.0f);
-  // n + 1.5 * 2^23 holds the integer n in its low mantissa bits.
-  const AttnV shifted = attn_fma(clamped, AttnV(1.44269504088896341f), shifter);
-  const AttnV n = shifted - shifter;
-  const AttnV r = attn_fma(n, AttnV(2.12194440e-4f), attn_fma(n, AttnV(-0.693359375f), clamped));
-  AttnV p(1.9875691500e-4f);
-  p = attn_fma(p, r, AttnV(1.3981999507e-3f));
-  p = attn_fma(p, r, AttnV(8.3334519073e-3f));
-  p = attn_fma(p, r, AttnV(4.1665795894e-2f));
-  p = attn_fma(p, r, AttnV(1.6666665459e-1f));
-  p = attn_fma(p, r, AttnV(5.0000001201e-1f));
-  // exp(r) - 1 = r + r^2 p; times 2^n plus 2^n in one rounding.
-  const AttnV expm1_r = attn_fma(p, r * r, r);
-  const AttnV pow2 = attn_pow2_of_shifted(shifted);
-  return attn_fma(expm1_r, pow2, pow2);
+  // n + 1.5 * 2^23 holds the integer n nearest x in its low mantissa bits; r in [-1/2, 1/2].
+  const AttnV shifted = clamped + shifter;
+  const AttnV r = clamped - (shifted - shifter);
+  AttnV q(kExp2Poly[5]);
+  q = attn_fma(q, r, AttnV(kExp2Poly[4]));
+  q = attn_fma(q, r, AttnV(kExp2Poly[3]));
+  q = attn_fma(q, r, AttnV(kExp2Poly[2]));
+  q = attn_fma(q, r, AttnV(kExp2Poly[1]));
+  q = attn_fma(q, r, AttnV(kExp2Poly[0]));
+  return attn_fma(r, q, AttnV(1.0f)) * attn_pow2_of_shifted(shifted);
 }
 
 // Pairwise (tree) reductions of kFoldVectors vectors, then of the lanes: a short dependency chain
@@ -640,7 +638,7 @@ __attribute__((always_inline)) inline void attn_fold_rescale(const float *new_ma
   for (uint32_t r = 0; r < R; ++r) {
     if (new_max[r] != running_max[r]) {
       // The first block finds running_max = -inf: the factor is 0 and so are sum and acc.
-      const AttnV factor = attn_softmax_exp(AttnV(running_max[r] - new_max[r]));
+      const AttnV factor = attn_softmax_exp2(AttnV(running_max[r] - new_max[r]));
       alignas(64) float lanes[kAttnLanes];
       factor.store_aligned(lanes);
       const float f = lanes[0];
@@ -697,12 +695,12 @@ __attribute__((always_inline)) inline void attn_fold_rows_of(float *scores, uint
     for (uint32_t r = 0; r < R; ++r) {
       const AttnV m(new_max[r]);
 #pragma GCC unroll 4
-      for (uint32_t v = 0; v < kFoldVectors; ++v) s[r][v] = attn_softmax_exp(s[r][v] - m);
+      for (uint32_t v = 0; v < kFoldVectors; ++v) s[r][v] = attn_softmax_exp2(s[r][v] - m);
     }
   } else {
     for (uint32_t r = 0; r < R; ++r) {
       const AttnV m(new_max[r]);
-      for (uint32_t v = 0; v < kFoldVectors; ++v) s[r][v] = attn_softmax_exp(s[r][v] - m);
+      for (uint32_t v = 0; v < kFoldVectors; ++v) s[r][v] = attn_softmax_exp2(s[r][v] - m);
     }
   }
   for (uint32_t r = 0; r < R; ++r) {
@@ -752,7 +750,7 @@ __attribute__((always_inline)) inline void attn_fold_block_streamed(float *score
     AttnV level[kLevels];
 #pragma GCC unroll 16
     for (uint32_t v = 0; v < kFoldVectors; ++v) {
-      AttnV e = attn_softmax_exp(AttnV::load_unaligned(row + v * kAttnLanes) - m);
+      AttnV e = attn_softmax_exp2(AttnV::load_unaligned(row + v * kAttnLanes) - m);
       e.store_unaligned(row + v * kAttnLanes);
       uint32_t k = 0;
 #pragma GCC unroll 8

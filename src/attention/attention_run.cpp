@@ -286,6 +286,7 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
   const uint32_t length = cache.length, group = c.plan.group, d = c.q.head_dim;
   const uint32_t rows = task.tokens * group;
   const AttentionKernels &kernels = *c.kernels;
+  const float score_scale = base2_score_scale(c.scale);  // the fold works in base 2
   float *queries = reinterpret_cast<float *>(slot + c.plan.queries);
   float *acc = reinterpret_cast<float *>(slot + c.plan.accum);
   float *maxima = reinterpret_cast<float *>(slot + c.plan.maxima);
@@ -320,12 +321,12 @@ void attend(const ForwardCall &c, const Task &task, unsigned char *slot) {
     // row's scores past its own position are computed and never read). Scoring every diagonal
     // row against the whole block computed twice the scores it used: a tenth of a 512-token
     // prefill's score work. A score's bits do not depend on the call it is computed in.
-    in.scores(queries + uint64_t{full_row} * d, rows - full_row, in.keys, block_keys, d, c.scale,
+    in.scores(queries + uint64_t{full_row} * d, rows - full_row, in.keys, block_keys, d, score_scale,
               scores + uint64_t{full_row} * kKeyBlock, kKeyBlock);
     const uint32_t chunk = kDiagonalRows > group ? kDiagonalRows / group * group : group;
     for (uint32_t r = first_row; r < full_row; r += chunk) {
       const uint32_t end = min_u32(r + chunk, full_row);
-      in.scores(queries + uint64_t{r} * d, end - r, in.keys, visible(end - 1), d, c.scale,
+      in.scores(queries + uint64_t{r} * d, end - r, in.keys, visible(end - 1), d, score_scale,
                 scores + uint64_t{r} * kKeyBlock, kKeyBlock);
     }
     for (uint32_t r = first_row; r < full_row; r += group)

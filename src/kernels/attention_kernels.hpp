@@ -8,6 +8,7 @@
 // accumulator element is updated once per key, in ascending key order, always with the same
 // operation.
 #pragma once
+#include <cfloat>
 #include <cstdint>
 
 namespace rotor {
@@ -21,16 +22,24 @@ namespace rotor {
 constexpr uint32_t kKeyBlock = 64;
 
 // How far a block's largest score may exceed a row's running maximum m before the fold moves m
-// to it. Below that, m stays (stale) and the block's weights exp(s - m) may exceed 1, up to
-// e^8 ~ 2981: a stale m only scales the row's sum and accumulators by a common factor, which the
+// to it. Below that, m stays (stale) and the block's weights 2^(s - m) may exceed 1, up to
+// 2^8 = 256: a stale m only scales the row's sum and accumulators by a common factor, which the
 // division at the end removes, and float keeps its relative precision at any scale. Moving m
 // costs a pass over the row's accumulators (a read-modify-write of head_dim floats) and a
 // branch that the data decides; with the slack, decode steps after 2048 cached tokens took
-// 2.5-4.6% less time on a Zen 3 (docs/performance.md; the benchmark's prefill, whose scores
-// rarely raise m much, 0.4%). After a row's first block m rarely rises by 8 (a score 8 above
-// every earlier one would outweigh them all by e^8), so the branch is all but always not taken.
-// Sums stay finite: at most e^8 per key.
+// 2.5-4.6% less time on a Zen 3 (docs/performance.md, measured with a slack of e^8; the
+// benchmark's prefill, whose scores rarely raise m much, 0.4%). After a row's first block m
+// rarely rises by 8 (a score 8 above every earlier one would outweigh them all 256 times), so
+// the branch is all but always not taken. Sums stay finite: at most 256 per key.
 constexpr float kStaleMaximumSlack = 8.0f;
+
+// The fold's 2^r for r in [-1/2, 1/2], as 1 + r * (c0 + c1 r + ... + c5 r^5): c0 .. c5 here.
+// Fitted to 2^r's relative error (Lawson's reweighted least squares on 4000 Chebyshev points,
+// in double; tests/golden/fit_exp2.py): 2.0e-9 in exact arithmetic; evaluated in float, 0.9 ulp
+// with fused multiply-adds and 1.2 without (test_attention_kernels.cpp, FoldWeighsLikeExp2).
+// r = 0 gives exactly 1, so a row's maximum weighs exactly 1.
+inline constexpr float kExp2Poly[6] = {6.931471824645996e-01f, 2.402264773845673e-01f, 5.550332367420197e-02f,
+                                       9.618436917662621e-03f, 1.339887501671910e-03f, 1.535336195956916e-04f};
 
 // The running maximum a fold continues with after a block whose largest score is block_max:
 // block_max when it exceeds m by more than the slack (always for the first block, m = -inf,
@@ -39,6 +48,15 @@ constexpr float kStaleMaximumSlack = 8.0f;
 // of external linkage could leave all callers one AVX-512 copy; .ci/check-isa-symbols).
 static inline float next_running_maximum(float block_max, float m) {
   return block_max > m + kStaleMaximumSlack ? block_max : m;
+}
+
+// The scale the score kernels take for a softmax scale: scale * log2(e), so that the fold's
+// 2^s is e^(dot * scale) (the multiply by log2(e) is then the tile's, where it is free, and not
+// the fold's). Saturated at +-FLT_MAX so that a finite scale stays finite: a dot product of 0
+// then scores 0, not 0 * inf = NaN. Static for the reason next_running_maximum is.
+static inline float base2_score_scale(float scale) {
+  const float scaled = scale * 1.44269504088896341f;
+  return scaled > FLT_MAX ? FLT_MAX : (scaled < -FLT_MAX ? -FLT_MAX : scaled);
 }
 
 // Indexed by rotor_dtype (f32, f16, bf16): the element type of the keys and values read.
@@ -71,13 +89,14 @@ struct AttentionKernels {
   // common/half.hpp rounds them (nearest even, NaN quieted the same way), for the keys and values
   // a forward call appends to an f16/bf16 cache from f32 tensors.
   void (*narrow[3])(const float *from, uint32_t count, void *to);
-  // Online softmax step of `rows` rows that all see n > 0 keys (see online_softmax.hpp): row r's
-  // scores (scores + r * stride) become the weights exp(s - m_new); running_sum[r] and its
-  // accumulator (acc + r * d, d floats) are rescaled by exp(m_old - m_new), then the block's
-  // weights are added to running_sum[r]. m_new is m_old unless the block's largest score
-  // exceeds m_old by more than kStaleMaximumSlack (or m_old is -inf, or the block's maximum is
-  // infinite), then that score (next_running_maximum). Each row's result depends on its own
-  // data only.
+  // Online softmax step of `rows` rows that all see n > 0 keys (see online_softmax.hpp), in base
+  // 2: the scores come from `scores` with the call's scale times log2(e), so that 2^s is the
+  // softmax's e^(s / log2(e)). Row r's scores (scores + r * stride) become the weights
+  // 2^(s - m_new); running_sum[r] and its accumulator (acc + r * d, d floats) are rescaled by
+  // 2^(m_old - m_new), then the block's weights are added to running_sum[r]. m_new is m_old
+  // unless the block's largest score exceeds m_old by more than kStaleMaximumSlack (or m_old is
+  // -inf, or the block's maximum is infinite), then that score (next_running_maximum). Each
+  // row's result depends on its own data only.
   void (*fold)(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
                float *acc, uint32_t d);
   // Per quantized cache type ([0] Q8_0, [1] Q4_0; d a multiple of 32): a key block of the KV

@@ -1,7 +1,7 @@
-// Online (streaming) softmax over blocks of keys: each row keeps a running maximum m, a running
-// sum l of exp(s - m) and an accumulator of exp(s - m) * v; a new block that raises m by more
-// than kStaleMaximumSlack rescales both by exp(m_old - m_new). Only one block of scores per row
-// ever exists.
+// Online (streaming) softmax over blocks of keys, in base 2 (scores carry log2(e) in their
+// scale): each row keeps a running maximum m, a running sum l of 2^(s - m) and an accumulator
+// of 2^(s - m) * v; a new block that raises m by more than kStaleMaximumSlack rescales both by
+// 2^(m_old - m_new). Only one block of scores per row ever exists.
 //
 // This is the portable kernel set's fold (attention_scalar.cpp); SIMD sets have their own
 // with the same formulas, and hand it the rows whose maximum is infinite (an overflowed score:
@@ -16,42 +16,36 @@
 
 namespace rotor {
 
-// exp(x) for the fold's x = s - m <= kStaleMaximumSlack (attention_kernels.hpp: a score less
-// its row's running maximum), about 1 ulp, written with plain float operations so the loops
-// that call it vectorise: 2^n * e^r with n = round(x / ln 2), r = x - n ln 2 in [-ln2/2, ln2/2]
-// (ln 2 split in two parts, Cody-Waite) and a degree-7 polynomial for e^r (the minimax
-// coefficients of the Cephes expf). exp(0) is exactly 1; x < -87 gives 0 (the true value is
-// below FLT_MIN); NaN stays NaN; correct up to x = 88 (n = 127).
-inline float softmax_exp(float x) {
-  const float clamped = x > -87.0f ? x : -87.0f;  // NaN takes the clamp here, restored below
-  // Adding and removing 1.5 * 2^23 rounds to the nearest integer in float arithmetic.
+// 2^x for the fold's x = s - m <= kStaleMaximumSlack (attention_kernels.hpp: a score less its
+// row's running maximum, both in base-2 units), within 1.2 ulp, written with plain float
+// operations so the loops that call it vectorise: 2^n * 2^r with n = x rounded to the nearest
+// integer (by adding and removing 1.5 * 2^23), r = x - n in [-1/2, 1/2] (exact) and
+// 2^r = 1 + r * q(r), q the degree-5 polynomial kExp2Poly. 2^0 is exactly 1; x < -126 gives 0
+// (the SIMD sets' clamp gives 2^-126); NaN stays NaN; correct up to x = 127.
+inline float softmax_exp2(float x) {
+  const float clamped = x > -126.0f ? x : -126.0f;  // NaN takes the clamp here, restored below
   const float shifter = 12582912.0f;
-  const float n = (clamped * 1.44269504088896341f + shifter) - shifter;
-  const float r = (clamped - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float e_r = (p * (r * r) + r) + 1.0f;
-  const int32_t exponent = static_cast<int32_t>(n) + 127;  // n in [-126, 12]: a normal power of 2
+  const float n = (clamped + shifter) - shifter;
+  const float r = clamped - n;
+  float q = kExp2Poly[5];
+  for (int k = 4; k >= 0; --k) q = q * r + kExp2Poly[k];
+  const int32_t exponent = static_cast<int32_t>(n) + 127;  // n in [-126, 8]: a normal power of 2
   const uint32_t bits = static_cast<uint32_t>(exponent) << 23;
   float pow2;
   std::memcpy(&pow2, &bits, sizeof pow2);
-  const float result = e_r * pow2;
-  return x >= -87.0f ? result : (x < -87.0f ? 0.0f : x);
+  const float result = (r * q + 1.0f) * pow2;
+  return x >= -126.0f ? result : (x < -126.0f ? 0.0f : x);
 }
 
 // The weights of a block whose new row maximum m is infinite, which only an infinite score
 // gives (an overflowed key or query: an f16/bf16 key past its type's range is stored as
-// infinity). exp(s - m) would be exp(inf - inf) = NaN for the scores equal to m, and the NaN
+// infinity). 2^(s - m) would be 2^(inf - inf) = NaN for the scores equal to m, and the NaN
 // would reach the row's sum and every output element. The limit of the softmax is taken instead:
 // each score equal to m weighs 1 and every other score 0 (a NaN score stays NaN). With m = +inf
 // the output is the mean of the values whose scores are +inf; with m = -inf (every score so far
 // -inf) the block weighs its -inf scores evenly, until a later block brings a finite maximum,
-// whose rescale factor exp(-inf) clears them (to 2^-125 of them in the SIMD sets, whose exp
-// clamps at -87). Rewrites scores[0 .. n) as those weights and returns their sum (a count: exact
+// whose rescale factor 2^-inf clears them (to 2^-126 of them in the SIMD sets, whose 2^x
+// clamps at -126). Rewrites scores[0 .. n) as those weights and returns their sum (a count: exact
 // in any order). Every kernel set comes here for such rows (the SIMD sets through this fold),
 // outside its exp loop, so all give the same weights, and a finite row costs one comparison per
 // block.
@@ -65,8 +59,8 @@ inline float weigh_infinite_maximum(float *scores, uint32_t n, float m) {
   return sum;
 }
 
-// Folds n > 0 scores of one row into its state: scores become the weights exp(s - m_new),
-// *sum and acc[0 .. d) are rescaled by exp(m_old - m_new) when m moves (next_running_maximum:
+// Folds n > 0 scores of one row into its state: scores become the weights 2^(s - m_new),
+// *sum and acc[0 .. d) are rescaled by 2^(m_old - m_new) when m moves (next_running_maximum:
 // only by more than kStaleMaximumSlack). The weights then go to the accumulate kernel.
 inline void fold_scores(float *scores, uint32_t n, float *running_max, float *running_sum, float *acc,
                         uint32_t d) {
@@ -89,11 +83,11 @@ inline void fold_scores(float *scores, uint32_t n, float *running_max, float *ru
     float lane_sum[kLanes] = {};
     for (uint32_t j = 0; j < full; j += kLanes)
       for (uint32_t l = 0; l < kLanes; ++l) {
-        scores[j + l] = softmax_exp(scores[j + l] - new_max);
+        scores[j + l] = softmax_exp2(scores[j + l] - new_max);
         lane_sum[l] += scores[j + l];
       }
     for (uint32_t l = 0; full + l < n; ++l) {
-      scores[full + l] = softmax_exp(scores[full + l] - new_max);
+      scores[full + l] = softmax_exp2(scores[full + l] - new_max);
       lane_sum[l] += scores[full + l];
     }
     block_sum = ((lane_sum[0] + lane_sum[4]) + (lane_sum[2] + lane_sum[6])) +
@@ -102,7 +96,7 @@ inline void fold_scores(float *scores, uint32_t n, float *running_max, float *ru
   if (new_max != *running_max) {
     // The first block finds running_max = -inf: the factor is 0 and so are sum and acc (or
     // what a block of -inf scores alone left there: see weigh_infinite_maximum).
-    const float factor = softmax_exp(*running_max - new_max);
+    const float factor = softmax_exp2(*running_max - new_max);
     *running_sum *= factor;
     for (uint32_t i = 0; i < d; ++i) acc[i] *= factor;
     *running_max = new_max;
