@@ -22,16 +22,17 @@ namespace rotor {
 constexpr uint32_t kKeyBlock = 64;
 
 // How far a block's largest score may exceed a row's running maximum m before the fold moves m
-// to it. Below that, m stays (stale) and the block's weights 2^(s - m) may exceed 1, up to
-// 2^8 = 256: a stale m only scales the row's sum and accumulators by a common factor, which the
-// division at the end removes, and float keeps its relative precision at any scale. Moving m
-// costs a pass over the row's accumulators (a read-modify-write of head_dim floats) and a
+// to it, in the fold's base-2 units: 11.5, about e^8 (8 log2(e) = 11.54), the slack it had in
+// base e. Below that, m stays (stale) and the block's weights 2^(s - m) may exceed 1, up to
+// 2^11.5 ~ 2896: a stale m only scales the row's sum and accumulators by a common factor, which
+// the division at the end removes, and float keeps its relative precision at any scale. Moving
+// m costs a pass over the row's accumulators (a read-modify-write of head_dim floats) and a
 // branch that the data decides; with the slack, decode steps after 2048 cached tokens took
-// 2.5-4.6% less time on a Zen 3 (docs/performance.md, measured with a slack of e^8; the
-// benchmark's prefill, whose scores rarely raise m much, 0.4%). After a row's first block m
-// rarely rises by 8 (a score 8 above every earlier one would outweigh them all 256 times), so
-// the branch is all but always not taken. Sums stay finite: at most 256 per key.
-constexpr float kStaleMaximumSlack = 8.0f;
+// 2.5-4.6% less time on a Zen 3 (docs/performance.md; the benchmark's prefill, whose scores
+// rarely raise m much, 0.4%). After a row's first block m rarely rises that far (such a score
+// would outweigh every earlier one ~2896 times), so the branch is all but always not taken.
+// Sums stay finite: at most 2^11.5 per key.
+constexpr float kStaleMaximumSlack = 11.5f;
 
 // The fold's 2^r for r in [-1/2, 1/2], as 1 + r * (c0 + c1 r + ... + c5 r^5): c0 .. c5 here.
 // Fitted to 2^r's relative error (Lawson's reweighted least squares on 4000 Chebyshev points,

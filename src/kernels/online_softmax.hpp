@@ -29,7 +29,7 @@ inline float softmax_exp2(float x) {
   const float r = clamped - n;
   float q = kExp2Poly[5];
   for (int k = 4; k >= 0; --k) q = q * r + kExp2Poly[k];
-  const int32_t exponent = static_cast<int32_t>(n) + 127;  // n in [-126, 8]: a normal power of 2
+  const int32_t exponent = static_cast<int32_t>(n) + 127;  // n in [-126, 12]: a normal power of 2
   const uint32_t bits = static_cast<uint32_t>(exponent) << 23;
   float pow2;
   std::memcpy(&pow2, &bits, sizeof pow2);
