@@ -119,9 +119,9 @@ void BM_KernelScores(benchmark::State &state) { tile_benchmark(state, Tile::scor
 void BM_KernelAccumulate(benchmark::State &state) { tile_benchmark(state, Tile::values); }
 
 // Args: rows, keys per row (64: a whole block, a prefill's rows off the diagonal; fewer: the
-// diagonal's rows and a decode step's last block). The fold leaves weights in (0, 1] where the scores were, which the next call
-// folds again (exp's cost does not depend on the values), so nothing but the running maxima and
-// sums is reset between calls.
+// diagonal's rows and a decode step's last block). The fold leaves weights in (0, 1] where the
+// scores were, which the next call folds again (2^x costs the same for any value), so nothing
+// but the running maxima and sums is reset between calls.
 void BM_KernelFold(benchmark::State &state) {
   const uint32_t rows = uint32_t(state.range(0)), n = uint32_t(state.range(1));
   std::vector<float> scores(size_t{rows} * kKeys), acc(size_t{rows} * kDim, 0.0f), running_max(rows),

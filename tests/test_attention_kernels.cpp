@@ -250,8 +250,9 @@ TEST(AttentionKernels, NoDimensionsAndNoKeys) {
 // The fold moves a row's running maximum only when a block's largest score exceeds it by more
 // than kStaleMaximumSlack (the rescale of the accumulators it then takes is a pass over them);
 // below that the maximum stays and the weights 2^(s - m) may exceed 1. Checked in every set
-// against exp2 in double (the fold works in base 2): a block 8 above the maximum (kept), then one 12 above it (moved), on two
-// rows folded together (the SIMD sets interleave rows) with n = 37 and d = 40 (tails).
+// against exp2 in double (the fold works in base 2): a block 8 above the maximum (kept), then
+// one 12 above it (moved), on two rows folded together (the SIMD sets interleave rows) with
+// n = 37 and d = 40 (tails).
 TEST(AttentionKernels, FoldMovesTheMaximumOnlyPastTheSlack) {
   const uint32_t n = 37, d = 40, stride = rotor::kKeyBlock;
   ASSERT_GT(rotor::kStaleMaximumSlack, 8.0f);

@@ -91,13 +91,13 @@ struct AttentionKernels {
   // a forward call appends to an f16/bf16 cache from f32 tensors.
   void (*narrow[3])(const float *from, uint32_t count, void *to);
   // Online softmax step of `rows` rows that all see n > 0 keys (see online_softmax.hpp), in base
-  // 2: the scores come from `scores` with the call's scale times log2(e), so that 2^s is the
-  // softmax's e^(s / log2(e)). Row r's scores (scores + r * stride) become the weights
-  // 2^(s - m_new); running_sum[r] and its accumulator (acc + r * d, d floats) are rescaled by
-  // 2^(m_old - m_new), then the block's weights are added to running_sum[r]. m_new is m_old
-  // unless the block's largest score exceeds m_old by more than kStaleMaximumSlack (or m_old is
-  // -inf, or the block's maximum is infinite), then that score (next_running_maximum). Each
-  // row's result depends on its own data only.
+  // 2: the caller scores with base2_score_scale(scale), so that 2^s = e^(dot * scale). Row r's
+  // scores (scores + r * stride) become the weights 2^(s - m_new); running_sum[r] and its
+  // accumulator (acc + r * d, d floats) are rescaled by 2^(m_old - m_new), then the block's
+  // weights are added to running_sum[r]. m_new is m_old unless the block's largest score exceeds
+  // m_old by more than kStaleMaximumSlack (or m_old is -inf, or the block's maximum is
+  // infinite), then that score (next_running_maximum). Each row's result depends on its own
+  // data only.
   void (*fold)(float *scores, uint32_t stride, uint32_t rows, uint32_t n, float *running_max, float *running_sum,
                float *acc, uint32_t d);
   // Per quantized cache type ([0] Q8_0, [1] Q4_0; d a multiple of 32): a key block of the KV
