@@ -341,7 +341,7 @@ TEST(AttentionKernels, FoldWeighsLikeExp2) {
 
 // A row maximum that is infinite (only an overflowed key or query gives one: an f16/bf16 key past
 // its range is stored as infinity) takes the softmax's limit, in every set: each score equal to
-// the maximum weighs 1 and every other one 0, where exp(s - m) = exp(inf - inf) gave NaN weights
+// the maximum weighs 1 and every other one 0, where 2^(s - m) = 2^(inf - inf) gave NaN weights
 // and a NaN sum. Rows 0 and 1 are folded together (the SIMD sets interleave two rows), with
 // n = 37 (whole vectors and a tail) and d = 40 (a vector tail).
 TEST(AttentionKernels, FoldGivesInfiniteMaximaTheSoftmaxLimit) {

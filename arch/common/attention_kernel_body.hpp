@@ -619,7 +619,7 @@ __attribute__((noinline, cold)) void attn_fold_rows_with_infinity(float *scores,
 // Row r's new running maximum: the largest of its block's vectors t (overwritten) when that
 // exceeds the running maximum by more than the slack, else the running maximum
 // (next_running_maximum). An infinite one (an overflowed key or query: an f16/bf16 key past its range
-// is stored as infinity) would make exp(s - m) = exp(inf - inf) NaN: bit r of *infinite says
+// is stored as infinity) would make 2^(s - m) = 2^(inf - inf) NaN: bit r of *infinite says
 // so. Not std::isinf: an inline function of external linkage (see above).
 __attribute__((always_inline)) inline float attn_row_new_max(AttnV *t, float running_max, uint32_t r,
                                                              uint32_t *infinite) {
