@@ -294,13 +294,16 @@ TEST(AttentionKernels, FoldMovesTheMaximumOnlyPastTheSlack) {
   }
 }
 
-// The fold's 2^x against exp2 in double, in every set, over the whole range a weight takes
-// (x = s - m from below the clamp at -126 to the slack, 8): within 1.5 ulp in every set (the
-// polynomial kExp2Poly measured 0.9 ulp evaluated with fused multiply-adds, 1.2 without). Row 0 holds 8 as its
-// largest score, so m = 8 and the weights are 2^(s - 8); rows of 64 (whole blocks) and of 37
-// (a tail), two rows a call (the sets interleave rows).
+// The fold's 2^x against exp2 in double, in every set, over the whole range a weight takes,
+// x = s - m from below the clamp at -126 up to the stale-maximum slack: within 1.5 ulp in every
+// set (the polynomial kExp2Poly measured 0.9 ulp evaluated with fused multiply-adds, 1.2
+// without). Each row's largest score is 8. Even rounds start from m = -inf, so m becomes 8 and
+// x <= 0 (x = 0 must weigh exactly 1); odd rounds from a stale m = -3, which a block 11 above
+// it (under the slack) keeps, so x reaches 11. Rows of 64 (whole blocks) and of 37 (a tail),
+// two rows a call (the sets interleave rows).
 TEST(AttentionKernels, FoldWeighsLikeExp2) {
   const uint32_t stride = rotor::kKeyBlock, d = 8;
+  ASSERT_GT(rotor::kStaleMaximumSlack, 11.0f);
   std::mt19937 rng(53);
   std::uniform_real_distribution<float> wide(-140.0f, 0.0f), near_zero(-2.0f, 0.0f);
   for (uint32_t k = 0; rotor::available_kernel(k) != nullptr; ++k) {
@@ -309,27 +312,31 @@ TEST(AttentionKernels, FoldWeighsLikeExp2) {
     double worst_ulps = 0.0;
     float worst_x = 0.0f;
     for (uint32_t round = 0; round < 400; ++round) {
-      const uint32_t n = round % 2 == 0 ? stride : 37;
+      const uint32_t n = round % 4 < 2 ? stride : 37;
+      const bool stale = round % 2 == 1;
+      const float m = stale ? -3.0f : 8.0f;  // the running maximum the weights are taken against
       std::vector<float> scores(size_t{2} * stride, 0.0f);
       for (uint32_t j = 0; j < 2 * stride; ++j) scores[j] = 8.0f + (j % 3 == 0 ? near_zero(rng) : wide(rng));
-      scores[0] = scores[stride] = 8.0f;  // each row's maximum (x = 0 must weigh exactly 1)
-      if (round == 0) scores[1] = 8.0f - 126.0f, scores[2] = 8.0f - 125.5f, scores[3] = 8.0f - 0.5f;
+      scores[0] = scores[stride] = 8.0f;  // each row's largest score
+      if (round < 2) scores[1] = m - 126.0f, scores[2] = m - 125.5f, scores[3] = m - 0.5f;
       const std::vector<float> given = scores;
       float maxima[2] = {-INFINITY, -INFINITY}, sums[2] = {0.0f, 0.0f};
+      if (stale) maxima[0] = maxima[1] = m, sums[0] = sums[1] = 1.0f;
       std::vector<float> acc(size_t{2} * d, 0.0f);
       set.attention->fold(scores.data(), stride, 2, n, maxima, sums, acc.data(), d);
       for (uint32_t r = 0; r < 2; ++r) {
-        ASSERT_EQ(maxima[r], 8.0f);
-        ASSERT_EQ(scores[r * stride], 1.0f) << "the row's maximum weighs exactly 1";
+        ASSERT_EQ(maxima[r], m);
+        if (!stale) ASSERT_EQ(scores[r * stride], 1.0f) << "the row's maximum weighs exactly 1";
         for (uint32_t j = 0; j < n; ++j) {
-          const float x = given[r * stride + j] - 8.0f;  // exact: both within a factor 2^8
+          const float x = given[r * stride + j] - m;  // rounded as the fold rounds it
           const float got = scores[r * stride + j];
           if (x < -126.0f) {  // below the clamp: 0 (portable) or 2^-126 (SIMD), never more
             ASSERT_LE(got, 0x1p-126f) << "x = " << x;
             continue;
           }
           const double want = std::exp2(double(x));
-          const double ulps = std::fabs(double(got) - want) / double(std::nextafter(float(want), INFINITY) - float(want));
+          const double ulp = double(std::nextafter(float(want), INFINITY) - float(want));
+          const double ulps = std::fabs(double(got) - want) / ulp;
           if (ulps > worst_ulps) worst_ulps = ulps, worst_x = x;
         }
       }
