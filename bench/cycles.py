@@ -96,6 +96,21 @@ ATTENTION = [
     ("attention value tile f16, 4 rows", [rf"attn_accumulate_tile<{NS}AttnF16, 4u, (\d)u>"], "mac"),
     ("attention value tile q8_0, 4 rows", [rf"attn_accumulate_tile<{NS}AttnQ8, 4u, (\d)u>"], "mac"),
     ("attention value tile q4_0, 4 rows", [rf"attn_accumulate_tile<{NS}AttnQ4, 4u, (\d)u>"], "mac"),
+    # The AVX-512 set's AMD Zen variant (src/kernels/arch_kernels.hpp): the same tiles with each
+    # row's query element or weight read by the multiply-adds (arch/common/attention_kernel_body.hpp,
+    # AttnInFma). The rows above do not match these names.
+    ("attention score tile f32, Zen variant", [rf"attn_score_tile<{NS}AttnInFma<{NS}AttnF32>, 6u, (\d)u>"], "mac"),
+    ("attention score tile f16, Zen variant", [rf"attn_score_tile<{NS}AttnInFma<{NS}AttnF16>, 6u, (\d)u>"], "mac"),
+    ("attention score tile bf16, Zen variant", [rf"attn_score_tile<{NS}AttnInFma<{NS}AttnBF16>, 6u, (\d)u>"], "mac"),
+    ("attention value tile f32, Zen variant", [rf"attn_accumulate_tile<{NS}AttnInFma<{NS}AttnF32>, 6u, (\d)u>"], "mac"),
+    ("attention value tile f16, Zen variant", [rf"attn_accumulate_tile<{NS}AttnInFma<{NS}AttnF16>, 6u, (\d)u>"], "mac"),
+    ("attention value tile bf16, Zen variant", [rf"attn_accumulate_tile<{NS}AttnInFma<{NS}AttnBF16>, 6u, (\d)u>"], "mac"),
+    ("attention score tile f16, 4 rows, Zen variant", [rf"attn_score_tile<{NS}AttnInFma<{NS}AttnF16>, 4u, (\d)u>"], "mac"),
+    ("attention score tile q8_0, 4 rows, Zen variant", [rf"attn_score_tile<{NS}AttnInFma<{NS}AttnQ8>, 4u, (\d)u>"], "mac"),
+    ("attention score tile q4_0, 4 rows, Zen variant", [rf"attn_score_tile<{NS}AttnInFma<{NS}AttnQ4>, 4u, (\d)u>"], "mac"),
+    ("attention value tile f16, 4 rows, Zen variant", [rf"attn_accumulate_tile<{NS}AttnInFma<{NS}AttnF16>, 4u, (\d)u>"], "mac"),
+    ("attention value tile q8_0, 4 rows, Zen variant", [rf"attn_accumulate_tile<{NS}AttnInFma<{NS}AttnQ8>, 4u, (\d)u>"], "mac"),
+    ("attention value tile q4_0, 4 rows, Zen variant", [rf"attn_accumulate_tile<{NS}AttnInFma<{NS}AttnQ4>, 4u, (\d)u>"], "mac"),
 ]
 
 

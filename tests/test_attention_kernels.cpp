@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "attention/quantized_keys.hpp"
+#include "common/dtype.hpp"
 #include "common/half.hpp"
 #include "common/quant_blocks.hpp"
 #include "kernels/attention_kernels.hpp"
@@ -171,6 +172,92 @@ TEST(AttentionKernels, QuantizedReadersGiveTheBitsOfTheDequantizedFloats) {
   }
   // Every SIMD set reads the quantized blocks itself; the portable set has them dequantized.
   if (checked == 0) GTEST_SKIP() << "no kernel set of this CPU reads quantized blocks itself";
+}
+
+// A set's CPU-tuned variant with attention kernels of its own (avx512's for AMD Zen: the tiles
+// read each row's query element or weight in the multiply-adds, arch/common/attention_kernel_body.hpp,
+// AttnInFma) against the set itself: the same arithmetic, so the same bits for every element
+// type (f32, f16, bf16, Q8_0, Q4_0), head_dim shape, block length and row count (decode's 4, 6-row
+// tiles with tails, one row). Runs wherever the CPU has the set's instructions, Zen or not
+// (force_untuned_set / force_tuned_variant); skipped where no set here has such a variant.
+TEST(AttentionKernels, TunedVariantTilesGiveTheSetsBits) {
+  struct Restore {
+    ~Restore() { rotor::force_kernel_set(nullptr); }
+  } restore;
+  std::mt19937 rng(31);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f), scale_dist(-0.05f, 0.05f);
+  std::uniform_int_distribution<int> byte(0, 255);
+  int checked = 0;
+  for (const char *name : rotor::known_kernel_names()) {
+    if (rotor::force_untuned_set(name) != ROTOR_OK) continue;
+    const rotor::AttentionKernels &set = *rotor::active_kernels().attention;
+    if (rotor::force_tuned_variant(name) != ROTOR_OK) continue;
+    const rotor::AttentionKernels &variant = *rotor::active_kernels().attention;
+    rotor::force_kernel_set(nullptr);
+    if (&set == &variant) continue;  // the variant shares the set's attention kernels
+    SCOPED_TRACE(name);
+    for (rotor_dtype dtype : {ROTOR_DTYPE_F32, ROTOR_DTYPE_F16, ROTOR_DTYPE_BF16, ROTOR_DTYPE_Q8_0, ROTOR_DTYPE_Q4_0}) {
+      ASSERT_EQ(set.scores[dtype] == nullptr, variant.scores[dtype] == nullptr);
+      if (set.scores[dtype] == nullptr) continue;
+      const bool quantized = dtype == ROTOR_DTYPE_Q8_0 || dtype == ROTOR_DTYPE_Q4_0;
+      for (uint32_t d : quantized ? std::vector<uint32_t>{128u, 96u, 32u} : std::vector<uint32_t>{128u, 40u, 7u})
+        for (uint32_t n : {64u, 37u, 1u})
+          for (uint32_t rows : {4u, 6u, 9u, 13u, 1u, 24u}) {
+            SCOPED_TRACE(::testing::Message() << "dtype " << dtype << " d " << d << " n " << n << " rows " << rows);
+            // Key block and value rows as the cache holds them: random floats, f16/bf16 words or
+            // ggml blocks (random numbers, random f16 scales).
+            const size_t key_bytes = quantized ? rotor::quantized_key_block_bytes(dtype, d)
+                                               : size_t{rotor::kKeyBlock} * d * rotor::dtype_size(dtype);
+            const size_t value_bytes = quantized ? n * rotor::quant_row_bytes(dtype, d) : size_t{n} * d * rotor::dtype_size(dtype);
+            test_support::AlignedBuffer keys = test_support::aligned_buffer(key_bytes);
+            std::vector<unsigned char> values(value_bytes);
+            auto fill = [&](unsigned char *p, size_t bytes) {
+              for (size_t i = 0; i < bytes; i += rotor::dtype_size(dtype)) {
+                const float x = unit(rng);
+                const uint16_t h = dtype == ROTOR_DTYPE_BF16 ? rotor::float_to_bf16(x) : rotor::float_to_f16(x);
+                if (dtype == ROTOR_DTYPE_F32) std::memcpy(p + i, &x, 4);
+                else std::memcpy(p + i, &h, 2);
+              }
+            };
+            if (quantized) {
+              const size_t numbers = rotor::dimension_major_numbers_bytes(dtype, d, rotor::kKeyBlock);
+              for (size_t i = 0; i < numbers; ++i) keys.get()[i] = static_cast<unsigned char>(byte(rng));
+              for (size_t i = numbers; i < key_bytes; i += 2) {
+                const uint16_t h = rotor::float_to_f16(scale_dist(rng));
+                std::memcpy(keys.get() + i, &h, 2);
+              }
+              for (size_t g = 0; g < values.size(); g += rotor::quant_block_bytes(dtype)) {
+                const uint16_t h = rotor::float_to_f16(scale_dist(rng));
+                std::memcpy(&values[g], &h, 2);
+                for (size_t i = 2; i < rotor::quant_block_bytes(dtype); ++i)
+                  values[g + i] = static_cast<unsigned char>(byte(rng));
+              }
+            } else {
+              fill(keys.get(), key_bytes);
+              fill(values.data(), value_bytes);
+            }
+            std::vector<float> q(size_t{rows} * d);
+            for (float &x : q) x = unit(rng);
+            std::vector<float> scores_set(size_t{rows} * rotor::kKeyBlock, 0.0f), scores_variant(scores_set);
+            set.scores[dtype](q.data(), rows, keys.get(), n, d, 0.18f, scores_set.data(), rotor::kKeyBlock);
+            variant.scores[dtype](q.data(), rows, keys.get(), n, d, 0.18f, scores_variant.data(), rotor::kKeyBlock);
+            for (uint32_t r = 0; r < rows; ++r)
+              ASSERT_EQ(std::memcmp(&scores_set[size_t{r} * rotor::kKeyBlock],
+                                    &scores_variant[size_t{r} * rotor::kKeyBlock], n * sizeof(float)),
+                        0)
+                  << "scores of row " << r;
+            std::vector<float> acc_set(size_t{rows} * d);
+            for (float &x : acc_set) x = unit(rng);
+            std::vector<float> acc_variant(acc_set);
+            set.accumulate[dtype](scores_set.data(), rotor::kKeyBlock, rows, values.data(), n, d, acc_set.data());
+            variant.accumulate[dtype](scores_set.data(), rotor::kKeyBlock, rows, values.data(), n, d,
+                                      acc_variant.data());
+            ASSERT_EQ(std::memcmp(acc_set.data(), acc_variant.data(), acc_set.size() * sizeof(float)), 0);
+            ++checked;
+          }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no kernel set this CPU runs has a variant with attention kernels of its own";
 }
 
 // Floats that exercise every branch of the rounding to f16 and bf16: signed zeros, subnormal

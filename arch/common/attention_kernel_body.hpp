@@ -290,6 +290,37 @@ constexpr uint32_t attn_tiles_in_call(uint32_t tiles) {
   return kAttnTileStacks && R == kAttnTileRows ? tiles : 1;
 }
 
+// An element type's tiles with each row's query element or weight read by the multiply-adds
+// themselves (AVX-512's embedded broadcast: attn_fma_broadcast, where the arch file defines
+// ROTOR_ATTN_FMA_BROADCAST) instead of broadcast into a register once and used by all V of them.
+// For AMD Zen 4 (the registry's Zen variant of avx512): llvm-mca's znver4 model gives a 512-bit
+// broadcast from memory an FP pipe, the one half of the multiply-adds use, so a 6-row tile took
+// 5 cycles per 64 multiply-adds where the FMA pipes allow 4; read by the multiply-adds, 4.01
+// (docs/cycles.md). Not for Intel: with two 512-bit FMA pipes a tile step's 24 multiply-adds take
+// 12 cycles, and 28 loads on two load ports would take 14. Same arithmetic, same bits.
+template <typename E>
+struct AttnInFma : E {};
+template <typename E>
+struct AttnBroadcastInFma : std::false_type {};
+template <typename E>
+struct AttnBroadcastInFma<AttnInFma<E>> : std::true_type {};
+// The identity on element types: kAttentionKernelSet's tiles (attn_kernel_set below).
+template <typename E>
+using AttnInRegister = E;
+
+// acc[v] += *x * k[v] for v < V, each rounded once: the tiles' inner step for one row.
+template <typename E, uint32_t V>
+__attribute__((always_inline)) inline void attn_row_fmas(const float *x, const AttnV *k, AttnV *acc) {
+#ifdef ROTOR_ATTN_FMA_BROADCAST
+  if constexpr (AttnBroadcastInFma<E>::value) {
+    for (uint32_t v = 0; v < V; ++v) acc[v] = attn_fma_broadcast(x, k[v], acc[v]);
+    return;
+  }
+#endif
+  const AttnV broadcast(*x);
+  for (uint32_t v = 0; v < V; ++v) acc[v] = attn_fma(broadcast, k[v], acc[v]);
+}
+
 // R rows x V key vectors of a tile (V * kAttnLanes scores per row, written whole), for
 // attn_tiles_in_call<R>(tiles) tiles of R rows one after the other. Out of line (as GCC leaves
 // the f32/f16/bf16 tiles anyway), so each type's tile is one function that bench/cycles.py
@@ -327,20 +358,14 @@ __attribute__((noinline)) void attn_score_tile(const float *q, uint32_t d, typen
         // Q4_0's widening is the longest chain before the multiply-adds: all of it first
         // (attn_widened_first: an in-order core otherwise waits on each vector in turn).
         if constexpr (std::is_same_v<Keys, AttnQ4Keys>) attn_widened_first<V>(k);
-        for (uint32_t r = 0; r < R; ++r) {
-          const AttnV x(q[size_t{r} * d + i]);
-          for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
-        }
+        for (uint32_t r = 0; r < R; ++r) attn_row_fmas<E, V>(q + size_t{r} * d + i, k, acc[r]);
       }
     } else {
       for (uint32_t i = 0; i < d; ++i) {
         attn_prefetch_ahead<R>(keys.row(i), Keys::template kRowBytes<V>);
         AttnV k[V];
         keys.template load<V>(i, k);
-        for (uint32_t r = 0; r < R; ++r) {
-          const AttnV x(q[size_t{r} * d + i]);
-          for (uint32_t v = 0; v < V; ++v) acc[r][v] = attn_fma(x, k[v], acc[r][v]);
-        }
+        for (uint32_t r = 0; r < R; ++r) attn_row_fmas<E, V>(q + size_t{r} * d + i, k, acc[r]);
       }
     }
     for (uint32_t r = 0; r < R; ++r)
@@ -405,7 +430,7 @@ void attn_scores(const float *q, uint32_t rows, const void *key_block, uint32_t 
                  float *out, uint32_t stride) {
   const typename E::T *block = static_cast<const typename E::T *>(key_block);
   attn_score_tiles<E>(q, rows, n, d, scale, out, stride,
-                      [block](uint32_t column) { return AttnPlainKeys<E>{block + column}; });
+                      [block](uint32_t column) { return typename E::Keys{block + column}; });
 }
 
 // Scale groups of the widest head_dim a quantized cache takes (rotor.h): the scales' floats of
@@ -449,10 +474,7 @@ __attribute__((noinline)) void attn_accumulate_tile(const float *w, uint32_t str
       attn_prefetch_ahead<R>(values.row(j), Values::template kRowBytes<V>);
       AttnV x[V];
       values.template load<V>(j, x);
-      for (uint32_t r = 0; r < R; ++r) {
-        const AttnV weight(w[size_t{r} * stride + j]);
-        for (uint32_t v = 0; v < V; ++v) a[r][v] = attn_fma(weight, x[v], a[r][v]);
-      }
+      for (uint32_t r = 0; r < R; ++r) attn_row_fmas<E, V>(w + size_t{r} * stride + j, x, a[r]);
     }
     for (uint32_t r = 0; r < R; ++r)
       for (uint32_t v = 0; v < V; ++v) a[r][v].store_unaligned(acc + size_t{r} * d + v * kAttnLanes);
@@ -489,7 +511,7 @@ void attn_accumulate(const float *w, uint32_t stride, uint32_t rows, const void 
                      float *acc) {
   const typename E::T *values = static_cast<const typename E::T *>(value_rows);
   const uint32_t tail = attn_accumulate_chunks<E>(w, stride, rows, n, d, acc, [values, d](uint32_t column) {
-    return AttnPlainValues<E>{values + column, d};
+    return typename E::Values{values + column, d};
   });
   for (uint32_t i = tail; i < d; ++i)
     for (uint32_t r = 0; r < rows; ++r)
@@ -817,13 +839,24 @@ void attn_dequantize_values(const unsigned char *rows, uint32_t count, uint32_t 
   own_copy::rotor::dequantize_rows(Type, rows, count, d, out);
 }
 
-const AttentionKernels kAttentionKernelSet = {
-    {attn_scores<AttnF32>, attn_scores<AttnF16>, attn_scores<AttnBF16>, attn_scores_quantized<AttnQ8, ROTOR_DTYPE_Q8_0>,
-     attn_scores_quantized<AttnQ4, ROTOR_DTYPE_Q4_0>},
-    {attn_accumulate<AttnF32>, attn_accumulate<AttnF16>, attn_accumulate<AttnBF16>,
-     attn_accumulate_quantized<AttnQ8, ROTOR_DTYPE_Q8_0>, attn_accumulate_quantized<AttnQ4, ROTOR_DTYPE_Q4_0>},
-    {nullptr, attn_widen<AttnF16>, attn_widen<AttnBF16>},
-    {nullptr, attn_narrow<AttnF16>, attn_narrow<AttnBF16>},
-    attn_fold,
-    {attn_dequantize_keys<ROTOR_DTYPE_Q8_0>, attn_dequantize_keys<ROTOR_DTYPE_Q4_0>},
-    {attn_dequantize_values<ROTOR_DTYPE_Q8_0>, attn_dequantize_values<ROTOR_DTYPE_Q4_0>}};
+// The set with the tiles of Tiles<E> for each element type E (AttnInRegister, or AttnInFma);
+// the fold, widening, narrowing and dequantizing are the same functions in either.
+template <template <typename> class Tiles>
+constexpr AttentionKernels attn_kernel_set() {
+  return {{attn_scores<Tiles<AttnF32>>, attn_scores<Tiles<AttnF16>>, attn_scores<Tiles<AttnBF16>>,
+           attn_scores_quantized<Tiles<AttnQ8>, ROTOR_DTYPE_Q8_0>, attn_scores_quantized<Tiles<AttnQ4>, ROTOR_DTYPE_Q4_0>},
+          {attn_accumulate<Tiles<AttnF32>>, attn_accumulate<Tiles<AttnF16>>, attn_accumulate<Tiles<AttnBF16>>,
+           attn_accumulate_quantized<Tiles<AttnQ8>, ROTOR_DTYPE_Q8_0>,
+           attn_accumulate_quantized<Tiles<AttnQ4>, ROTOR_DTYPE_Q4_0>},
+          {nullptr, attn_widen<AttnF16>, attn_widen<AttnBF16>},
+          {nullptr, attn_narrow<AttnF16>, attn_narrow<AttnBF16>},
+          attn_fold,
+          {attn_dequantize_keys<ROTOR_DTYPE_Q8_0>, attn_dequantize_keys<ROTOR_DTYPE_Q4_0>},
+          {attn_dequantize_values<ROTOR_DTYPE_Q8_0>, attn_dequantize_values<ROTOR_DTYPE_Q4_0>}};
+}
+
+const AttentionKernels kAttentionKernelSet = attn_kernel_set<AttnInRegister>();
+#ifdef ROTOR_ATTN_FMA_BROADCAST
+// What the registry gives AMD's Zen cores under this set's name (AttnInFma above).
+const AttentionKernels kAttentionKernelSetZen = attn_kernel_set<AttnInFma>();
+#endif

@@ -75,6 +75,18 @@ void attn_widened_first(AttnFmaV *) {}
 AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
   return _mm512_fmadd_ps(a, b, c);
 }
+// acc + *x * k rounded once, *x read by the multiply-add (an embedded broadcast, {1to16}):
+// the tiles of the Zen variant (the body's AttnInFma says why). GCC keeps one register broadcast
+// for the V multiply-adds of a row whatever the intrinsics say, so the instruction is written
+// here; in both assembler dialects. The multiply commutes, so the operands' order is the bits'.
+AttnFmaV attn_fma_broadcast(const float *x, AttnFmaV k, AttnFmaV acc) {
+  __m512 sum = acc;
+  __asm__("{vfmadd231ps %[x]%{1to16%}, %[k], %[sum]|vfmadd231ps %[sum], %[k], %[x]%{1to16%}}"
+          : [sum] "+v"(sum)
+          : [k] "v"(static_cast<__m512>(k)), [x] "m"(*x));
+  return sum;
+}
+#define ROTOR_ATTN_FMA_BROADCAST 1
 constexpr uint32_t kAttnRegisters = 32;
 
 #include "../common/attention_kernel_body.hpp"
@@ -83,5 +95,7 @@ constexpr uint32_t kAttnRegisters = 32;
 }  // namespace arch_attention_avx512
 
 const AttentionKernels &avx512_attention_kernels() { return arch_attention_avx512::kAttentionKernelSet; }
+// Declared in src/kernels/arch_kernels.hpp; the registry gives it to AMD's Zen cores.
+const AttentionKernels &avx512_zen_attention_kernels() { return arch_attention_avx512::kAttentionKernelSetZen; }
 
 }  // namespace rotor

@@ -42,15 +42,19 @@ const AttentionKernels &avx2_attention_kernels();
 // cached written directly (arch/common/rope_kernel_body.hpp; rotor 1.1's two heads per pass
 // measured 10-15% slower on Zen 4 and up to 1.4x on Zen 3 there, issue 25). The registry's
 // variants() table gives them, under the set's name, to the CPUs cpu_features says are Zen cores.
+// The AVX-512 variants' attention tiles read each row's query element or weight in the
+// multiply-adds (arch/common/attention_kernel_body.hpp, AttnInFma: modelled 20% fewer cycles on
+// Zen 4, the same bits).
 #if defined(ROTOR_HAVE_AVX512)
 const RotationKernels &avx512_zen_rotation_kernels();
-#  define ROTOR_AVX512_ZEN_KERNELS &avx512_zen_rotation_kernels(), &avx512_attention_kernels()
+const AttentionKernels &avx512_zen_attention_kernels();
+#  define ROTOR_AVX512_ZEN_KERNELS &avx512_zen_rotation_kernels(), &avx512_zen_attention_kernels()
 #else
 #  define ROTOR_AVX512_ZEN_KERNELS nullptr, nullptr
 #endif
 #if defined(ROTOR_HAVE_AVX512BF16) && defined(ROTOR_HAVE_AVX512)
 #  define ROTOR_AVX512BF16_ZEN_KERNELS \
-    &avx512bf16_rotation_kernels(), &avx512_attention_kernels(), &avx512_zen_rotation_kernels()
+    &avx512bf16_rotation_kernels(), &avx512_zen_attention_kernels(), &avx512_zen_rotation_kernels()
 #else
 #  define ROTOR_AVX512BF16_ZEN_KERNELS nullptr, nullptr, nullptr
 #endif

@@ -67,6 +67,7 @@ constexpr uint32_t kMaxVariants = 3;
 
 struct Registry {
   KernelSet sets[kMaxSets] = {};  // available here, best first, scalar last
+  KernelSet untuned[kMaxSets] = {};  // sets[i] as the set itself, where a variant replaced it
   uint32_t count = 0;
   KernelSet variants[kMaxVariants] = {};  // every variant this build has and this CPU can run
   uint32_t variant_count = 0;
@@ -129,6 +130,7 @@ void initialise() {
     const Candidate &c = all[i];
     if (c.rotation == nullptr || !c.runs_on(cpu)) continue;
     r.sets[r.count] = make_set(c);
+    r.untuned[r.count] = r.sets[r.count];
     // Its variant (kept for force_tuned_variant wherever it runs) replaces it where tuned for.
     for (uint32_t v = 0; v < known_variants; ++v) {
       const Variant &t = tuned[v];
@@ -200,6 +202,15 @@ rotor_status force_kernel_set(const char *name) {
   const KernelSet *named = find_in(r.sets, r.count, name);
   if (named == nullptr) return ROTOR_ERR_UNSUPPORTED;
   r.active.store(named, std::memory_order_release);
+  return ROTOR_OK;
+}
+
+rotor_status force_untuned_set(const char *name) {
+  Registry &r = ready_registry();
+  if (name == nullptr || !is_known_name(name)) return ROTOR_ERR_INVALID_ARGUMENT;
+  const KernelSet *set = find_in(r.untuned, r.count, name);
+  if (set == nullptr) return ROTOR_ERR_UNSUPPORTED;
+  r.active.store(set, std::memory_order_release);
   return ROTOR_OK;
 }
 

@@ -45,5 +45,9 @@ rotor_status force_kernel_set(const char *name);
 // force_kernel_set (or nullptr) leaves it. INVALID_ARGUMENT for an unknown name, UNSUPPORTED
 // where the set has no variant here.
 rotor_status force_tuned_variant(const char *name);
+// For tests, the other side: makes the named set itself the active set where this build and CPU
+// run it, also on a CPU its variant is tuned for (where force_kernel_set gives the variant).
+// INVALID_ARGUMENT for an unknown name, UNSUPPORTED for one this build or CPU lacks.
+rotor_status force_untuned_set(const char *name);
 
 }  // namespace rotor
