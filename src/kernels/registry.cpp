@@ -192,35 +192,38 @@ bool is_known_name(const char *name) {
 
 }  // namespace
 
+namespace {
+
+// The set named `name` among `sets` made the active one (force_kernel_set, force_untuned_set,
+// force_tuned_variant): INVALID_ARGUMENT for a name the registry does not know, UNSUPPORTED for
+// one not among them.
+rotor_status force_one_of(const KernelSet *sets, uint32_t count, const char *name) {
+  if (name == nullptr || !is_known_name(name)) return ROTOR_ERR_INVALID_ARGUMENT;
+  const KernelSet *set = find_in(sets, count, name);
+  if (set == nullptr) return ROTOR_ERR_UNSUPPORTED;
+  registry().active.store(set, std::memory_order_release);
+  return ROTOR_OK;
+}
+
+}  // namespace
+
 rotor_status force_kernel_set(const char *name) {
   Registry &r = ready_registry();
   if (name == nullptr) {
     r.active.store(r.automatic, std::memory_order_release);
     return ROTOR_OK;
   }
-  if (!is_known_name(name)) return ROTOR_ERR_INVALID_ARGUMENT;
-  const KernelSet *named = find_in(r.sets, r.count, name);
-  if (named == nullptr) return ROTOR_ERR_UNSUPPORTED;
-  r.active.store(named, std::memory_order_release);
-  return ROTOR_OK;
+  return force_one_of(r.sets, r.count, name);
 }
 
 rotor_status force_untuned_set(const char *name) {
-  Registry &r = ready_registry();
-  if (name == nullptr || !is_known_name(name)) return ROTOR_ERR_INVALID_ARGUMENT;
-  const KernelSet *set = find_in(r.untuned, r.count, name);
-  if (set == nullptr) return ROTOR_ERR_UNSUPPORTED;
-  r.active.store(set, std::memory_order_release);
-  return ROTOR_OK;
+  const Registry &r = ready_registry();
+  return force_one_of(r.untuned, r.count, name);
 }
 
 rotor_status force_tuned_variant(const char *name) {
-  Registry &r = ready_registry();
-  if (name == nullptr || !is_known_name(name)) return ROTOR_ERR_INVALID_ARGUMENT;
-  const KernelSet *variant = find_in(r.variants, r.variant_count, name);
-  if (variant == nullptr) return ROTOR_ERR_UNSUPPORTED;
-  r.active.store(variant, std::memory_order_release);
-  return ROTOR_OK;
+  const Registry &r = ready_registry();
+  return force_one_of(r.variants, r.variant_count, name);
 }
 
 }  // namespace rotor
