@@ -293,10 +293,10 @@ constexpr uint32_t attn_tiles_in_call(uint32_t tiles) {
 // An element type's tiles with each row's query element or weight read by the multiply-adds
 // themselves (AVX-512's embedded broadcast: attn_fma_broadcast, where the arch file defines
 // ROTOR_ATTN_FMA_BROADCAST) instead of broadcast into a register once and used by all V of them.
-// For AMD Zen 4 (the registry's Zen variant of avx512): llvm-mca's znver4 model gives a 512-bit
-// broadcast from memory an FP pipe, the one half of the multiply-adds use, so a 6-row tile took
-// 5 cycles per 64 multiply-adds where the FMA pipes allow 4; read by the multiply-adds, 4.01
-// (docs/cycles.md). Not for Intel: with two 512-bit FMA pipes a tile step's 24 multiply-adds take
+// For AMD Zen 4 (the registry's Zen variant of avx512): llvm-mca's znver4 model puts a 512-bit
+// broadcast from memory on FP1, one of the two pipes the double-pumped multiply-adds run on, so
+// a 6-row tile took 5 cycles per 64 multiply-adds where those pipes allow 4; read by the
+// multiply-adds, 4.00 (docs/cycles.md, docs/performance.md). Not for Intel: with two 512-bit FMA pipes a tile step's 24 multiply-adds take
 // 12 cycles, and 28 loads on two load ports would take 14. Same arithmetic, same bits.
 template <typename E>
 struct AttnInFma : E {};

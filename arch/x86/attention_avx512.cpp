@@ -78,7 +78,8 @@ AttnFmaV attn_fma(AttnFmaV a, AttnFmaV b, AttnFmaV c) {
 // acc + *x * k rounded once, *x read by the multiply-add (an embedded broadcast, {1to16}):
 // the tiles of the Zen variant (the body's AttnInFma says why). GCC keeps one register broadcast
 // for the V multiply-adds of a row whatever the intrinsics say, so the instruction is written
-// here; in both assembler dialects. The multiply commutes, so the operands' order is the bits'.
+// here, in both assembler dialects. *x is the second factor where the intrinsic form has it
+// first: a product does not depend on the order of its factors.
 AttnFmaV attn_fma_broadcast(const float *x, AttnFmaV k, AttnFmaV acc) {
   __m512 sum = acc;
   __asm__("{vfmadd231ps %[x]%{1to16%}, %[k], %[sum]|vfmadd231ps %[sum], %[k], %[x]%{1to16%}}"

@@ -190,10 +190,6 @@ bool is_known_name(const char *name) {
   return false;
 }
 
-}  // namespace
-
-namespace {
-
 // The set named `name` among `sets` made the active one (force_kernel_set, force_untuned_set,
 // force_tuned_variant): INVALID_ARGUMENT for a name the registry does not know, UNSUPPORTED for
 // one not among them.
