@@ -11,6 +11,17 @@ using IntV = xsimd::batch<int32_t, Arch>;
 
 inline IntV splat(int32_t v) { return IntV(v); }
 
+// The bits of v as a batch of another lane type: a register read differently, no instruction.
+// Not xsimd::bitwise_cast, which xsimd 8.1 routes on NEON through a table of per-type functions
+// that GCC 12 for AArch64 leaves out of line: every cast in a hot loop was a call with its
+// vectors passed through the stack, and the neon64 bf16 rotations modelled 8-15x slower than
+// the f16 ones (docs/performance.md, "The neon64 bf16 rotations without calls").
+template <typename To, typename From>
+inline To bits_as(From v) {
+  static_assert(sizeof(To) == sizeof(From), "a batch of the same width");
+  return __builtin_bit_cast(To, v);
+}
+
 // h holds one binary16 per 32-bit lane (0 .. 0xffff).
 inline FloatV f16_bits_to_float(IntV h) {
   const IntV sign = (h & splat(0x8000)) << 16;
@@ -18,22 +29,22 @@ inline FloatV f16_bits_to_float(IntV h) {
   const IntV normal = (em << 13) + splat(112 << 23);
   const IntV inf_nan = (em << 13) | splat(0x7f800000);
   // Subnormal half (and zero): mantissa * 2^-24 is exact in float.
-  const IntV subnormal = xsimd::bitwise_cast<IntV>(xsimd::to_float(em) * FloatV(5.9604644775390625e-8f));
+  const IntV subnormal = bits_as<IntV>(xsimd::to_float(em) * FloatV(5.9604644775390625e-8f));
   // Strict comparisons with adjusted constants: SSE2 has no integer >=, which xsimd builds
   // from three instructions.
   IntV bits = xsimd::select(em > splat(0x7bff), inf_nan, normal);
   bits = xsimd::select(em < splat(0x400), subnormal, bits);
-  return xsimd::bitwise_cast<FloatV>(bits | sign);
+  return bits_as<FloatV>(bits | sign);
 }
 
 // One binary16 per 32-bit lane (0 .. 0xffff), rounded to nearest even.
 inline IntV float_to_f16_bits(FloatV f) {
-  const IntV u = xsimd::bitwise_cast<IntV>(f);
+  const IntV u = bits_as<IntV>(f);
   const IntV sign = (u >> 16) & splat(0x8000);
   const IntV abs = u & splat(0x7fffffff);
   const IntV nan = splat(0x7e00) | ((abs >> 13) & splat(0x3ff));
   // Below the smallest normal half, adding 0.5f lets the FPU round at the 2^-24 spacing.
-  const IntV subnormal = xsimd::bitwise_cast<IntV>(xsimd::bitwise_cast<FloatV>(abs) + FloatV(0.5f)) -
+  const IntV subnormal = bits_as<IntV>(bits_as<FloatV>(abs) + FloatV(0.5f)) -
                          splat(0x3f000000);
   // Rebias the exponent (-112 << 23) and round to nearest even on the 13 dropped bits.
   const IntV normal = (abs + splat(-0x37fff001) + ((abs >> 13) & splat(1))) >> 13;
@@ -43,7 +54,7 @@ inline IntV float_to_f16_bits(FloatV f) {
   return bits | sign;
 }
 
-inline FloatV bf16_bits_to_float(IntV h) { return xsimd::bitwise_cast<FloatV>(h << 16); }
+inline FloatV bf16_bits_to_float(IntV h) { return bits_as<FloatV>(h << 16); }
 
 // f rounded to bfloat16 in the high 16 bits of each lane, the low 16 bits left over (two of
 // these pack into one word pair), in two steps:
@@ -63,26 +74,26 @@ IntV bf16_quiet_nans(FloatV f, IntV rounded);
 #else
 inline IntV bf16_round_high_numbers(FloatV f) {
   using UIntV = xsimd::batch<uint32_t, Arch>;
-  const UIntV u = xsimd::bitwise_cast<UIntV>(f);
-  return xsimd::bitwise_cast<IntV>(u + UIntV(0x7fffu) + ((u >> 16) & UIntV(1u)));
+  const UIntV u = bits_as<UIntV>(f);
+  return bits_as<IntV>(u + UIntV(0x7fffu) + ((u >> 16) & UIntV(1u)));
 }
 inline IntV bf16_quiet_nans(FloatV f, IntV rounded) {
-  const IntV quiet = xsimd::bitwise_cast<IntV>(f) | splat(0x00400000);
-  return xsimd::bitwise_cast<IntV>(
-      xsimd::select(xsimd::isnan(f), xsimd::bitwise_cast<FloatV>(quiet), xsimd::bitwise_cast<FloatV>(rounded)));
+  const IntV quiet = bits_as<IntV>(f) | splat(0x00400000);
+  return bits_as<IntV>(
+      xsimd::select(xsimd::isnan(f), bits_as<FloatV>(quiet), bits_as<FloatV>(rounded)));
 }
 #endif
 
 inline IntV bf16_round_high(FloatV f) { return bf16_quiet_nans(f, bf16_round_high_numbers(f)); }
 
 // The low (even-indexed) and high (odd-indexed) bfloat16 of each 32-bit word, as floats.
-inline FloatV bf16_even(IntV words) { return xsimd::bitwise_cast<FloatV>(words << 16); }
-inline FloatV bf16_odd(IntV words) { return xsimd::bitwise_cast<FloatV>(words & splat(-0x10000)); }
+inline FloatV bf16_even(IntV words) { return bits_as<FloatV>(words << 16); }
+inline FloatV bf16_odd(IntV words) { return bits_as<FloatV>(words & splat(-0x10000)); }
 
 // Words holding the low halves of `even` in their low and of `odd` in their high 16 bits.
 inline IntV bf16_pack_high(IntV even, IntV odd) {
   using UIntV = xsimd::batch<uint32_t, Arch>;
-  return xsimd::bitwise_cast<IntV>(xsimd::bitwise_cast<UIntV>(even) >> 16) | (odd & splat(-0x10000));
+  return bits_as<IntV>(bits_as<UIntV>(even) >> 16) | (odd & splat(-0x10000));
 }
 
 // Words holding round(even) in their low and round(odd) in their high 16 bits.
@@ -92,5 +103,5 @@ inline IntV bf16_pack(FloatV even, FloatV odd) { return bf16_pack_high(bf16_roun
 // A logical shift keeps every lane in 0 .. 0xffff, so narrowing needs no masking.
 inline IntV float_to_bf16_bits(FloatV f) {
   using UIntV = xsimd::batch<uint32_t, Arch>;
-  return xsimd::bitwise_cast<IntV>(xsimd::bitwise_cast<UIntV>(bf16_round_high(f)) >> 16);
+  return bits_as<IntV>(bits_as<UIntV>(bf16_round_high(f)) >> 16);
 }
