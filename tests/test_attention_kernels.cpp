@@ -41,6 +41,36 @@ Widened random_words(size_t n, rotor_dtype dtype, std::mt19937 &rng) {
   return w;
 }
 
+// A quantized cache's key block (attention/quantized_keys.hpp) as a cache may hold it: random
+// bytes for the numbers (every Q8_0 code, -128 included, and every Q4_0 nibble) and random f16
+// scales of both signs; 64-byte aligned, as the cache's blocks are.
+test_support::AlignedBuffer random_quantized_key_block(rotor_dtype dtype, uint32_t d, std::mt19937 &rng) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> scale_dist(-0.05f, 0.05f);
+  const size_t block_bytes = rotor::quantized_key_block_bytes(dtype, d);
+  const size_t numbers = rotor::dimension_major_numbers_bytes(dtype, d, rotor::kKeyBlock);
+  test_support::AlignedBuffer keys = test_support::aligned_buffer(block_bytes);
+  for (size_t i = 0; i < numbers; ++i) keys.get()[i] = static_cast<unsigned char>(byte(rng));
+  for (size_t i = numbers; i < block_bytes; i += 2) {
+    const uint16_t h = rotor::float_to_f16(scale_dist(rng));
+    std::memcpy(keys.get() + i, &h, 2);
+  }
+  return keys;
+}
+
+// n value rows of ggml's blocks, random the same way.
+std::vector<unsigned char> random_quantized_rows(rotor_dtype dtype, uint32_t n, uint32_t d, std::mt19937 &rng) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> scale_dist(-0.05f, 0.05f);
+  std::vector<unsigned char> values(n * rotor::quant_row_bytes(dtype, d));
+  for (size_t g = 0; g < values.size(); g += rotor::quant_block_bytes(dtype)) {
+    const uint16_t h = rotor::float_to_f16(scale_dist(rng));
+    std::memcpy(&values[g], &h, 2);
+    for (size_t i = 2; i < rotor::quant_block_bytes(dtype); ++i) values[g + i] = static_cast<unsigned char>(byte(rng));
+  }
+  return values;
+}
+
 TEST(AttentionKernels, HalfReadersGiveTheBitsOfTheFloatReader) {
   std::mt19937 rng(23);
   int checked = 0;
@@ -103,8 +133,7 @@ TEST(AttentionKernels, HalfReadersGiveTheBitsOfTheFloatReader) {
 // decode's 4 rows, a 6-row tile with a tail (9, 13); whole, partial and one-key blocks.
 TEST(AttentionKernels, QuantizedReadersGiveTheBitsOfTheDequantizedFloats) {
   std::mt19937 rng(29);
-  std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_real_distribution<float> scale_dist(-0.05f, 0.05f), unit(-1.0f, 1.0f);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
   int checked = 0;
   for (uint32_t k = 0; rotor::available_kernel(k) != nullptr; ++k) {
     const rotor::KernelSet &set = *rotor::available_kernel(k);
@@ -117,22 +146,8 @@ TEST(AttentionKernels, QuantizedReadersGiveTheBitsOfTheDequantizedFloats) {
         for (uint32_t n : {64u, 37u, 1u})
           for (uint32_t rows : {4u, 9u, 13u, 1u}) {
             SCOPED_TRACE(::testing::Message() << "dtype " << dtype << " d " << d << " n " << n << " rows " << rows);
-            const size_t block_bytes = rotor::quantized_key_block_bytes(dtype, d);
-            const size_t numbers = rotor::dimension_major_numbers_bytes(dtype, d, rotor::kKeyBlock);
-            test_support::AlignedBuffer keys = test_support::aligned_buffer(block_bytes);
-            for (size_t i = 0; i < numbers; ++i) keys.get()[i] = static_cast<unsigned char>(byte(rng));
-            for (size_t i = numbers; i < block_bytes; i += 2) {
-              const uint16_t h = rotor::float_to_f16(scale_dist(rng));
-              std::memcpy(keys.get() + i, &h, 2);
-            }
-            const size_t row_bytes = rotor::quant_row_bytes(dtype, d);
-            std::vector<unsigned char> values(n * row_bytes);
-            for (size_t g = 0; g < values.size(); g += rotor::quant_block_bytes(dtype)) {
-              const uint16_t h = rotor::float_to_f16(scale_dist(rng));
-              std::memcpy(&values[g], &h, 2);
-              for (size_t i = 2; i < rotor::quant_block_bytes(dtype); ++i)
-                values[g + i] = static_cast<unsigned char>(byte(rng));
-            }
+            const test_support::AlignedBuffer keys = random_quantized_key_block(dtype, d, rng);
+            const std::vector<unsigned char> values = random_quantized_rows(dtype, n, d, rng);
             test_support::AlignedBuffer key_floats = test_support::aligned_buffer(size_t{rotor::kKeyBlock} * d * 4);
             float *dequantized_keys = reinterpret_cast<float *>(key_floats.get());
             kernels.dequantize_keys[dtype - rotor::kQuantTypeBase](keys.get(), d, dequantized_keys);
@@ -185,8 +200,7 @@ TEST(AttentionKernels, TunedVariantTilesGiveTheSetsBits) {
     ~Restore() { rotor::force_kernel_set(nullptr); }
   } restore;
   std::mt19937 rng(31);
-  std::uniform_real_distribution<float> unit(-1.0f, 1.0f), scale_dist(-0.05f, 0.05f);
-  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
   int checked = 0;
   for (const char *name : rotor::known_kernel_names()) {
     if (rotor::force_untuned_set(name) != ROTOR_OK) continue;
@@ -206,35 +220,24 @@ TEST(AttentionKernels, TunedVariantTilesGiveTheSetsBits) {
             SCOPED_TRACE(::testing::Message() << "dtype " << dtype << " d " << d << " n " << n << " rows " << rows);
             // Key block and value rows as the cache holds them: random floats, f16/bf16 words or
             // ggml blocks (random numbers, random f16 scales).
-            const size_t key_bytes = quantized ? rotor::quantized_key_block_bytes(dtype, d)
-                                               : size_t{rotor::kKeyBlock} * d * rotor::dtype_size(dtype);
-            const size_t value_bytes = quantized ? n * rotor::quant_row_bytes(dtype, d) : size_t{n} * d * rotor::dtype_size(dtype);
-            test_support::AlignedBuffer keys = test_support::aligned_buffer(key_bytes);
-            std::vector<unsigned char> values(value_bytes);
-            auto fill = [&](unsigned char *p, size_t bytes) {
-              for (size_t i = 0; i < bytes; i += rotor::dtype_size(dtype)) {
+            test_support::AlignedBuffer keys;
+            std::vector<unsigned char> values;
+            auto random_elements = [&](size_t count, unsigned char *p) {
+              for (size_t i = 0; i < count; ++i) {
                 const float x = unit(rng);
                 const uint16_t h = dtype == ROTOR_DTYPE_BF16 ? rotor::float_to_bf16(x) : rotor::float_to_f16(x);
-                if (dtype == ROTOR_DTYPE_F32) std::memcpy(p + i, &x, 4);
-                else std::memcpy(p + i, &h, 2);
+                if (dtype == ROTOR_DTYPE_F32) std::memcpy(p + i * 4, &x, 4);
+                else std::memcpy(p + i * 2, &h, 2);
               }
             };
             if (quantized) {
-              const size_t numbers = rotor::dimension_major_numbers_bytes(dtype, d, rotor::kKeyBlock);
-              for (size_t i = 0; i < numbers; ++i) keys.get()[i] = static_cast<unsigned char>(byte(rng));
-              for (size_t i = numbers; i < key_bytes; i += 2) {
-                const uint16_t h = rotor::float_to_f16(scale_dist(rng));
-                std::memcpy(keys.get() + i, &h, 2);
-              }
-              for (size_t g = 0; g < values.size(); g += rotor::quant_block_bytes(dtype)) {
-                const uint16_t h = rotor::float_to_f16(scale_dist(rng));
-                std::memcpy(&values[g], &h, 2);
-                for (size_t i = 2; i < rotor::quant_block_bytes(dtype); ++i)
-                  values[g + i] = static_cast<unsigned char>(byte(rng));
-              }
+              keys = random_quantized_key_block(dtype, d, rng);
+              values = random_quantized_rows(dtype, n, d, rng);
             } else {
-              fill(keys.get(), key_bytes);
-              fill(values.data(), value_bytes);
+              keys = test_support::aligned_buffer(size_t{rotor::kKeyBlock} * d * rotor::dtype_size(dtype));
+              random_elements(size_t{rotor::kKeyBlock} * d, keys.get());
+              values.resize(size_t{n} * d * rotor::dtype_size(dtype));
+              random_elements(size_t{n} * d, values.data());
             }
             std::vector<float> q(size_t{rows} * d);
             for (float &x : q) x = unit(rng);

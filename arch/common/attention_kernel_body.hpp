@@ -296,8 +296,9 @@ constexpr uint32_t attn_tiles_in_call(uint32_t tiles) {
 // For AMD Zen 4 (the registry's Zen variant of avx512): llvm-mca's znver4 model puts a 512-bit
 // broadcast from memory on FP1, one of the two pipes the double-pumped multiply-adds run on, so
 // a 6-row tile took 5 cycles per 64 multiply-adds where those pipes allow 4; read by the
-// multiply-adds, 4.00 (docs/cycles.md, docs/performance.md). Not for Intel: with two 512-bit FMA pipes a tile step's 24 multiply-adds take
-// 12 cycles, and 28 loads on two load ports would take 14. Same arithmetic, same bits.
+// multiply-adds, 4.00 (docs/cycles.md, docs/performance.md). Not for Intel: with two 512-bit FMA
+// pipes a tile step's 24 multiply-adds take 12 cycles, and 28 loads on two load ports would
+// take 14. Same arithmetic, same bits.
 template <typename E>
 struct AttnInFma : E {};
 template <typename E>
