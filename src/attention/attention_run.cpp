@@ -121,6 +121,15 @@ void store_value(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t
   quantize_row(cache.value_dtype, row, cache.head_dim, cache.value_at(head, position));
 }
 
+// A run's new keys and values are asked for this many tokens before they are rotated and
+// stored. One head of a token is a short run of lines (512 bytes at 128 f32) one token stride
+// (all kv heads: 4 KiB at 8 x 128 f32) from the next, so each token starts a new page, where
+// the hardware's prefetchers stop, and every token waited on its own misses. A whole run asked
+// for at once gained nothing measurable (the burst stalls once the miss buffers fill); a few
+// tokens ahead overlaps each token's misses with the work on the tokens before it: about 1% of a
+// 512-token prefill on a Zen 3 (bench/compare.sh --prefill, performance.md).
+constexpr uint32_t kAppendAheadTokens = 6;
+
 void append_run(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t head, uint32_t run) {
   KvCache &cache = *c.caches[b];
   const uint32_t length = cache.length, block = length / kKeyBlock + run;
@@ -132,6 +141,11 @@ void append_run(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t 
   unsigned char *staged = slot + c.plan.keys;  // the run's keys as store_keys takes them, key-major
   for (uint32_t position = begin; position < end; ++position) {
     const uint32_t token = position - length;
+    if (position + kAppendAheadTokens < end) {
+      const uint32_t ahead = token + kAppendAheadTokens;
+      prefetch_lines(head_address(c.k, b, ahead, head), size_t{d} * dtype_size(c.k.dtype));
+      prefetch_lines(head_address(c.v, b, ahead, head), size_t{d} * dtype_size(c.v.dtype));
+    }
     stage_key(c, slot, b, head, token, length, staged + size_t{position - begin} * d * staged_elem);
     store_value(c, slot, b, head, token, position);
   }
