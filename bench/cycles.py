@@ -15,11 +15,13 @@ Cortex-A78, which LLVM 19 models as a Cortex-A57) and Neoverse V2 (neon64). Dete
 How a loop is found (the same rules for every kernel, so an old tree is measured the same way):
   * the function: the first assembly function whose demangled name matches the kernel's patterns
     (tried in order: the forward-direction instantiation where the compiler kept it apart);
-  * the loop: among the function's innermost loops (a backward branch to a label above it with no
-    other backward branch in between; forward branches inside are taken as not taken, which is
-    how the compiler lays out the likely path) that multiply vectors, the one inside the most
-    other loops, then the one with the most vector multiply lanes (multiplies and fused
-    multiply-adds, times their lanes), then the longest, then the first;
+  * the loop: among the function's innermost natural loops (a back edge to a block that
+    dominates its source; forward branches inside are taken as not taken, which is how the
+    compiler lays out the likely path; blocks laid out above the header count only where no
+    back edge comes from below it, else they are a cold path that falls back into the loop) that
+    multiply vectors, the one inside the most other loops, then the one with the most vector
+    multiply lanes (multiplies and fused multiply-adds, times their lanes), then the longest,
+    then the first;
   * calls inside the loop to a straight-line function of the same file (an out-of-line helper)
     are replaced by that function's body; other calls stay (and are listed in the notes);
   * the fold: the straight-line block of attn_fold_rows<R> with the most vector instructions (the
@@ -371,8 +373,14 @@ def natural_loops(insts, labels, arch):
                     body.add(p)
                     work.append(p)
         lo = hi = h
-        while lo - 1 in body:
-            lo -= 1
+        # Blocks laid out before the header belong to the likely path only where the loop's
+        # latch is among them (a loop entered at its test, laid out below the body). Where a
+        # back edge comes from below the header, a block above it is a cold path that returns
+        # into the loop (the avx512bf16 bf16 rotations' subnormal rounding, placed before the
+        # loop it falls through into), and the loop is laid out from its header down.
+        if not any(u > h for u in sources):
+            while lo - 1 in body:
+                lo -= 1
         while hi + 1 in body:
             hi += 1
         found.append((blocks[lo][0], blocks[hi][1], frozenset(body)))
