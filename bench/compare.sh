@@ -12,17 +12,21 @@
 #   ROTOR_KERNEL=avx2 bench/compare.sh d6510e1 WORKTREE     # both libraries run that set
 #   bench/compare.sh HEAD WORKTREE --prefill=512x32x8x128 --pairs=60   # an f32 attention prefill, call by call
 #   bench/compare.sh HEAD WORKTREE --decode=2048x32x8x128 --pairs=200  # decode steps after 2048 cached tokens
+#   COMPARE_PERF_DATA=/tmp/p.data bench/compare.sh A B 1 --prefill=512x32x8x128 --pairs=60
+#       # the same run under `perf record` (call graphs); then bench/phase_shares.py /tmp/p.data
+#       # prints each library's share of its forward calls spent in each phase
 #
 # A and B: anything `git rev-parse` takes, or WORKTREE for this checkout's files as they are
 # (uncommitted changes included). Commits are exported with `git archive` (no worktree, nothing
 # changes in this checkout) and built once each under $COMPARE_DIR (default /tmp/rotor-compare);
 # WORKTREE is rebuilt incrementally on every call. The two libraries are loaded side by side
-# from copies at distinct paths (A/librotor.so, B/librotor.so) with RTLD_LOCAL, so each one's
+# from copies at distinct paths (A/librotor-a.so, B/librotor-b.so: distinct names too, which
+# perf's unwinder needs to tell them apart) with RTLD_LOCAL, so each one's
 # calls stay inside itself. Rounds default to 5; ROTOR_JOBS (default 2) sets the build's jobs.
 # The library API the rows use is rotor 1.0's (a subset of every later one).
 set -euo pipefail
 if [ $# -lt 2 ]; then
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,8 +60,11 @@ lib_a=$(build_library "$rev_a")
 lib_b=$(build_library "$rev_b")
 # Distinct paths even when A and B are the same commit: the loader then maps two copies.
 mkdir -p "$work/A" "$work/B"
-cp "$lib_a" "$work/A/librotor.so"
-cp "$lib_b" "$work/B/librotor.so"
+# Removed first: cp into an existing file rewrites its inode, which a hard link elsewhere (perf's
+# build-id cache) would then see change under it.
+rm -f "$work/A/librotor-a.so" "$work/B/librotor-b.so"
+cp "$lib_a" "$work/A/librotor-a.so"
+cp "$lib_b" "$work/B/librotor-b.so"
 
 driver_build=$work/build-driver
 echo "compare: building rotor_compare from $root in $driver_build" >&2
@@ -68,6 +75,14 @@ cmake --build "$driver_build" -j"$jobs" --target rotor_compare >"$work/build-dri
   { tail -40 "$work/build-driver.log" >&2; exit 1; }
 
 echo "compare: load average $(cut -d' ' -f1-3 /proc/loadavg) before the run; ROTOR_KERNEL=${ROTOR_KERNEL:-(automatic)}" >&2
-"$driver_build/bench/rotor_compare" --a="$work/A/librotor.so" --b="$work/B/librotor.so" \
+# Under perf when asked: sampled by CPU clock with DWARF call graphs, so that a sample is known
+# by its library (A/ or B/ in the path) and by the phase functions on its stack.
+profile=()
+if [ -n "${COMPARE_PERF_DATA:-}" ]; then
+  # -N: no copy into ~/.debug (perf script then reads the libraries where they are, until the
+  # next compare.sh run replaces them).
+  profile=(perf record -q -N -e cpu-clock --call-graph=dwarf,8192 -o "$COMPARE_PERF_DATA" --)
+fi
+"${profile[@]}" "$driver_build/bench/rotor_compare" --a="$work/A/librotor-a.so" --b="$work/B/librotor-b.so" \
   --label-a="$rev_a" --label-b="$rev_b" --rounds="$rounds" "$@"
 echo "compare: load average $(cut -d' ' -f1-3 /proc/loadavg) after the run" >&2
