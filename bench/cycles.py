@@ -11,6 +11,7 @@ Cortex-A78, which LLVM 19 models as a Cortex-A57) and Neoverse V2 (neon64). Dete
     bench/cycles.py --out docs/cycles.md       # writes the committed table
     bench/cycles.py --tree /tmp/old --out t.md # the table of another source tree (an old commit)
     bench/cycles.py --compare docs/cycles.md new.md [--previous old.md]   # the CI check
+    bench/cycles.py --self-test                # the loop finder on known layouts (CI, first)
 
 How a loop is found (the same rules for every kernel, so an old tree is measured the same way):
   * the function: the first assembly function whose demangled name matches the kernel's patterns
@@ -458,6 +459,59 @@ def largest_block(insts, labels, arch):
     return max(blocks, key=lambda b: (sum(1 for x in insts[b[0]:b[1] + 1] if re.search(reg, x)), -b[0]))
 
 
+# Layouts the loop finder must read right, as GCC emits them (x86 syntax; the hot loop's first
+# and last instruction by their text). --self-test runs them (CI's cycles stage, first).
+LAYOUT_CASES = [
+    ("a loop entered at its header", """
+        xorl %eax, %eax
+    .L1:
+        vmulps %ymm0, %ymm1, %ymm2
+        addl $1, %eax
+        cmpl %esi, %eax
+        jne .L1
+        ret""", ("vmulps %ymm0, %ymm1, %ymm2", "jne .L1")),
+    ("a loop entered at its test, laid out below its body", """
+        jmp .L2
+    .L1:
+        vmulps %ymm0, %ymm1, %ymm2
+        addl $1, %eax
+    .L2:
+        cmpl %esi, %eax
+        jb .L1
+        ret""", ("vmulps %ymm0, %ymm1, %ymm2", "jb .L1")),
+    ("a cold path laid out above the header, falling back into the loop", """
+        jmp .L2
+    .L3:
+        vmulps %ymm5, %ymm5, %ymm6
+        vmulps %ymm6, %ymm6, %ymm7
+        vmovups %ymm7, (%rdi)
+    .L2:
+        vmulps %ymm0, %ymm1, %ymm2
+        vptest %ymm2, %ymm2
+        jne .L3
+        addl $1, %eax
+        cmpl %esi, %eax
+        jb .L2
+        ret""", ("vmulps %ymm0, %ymm1, %ymm2", "jb .L2")),
+]
+
+
+def self_test():
+    """0 when hot_loop finds each LAYOUT_CASES loop, else 1 (what it found is printed)."""
+    failed = 0
+    for name, text, (first, last) in LAYOUT_CASES:
+        insts, labels = parse(text.strip().splitlines(), "x86_64")
+        loop = hot_loop(insts, labels, "x86_64")
+        found = (insts[loop[0]], insts[loop[1]]) if loop else None
+        norm = lambda x: " ".join(x.split())
+        if found is None or (norm(found[0]), norm(found[1])) != (first, last):
+            print(f"cycles self-test: {name}: found {found}, expected ({first!r}, {last!r})")
+            failed = 1
+    if not failed:
+        print(f"cycles self-test: {len(LAYOUT_CASES)} loop layouts read right")
+    return failed
+
+
 # ---- llvm-mca -------------------------------------------------------------------------------
 
 def mca_cycles(mca, arch, cpu, body, work, tag):
@@ -705,7 +759,10 @@ def main():
     ap.add_argument("--sets", default=",".join(ALL_SETS), help="kernel sets, comma-separated (default: all)")
     ap.add_argument("--cpus", help="llvm-mca CPUs, comma-separated, in place of the table's (x86 ones model the "
                     "x86 sets, cortex-* and neoverse-* the neon64 set)")
+    ap.add_argument("--self-test", action="store_true", help="check the loop finder on known layouts, then exit")
     args = ap.parse_args()
+    if args.self_test:
+        sys.exit(self_test())
     if args.compare:
         sys.exit(compare(args.compare[0], args.compare[1], args.previous))
     mca = tool("llvm-mca-19", "/usr/lib/llvm-19/bin/llvm-mca")

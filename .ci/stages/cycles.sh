@@ -25,6 +25,9 @@ if [ ! -f docs/cycles.md ]; then
   echo "cycles: no docs/cycles.md to compare with: make it with bench/cycles.py --out docs/cycles.md" >&2
   exit 1
 fi
+# The loop finder on layouts it must read right (a wrong rule would model the wrong loop, and the
+# table would agree with itself).
+python3 bench/cycles.py --self-test
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 bench/cycles.py --jobs "${ROTOR_JOBS:-2}" --out "$work/cycles.md"
