@@ -502,9 +502,8 @@ def self_test():
     for name, text, (first, last) in LAYOUT_CASES:
         insts, labels = parse(text.strip().splitlines(), "x86_64")
         loop = hot_loop(insts, labels, "x86_64")
-        found = (insts[loop[0]], insts[loop[1]]) if loop else None
-        norm = lambda x: " ".join(x.split())
-        if found is None or (norm(found[0]), norm(found[1])) != (first, last):
+        found = tuple(" ".join(insts[i].split()) for i in loop) if loop else None
+        if found != (first, last):
             print(f"cycles self-test: {name}: found {found}, expected ({first!r}, {last!r})")
             failed = 1
     if not failed:
