@@ -20,9 +20,9 @@
 # (uncommitted changes included). Commits are exported with `git archive` (no worktree, nothing
 # changes in this checkout) and built once each under $COMPARE_DIR (default /tmp/rotor-compare);
 # WORKTREE is rebuilt incrementally on every call. The two libraries are loaded side by side
-# from copies at distinct paths (A/librotor-a.so, B/librotor-b.so: distinct names too, which
-# perf's unwinder needs to tell them apart) with RTLD_LOCAL, so each one's
-# calls stay inside itself. Rounds default to 5; ROTOR_JOBS (default 2) sets the build's jobs.
+# from copies at distinct paths (A/librotor-a.so, B/librotor-b.so: distinct file names too, so
+# that a profile's listing tells them apart) with RTLD_LOCAL, so each one's calls stay inside
+# itself. Rounds default to 5; ROTOR_JOBS (default 2) sets the build's jobs.
 # The library API the rows use is rotor 1.0's (a subset of every later one).
 set -euo pipefail
 if [ $# -lt 2 ]; then

@@ -126,8 +126,9 @@ void store_value(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t
 // (all kv heads: 4 KiB at 8 x 128 f32) from the next, so each token starts a new page, where
 // the hardware's prefetchers stop, and every token waited on its own misses. A whole run asked
 // for at once gained nothing measurable (the burst stalls once the miss buffers fill); a few
-// tokens ahead overlaps each token's misses with the work on the tokens before it: about 1% of a
-// 512-token prefill on a Zen 3 (bench/compare.sh --prefill, performance.md).
+// tokens ahead overlaps each token's misses with the work on the tokens before it: the append
+// phase a fifth shorter, 0.7-0.85% of a 512-token prefill on a Zen 3 (bench/phase_shares.py,
+// performance.md; 3 or 16 tokens ahead measured the same).
 constexpr uint32_t kAppendAheadTokens = 6;
 
 void append_run(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t head, uint32_t run) {
