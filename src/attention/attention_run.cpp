@@ -121,6 +121,11 @@ void store_value(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t
   quantize_row(cache.value_dtype, row, cache.head_dim, cache.value_at(head, position));
 }
 
+// Asks for the lines of one head of one token of a view (its head_dim elements).
+void prefetch_head(const rotor_tensor &view, uint32_t b, uint32_t token, uint32_t head) {
+  prefetch_lines(head_address(view, b, token, head), size_t{view.head_dim} * dtype_size(view.dtype));
+}
+
 // A run's new keys and values are asked for this many tokens before they are rotated and
 // stored. One head of a token is a short run of lines (512 bytes at 128 f32) one token stride
 // (all kv heads: 4 KiB at 8 x 128 f32) from the next, so each token starts a new page, where
@@ -143,9 +148,8 @@ void append_run(const ForwardCall &c, unsigned char *slot, uint32_t b, uint32_t 
   for (uint32_t position = begin; position < end; ++position) {
     const uint32_t token = position - length;
     if (position + kAppendAheadTokens < end) {
-      const uint32_t ahead = token + kAppendAheadTokens;
-      prefetch_lines(head_address(c.k, b, ahead, head), size_t{d} * dtype_size(c.k.dtype));
-      prefetch_lines(head_address(c.v, b, ahead, head), size_t{d} * dtype_size(c.v.dtype));
+      prefetch_head(c.k, b, token + kAppendAheadTokens, head);
+      prefetch_head(c.v, b, token + kAppendAheadTokens, head);
     }
     stage_key(c, slot, b, head, token, length, staged + size_t{position - begin} * d * staged_elem);
     store_value(c, slot, b, head, token, position);
@@ -181,9 +185,7 @@ void load_queries(const ForwardCall &c, const Task &task, uint32_t length, unsig
   // 512-token prefill whose queries come from memory). Asked for all at once, the misses
   // overlap: 0.7% less time on a Zen 3 (bench/compare.sh --prefill; 4 tokens ahead gained nothing).
   for (uint32_t t = 0; t < task.tokens; ++t)
-    for (uint32_t h = 0; h < group; ++h)
-      prefetch_lines(head_address(c.q, task.b, task.first_token + t, task.kv_head * group + h),
-                     size_t{d} * dtype_size(c.q.dtype));
+    for (uint32_t h = 0; h < group; ++h) prefetch_head(c.q, task.b, task.first_token + t, task.kv_head * group + h);
   for (uint32_t t = 0; t < task.tokens; ++t) {
     const uint32_t token = task.first_token + t;
     TokenHeads job = rotation_job(c, task.b, slot, token, length,
